@@ -1,0 +1,40 @@
+//! `kasbah`: the command-line entry point. Parses arguments and hands each subcommand to its
+//! module under `cmd/`; all real work lives in the library crates.
+
+mod cmd;
+mod files;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Kasbah: an open-source security operations platform (SIEM, hunting, detection).
+#[derive(Parser)]
+#[command(name = "kasbah", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse log files and print one normalised event per line as JSON.
+    Parse(cmd::parse::ParseArgs),
+    /// List the supported formats.
+    Formats,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Parse(args) => cmd::parse::run(args),
+        Command::Formats => cmd::formats::run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kasbah: error: {e:#}");
+            ExitCode::from(cmd::EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The JSON form of an event: one flat object with dotted keys.
+//!
+//! This is the contract of `kasbah parse`: `@timestamp` (UTC), the ECS fields at their dotted names,
+//! and the original fields under their own names, in the order the parser set them.
+
+use std::io::{self, Write};
+
+use crate::{Event, Source, TenantId, Value};
+
+/// What to include besides the fields.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutputOptions {
+    /// Add `event.ingested` (the receive time). Off for reproducible output.
+    pub received: bool,
+    /// Add `event.original` (the raw record).
+    pub raw: bool,
+    /// Add `log.file.path` and `log.file.record` for file sources.
+    pub source: bool,
+}
+
+fn key(out: &mut impl Write, first: &mut bool, k: &str) -> io::Result<()> {
+    if !*first {
+        out.write_all(b",")?;
+    }
+    *first = false;
+    serde_json::to_writer(&mut *out, k)?;
+    out.write_all(b":")
+}
+
+fn value(out: &mut impl Write, v: &Value) -> io::Result<()> {
+    match v {
+        Value::Null => out.write_all(b"null"),
+        Value::Bool(b) => out.write_all(if *b { b"true" } else { b"false" }),
+        Value::Int(i) => write!(out, "{i}"),
+        Value::Float(f) if f.is_finite() => write!(out, "{f}"),
+        Value::Float(_) => out.write_all(b"null"),
+        Value::Str(s) => Ok(serde_json::to_writer(&mut *out, s.as_str())?),
+        Value::List(l) => {
+            out.write_all(b"[")?;
+            for (i, x) in l.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                value(out, x)?;
+            }
+            out.write_all(b"]")
+        }
+    }
+}
+
+/// Writes `event` as one JSON object (no trailing newline).
+pub fn write_json(out: &mut impl Write, event: &Event, opts: OutputOptions) -> io::Result<()> {
+    let mut first = true;
+    out.write_all(b"{")?;
+    key(out, &mut first, "@timestamp")?;
+    serde_json::to_writer(&mut *out, &event.timestamp.to_rfc3339())?;
+    if let Some(tz) = event.tz {
+        key(out, &mut first, "event.timezone")?;
+        serde_json::to_writer(&mut *out, &tz.to_string())?;
+    }
+    if opts.received {
+        key(out, &mut first, "event.ingested")?;
+        serde_json::to_writer(&mut *out, &event.received.to_rfc3339())?;
+    }
+    if event.tenant != TenantId::DEFAULT {
+        key(out, &mut first, "kasbah.tenant")?;
+        write!(out, "{}", event.tenant.0)?;
+    }
+    if opts.source {
+        if let Source::File { path, record } = &event.source {
+            key(out, &mut first, "log.file.path")?;
+            serde_json::to_writer(&mut *out, &**path)?;
+            key(out, &mut first, "log.file.record")?;
+            write!(out, "{record}")?;
+        }
+    }
+    for (k, v) in event.fields.iter() {
+        if k == "@timestamp" {
+            continue;
+        }
+        key(out, &mut first, k)?;
+        value(out, v)?;
+    }
+    if opts.raw {
+        if let Some(raw) = &event.raw {
+            key(out, &mut first, "event.original")?;
+            serde_json::to_writer(&mut *out, &**raw)?;
+        }
+    }
+    out.write_all(b"}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Timestamp, TzOffset, ecs};
+
+    #[test]
+    fn writes_flat_dotted_object() {
+        let mut e = Event::new(
+            Timestamp::from_secs_nanos(1_700_000_000, 0).expect("in range"),
+            Source::File {
+                path: Arc::from("a.log"),
+                record: 3,
+            },
+        );
+        e.tz = TzOffset::from_secs(3600);
+        e.set(ecs::PROCESS_NAME, "cmd.exe");
+        e.set(ecs::PROCESS_PID, 42i64);
+        e.fields.set_name(
+            "Weird \"key\"",
+            Value::List(vec![Value::Null, Value::Float(f64::NAN)]),
+        );
+        let mut buf = Vec::new();
+        write_json(
+            &mut buf,
+            &e,
+            OutputOptions {
+                source: true,
+                ..Default::default()
+            },
+        )
+        .expect("write to vec");
+        let s = String::from_utf8(buf).expect("utf8");
+        assert_eq!(
+            s,
+            r#"{"@timestamp":"2023-11-14T22:13:20Z","event.timezone":"+01:00","log.file.path":"a.log","log.file.record":3,"process.name":"cmd.exe","process.pid":42,"Weird \"key\"":[null,null]}"#
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&s).expect("valid json");
+        assert_eq!(parsed["process.pid"], 42);
+    }
+}

@@ -1,0 +1,2 @@
+//! Parser micro-benchmarks (to be completed).
+fn main() {}

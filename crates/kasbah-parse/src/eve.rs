@@ -1,0 +1,1 @@
+//! Suricata EVE mapping (to be completed).
