@@ -68,6 +68,8 @@ impl FormatArg {
 pub enum OutputArg {
     /// One JSON object per event.
     Jsonl,
+    /// Nothing but the summary: validate files, or measure parsing alone.
+    None,
 }
 
 /// Arguments of `kasbah parse`.
@@ -141,6 +143,7 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
             &origin,
             &opts,
             &mut |item| match item {
+                Item::Event(_) if args.output == OutputArg::None => {}
                 Item::Event(e) => {
                     buf.clear();
                     if write_json(&mut buf, &e, out_opts).is_ok() {

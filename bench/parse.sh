@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# End-to-end parse benchmark: events/s and MB/s per core for each format, beside the physical
+# floor on the same machine (reading the bytes; splitting lines; for EVTX, the evtx crate's own
+# record iteration). Prints a markdown table; paste it into bench/RESULTS.md with machine notes.
+#
+#   bench/parse.sh [--mb N]        (default 64 MB of synthetic data per format)
+#
+# Synthetic data comes from bench/gen.py (deterministic); EVTX from ../shared/evtx
+# (KASBAH_SHARED overrides ../shared). Everything runs pinned to one core.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MB=64
+[ "${1:-}" = "--mb" ] && MB=$2
+DATA=target/bench-data
+SHARED=${KASBAH_SHARED:-../shared}
+CORE="taskset -c 1"
+command -v taskset >/dev/null || CORE=""
+
+cargo build --release -q -p kasbah-cli
+cargo build --release -q -p kasbah-parse --example evtx_floor
+python3 bench/gen.py --out "$DATA" --mb "$MB" >/dev/null
+BIN=target/release/kasbah
+FLOOR=target/release/examples/evtx_floor
+
+# best wall time in seconds of 3 runs of "$@"
+best() {
+  local best=999999 t0 t1 t
+  for _ in 1 2 3; do
+    t0=$(date +%s%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s%N)
+    t=$(( t1 - t0 ))
+    [ "$t" -lt "$best" ] && best=$t
+  done
+  awk -v n="$best" 'BEGIN{printf "%.4f", n/1e9}'
+}
+events() { "$BIN" parse --output none "$@" 2>&1 >/dev/null | awk '/ events, /{print $4}' | head -1; }
+rate() { awk -v a="$1" -v t="$2" 'BEGIN{ if (t>0) printf "%.0f", a/t; else print "-" }'; }
+mbs() { awk -v b="$1" -v t="$2" 'BEGIN{ if (t>0) printf "%.0f", b/1048576/t; else print "-" }'; }
+
+echo "| input | format | MB | events | read MB/s | lines MB/s | parse MB/s | parse events/s | parse+JSON out MB/s |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for f in "$DATA"/*.log; do
+  name=$(basename "$f" .log); fmt=${name#*.}; bytes=$(stat -c %s "$f")
+  cat "$f" >/dev/null # warm the page cache
+  t_read=$(best $CORE cat "$f")
+  t_lines=$(best $CORE wc -l "$f")
+  t_parse=$(best $CORE "$BIN" parse --quiet --output none -f "$fmt" "$f")
+  t_json=$(best $CORE "$BIN" parse --quiet -f "$fmt" "$f")
+  n=$(events -f "$fmt" "$f")
+  echo "| ${name%%.*} | $fmt | $(( bytes >> 20 )) | $n | $(mbs "$bytes" "$t_read") | $(mbs "$bytes" "$t_lines") | $(mbs "$bytes" "$t_parse") | $(rate "$n" "$t_parse") | $(mbs "$bytes" "$t_json") |"
+done
+
+if [ -d "$SHARED/evtx" ]; then
+  bytes=$(find "$SHARED/evtx" -name '*.evtx' -printf '%s\n' | awk '{s+=$1} END{print s}')
+  n=$(events -f evtx "$SHARED/evtx")
+  t_floor=$(best $CORE "$FLOOR" "$SHARED/evtx")
+  t_parse=$(best $CORE "$BIN" parse --quiet --output none -f evtx "$SHARED/evtx")
+  t_json=$(best $CORE "$BIN" parse --quiet -f evtx "$SHARED/evtx")
+  echo
+  echo "| EVTX corpus | MB | events | evtx crate alone (s) | kasbah parse (s) | ratio | events/s | parse+JSON out (s) |"
+  echo "|---|---|---|---|---|---|---|---|"
+  echo "| $SHARED/evtx | $(( bytes >> 20 )) | $n | $t_floor | $t_parse | $(awk -v a="$t_parse" -v b="$t_floor" 'BEGIN{printf "%.2fx", a/b}') | $(rate "$n" "$t_parse") | $t_json |"
+else
+  echo "(EVTX skipped: $SHARED/evtx not found)"
+fi
