@@ -24,7 +24,7 @@
 //!
 //! **Event.** Every record's fields under `<type in lower case>.<key>` (`syscall.exe`, `path.name`;
 //! lists when a type repeats, aligned by record with nulls), the merged fields under their own names
-//! (`exe`, `a0`, `name`...; `EXECVE` arguments win over the `SYSCALL` registers `a0`-`a3`,
+//! (`exe`, `a0`, `name`...; `EXECVE` arguments replace the `SYSCALL` registers `a0`-`a3`,
 //! otherwise the first record type that has a key gives its value), and `type` as the list of
 //! record types, so Sigma's `type: EXECVE` + `a0: chmod` matches the joined event. ECS fields
 //! follow; the table is in `docs/formats/auditd.md`.
@@ -688,7 +688,7 @@ fn meaningful(s: &str) -> bool {
     )
 }
 
-/// The merged values of an event: EXECVE arguments win over the SYSCALL registers `a0`-`a3`;
+/// The merged values of an event: EXECVE arguments replace the SYSCALL registers `a0`-`a3`;
 /// otherwise the first record type (in event order) that has a key gives its value.
 struct Merged<'a> {
     top: Vec<(&'a str, Value)>,
@@ -701,8 +701,14 @@ impl<'a> Merged<'a> {
             top: Vec::new(),
             index: HashMap::new(),
         };
+        // With an EXECVE record, `a0`.. are the program's arguments only: the SYSCALL registers
+        // stay under `syscall.a0`.. so that `a3` of a three-argument command is not a register.
+        let has_execve = per_type.iter().any(|(t, _)| *t == "EXECVE");
         for (t, fields) in per_type {
             for (k, v) in fields {
+                if has_execve && *t != "EXECVE" && is_arg(k) {
+                    continue;
+                }
                 // Lists of a repeated record type lose their alignment nulls here.
                 let v = match v {
                     Value::List(l) => {
@@ -1314,11 +1320,12 @@ type=EOE msg=audit(1710410640.113:9121):
             e.get_name("type"),
             Some(&strs(&["SYSCALL", "EXECVE", "CWD", "PATH", "PROCTITLE"]))
         );
-        // Merged: EXECVE arguments win over the SYSCALL registers.
+        // Merged: EXECVE arguments replace the SYSCALL registers.
         assert_eq!(s(&e, "a0"), Some("wget"));
         assert_eq!(s(&e, "a3"), Some("/tmp/a b"));
         assert_eq!(s(&e, "syscall.a0"), Some("55d0c5a1b2c0"));
         assert_eq!(s(&e, "syscall.a3"), Some("0"));
+        assert_eq!(s(&e, "syscall.a2"), Some("55d0c5a1b380"));
         assert_eq!(s(&e, "execve.a3"), Some("/tmp/a b"));
         assert_eq!(s(&e, "exe"), Some("/usr/bin/wget"));
         assert_eq!(
