@@ -351,7 +351,7 @@ fn is_arg(key: &str) -> bool {
 }
 
 fn is_hex(v: &str) -> bool {
-    !v.is_empty() && v.len() % 2 == 0 && v.bytes().all(|c| c.is_ascii_hexdigit())
+    !v.is_empty() && v.len().is_multiple_of(2) && v.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
 /// Decodes auditd's hex encoding (validated by [`is_hex`]).
@@ -1446,26 +1446,28 @@ type=ADD_USER msg=audit(1710410652.990:9127): pid=22101 uid=0 auid=1001 ses=481 
         assert_eq!(s(add, "user.id"), Some("0"));
         assert_eq!(s(add, "user.audit.id"), Some("1001"));
         assert!(add.get(ecs::SOURCE_IP).is_none());
-        // The first user record is emitted when the second arrives, not at the end.
+        // Each user record is emitted as soon as the next record arrives, not at the end.
         let mut order = Vec::new();
-        let origin = Origin::File(Arc::from("a"));
-        let opts = ParseOptions::default();
-        let mut sink = |i: Item| {
-            if let Item::Event(e) = i {
-                order.push(i64::try_from(record_no(&e)).unwrap_or(0));
+        let mut emitted_after_line = Vec::new();
+        {
+            let origin = Origin::File(Arc::from("a"));
+            let opts = ParseOptions::default();
+            let mut sink = |i: Item| {
+                if let Item::Event(e) = i {
+                    order.push(i64::try_from(record_no(&e)).unwrap_or(0));
+                }
+            };
+            let mut cx = Cx::new(&opts, &origin, &mut sink);
+            let mut p = AuditdParser::default();
+            for (n, line) in input.lines().enumerate() {
+                p.parse_line(line, n as u64 + 1, &mut cx)
+                    .expect("valid record");
+                emitted_after_line.push(cx.stats().events);
             }
-        };
-        let mut cx = Cx::new(&opts, &origin, &mut sink);
-        let mut p = AuditdParser::default();
-        for (n, line) in input.lines().enumerate() {
-            p.parse_line(line, n as u64 + 1, &mut cx)
-                .expect("valid record");
+            p.finish(&mut cx);
+            emitted_after_line.push(cx.stats().events);
         }
-        let before_finish = cx.stats().events;
-        p.finish(&mut cx);
-        assert_eq!(before_finish, 3);
-        assert_eq!(cx.stats().events, 4);
-        drop(cx);
+        assert_eq!(emitted_after_line, vec![0, 1, 2, 3, 4]);
         assert_eq!(order, vec![1, 2, 3, 4]);
     }
 
