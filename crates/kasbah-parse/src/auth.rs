@@ -258,7 +258,7 @@ fn user_ip_port(s: &str, e: &mut Event) {
 /// The last `IP port P` in a message (the address sshd appends), if any.
 fn trailing_ip_port(msg: &str) -> Option<(&str, &str)> {
     let (left, right) = msg.rsplit_once(" port ")?;
-    let port = right.split([' ', ':', ',']).next()?;
+    let port = right.split([' ', ':', ',', '.']).next()?;
     let ip = left.rsplit(' ').next()?;
     (port.parse::<u16>().is_ok() && ip.parse::<std::net::IpAddr>().is_ok()).then_some((ip, port))
 }
@@ -787,9 +787,13 @@ fn quoted(s: &str) -> Option<(&str, &str)> {
 fn login(msg: &str, e: &mut Event) {
     if let Some(r) = msg.strip_prefix("FAILED LOGIN ") {
         // `FAILED LOGIN (1) on '/dev/tty1' FOR 'root', Authentication failure`
+        // `(N) ` or `N `: the count of failures.
         let (count, r) = match r.strip_prefix('(').and_then(|x| x.split_once(") ")) {
             Some((n, rest)) => (Some(n), rest),
-            None => (None, r),
+            None => match r.split_once(' ') {
+                Some((n, rest)) if n.bytes().all(|c| c.is_ascii_digit()) => (Some(n), rest),
+                _ => (None, r),
+            },
         };
         if let Some(n) = count.and_then(|n| n.parse::<i64>().ok()) {
             LOGIN_FAILURES.set(e, n);

@@ -174,21 +174,31 @@ fn detect_delim(s: &str) -> Option<u8> {
         if memchr::memchr(d, s.as_bytes()).is_none() {
             return false;
         }
+        let b = s.as_bytes();
         let mut pairs = 0usize;
         for t in Tokens::new(s, Some(d)) {
-            match t {
-                Tok::Bare { .. } => return false,
-                Tok::Pair {
-                    value, quote: None, ..
-                } => {
-                    let v = slice(s, value);
-                    if v.contains(' ')
-                        && Tokens::new(v, None).any(|t| matches!(t, Tok::Pair { .. }))
-                    {
-                        return false;
-                    }
+            let Tok::Pair { key, value, quote } = t else {
+                return false;
+            };
+            // Every pair but the first must follow the delimiter (not just whitespace).
+            if pairs > 0 {
+                let before = b
+                    .get(..key.0)
+                    .unwrap_or_default()
+                    .iter()
+                    .rev()
+                    .find(|c| !matches!(c, b' ' | b'\t'));
+                if before != Some(&d) {
+                    return false;
                 }
-                Tok::Pair { .. } => {}
+            }
+            if quote.is_none() {
+                let v = slice(s, value);
+                if v.contains([' ', '\t'])
+                    && Tokens::new(v, None).any(|t| matches!(t, Tok::Pair { .. }))
+                {
+                    return false;
+                }
             }
             pairs += 1;
         }
