@@ -180,7 +180,22 @@ pub(crate) fn enrich(app: Option<&str>, msg: &str, e: &mut Event) -> bool {
         Some(Family::Accounts) => accounts(app.unwrap_or("useradd"), msg, e),
         Some(Family::Cron) => cron(msg, e),
         Some(Family::Pkexec) => pkexec(msg, e),
-        Some(Family::Pam) | None => {}
+        Some(Family::Pam) => {
+            // unix_chkpwd: `password check failed for user (alice)`
+            if let Some(r) = msg.strip_prefix("password check failed for user (") {
+                set_user(e, r.strip_suffix(')').unwrap_or(r));
+                set_outcome(
+                    e,
+                    &out(
+                        "authentication",
+                        &["info"],
+                        "password_check_failed",
+                        Some(false),
+                    ),
+                );
+            }
+        }
+        None => {}
     }
     true
 }
@@ -430,11 +445,11 @@ fn sshd(msg: &str, e: &mut Event) {
         }
     } else if let Some(r) = msg.strip_prefix("reverse mapping checking getaddrinfo for ") {
         // `HOST [IP] failed - POSSIBLE BREAK-IN ATTEMPT!`
-        if let Some((host, rest)) = r.split_once(" [") {
-            if let Some((ip, _)) = rest.split_once(']') {
-                e.set(ecs::SOURCE_DOMAIN, host);
-                norm::set_ip(e, ecs::SOURCE_IP, ip);
-            }
+        if let Some((host, rest)) = r.split_once(" [")
+            && let Some((ip, _)) = rest.split_once(']')
+        {
+            e.set(ecs::SOURCE_DOMAIN, host);
+            norm::set_ip(e, ecs::SOURCE_IP, ip);
         }
         set_outcome(
             e,
@@ -443,16 +458,16 @@ fn sshd(msg: &str, e: &mut Event) {
         return;
     } else if let Some(r) = msg.strip_prefix("Address ") {
         // `Address IP maps to HOST, but this does not map back to the address - POSSIBLE ...`
-        if let Some((ip, rest)) = r.split_once(" maps to ") {
-            if let Some((host, _)) = rest.split_once(", but this does not map back") {
-                norm::set_ip(e, ecs::SOURCE_IP, ip);
-                e.set(ecs::SOURCE_DOMAIN, host);
-                set_outcome(
-                    e,
-                    &out("network", &["info"], "ssh_reverse_mapping_failed", None),
-                );
-                return;
-            }
+        if let Some((ip, rest)) = r.split_once(" maps to ")
+            && let Some((host, _)) = rest.split_once(", but this does not map back")
+        {
+            norm::set_ip(e, ecs::SOURCE_IP, ip);
+            e.set(ecs::SOURCE_DOMAIN, host);
+            set_outcome(
+                e,
+                &out("network", &["info"], "ssh_reverse_mapping_failed", None),
+            );
+            return;
         }
     } else if let Some(r) = msg.strip_prefix("Timeout before authentication for ") {
         let (ip, port) = r
@@ -466,21 +481,25 @@ fn sshd(msg: &str, e: &mut Event) {
         return;
     } else if let Some(r) = msg.strip_prefix("PAM ") {
         // `PAM 2 more authentication failures; logname= uid=0 ... user=root`
-        if let Some((n, rest)) = r.split_once(" more authentication failure") {
-            if let Ok(n) = n.parse::<i64>() {
-                PAM_MORE_FAILURES.set(e, n);
-                if let Some((_, kv)) = rest.split_once("; ") {
-                    pam_kv(kv, e);
-                }
-                set_outcome(
-                    e,
-                    &out("authentication", &["info"], "pam_auth_failure", Some(false)),
-                );
-                return;
+        if let Some((n, rest)) = r.split_once(" more authentication failure")
+            && let Ok(n) = n.parse::<i64>()
+        {
+            PAM_MORE_FAILURES.set(e, n);
+            if let Some((_, kv)) = rest.split_once("; ") {
+                pam_kv(kv, e);
             }
+            set_outcome(
+                e,
+                &out("authentication", &["info"], "pam_auth_failure", Some(false)),
+            );
+            return;
         }
     }
-    if let Some((ip, port)) = trailing_ip_port(msg) {
+    // Anything else that names the peer (`Unable to negotiate with IP port P`, `Postponed ...
+    // from IP port P`); sshd's own listening address is not a source.
+    if !msg.starts_with("Server listening on ")
+        && let Some((ip, port)) = trailing_ip_port(msg)
+    {
         set_source(e, ip, Some(port));
     }
 }
@@ -749,13 +768,13 @@ fn su(msg: &str, e: &mut Event) {
     } else if let Some(r) = msg.strip_prefix("+ ").or_else(|| msg.strip_prefix("- ")) {
         // `+ pts/0 alice:root` (old su), `-` when it failed.
         let ok = msg.starts_with('+');
-        if let Some((tty, users)) = r.split_once(' ') {
-            if let Some((from, to)) = users.split_once(':') {
-                set_user(e, from);
-                e.set(ecs::USER_EFFECTIVE_NAME, to);
-                SU_TTY.set_str(e, tty);
-                su_outcome(e, ok);
-            }
+        if let Some((tty, users)) = r.split_once(' ')
+            && let Some((from, to)) = users.split_once(':')
+        {
+            set_user(e, from);
+            e.set(ecs::USER_EFFECTIVE_NAME, to);
+            SU_TTY.set_str(e, tty);
+            su_outcome(e, ok);
         }
         return;
     } else {
@@ -799,11 +818,13 @@ fn login(msg: &str, e: &mut Event) {
             LOGIN_FAILURES.set(e, n);
         }
         if let Some((where_, who)) = r.split_once(" FOR ") {
+            // shadow-utils: `on '/dev/tty1'`; util-linux: `ON tty1` or `FROM host`.
             if let Some(tty) = where_
                 .strip_prefix("on ")
-                .and_then(|t| quoted(t).map(|q| q.0))
+                .or_else(|| where_.strip_prefix("ON "))
+                .map(|t| quoted(t).map_or(t, |q| q.0))
             {
-                LOGIN_TTY.set_str(e, tty);
+                LOGIN_TTY.set_str(e, tty.trim());
             } else if let Some(host) = where_.strip_prefix("FROM ") {
                 set_source(e, host.trim(), None);
             }
@@ -971,14 +992,14 @@ fn accounts(app: &str, msg: &str, e: &mut Event) {
         .or_else(|| msg.strip_prefix("group "))
     {
         // `removed group 'bob' owned by 'bob'`, `group 'devs' removed[ from /etc/group]`
-        if let Some((g, rest)) = quoted(r) {
-            if msg.starts_with("removed") || rest.trim_start().starts_with("removed") {
-                e.set(ecs::GROUP_NAME, g);
-                set_outcome(
-                    e,
-                    &out("iam", &["group", "deletion"], "group_deleted", Some(true)),
-                );
-            }
+        if let Some((g, rest)) = quoted(r)
+            && (msg.starts_with("removed") || rest.trim_start().starts_with("removed"))
+        {
+            e.set(ecs::GROUP_NAME, g);
+            set_outcome(
+                e,
+                &out("iam", &["group", "deletion"], "group_deleted", Some(true)),
+            );
         }
     } else if let Some(r) = msg.strip_prefix("password for ") {
         // `password for 'bob' changed by 'root'`

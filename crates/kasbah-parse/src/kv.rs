@@ -379,6 +379,28 @@ fn verdict(action: &str) -> Option<bool> {
     }
 }
 
+/// `Some(true)` for a login action, `Some(false)` for a logout (`action=login` on appliances).
+fn session_action(lower: &str) -> Option<bool> {
+    match lower {
+        "login" | "logon" | "log-in" | "auth" | "authenticate" | "authentication" => Some(true),
+        "logout" | "logoff" | "log-out" => Some(false),
+        _ => None,
+    }
+}
+
+/// Success or failure from a status word (`status=failed`, `result=success`).
+fn status_outcome(v: &str) -> Option<bool> {
+    const OK: &[&str] = &["success", "succeeded", "successful", "ok"];
+    const FAILED: &[&str] = &["fail", "failed", "failure", "error", "denied"];
+    if OK.iter().any(|w| w.eq_ignore_ascii_case(v)) {
+        Some(true)
+    } else if FAILED.iter().any(|w| w.eq_ignore_ascii_case(v)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// ECS `network.transport` for a protocol name or IANA number.
 fn transport(v: &str) -> Option<Cow<'static, str>> {
     if let Ok(n) = v.parse::<u8>() {
@@ -513,6 +535,10 @@ struct Found<'a> {
     tz: Option<Cow<'a, str>>,
     instant: Option<(Timestamp, Option<TzOffset>)>,
     action: Option<Cow<'a, str>>,
+    /// Success or failure from a `status`/`result` key.
+    status: Option<bool>,
+    /// FortiGate's log `type` (`traffic`, `utm`, `event`).
+    log_type: Option<Cow<'a, str>>,
     network: bool,
     fortinet: bool,
 }
@@ -537,7 +563,8 @@ fn map_ecs(msg: &str, scan: &Scan, e: &mut Event, opts: &ParseOptions) -> Vendor
         let vs: &str = &v;
         match k {
             "src" | "srcip" | "src_ip" | "srcaddr" | "src_addr" | "source_ip" | "sourceip"
-            | "source_address" | "saddr" | "ip.src" => {
+            | "source_address" | "saddr" | "ip.src" | "client_ip" | "clientip" | "remote_ip"
+            | "remote_addr" => {
                 f.network |= norm::set_ip(e, ecs::SOURCE_IP, vs);
             }
             "dst"
@@ -561,14 +588,14 @@ fn map_ecs(msg: &str, scan: &Scan, e: &mut Event, opts: &ParseOptions) -> Vendor
             "mac" => {
                 // netfilter: destination MAC, source MAC, ethertype.
                 let octets: Vec<&str> = vs.split(':').collect();
-                if octets.len() >= 12 {
-                    if let (Some(d), Some(s)) = (octets.get(..6), octets.get(6..12)) {
-                        if let Some(m) = ecs_mac(d) {
-                            e.set(ecs::DESTINATION_MAC, m);
-                        }
-                        if let Some(m) = ecs_mac(s) {
-                            e.set(ecs::SOURCE_MAC, m);
-                        }
+                if octets.len() >= 12
+                    && let (Some(d), Some(s)) = (octets.get(..6), octets.get(6..12))
+                {
+                    if let Some(m) = ecs_mac(d) {
+                        e.set(ecs::DESTINATION_MAC, m);
+                    }
+                    if let Some(m) = ecs_mac(s) {
+                        e.set(ecs::SOURCE_MAC, m);
                     }
                 }
             }
@@ -604,15 +631,14 @@ fn map_ecs(msg: &str, scan: &Scan, e: &mut Event, opts: &ParseOptions) -> Vendor
                     e.set(ecs::NETWORK_TRANSPORT, &*t);
                 }
             }
-            "action" | "act" | "fw_action" | "disposition" | "verdict" => {
-                if !vs.is_empty() {
-                    f.action = Some(v.clone());
-                }
+            "action" | "act" | "fw_action" | "disposition" | "verdict" if !vs.is_empty() => {
+                f.action = Some(v.clone());
             }
             "user" | "username" | "user_name" | "usrname" | "srcuser" | "src_user" | "suser"
             | "login" => norm::set_str(e, ecs::USER_NAME, vs),
             "dstuser" | "dst_user" | "duser" => DESTINATION_USER.set_str(e, vs),
-            "devname" | "devicename" | "device_name" | "dvchost" | "observer" => {
+            "devname" | "devicename" | "device_name" | "dvchost" | "observer" | "fw"
+            | "firewall" => {
                 norm::set_str(e, ecs::OBSERVER_NAME, vs);
             }
             "hostname" | "host" => norm::set_str(e, ecs::HOST_NAME, vs),
@@ -630,10 +656,10 @@ fn map_ecs(msg: &str, scan: &Scan, e: &mut Event, opts: &ParseOptions) -> Vendor
                 f.clock = Some(v.clone());
             }
             "tz" | "timezone" => f.tz = Some(v.clone()),
-            "time" | "eventtime" | "epoch" | "timestamp" | "ts" | "unixtime" | "unix_time" => {
-                if f.instant.is_none() {
-                    f.instant = any_time(vs, opts.default_tz);
-                }
+            "time" | "eventtime" | "epoch" | "timestamp" | "ts" | "unixtime" | "unix_time"
+                if f.instant.is_none() =>
+            {
+                f.instant = any_time(vs, opts.default_tz);
             }
             "in" | "srcintf" | "src_intf" | "inbound_interface" | "ingress_interface" => {
                 INGRESS_IFACE.set_str(e, vs);
@@ -660,23 +686,21 @@ fn map_ecs(msg: &str, scan: &Scan, e: &mut Event, opts: &ParseOptions) -> Vendor
                 norm::set_str(e, ecs::RULE_NAME, vs);
             }
             "level" => norm::set_str(e, ecs::LOG_LEVEL, &vs.to_ascii_lowercase()),
-            "app" | "application" => {
-                if !vs.is_empty() {
-                    NETWORK_APPLICATION.set(e, vs.to_ascii_lowercase());
-                }
+            "app" | "application" if !vs.is_empty() => {
+                NETWORK_APPLICATION.set(e, vs.to_ascii_lowercase());
             }
-            "transip" => {
-                if vs.parse::<std::net::IpAddr>().is_ok() {
-                    SOURCE_NAT_IP.set(e, vs);
-                }
+            "transip" if vs.parse::<std::net::IpAddr>().is_ok() => {
+                SOURCE_NAT_IP.set(e, vs);
             }
             "url" => norm::set_url(e, vs),
             "reason" => EVENT_REASON.set_str(e, vs),
+            "status" | "result" | "outcome" => f.status = status_outcome(vs).or(f.status),
+            "type" => f.log_type = Some(v.clone()),
             "duration" => {
-                if let Ok(s) = vs.parse::<i64>() {
-                    if let Some(ns) = s.checked_mul(1_000_000_000) {
-                        e.set(ecs::EVENT_DURATION, ns);
-                    }
+                if let Ok(s) = vs.parse::<i64>()
+                    && let Some(ns) = s.checked_mul(1_000_000_000)
+                {
+                    e.set(ecs::EVENT_DURATION, ns);
                 }
             }
             _ => {}
@@ -692,11 +716,11 @@ fn map_ecs(msg: &str, scan: &Scan, e: &mut Event, opts: &ParseOptions) -> Vendor
             e.timestamp = t;
             e.tz = z;
         }
-    } else if let Some(d) = &f.date {
-        if let Some((t, z)) = time::rfc3339(d, opts.default_tz) {
-            e.timestamp = t;
-            e.tz = z;
-        }
+    } else if let Some(d) = &f.date
+        && let Some((t, z)) = time::rfc3339(d, opts.default_tz)
+    {
+        e.timestamp = t;
+        e.tz = z;
     }
     // Verdict: the action key, else a verdict word in the log prefix (`[UFW BLOCK]`).
     let prefix = prefix_text(msg, scan);
@@ -706,30 +730,41 @@ fn map_ecs(msg: &str, scan: &Scan, e: &mut Event, opts: &ParseOptions) -> Vendor
             .find(|w| verdict(w).is_some())
             .map(Cow::Borrowed)
     });
+    let mut categories = Vec::with_capacity(2);
     let mut types = Vec::with_capacity(2);
+    let mut outcome = f.status;
     if let Some(a) = &action {
-        e.set(ecs::EVENT_ACTION, a.to_ascii_lowercase());
-        match verdict(a) {
-            Some(true) => {
-                types.push(Value::str("allowed"));
-                e.set(ecs::EVENT_OUTCOME, "success");
+        let lower = a.to_ascii_lowercase();
+        match (verdict(a), session_action(&lower)) {
+            (Some(allowed), _) => {
+                types.push(Value::str(if allowed { "allowed" } else { "denied" }));
+                outcome = Some(allowed);
             }
-            Some(false) => {
-                types.push(Value::str("denied"));
-                e.set(ecs::EVENT_OUTCOME, "failure");
+            (None, Some(start)) => {
+                categories.push(Value::str("authentication"));
+                types.push(Value::str(if start { "start" } else { "end" }));
             }
-            None => {}
+            (None, None) => {}
         }
+        e.set(ecs::EVENT_ACTION, lower);
+    }
+    if f.fortinet && f.log_type.as_deref() == Some("utm") {
+        categories.insert(0, Value::str("intrusion_detection"));
     }
     if f.network || !types.is_empty() {
+        if categories.is_empty() || f.network {
+            categories.push(Value::str("network"));
+        }
         if types.is_empty() {
             types.push(Value::str("connection"));
         }
-        e.set(
-            ecs::EVENT_CATEGORY,
-            Value::List(vec![Value::str("network")]),
-        );
+    }
+    if !categories.is_empty() {
+        e.set(ecs::EVENT_CATEGORY, Value::List(categories));
         e.set(ecs::EVENT_TYPE, Value::List(types));
+    }
+    if let Some(ok) = outcome {
+        e.set(ecs::EVENT_OUTCOME, if ok { "success" } else { "failure" });
     }
     let vendor = if f.fortinet {
         Vendor::Fortigate
@@ -769,16 +804,14 @@ fn map_ecs(msg: &str, scan: &Scan, e: &mut Event, opts: &ParseOptions) -> Vendor
 /// The text before the first pair, without a kernel uptime stamp (`[12345.678901]`).
 fn prefix_text<'a>(msg: &'a str, scan: &Scan) -> &'a str {
     let p = msg.get(..scan.prefix_end).unwrap_or("").trim();
-    if let Some(rest) = p.strip_prefix('[') {
-        if let Some((stamp, after)) = rest.split_once(']') {
-            if stamp
-                .trim()
-                .bytes()
-                .all(|c| c.is_ascii_digit() || c == b'.')
-            {
-                return after.trim();
-            }
-        }
+    if let Some(rest) = p.strip_prefix('[')
+        && let Some((stamp, after)) = rest.split_once(']')
+        && stamp
+            .trim()
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c == b'.')
+    {
+        return after.trim();
     }
     p
 }

@@ -560,11 +560,11 @@ fn scan_3164<'a>(pri: Option<u8>, s: &'a str, opts: &ParseOptions) -> Option<Hea
     let mut h = Header::new(Variant::Rfc3164, pri);
     let mut rest = s;
     // Cisco IOS counter in front of the device time.
-    if let Some((seq, after)) = cisco_seq(rest) {
-        if pri.is_some() || device_time(after, opts).is_some() {
-            h.seq = Some(seq);
-            rest = after;
-        }
+    if let Some((seq, after)) = cisco_seq(rest)
+        && (pri.is_some() || device_time(after, opts).is_some())
+    {
+        h.seq = Some(seq);
+        rest = after;
     }
     if let Some((t, tz, after)) = device_time(rest, opts) {
         h.time = Some((t, tz));
@@ -586,21 +586,21 @@ fn scan_3164<'a>(pri: Option<u8>, s: &'a str, opts: &ParseOptions) -> Option<Hea
         return None;
     }
     // A relay's header in front of a Cisco device's own counter and time.
-    if h.seq.is_none() {
-        if let Some((seq, after)) = cisco_seq(rest) {
-            let inner = device_time(after, opts);
-            if inner.is_some() || after.starts_with('%') {
-                h.seq = Some(seq);
-                rest = after;
-                if let Some((t, tz, a)) = inner {
-                    if h.time.is_none() {
-                        h.time = Some((t, tz));
-                    }
-                    rest = a.strip_prefix(':').unwrap_or(a);
+    if h.seq.is_none()
+        && let Some((seq, after)) = cisco_seq(rest)
+    {
+        let inner = device_time(after, opts);
+        if inner.is_some() || after.starts_with('%') {
+            h.seq = Some(seq);
+            rest = after;
+            if let Some((t, tz, a)) = inner {
+                if h.time.is_none() {
+                    h.time = Some((t, tz));
                 }
-                h.msg = rest.trim_start_matches(' ');
-                return Some(h);
+                rest = a.strip_prefix(':').unwrap_or(a);
             }
+            h.msg = rest.trim_start_matches(' ');
+            return Some(h);
         }
     }
     if !starts_with_payload(rest) {

@@ -40,9 +40,15 @@ fn header_and_common_fields() {
         f(&e, "message").as_deref(),
         Some("Server listening on 0.0.0.0 port 22.")
     );
-    // Not an auth message sshd knows: no action, but the address is still picked up.
+    // Not an auth message sshd knows: no action; its own listening address is not a source.
     assert_eq!(f(&e, "event.action"), None);
-    assert_eq!(f(&e, "source.ip").as_deref(), Some("0.0.0.0"));
+    assert_eq!(f(&e, "source.ip"), None);
+    // Other unknown sshd messages still give the peer's address.
+    let e = auth(
+        "sshd[9]: Unable to negotiate with 198.51.100.200 port 42718: no matching key exchange method found.",
+    );
+    assert_eq!(f(&e, "source.ip").as_deref(), Some("198.51.100.200"));
+    assert_eq!(f(&e, "source.port").as_deref(), Some("42718"));
     // rsyslog's high-precision timestamps.
     let e = one(
         "2024-03-10T09:14:02.123456+01:00 bastion sshd[1]: Accepted password for alice from 2001:db8::5 port 22 ssh2",
@@ -518,6 +524,16 @@ fn login_messages() {
     );
     assert_eq!(f(&e, "user.name").as_deref(), Some("admin"));
     assert_eq!(f(&e, "source.ip").as_deref(), Some("192.0.2.4"));
+    let e = auth("login[811]: FAILED LOGIN 3 ON tty2 FOR 'bob', Authentication failure");
+    assert_eq!(f(&e, "login.tty").as_deref(), Some("tty2"));
+    assert_eq!(f(&e, "user.name").as_deref(), Some("bob"));
+    assert_eq!(f(&e, "source.ip"), None);
+    let e = auth("unix_chkpwd[2420]: password check failed for user (ops)");
+    assert_eq!(
+        w("authentication", "info", "password_check_failed", "failure"),
+        what(&e)
+    );
+    assert_eq!(f(&e, "user.name").as_deref(), Some("ops"));
     let e = auth("login[811]: ROOT LOGIN  on '/dev/tty1'");
     assert_eq!(w("authentication", "start", "login", "success"), what(&e));
     assert_eq!(f(&e, "login.tty").as_deref(), Some("/dev/tty1"));

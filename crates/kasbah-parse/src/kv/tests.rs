@@ -153,6 +153,7 @@ fn fortigate_traffic() {
     );
     assert_eq!(f(&e, "event.code").as_deref(), Some("0000000013"));
     assert_eq!(f(&e, "log.level").as_deref(), Some("notice"));
+    assert_eq!(f(&e, "event.category").as_deref(), Some("network"));
     assert_eq!(f(&e, "source.nat.ip").as_deref(), Some("203.0.113.10"));
     assert_eq!(
         e.get_name("event.duration"),
@@ -170,6 +171,14 @@ fn fortigate_behind_syslog_header() {
     let e = kv(
         r#"<189>date=2024-05-01 time=10:00:00 devname="FG60F" devid="FGT60FTK2209" logid="0000000013" type="traffic" tz="-0700" srcip=10.1.1.10 dstip=1.1.1.1 proto=17 action="accept""#,
     );
+    let ips = kv(
+        r#"devname="FG60F" devid="FGT60FTK2209" logid="0419016384" type="utm" subtype="ips" srcip=203.0.113.91 dstip=10.10.5.20 action="dropped" attack="Apache.Log4j""#,
+    );
+    assert_eq!(
+        f(&ips, "event.category").as_deref(),
+        Some("intrusion_detection, network")
+    );
+    assert_eq!(f(&ips, "event.type").as_deref(), Some("denied"));
     assert_eq!(f(&e, "log.syslog.priority").as_deref(), Some("189"));
     assert_eq!(f(&e, "event.type").as_deref(), Some("allowed"));
     assert_eq!(f(&e, "event.outcome").as_deref(), Some("success"));
@@ -184,7 +193,8 @@ fn fortigate_behind_syslog_header() {
     assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00Z");
     assert_eq!(e.tz, None);
     assert_eq!(f(&e, "event.action").as_deref(), Some("login"));
-    assert_eq!(f(&e, "event.type"), None);
+    assert_eq!(f(&e, "event.type").as_deref(), Some("start"));
+    assert_eq!(f(&e, "event.category").as_deref(), Some("authentication"));
     assert_eq!(f(&e, "event.dataset").as_deref(), Some("kv.fortigate"));
 }
 
@@ -283,6 +293,25 @@ fn pfsense_and_generic_styles() {
     assert_eq!(f(&e, "network.application").as_deref(), Some("ssl"));
     assert_eq!(f(&e, "url.domain").as_deref(), Some("example.com"));
     assert_eq!(f(&e, "event.reason").as_deref(), Some("policy"));
+    // Logins on appliances, status words as outcome.
+    let e = kv("devname=fw1 action=login status=failed user=admin srcip=198.51.100.250");
+    assert_eq!(
+        f(&e, "event.category").as_deref(),
+        Some("authentication, network")
+    );
+    assert_eq!(f(&e, "event.type").as_deref(), Some("start"));
+    assert_eq!(f(&e, "event.outcome").as_deref(), Some("failure"));
+    let e = kv("action=logout result=success user=admin");
+    assert_eq!(f(&e, "event.category").as_deref(), Some("authentication"));
+    assert_eq!(f(&e, "event.type").as_deref(), Some("end"));
+    assert_eq!(f(&e, "event.outcome").as_deref(), Some("success"));
+    // A verdict decides the outcome even when a status says otherwise.
+    let e = kv("action=deny status=ok src=1.2.3.4");
+    assert_eq!(f(&e, "event.outcome").as_deref(), Some("failure"));
+    let e = kv("status=429 client_ip=203.0.113.45 fw=edge-1");
+    assert_eq!(f(&e, "event.outcome"), None);
+    assert_eq!(f(&e, "source.ip").as_deref(), Some("203.0.113.45"));
+    assert_eq!(f(&e, "observer.name").as_deref(), Some("edge-1"));
 }
 
 #[test]
