@@ -1,27 +1,888 @@
-//! Zeek parser (to be completed).
+//! Zeek logs, in both of Zeek's writers' shapes:
+//!
+//! * **TSV** with headers: `#separator` (written with `\x` escapes), `#set_separator`,
+//!   `#empty_field`, `#unset_field`, `#path`, `#open`, `#fields`, `#types`, `#close`. Headers may
+//!   repeat mid-file (concatenated or rotated logs); each `#fields` starts a new schema. Values are
+//!   typed from `#types`: `time`, `double` and `interval` become floats, `count` / `int` / `port`
+//!   integers, `bool` `T`/`F` booleans, `set[..]` / `vector[..]` lists split on the set separator;
+//!   the unset marker (`-`) omits the field, the empty marker (`(empty)`) gives an empty string or
+//!   list, and `\xHH` escapes are decoded.
+//! * **JSON**, one object per line (`LogAscii::use_json`), `ts` as epoch seconds or ISO 8601; the
+//!   log type comes from `_path` when the shipper added it, else it is inferred from the fields.
+//!   The choice is made per line, so both shapes may be mixed.
+//!
+//! Every field keeps its Zeek name (`id.orig_h`, `uid`, `query`); [`map`] adds ECS fields per log
+//! type (conn, dns, http, ssl, files, notice, ssh, x509, weird, dhcp, smtp) and the connection
+//! 4-tuple for any log that has one. `event.dataset` is `zeek.<path>`.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use compact_str::{CompactString, format_compact};
+use kasbah_event::{FieldId, Fields, Value, ecs};
 
 use crate::driver::{Cx, LineParser, for_each_line};
-use crate::error::ParseError;
+use crate::error::{ErrorCode, ParseError};
+use crate::json::{Doc, Flattener, Held, Mode, field_ids};
+use crate::norm;
 
-/// Parses a whole Zeek log (TSV with headers, or JSON lines).
+/// Parses a whole Zeek log (TSV with headers, JSON lines, or both).
 pub(crate) fn parse(input: &[u8], cx: &mut Cx<'_>) {
-    for_each_line(input, &mut ZeekParser, cx);
+    for_each_line(input, &mut ZeekParser::default(), cx);
 }
 
-/// Parses Zeek TSV lines, keeping the header state.
-#[derive(Default)]
-pub struct ZeekParser;
+/// The scalar kind of a Zeek column type.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `time`, `double`, `interval`.
+    Float,
+    /// `count`, `int`, `port`.
+    Int,
+    /// `bool`.
+    Bool,
+    /// `string`, `addr`, `subnet`, `enum`, `pattern` and anything unknown.
+    Str,
+    /// No `#types` header: integers are inferred, everything else is text.
+    Infer,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Type {
+    kind: Kind,
+    /// `set[..]` or `vector[..]`.
+    list: bool,
+}
+
+impl Type {
+    fn parse(t: &str) -> Type {
+        let (list, inner) = match t
+            .strip_prefix("set[")
+            .or_else(|| t.strip_prefix("vector["))
+            .and_then(|r| r.strip_suffix(']'))
+        {
+            Some(inner) => (true, inner),
+            None => (false, t),
+        };
+        let kind = match inner {
+            "time" | "double" | "interval" => Kind::Float,
+            "count" | "int" | "port" => Kind::Int,
+            "bool" => Kind::Bool,
+            _ => Kind::Str,
+        };
+        Type { kind, list }
+    }
+}
+
+/// Where a column's values go.
+#[derive(Clone, Debug)]
+enum Slot {
+    Id(FieldId),
+    Name(Box<str>),
+}
+
+#[derive(Clone, Debug)]
+struct Column {
+    slot: Slot,
+    ty: Type,
+    /// The `ts` column: the event time.
+    is_ts: bool,
+}
+
+/// Splits `s` on `sep`; a one-byte separator (always, in practice: a tab) is found with `memchr`
+/// instead of the general substring search.
+enum Split<'a> {
+    Byte {
+        s: &'a str,
+        pos: usize,
+        sep: u8,
+        done: bool,
+    },
+    Str(std::str::Split<'a, &'a str>),
+}
+
+fn split<'a>(s: &'a str, sep: &'a str) -> Split<'a> {
+    match sep.as_bytes() {
+        [b] => Split::Byte {
+            s,
+            pos: 0,
+            sep: *b,
+            done: false,
+        },
+        _ => Split::Str(s.split(sep)),
+    }
+}
+
+impl<'a> Iterator for Split<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            Split::Byte { s, pos, sep, done } => {
+                if *done {
+                    return None;
+                }
+                let rest = s.as_bytes().get(*pos..)?;
+                match memchr::memchr(*sep, rest) {
+                    Some(i) => {
+                        let field = s.get(*pos..*pos + i);
+                        *pos += i + 1;
+                        field
+                    }
+                    None => {
+                        *done = true;
+                        s.get(*pos..)
+                    }
+                }
+            }
+            Split::Str(it) => it.next(),
+        }
+    }
+}
+
+/// Decodes Zeek's `\xHH` escapes (and `\\`) in `s`; borrows when there are none.
+fn unescape(s: &str) -> Cow<'_, str> {
+    if !s.contains('\\') {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'\\' {
+            if b.get(i + 1) == Some(&b'x') {
+                let hex = b
+                    .get(i + 2..i + 4)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                if let Some(v) = hex {
+                    out.push(v);
+                    i += 4;
+                    continue;
+                }
+            } else if b.get(i + 1) == Some(&b'\\') {
+                out.push(b'\\');
+                i += 2;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Parses Zeek log lines, keeping the header state of the current log.
+pub struct ZeekParser {
+    sep: String,
+    set_sep: String,
+    empty: String,
+    unset: String,
+    path: Option<CompactString>,
+    names: Vec<String>,
+    types: Vec<String>,
+    columns: Vec<Column>,
+    /// `columns` must be rebuilt from `names` / `types`.
+    dirty: bool,
+    /// A header line has been seen (a data line before `#fields` is then a syntax error, not a
+    /// wrong format).
+    seen_header: bool,
+    json: Flattener,
+    /// The fields of the TSV event being filled.
+    held: Held,
+}
+
+impl Default for ZeekParser {
+    fn default() -> Self {
+        ZeekParser {
+            sep: "\t".into(),
+            set_sep: ",".into(),
+            empty: "(empty)".into(),
+            unset: "-".into(),
+            path: None,
+            names: Vec::new(),
+            types: Vec::new(),
+            columns: Vec::new(),
+            dirty: false,
+            seen_header: false,
+            json: Flattener::new(),
+            held: Held::default(),
+        }
+    }
+}
+
+impl ZeekParser {
+    fn header(&mut self, line: &str) {
+        self.seen_header = true;
+        if let Some(rest) = line.strip_prefix("#separator") {
+            // The one header written with a space, since the separator is not known yet.
+            let sep = unescape(rest.trim_start_matches(' '));
+            *self = ZeekParser {
+                sep: if sep.is_empty() {
+                    "\t".into()
+                } else {
+                    sep.into_owned()
+                },
+                seen_header: true,
+                json: std::mem::take(&mut self.json),
+                held: std::mem::take(&mut self.held),
+                ..ZeekParser::default()
+            };
+            return;
+        }
+        let (key, value) = line.split_once(self.sep.as_str()).unwrap_or((line, ""));
+        match key {
+            "#set_separator" => self.set_sep = unescape(value).into_owned(),
+            "#empty_field" => self.empty = unescape(value).into_owned(),
+            "#unset_field" => self.unset = unescape(value).into_owned(),
+            "#path" => self.path = Some(CompactString::new(unescape(value))),
+            "#fields" => {
+                self.names = split(value, &self.sep)
+                    .map(|n| unescape(n).into_owned())
+                    .collect();
+                self.types.clear();
+                self.dirty = true;
+            }
+            "#types" => {
+                self.types = split(value, &self.sep).map(str::to_owned).collect();
+                self.dirty = true;
+            }
+            // `#open`, `#close` and comments carry nothing for the events.
+            _ => {}
+        }
+        if self.set_sep.is_empty() {
+            self.set_sep = ",".into();
+        }
+    }
+
+    fn build_columns(&mut self) {
+        let typed = self.types.len() == self.names.len();
+        self.columns = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let ty = match self.types.get(i).filter(|_| typed) {
+                    Some(t) => Type::parse(t),
+                    None => Type {
+                        kind: Kind::Infer,
+                        list: false,
+                    },
+                };
+                Column {
+                    slot: FieldId::try_intern(name)
+                        .map_or_else(|| Slot::Name(name.as_str().into()), Slot::Id),
+                    ty,
+                    is_ts: name == "ts",
+                }
+            })
+            .collect();
+        self.dirty = false;
+    }
+
+    fn scalar(&self, kind: Kind, raw: &str) -> Value {
+        match kind {
+            Kind::Float => match raw.parse::<f64>() {
+                Ok(f) if f.is_finite() => Value::Float(f),
+                _ => Value::str(&unescape(raw)),
+            },
+            Kind::Int => raw
+                .parse::<i64>()
+                .map(Value::Int)
+                .or_else(|_| raw.parse::<u64>().map(Value::from))
+                .unwrap_or_else(|_| Value::str(&unescape(raw))),
+            Kind::Bool => match raw {
+                "T" => Value::Bool(true),
+                "F" => Value::Bool(false),
+                _ => Value::str(&unescape(raw)),
+            },
+            Kind::Str => Value::str(&unescape(raw)),
+            Kind::Infer => Value::infer(&unescape(raw)),
+        }
+    }
+
+    fn value(&self, ty: Type, raw: &str) -> Value {
+        if ty.list {
+            if raw == self.empty {
+                return Value::List(Vec::new());
+            }
+            return Value::List(
+                split(raw, &self.set_sep)
+                    .map(|el| self.scalar(ty.kind, el))
+                    .collect(),
+            );
+        }
+        if raw == self.empty {
+            return Value::str("");
+        }
+        self.scalar(ty.kind, raw)
+    }
+
+    fn data(&mut self, line: &str, record: u64, cx: &mut Cx<'_>) -> Result<(), ParseError> {
+        if self.names.is_empty() {
+            return Err(if self.seen_header {
+                ParseError::syntax("data line before any #fields header")
+            } else {
+                ParseError::wrong_format("Zeek log (no #separator / #fields header)")
+            });
+        }
+        if self.dirty {
+            self.build_columns();
+        }
+        let found = match self.sep.as_bytes() {
+            [b] => memchr::memchr_iter(*b, line.as_bytes()).count() + 1,
+            _ => line.split(self.sep.as_str()).count(),
+        };
+        if found != self.columns.len() {
+            return Err(ParseError::syntax(format!(
+                "expected {} fields (from #fields), found {found}",
+                self.columns.len()
+            )));
+        }
+        let mut e = cx.new_event(record, Some(line));
+        e.fields = Fields::with_capacity(self.columns.len() + 24);
+        e.set(ecs::EVENT_KIND, "event");
+        e.set(ecs::EVENT_MODULE, "zeek");
+        self.held.start(&e);
+        for (col, raw) in self.columns.iter().zip(split(line, &self.sep)) {
+            if raw == self.unset {
+                continue;
+            }
+            let v = self.value(col.ty, raw);
+            if col.is_ts
+                && let Some(t) = crate::time::epoch(raw)
+            {
+                e.timestamp = t;
+            }
+            match &col.slot {
+                Slot::Id(id) => self.held.set(&mut e, *id, v),
+                Slot::Name(n) => e.fields.set_name(n, v),
+            }
+        }
+        map(self.path.as_deref(), &mut Doc::new(&mut e, &mut self.held));
+        cx.emit(e);
+        Ok(())
+    }
+
+    fn json_line(&mut self, line: &str, record: u64, cx: &mut Cx<'_>) -> Result<(), ParseError> {
+        let mut e = cx.new_event(record, Some(line));
+        e.fields = self.json.new_fields();
+        e.set(ecs::EVENT_KIND, "event");
+        e.set(ecs::EVENT_MODULE, "zeek");
+        let bytes = line.trim_start().as_bytes();
+        let info = self
+            .json
+            .flatten(bytes, &mut e, Mode::Normal, cx.opts.default_tz)
+            .map_err(|err| err.to_parse_error(ErrorCode::Json))?;
+        if bytes
+            .get(info.end..)
+            .is_some_and(|rest| !rest.iter().all(u8::is_ascii_whitespace))
+        {
+            return Err(ParseError::new(
+                ErrorCode::Json,
+                format!(
+                    "invalid JSON at byte {}: expected the end of the line after the document",
+                    info.end + 1
+                ),
+            ));
+        }
+        if !info.has_ts() {
+            return Err(ParseError::wrong_format("Zeek JSON log (no ts field)"));
+        }
+        if let Some((t, tz)) = info.time {
+            e.timestamp = t;
+            e.tz = tz;
+        }
+        map_json(&mut self.json.doc(&mut e));
+        cx.emit(e);
+        Ok(())
+    }
+}
 
 impl LineParser for ZeekParser {
-    fn parse_line(
-        &mut self,
-        _line: &str,
-        _record: u64,
-        _cx: &mut Cx<'_>,
-    ) -> Result<(), ParseError> {
-        Err(ParseError::new(
-            crate::error::ErrorCode::Unsupported,
-            "zeek parser not implemented",
-        ))
+    fn parse_line(&mut self, line: &str, record: u64, cx: &mut Cx<'_>) -> Result<(), ParseError> {
+        if line.starts_with('#') {
+            self.header(line);
+            Ok(())
+        } else if line.trim_start().starts_with('{') {
+            self.json_line(line, record, cx)
+        } else {
+            self.data(line, record, cx)
+        }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ECS mapping
+
+field_ids! {
+    /// Zeek field names, and ECS names not declared in [`ecs`].
+    struct Ids {
+        path = "_path",
+        orig_h = "id.orig_h",
+        orig_p = "id.orig_p",
+        resp_h = "id.resp_h",
+        resp_p = "id.resp_p",
+        proto = "proto",
+        service = "service",
+        duration = "duration",
+        orig_bytes = "orig_bytes",
+        resp_bytes = "resp_bytes",
+        orig_pkts = "orig_pkts",
+        resp_pkts = "resp_pkts",
+        conn_state = "conn_state",
+        history = "history",
+        local_orig = "local_orig",
+        local_resp = "local_resp",
+        community_id = "community_id",
+        query = "query",
+        qtype_name = "qtype_name",
+        rcode_name = "rcode_name",
+        answers = "answers",
+        trans_id = "trans_id",
+        method = "method",
+        host = "host",
+        uri = "uri",
+        user_agent = "user_agent",
+        status_code = "status_code",
+        referrer = "referrer",
+        version = "version",
+        request_body_len = "request_body_len",
+        response_body_len = "response_body_len",
+        trans_depth = "trans_depth",
+        server_name = "server_name",
+        cipher = "cipher",
+        curve = "curve",
+        established = "established",
+        resumed = "resumed",
+        fuid = "fuid",
+        md5 = "md5",
+        sha1 = "sha1",
+        sha256 = "sha256",
+        mime_type = "mime_type",
+        filename = "filename",
+        total_bytes = "total_bytes",
+        seen_bytes = "seen_bytes",
+        note = "note",
+        msg = "msg",
+        src = "src",
+        dst = "dst",
+        p = "p",
+        auth_success = "auth_success",
+        hassh = "hassh",
+        cert_subject = "certificate.subject",
+        cert_issuer = "certificate.issuer",
+        cert_serial = "certificate.serial",
+        cert_not_before = "certificate.not_valid_before",
+        cert_not_after = "certificate.not_valid_after",
+        san_dns = "san.dns",
+        name = "name",
+        peer = "peer",
+        notice = "notice",
+        client_addr = "client_addr",
+        server_addr = "server_addr",
+        assigned_addr = "assigned_addr",
+        mac = "mac",
+        lease_time = "lease_time",
+        msg_types = "msg_types",
+        mailfrom = "mailfrom",
+        rcptto = "rcptto",
+        helo = "helo",
+        subject = "subject",
+        dns_id = "dns.id",
+        http_request_body_bytes = "http.request.body.bytes",
+        tls_version_protocol = "tls.version_protocol",
+        tls_cipher = "tls.cipher",
+        tls_established = "tls.established",
+        tls_resumed = "tls.resumed",
+        file_mime_type = "file.mime_type",
+        x509_subject = "x509.subject.distinguished_name",
+        x509_issuer = "x509.issuer.distinguished_name",
+        x509_serial = "x509.serial_number",
+        x509_not_before = "x509.not_before",
+        x509_not_after = "x509.not_after",
+        x509_alt_names = "x509.alternative_names",
+        email_from = "email.from.address",
+        email_to = "email.to.address",
+        email_subject = "email.subject",
+    }
+}
+
+fn ids() -> &'static Ids {
+    static IDS: OnceLock<Ids> = OnceLock::new();
+    IDS.get_or_init(Ids::new)
+}
+
+fn has(e: &Doc<'_>, id: FieldId) -> bool {
+    e.get(id).is_some()
+}
+
+fn text(e: &Doc<'_>, id: FieldId) -> Option<CompactString> {
+    e.get_str(id)
+        .filter(|s| !s.is_empty())
+        .map(CompactString::new)
+}
+
+fn int(e: &Doc<'_>, id: FieldId) -> Option<i64> {
+    e.get(id).and_then(Value::as_i64)
+}
+
+fn set_text(e: &mut Doc<'_>, from: FieldId, to: FieldId) {
+    if let Some(v) = text(e, from) {
+        e.set(to, v);
+    }
+}
+
+fn set_int(e: &mut Doc<'_>, from: FieldId, to: FieldId) -> Option<i64> {
+    let v = int(e, from)?;
+    e.set(to, v);
+    Some(v)
+}
+
+/// Copies a list (or single string) field of strings as a list.
+fn set_list(e: &mut Doc<'_>, from: FieldId, to: FieldId) {
+    match e.get(from) {
+        Some(Value::List(l)) if !l.is_empty() => {
+            let l = Value::List(l.clone());
+            e.set(to, l);
+        }
+        Some(Value::Str(s)) if !s.is_empty() => {
+            let l = Value::List(vec![Value::Str(s.clone())]);
+            e.set(to, l);
+        }
+        _ => {}
+    }
+}
+
+fn bool_of(e: &Doc<'_>, id: FieldId) -> Option<bool> {
+    match e.get(id)? {
+        Value::Bool(b) => Some(*b),
+        Value::Str(s) if s == "T" || s == "true" => Some(true),
+        Value::Str(s) if s == "F" || s == "false" => Some(false),
+        _ => None,
+    }
+}
+
+fn category(e: &mut Doc<'_>, cats: &[&str], kind: &str) {
+    match cats {
+        [] => {}
+        [one] => e.set(ecs::EVENT_CATEGORY, *one),
+        many => e.set(
+            ecs::EVENT_CATEGORY,
+            Value::List(many.iter().map(|c| Value::str(c)).collect()),
+        ),
+    }
+    e.set(ecs::EVENT_TYPE, kind);
+}
+
+/// The log type of a record without `_path`, from fields only that log has.
+fn infer_path(e: &Doc<'_>, ids: &Ids) -> Option<&'static str> {
+    let h = |id| has(e, id);
+    Some(
+        if h(ids.conn_state) || (h(ids.history) && h(ids.orig_bytes)) {
+            "conn"
+        } else if h(ids.qtype_name) || h(ids.rcode_name) || (h(ids.query) && h(ids.trans_id)) {
+            "dns"
+        } else if (h(ids.method) && h(ids.uri)) || (h(ids.status_code) && h(ids.trans_depth)) {
+            "http"
+        } else if (h(ids.server_name) || h(ids.curve)) && (h(ids.cipher) || h(ids.established)) {
+            "ssl"
+        } else if h(ids.note) {
+            "notice"
+        } else if h(ids.cert_serial) || h(ids.cert_subject) {
+            "x509"
+        } else if h(ids.fuid) && (h(ids.mime_type) || h(ids.seen_bytes)) {
+            "files"
+        } else if h(ids.auth_success) || h(ids.hassh) {
+            "ssh"
+        } else if h(ids.assigned_addr) || h(ids.lease_time) || h(ids.msg_types) {
+            "dhcp"
+        } else if h(ids.mailfrom) || h(ids.rcptto) || h(ids.helo) {
+            "smtp"
+        } else if h(ids.name) && h(ids.peer) && h(ids.notice) {
+            "weird"
+        } else {
+            return None;
+        },
+    )
+}
+
+/// Maps a Zeek JSON record: the log type from `_path`, else inferred.
+pub(crate) fn map_json(e: &mut Doc<'_>) {
+    let path = text(e, ids().path);
+    map(path.as_deref(), e);
+}
+
+/// Adds the ECS view of a Zeek record of log type `path` (inferred from the fields if `None`).
+pub(crate) fn map(path: Option<&str>, e: &mut Doc<'_>) {
+    let ids = ids();
+    let inferred;
+    let path = match path {
+        Some(p) => Some(p),
+        None => {
+            inferred = infer_path(e, ids);
+            inferred
+        }
+    };
+    e.set(ecs::EVENT_MODULE, "zeek");
+    if let Some(p) = path {
+        e.set(ecs::EVENT_DATASET, format_compact!("zeek.{p}"));
+    }
+    endpoints(e, ids);
+    match path.unwrap_or("") {
+        "conn" => conn(e, ids),
+        "dns" => dns(e, ids),
+        "http" => http(e, ids),
+        "ssl" => ssl(e, ids),
+        "files" => files(e, ids),
+        "notice" => notice(e, ids),
+        "ssh" => ssh(e, ids),
+        "x509" => x509(e, ids),
+        "weird" => {
+            category(e, &["network"], "info");
+            set_text(e, ids.name, ecs::EVENT_ACTION);
+        }
+        "dhcp" => dhcp(e, ids),
+        "smtp" => smtp(e, ids),
+        _ => {}
+    }
+}
+
+/// The connection 4-tuple and transport, for every log that has them.
+fn endpoints(e: &mut Doc<'_>, ids: &Ids) {
+    if let Some(ip) = text(e, ids.orig_h) {
+        e.set_ip(ecs::SOURCE_IP, &ip);
+    }
+    if let Some(p) = int(e, ids.orig_p).and_then(|p| u16::try_from(p).ok()) {
+        e.set(ecs::SOURCE_PORT, p);
+    }
+    if let Some(ip) = text(e, ids.resp_h) {
+        e.set_ip(ecs::DESTINATION_IP, &ip);
+    }
+    if let Some(p) = int(e, ids.resp_p).and_then(|p| u16::try_from(p).ok()) {
+        e.set(ecs::DESTINATION_PORT, p);
+    }
+    if let Some(p) = text(e, ids.proto) {
+        e.set(ecs::NETWORK_TRANSPORT, p.to_ascii_lowercase());
+    }
+    set_text(e, ids.community_id, ecs::NETWORK_COMMUNITY_ID);
+}
+
+fn conn(e: &mut Doc<'_>, ids: &Ids) {
+    category(e, &["network"], "connection");
+    if let Some(s) = text(e, ids.service) {
+        // Several analysers may have matched (`ssl,http`); ECS holds one protocol.
+        let first = s.split(',').next().unwrap_or("").trim();
+        if !first.is_empty() {
+            e.set(ecs::NETWORK_PROTOCOL, first.to_ascii_lowercase());
+        }
+    }
+    if let Some(d) = e.get(ids.duration).and_then(Value::as_f64) {
+        let nanos = (d * 1e9).round();
+        if nanos.is_finite() && (0.0..9.2e18).contains(&nanos) {
+            e.set(ecs::EVENT_DURATION, nanos as i64);
+        }
+    }
+    let pairs = [
+        (
+            ids.orig_bytes,
+            ids.resp_bytes,
+            ecs::SOURCE_BYTES,
+            ecs::DESTINATION_BYTES,
+            ecs::NETWORK_BYTES,
+        ),
+        (
+            ids.orig_pkts,
+            ids.resp_pkts,
+            ecs::SOURCE_PACKETS,
+            ecs::DESTINATION_PACKETS,
+            ecs::NETWORK_PACKETS,
+        ),
+    ];
+    for (orig, resp, src, dst, total) in pairs {
+        let a = set_int(e, orig, src);
+        let b = set_int(e, resp, dst);
+        if let (Some(a), Some(b)) = (a, b) {
+            e.set(total, a.saturating_add(b));
+        }
+    }
+    let direction = match (bool_of(e, ids.local_orig), bool_of(e, ids.local_resp)) {
+        (Some(true), Some(true)) => Some("internal"),
+        (Some(true), Some(false)) => Some("outbound"),
+        (Some(false), Some(true)) => Some("inbound"),
+        (Some(false), Some(false)) => Some("external"),
+        _ => None,
+    };
+    if let Some(d) = direction {
+        e.set(ecs::NETWORK_DIRECTION, d);
+    }
+}
+
+fn dns(e: &mut Doc<'_>, ids: &Ids) {
+    category(e, &["network"], "protocol");
+    e.set_default(ecs::NETWORK_PROTOCOL, "dns");
+    set_text(e, ids.query, ecs::DNS_QUESTION_NAME);
+    set_text(e, ids.qtype_name, ecs::DNS_QUESTION_TYPE);
+    set_text(e, ids.rcode_name, ecs::DNS_RESPONSE_CODE);
+    set_list(e, ids.answers, ecs::DNS_ANSWERS_DATA);
+    set_int(e, ids.trans_id, ids.dns_id);
+}
+
+fn http(e: &mut Doc<'_>, ids: &Ids) {
+    category(e, &["network", "web"], "protocol");
+    e.set_default(ecs::NETWORK_PROTOCOL, "http");
+    set_text(e, ids.method, ecs::HTTP_REQUEST_METHOD);
+    if let Some(uri) = text(e, ids.uri) {
+        e.set_url(&uri);
+    }
+    set_text(e, ids.host, ecs::URL_DOMAIN);
+    set_text(e, ids.user_agent, ecs::USER_AGENT_ORIGINAL);
+    set_int(e, ids.status_code, ecs::HTTP_RESPONSE_STATUS_CODE);
+    set_text(e, ids.referrer, ecs::HTTP_REQUEST_REFERRER);
+    set_int(e, ids.request_body_len, ids.http_request_body_bytes);
+    set_int(e, ids.response_body_len, ecs::HTTP_RESPONSE_BODY_BYTES);
+    set_text(e, ids.version, ecs::HTTP_VERSION);
+}
+
+fn ssl(e: &mut Doc<'_>, ids: &Ids) {
+    category(e, &["network"], "protocol");
+    e.set_default(ecs::NETWORK_PROTOCOL, "tls");
+    set_text(e, ids.server_name, ecs::TLS_SERVER_NAME);
+    if let Some(v) = text(e, ids.version)
+        && let Some((proto, version)) = crate::eve::tls_version(&v)
+    {
+        e.set(ecs::TLS_VERSION, version);
+        e.set(ids.tls_version_protocol, proto);
+    }
+    set_text(e, ids.cipher, ids.tls_cipher);
+    if let Some(b) = bool_of(e, ids.established) {
+        e.set(ids.tls_established, b);
+    }
+    if let Some(b) = bool_of(e, ids.resumed) {
+        e.set(ids.tls_resumed, b);
+    }
+}
+
+fn files(e: &mut Doc<'_>, ids: &Ids) {
+    category(e, &["file"], "info");
+    set_text(e, ids.md5, ecs::FILE_HASH_MD5);
+    set_text(e, ids.sha1, ecs::FILE_HASH_SHA1);
+    set_text(e, ids.sha256, ecs::FILE_HASH_SHA256);
+    set_text(e, ids.mime_type, ids.file_mime_type);
+    if let Some(f) = text(e, ids.filename) {
+        let name = norm::basename(&f);
+        if !name.is_empty() {
+            e.set(ecs::FILE_NAME, name);
+        }
+    }
+    if set_int(e, ids.total_bytes, ecs::FILE_SIZE).is_none() {
+        set_int(e, ids.seen_bytes, ecs::FILE_SIZE);
+    }
+}
+
+fn notice(e: &mut Doc<'_>, ids: &Ids) {
+    e.set(ecs::EVENT_KIND, "alert");
+    category(e, &["network", "intrusion_detection"], "info");
+    set_text(e, ids.note, ecs::RULE_NAME);
+    set_text(e, ids.msg, ecs::MESSAGE);
+    // Notices raised outside a connection name their hosts in `src` / `dst` / `p`.
+    if !has(e, ecs::SOURCE_IP)
+        && let Some(ip) = text(e, ids.src)
+    {
+        e.set_ip(ecs::SOURCE_IP, &ip);
+    }
+    if !has(e, ecs::DESTINATION_IP)
+        && let Some(ip) = text(e, ids.dst)
+    {
+        e.set_ip(ecs::DESTINATION_IP, &ip);
+    }
+    if !has(e, ecs::DESTINATION_PORT)
+        && let Some(p) = int(e, ids.p).and_then(|p| u16::try_from(p).ok())
+    {
+        e.set(ecs::DESTINATION_PORT, p);
+    }
+}
+
+fn ssh(e: &mut Doc<'_>, ids: &Ids) {
+    e.set_default(ecs::NETWORK_PROTOCOL, "ssh");
+    match bool_of(e, ids.auth_success) {
+        Some(ok) => {
+            category(e, &["network", "authentication"], "info");
+            e.set(ecs::EVENT_OUTCOME, if ok { "success" } else { "failure" });
+        }
+        None => category(e, &["network"], "protocol"),
+    }
+}
+
+fn x509(e: &mut Doc<'_>, ids: &Ids) {
+    category(e, &["network"], "info");
+    set_text(e, ids.cert_subject, ids.x509_subject);
+    set_text(e, ids.cert_issuer, ids.x509_issuer);
+    set_text(e, ids.cert_serial, ids.x509_serial);
+    for (from, to) in [
+        (ids.cert_not_before, ids.x509_not_before),
+        (ids.cert_not_after, ids.x509_not_after),
+    ] {
+        // A Zeek `time`: epoch seconds (TSV, JSON) or ISO 8601 (JSON with ISO timestamps).
+        let t = match e.get(from) {
+            Some(Value::Float(f)) => kasbah_event::Timestamp::from_secs_f64(*f),
+            Some(Value::Int(i)) => kasbah_event::Timestamp::from_secs_nanos(*i, 0),
+            Some(Value::Str(s)) => crate::time::rfc3339(s, None).map(|(t, _)| t),
+            _ => None,
+        };
+        if let Some(t) = t {
+            e.set(to, t.to_rfc3339());
+        }
+    }
+    set_list(e, ids.san_dns, ids.x509_alt_names);
+}
+
+/// `00:0c:29:aa:bb:cc` -> ECS form `00-0C-29-AA-BB-CC`.
+fn ecs_mac(mac: &str) -> CompactString {
+    mac.chars()
+        .map(|c| {
+            if c == ':' {
+                '-'
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect()
+}
+
+fn dhcp(e: &mut Doc<'_>, ids: &Ids) {
+    category(e, &["network"], "protocol");
+    e.set_default(ecs::NETWORK_PROTOCOL, "dhcp");
+    if let Some(ip) = text(e, ids.client_addr) {
+        e.set_ip(ecs::SOURCE_IP, &ip);
+    }
+    if let Some(ip) = text(e, ids.server_addr) {
+        e.set_ip(ecs::DESTINATION_IP, &ip);
+    }
+    if let Some(mac) = text(e, ids.mac) {
+        e.set(ecs::SOURCE_MAC, ecs_mac(&mac));
+    }
+}
+
+fn smtp(e: &mut Doc<'_>, ids: &Ids) {
+    category(e, &["network", "email"], "protocol");
+    e.set_default(ecs::NETWORK_PROTOCOL, "smtp");
+    let strip =
+        |s: &str| CompactString::new(s.trim().trim_start_matches('<').trim_end_matches('>'));
+    if let Some(from) = text(e, ids.mailfrom) {
+        e.set(ids.email_from, strip(&from));
+    }
+    let to: Vec<Value> = match e.get(ids.rcptto) {
+        Some(Value::List(l)) => l
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|s| Value::Str(strip(s)))
+            .collect(),
+        Some(Value::Str(s)) => vec![Value::Str(strip(s))],
+        _ => Vec::new(),
+    };
+    if !to.is_empty() {
+        e.set(ids.email_to, Value::List(to));
+    }
+    set_text(e, ids.subject, ids.email_subject);
 }
