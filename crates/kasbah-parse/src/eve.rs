@@ -453,3 +453,314 @@ fn fileinfo(e: &mut Doc<'_>, ids: &Ids) {
     set_text(e, ids.fileinfo_sha1, ecs::FILE_HASH_SHA1);
     set_text(e, ids.fileinfo_sha256, ecs::FILE_HASH_SHA256);
 }
+
+#[cfg(test)]
+mod tests {
+    use kasbah_event::{Event, Value};
+    use proptest::prelude::*;
+
+    use super::tls_version;
+    use crate::format::Format;
+    use crate::json::testutil::{list, parse, s, tz, v};
+
+    fn eve(json: &str) -> Event {
+        parse(json, Format::Eve).one().clone()
+    }
+
+    const ALERT: &str = r#"{"timestamp":"2024-05-01T10:11:12.345678+0200","flow_id":1473468411254395,"in_iface":"eth0","event_type":"alert","src_ip":"10.0.0.5","src_port":49822,"dest_ip":"203.0.113.9","dest_port":80,"proto":"TCP","community_id":"1:LQU9qZlK+B5F3KDmev6m5PMibrg=","tx_id":0,"alert":{"action":"allowed","gid":1,"signature_id":2013028,"rev":7,"signature":"ET POLICY curl User-Agent Outbound","category":"Attempted Information Leak","severity":2,"metadata":{"signature_severity":["Informational"]}},"http":{"hostname":"example.com","url":"/a/b.php?x=1","http_user_agent":"curl/8.5.0","http_method":"GET","protocol":"HTTP/1.1","status":200,"length":612,"http_content_type":"text/html","http_refer":"http://ref.example/"},"app_proto":"http","flow":{"pkts_toserver":4,"pkts_toclient":3,"bytes_toserver":400,"bytes_toclient":1200,"start":"2024-05-01T10:11:12.000000+0200"},"host":"sensor-1"}"#;
+
+    #[test]
+    fn alert_maps_rule_endpoints_http_and_counters() {
+        let e = eve(ALERT);
+        assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T08:11:12.345678Z");
+        assert_eq!(e.tz, tz(7200));
+        assert_eq!(s(&e, "event.kind").as_deref(), Some("alert"));
+        assert_eq!(s(&e, "event.module").as_deref(), Some("suricata"));
+        assert_eq!(s(&e, "event.dataset").as_deref(), Some("suricata.alert"));
+        assert_eq!(
+            v(&e, "event.category"),
+            Some(list(&["network", "intrusion_detection"]))
+        );
+        assert_eq!(s(&e, "event.type").as_deref(), Some("allowed"));
+        assert_eq!(s(&e, "event.action").as_deref(), Some("allowed"));
+        assert_eq!(s(&e, "event.outcome").as_deref(), Some("success"));
+        assert_eq!(v(&e, "event.severity"), Some(Value::Int(2)));
+        assert_eq!(s(&e, "rule.id").as_deref(), Some("2013028"));
+        assert_eq!(s(&e, "rule.version").as_deref(), Some("7"));
+        assert_eq!(
+            s(&e, "rule.name").as_deref(),
+            Some("ET POLICY curl User-Agent Outbound")
+        );
+        assert_eq!(
+            s(&e, "message").as_deref(),
+            Some("ET POLICY curl User-Agent Outbound")
+        );
+        assert_eq!(
+            s(&e, "rule.category").as_deref(),
+            Some("Attempted Information Leak")
+        );
+        assert_eq!(s(&e, "source.ip").as_deref(), Some("10.0.0.5"));
+        assert_eq!(v(&e, "source.port"), Some(Value::Int(49822)));
+        assert_eq!(s(&e, "destination.ip").as_deref(), Some("203.0.113.9"));
+        assert_eq!(v(&e, "destination.port"), Some(Value::Int(80)));
+        assert_eq!(s(&e, "network.transport").as_deref(), Some("tcp"));
+        assert_eq!(s(&e, "network.protocol").as_deref(), Some("http"));
+        assert_eq!(
+            s(&e, "network.community_id").as_deref(),
+            Some("1:LQU9qZlK+B5F3KDmev6m5PMibrg=")
+        );
+        assert_eq!(v(&e, "source.bytes"), Some(Value::Int(400)));
+        assert_eq!(v(&e, "destination.bytes"), Some(Value::Int(1200)));
+        assert_eq!(v(&e, "network.bytes"), Some(Value::Int(1600)));
+        assert_eq!(v(&e, "source.packets"), Some(Value::Int(4)));
+        assert_eq!(v(&e, "network.packets"), Some(Value::Int(7)));
+        assert_eq!(s(&e, "observer.name").as_deref(), Some("sensor-1"));
+        assert_eq!(s(&e, "host.name").as_deref(), Some("sensor-1"));
+        assert_eq!(s(&e, "observer.product").as_deref(), Some("Suricata"));
+        assert_eq!(s(&e, "url.domain").as_deref(), Some("example.com"));
+        assert_eq!(s(&e, "url.original").as_deref(), Some("/a/b.php?x=1"));
+        assert_eq!(s(&e, "url.path").as_deref(), Some("/a/b.php"));
+        assert_eq!(s(&e, "url.query").as_deref(), Some("x=1"));
+        assert_eq!(s(&e, "http.request.method").as_deref(), Some("GET"));
+        assert_eq!(v(&e, "http.response.status_code"), Some(Value::Int(200)));
+        assert_eq!(s(&e, "user_agent.original").as_deref(), Some("curl/8.5.0"));
+        assert_eq!(
+            s(&e, "http.request.referrer").as_deref(),
+            Some("http://ref.example/")
+        );
+        assert_eq!(s(&e, "http.version").as_deref(), Some("1.1"));
+        assert_eq!(v(&e, "http.response.body.bytes"), Some(Value::Int(612)));
+        assert_eq!(
+            s(&e, "http.response.mime_type").as_deref(),
+            Some("text/html")
+        );
+        // Originals stay under their EVE names.
+        assert_eq!(
+            s(&e, "alert.signature").as_deref(),
+            Some("ET POLICY curl User-Agent Outbound")
+        );
+        assert_eq!(s(&e, "src_ip").as_deref(), Some("10.0.0.5"));
+        assert_eq!(v(&e, "flow_id"), Some(Value::Int(1473468411254395)));
+        assert_eq!(
+            v(&e, "alert.metadata.signature_severity"),
+            Some(list(&["Informational"]))
+        );
+        // Alerts have no flow end: no duration.
+        assert_eq!(v(&e, "event.duration"), None);
+    }
+
+    #[test]
+    fn blocked_and_other_alert_actions() {
+        let e = eve(&ALERT.replace("\"allowed\"", "\"blocked\""));
+        assert_eq!(s(&e, "event.action").as_deref(), Some("blocked"));
+        assert_eq!(s(&e, "event.type").as_deref(), Some("denied"));
+        assert_eq!(s(&e, "event.outcome").as_deref(), Some("failure"));
+        let e = eve(&ALERT.replace("\"allowed\"", "\"pass\""));
+        assert_eq!(s(&e, "event.action").as_deref(), Some("pass"));
+        assert_eq!(s(&e, "event.outcome"), None);
+    }
+
+    #[test]
+    fn flow_and_netflow_counters_and_duration() {
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:05.000000+0000","event_type":"flow","src_ip":"2001:db8::1","src_port":5353,"dest_ip":"2001:DB8::2","dest_port":53,"proto":"UDP","app_proto":"failed","flow":{"pkts_toserver":1,"pkts_toclient":1,"bytes_toserver":80,"bytes_toclient":120,"start":"2024-05-01T10:00:00.000000+0000","end":"2024-05-01T10:00:02.500000+0000","age":2,"state":"established","reason":"timeout","alerted":false}}"#,
+        );
+        assert_eq!(s(&e, "event.kind").as_deref(), Some("event"));
+        assert_eq!(v(&e, "event.category"), Some(Value::str("network")));
+        assert_eq!(v(&e, "event.type"), Some(list(&["connection", "end"])));
+        assert_eq!(v(&e, "event.duration"), Some(Value::Int(2_500_000_000)));
+        assert_eq!(s(&e, "destination.ip").as_deref(), Some("2001:db8::2"));
+        assert_eq!(s(&e, "network.transport").as_deref(), Some("udp"));
+        // `failed` means the protocol could not be identified.
+        assert_eq!(s(&e, "network.protocol"), None);
+        assert_eq!(v(&e, "network.bytes"), Some(Value::Int(200)));
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:05.000000+0000","event_type":"netflow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","proto":"ICMP","netflow":{"pkts":3,"bytes":252,"start":"2024-05-01T10:00:00.000000+0000","end":"2024-05-01T10:00:01.000000+0000","age":1}}"#,
+        );
+        assert_eq!(v(&e, "source.bytes"), Some(Value::Int(252)));
+        assert_eq!(v(&e, "source.packets"), Some(Value::Int(3)));
+        assert_eq!(v(&e, "network.packets"), Some(Value::Int(3)));
+        assert_eq!(v(&e, "destination.bytes"), None);
+        assert_eq!(v(&e, "event.duration"), Some(Value::Int(1_000_000_000)));
+    }
+
+    #[test]
+    fn dns_v1_query_and_answer_records() {
+        let q = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"dns","src_ip":"10.0.0.5","dest_ip":"10.0.0.53","proto":"UDP","dns":{"type":"query","id":16000,"rrname":"twitter.com","rrtype":"A","tx_id":0}}"#,
+        );
+        assert_eq!(s(&q, "dns.question.name").as_deref(), Some("twitter.com"));
+        assert_eq!(s(&q, "dns.question.type").as_deref(), Some("A"));
+        assert_eq!(s(&q, "dns.type").as_deref(), Some("query"));
+        assert_eq!(v(&q, "dns.answers.data"), None);
+        assert_eq!(v(&q, "event.type"), Some(Value::str("protocol")));
+        let a = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"dns","dns":{"type":"answer","id":16000,"rcode":"NOERROR","rrname":"twitter.com","rrtype":"A","ttl":8,"rdata":"199.16.156.6"}}"#,
+        );
+        assert_eq!(s(&a, "dns.response_code").as_deref(), Some("NOERROR"));
+        assert_eq!(v(&a, "dns.answers.data"), Some(list(&["199.16.156.6"])));
+    }
+
+    #[test]
+    fn dns_v2_detailed_and_grouped_answers() {
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"dns","dns":{"version":2,"type":"answer","id":1,"flags":"8180","qr":true,"rd":true,"ra":true,"rrname":"www.example.com","rrtype":"A","rcode":"NOERROR","answers":[{"rrname":"www.example.com","rrtype":"CNAME","ttl":300,"rdata":"example.com"},{"rrname":"example.com","rrtype":"A","ttl":300,"rdata":"93.184.216.34"}]}}"#,
+        );
+        assert_eq!(
+            s(&e, "dns.question.name").as_deref(),
+            Some("www.example.com")
+        );
+        assert_eq!(
+            v(&e, "dns.answers.data"),
+            Some(list(&["example.com", "93.184.216.34"]))
+        );
+        assert_eq!(v(&e, "dns.answers.rrtype"), Some(list(&["CNAME", "A"])));
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"dns","dns":{"version":2,"type":"answer","id":1,"rrname":"www.example.com","rrtype":"A","rcode":"NOERROR","grouped":{"CNAME":["example.com"],"A":["93.184.216.34","93.184.216.35"]}}}"#,
+        );
+        assert_eq!(
+            v(&e, "dns.answers.data"),
+            Some(list(&["example.com", "93.184.216.34", "93.184.216.35"]))
+        );
+    }
+
+    #[test]
+    fn dns_v3_request_and_response() {
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"dns","dns":{"version":3,"type":"response","id":7,"rcode":"NXDOMAIN","queries":[{"rrname":"nope.example","rrtype":"AAAA"}],"answers":[]}}"#,
+        );
+        assert_eq!(s(&e, "dns.question.name").as_deref(), Some("nope.example"));
+        assert_eq!(s(&e, "dns.question.type").as_deref(), Some("AAAA"));
+        assert_eq!(s(&e, "dns.response_code").as_deref(), Some("NXDOMAIN"));
+        // v3 names its record types request / response; ECS says query / answer.
+        assert_eq!(s(&e, "dns.type").as_deref(), Some("answer"));
+        assert_eq!(v(&e, "dns.answers.data"), None);
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"dns","dns":{"version":3,"type":"request","id":7,"queries":[{"rrname":"a.example","rrtype":"A"}]}}"#,
+        );
+        assert_eq!(s(&e, "dns.type").as_deref(), Some("query"));
+    }
+
+    #[test]
+    fn tls_fileinfo_anomaly_drop_stats() {
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"tls","app_proto":"tls","tls":{"subject":"CN=example.com","issuerdn":"CN=R3, O=Let's Encrypt, C=US","serial":"04:2A","fingerprint":"ab:cd:ef:01","sni":"example.com","version":"TLS 1.3","notbefore":"2024-01-01T00:00:00","notafter":"2024-04-01T00:00:00","ja3":{"hash":"e7d705a3286e19ea42f587b344ee6865","string":"771,4865"},"ja3s":{"hash":"f4febc55ea12b31ae17cfb7e614afda8"}}}"#,
+        );
+        assert_eq!(
+            s(&e, "tls.client.server_name").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(s(&e, "tls.version").as_deref(), Some("1.3"));
+        assert_eq!(s(&e, "tls.version_protocol").as_deref(), Some("tls"));
+        assert_eq!(s(&e, "tls.server.hash.sha1").as_deref(), Some("ABCDEF01"));
+        assert_eq!(
+            s(&e, "tls.server.issuer").as_deref(),
+            Some("CN=R3, O=Let's Encrypt, C=US")
+        );
+        assert_eq!(
+            s(&e, "tls.client.ja3").as_deref(),
+            Some("e7d705a3286e19ea42f587b344ee6865")
+        );
+        assert_eq!(
+            s(&e, "tls.server.ja3s").as_deref(),
+            Some("f4febc55ea12b31ae17cfb7e614afda8")
+        );
+        assert_eq!(
+            s(&e, "tls.server.not_after").as_deref(),
+            Some("2024-04-01T00:00:00")
+        );
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"fileinfo","fileinfo":{"filename":"/downloads/setup.exe","magic":"PE32 executable","state":"CLOSED","md5":"d41d8cd98f00b204e9800998ecf8427e","sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","stored":false,"size":73802,"tx_id":0},"http":{"hostname":"dl.example","url":"/downloads/setup.exe"}}"#,
+        );
+        assert_eq!(v(&e, "event.category"), Some(Value::str("file")));
+        assert_eq!(s(&e, "file.name").as_deref(), Some("setup.exe"));
+        assert_eq!(v(&e, "file.size"), Some(Value::Int(73802)));
+        assert_eq!(
+            s(&e, "file.hash.md5").as_deref(),
+            Some("d41d8cd98f00b204e9800998ecf8427e")
+        );
+        assert_eq!(s(&e, "url.domain").as_deref(), Some("dl.example"));
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"anomaly","anomaly":{"type":"decode","event":"decoder.ipv4.trunc_pkt","layer":"proto_detect"}}"#,
+        );
+        assert_eq!(
+            s(&e, "event.action").as_deref(),
+            Some("decoder.ipv4.trunc_pkt")
+        );
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"drop","proto":"TCP","drop":{"len":60,"reason":"rules"}}"#,
+        );
+        assert_eq!(v(&e, "event.type"), Some(list(&["connection", "denied"])));
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"stats","stats":{"uptime":120,"decoder":{"pkts":1000}}}"#,
+        );
+        assert_eq!(s(&e, "event.kind").as_deref(), Some("metric"));
+        assert_eq!(v(&e, "event.category"), None);
+        assert_eq!(v(&e, "stats.decoder.pkts"), Some(Value::Int(1000)));
+        let e =
+            eve(r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"ssh","app_proto":"ssh"}"#);
+        assert_eq!(v(&e, "event.type"), Some(Value::str("protocol")));
+        assert_eq!(s(&e, "network.protocol").as_deref(), Some("ssh"));
+    }
+
+    #[test]
+    fn invalid_endpoint_values_are_not_mapped() {
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"flow","src_ip":"not-an-ip","src_port":70000,"dest_port":-1,"dest_ip":"10.0.0.300","proto":""}"#,
+        );
+        for f in [
+            "source.ip",
+            "source.port",
+            "destination.port",
+            "destination.ip",
+            "network.transport",
+        ] {
+            assert_eq!(v(&e, f), None, "{f}");
+        }
+        assert_eq!(s(&e, "src_ip").as_deref(), Some("not-an-ip"));
+        // An event_type that is not text is not EVE.
+        let p = parse(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":5}"#,
+            Format::Eve,
+        );
+        assert_eq!(p.bad_codes(), vec![(1, "KP005")]);
+    }
+
+    #[test]
+    fn tls_version_forms() {
+        let t = |s: &str| tls_version(s).map(|(p, v)| format!("{p} {v}"));
+        assert_eq!(t("TLS 1.2").as_deref(), Some("tls 1.2"));
+        assert_eq!(t("TLSv1.3").as_deref(), Some("tls 1.3"));
+        assert_eq!(t("TLSv12").as_deref(), Some("tls 1.2"));
+        assert_eq!(t("SSLv3").as_deref(), Some("ssl 3.0"));
+        assert_eq!(t("SSLv2").as_deref(), Some("ssl 2.0"));
+        assert_eq!(t("UNDETERMINED"), None);
+        assert_eq!(t("TLS"), None);
+        assert_eq!(t("TLSv123"), None);
+        assert_eq!(t("TLS x"), None);
+        assert_eq!(t("DTLSv1.2"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn random_eve_documents_map_their_endpoints(
+            src in any::<std::net::Ipv4Addr>(), dst in any::<std::net::Ipv6Addr>(),
+            sp in any::<u16>(), dp in any::<u16>(), bytes in 0i64..1<<40,
+            kind in prop::sample::select(vec!["alert", "flow", "dns", "http", "tls", "fileinfo", "stats", "smb"]),
+            proto in prop::sample::select(vec!["TCP", "UDP", "ICMP", "IPv6-ICMP", "SCTP"]),
+        ) {
+            let json = format!(
+                r#"{{"timestamp":"2024-05-01T10:00:00.5+0000","event_type":"{kind}","src_ip":"{src}","src_port":{sp},"dest_ip":"{dst}","dest_port":{dp},"proto":"{proto}","flow":{{"bytes_toserver":{bytes},"bytes_toclient":1}}}}"#
+            );
+            let e = eve(&json);
+            prop_assert_eq!(s(&e, "source.ip"), Some(src.to_string()));
+            prop_assert_eq!(s(&e, "destination.ip"), Some(dst.to_string()));
+            prop_assert_eq!(v(&e, "source.port"), Some(Value::Int(i64::from(sp))));
+            prop_assert_eq!(v(&e, "destination.port"), Some(Value::Int(i64::from(dp))));
+            prop_assert_eq!(s(&e, "network.transport"), Some(proto.to_ascii_lowercase()));
+            prop_assert_eq!(v(&e, "network.bytes"), Some(Value::Int(bytes + 1)));
+            prop_assert_eq!(s(&e, "event.dataset"), Some(format!("suricata.{kind}")));
+            prop_assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00.500Z");
+        }
+    }
+}

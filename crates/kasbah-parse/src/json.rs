@@ -1185,7 +1185,8 @@ impl Flattener {
         self.array_depth -= 1;
         r?;
         if outermost {
-            for (i, (n, values)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
+            let mut pending = std::mem::take(&mut self.pending);
+            for (i, (n, values)) in pending.drain(..).enumerate() {
                 if let Some(nd) = self.nodes.get_mut(n as usize) {
                     nd.pending = 0;
                 }
@@ -1195,6 +1196,7 @@ impl Flattener {
                 }
                 self.set(n, Value::List(values), e);
             }
+            self.pending = pending;
         }
         Ok(())
     }
@@ -1316,6 +1318,8 @@ fn ids() -> &'static Ids {
 
 /// A bulk action whose source document comes next.
 struct PendingAction {
+    /// Where the action line was.
+    record: u64,
     update: bool,
     index: Option<CompactString>,
     id: Option<CompactString>,
@@ -1386,6 +1390,7 @@ impl JsonLines {
                     if let Some((name, index, id)) = meta.filter(|(a, _, _)| *a != "delete") {
                         let get = |id: FieldId| e.fields.get_str(id).map(CompactString::new);
                         self.bulk = Some(PendingAction {
+                            record,
                             update: *name == "update",
                             index: get(*index),
                             id: get(*id),
@@ -1444,6 +1449,19 @@ impl JsonLines {
         }
         cx.emit(e);
         Outcome::Done(end)
+    }
+
+    /// Reports a bulk action left without its document at the end of the input.
+    fn finish_bulk(&mut self, cx: &mut Cx<'_>) {
+        if let Some(p) = self.bulk.take() {
+            cx.bad(
+                p.record,
+                ParseError::new(
+                    ErrorCode::Truncated,
+                    "input ends after a _bulk action line, before its document",
+                ),
+            );
+        }
     }
 
     /// Parses the elements of the array whose `[` is at `start`, numbering them with `number`
@@ -1598,6 +1616,10 @@ fn next_line(input: &[u8], pos: usize) -> usize {
 /// Why a byte cannot start a document.
 fn not_a_document(c: u8) -> ParseError {
     match c {
+        b'[' => ParseError::new(
+            ErrorCode::WrongFormat,
+            "a JSON array must hold objects (expected '{' after '[')",
+        ),
         b'}' | b']' | b',' | b':' => ParseError::new(
             ErrorCode::Json,
             "invalid JSON: expected '{' or '[' to start a document",
@@ -1633,8 +1655,11 @@ pub(crate) fn parse(input: &[u8], format: Format, cx: &mut Cx<'_>) {
         pos = next;
         let Some(&c) = input.get(pos) else { break };
         let (start, start_line) = (pos, line);
+        // An array holds documents only if its first element is an object (or it is empty);
+        // a line like `[2024-05-01 10:00] text` is not JSON and must not swallow what follows.
+        let array = c == b'[' && matches!(input.get(skip_ws(input, pos + 1)), Some(b'{' | b']'));
         match c {
-            b'[' => {
+            b'[' if array => {
                 let mut number = || {
                     element += 1;
                     element
@@ -1679,6 +1704,7 @@ pub(crate) fn parse(input: &[u8], format: Format, cx: &mut Cx<'_>) {
         }
         line = start_line + count_lines(input.get(start..pos).unwrap_or_default());
     }
+    p.finish_bulk(cx);
 }
 
 /// Which JSON-based format `head` (starting with `{` or `[`) holds, from its first document:
@@ -1724,12 +1750,18 @@ impl LineParser for JsonLines {
                         Outcome::Invalid(err) => return Err(err.to_parse_error(ErrorCode::Json)),
                     }
                 }
-                b'[' => pos = self.array(input, pos, &mut || record, cx),
+                b'[' if matches!(input.get(skip_ws(input, pos + 1)), Some(b'{' | b']')) => {
+                    pos = self.array(input, pos, &mut || record, cx);
+                }
                 other => return Err(not_a_document(other)),
             }
             pos = skip_ws(input, pos);
         }
         Ok(())
+    }
+
+    fn finish(&mut self, cx: &mut Cx<'_>) {
+        self.finish_bulk(cx);
     }
 }
 
@@ -1747,3 +1779,899 @@ macro_rules! field_ids {
     };
 }
 pub(crate) use field_ids;
+
+/// Test helpers shared by the JSON, EVE and Zeek tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::sync::Arc;
+
+    use kasbah_event::{Event, Timestamp, TzOffset, Value};
+
+    use crate::driver::{Cx, Item, LineParser, Origin, ParseOptions, parse_bytes};
+    use crate::error::BadRecord;
+    use crate::format::Format;
+
+    /// Events and bad records of a parse.
+    pub(crate) struct Parsed {
+        pub(crate) events: Vec<Event>,
+        pub(crate) bad: Vec<BadRecord>,
+    }
+
+    impl Parsed {
+        /// The only event.
+        pub(crate) fn one(&self) -> &Event {
+            assert_eq!(self.events.len(), 1, "bad: {:?}", self.bad);
+            &self.events[0]
+        }
+
+        /// `(record, code)` of every bad record.
+        pub(crate) fn bad_codes(&self) -> Vec<(u64, &'static str)> {
+            self.bad
+                .iter()
+                .map(|b| (b.record, b.error.code.code()))
+                .collect()
+        }
+
+        /// Record number of every event.
+        pub(crate) fn records(&self) -> Vec<u64> {
+            self.events.iter().map(record).collect()
+        }
+    }
+
+    pub(crate) fn record(e: &Event) -> u64 {
+        match e.source {
+            kasbah_event::Source::File { record, .. } => record,
+            _ => 0,
+        }
+    }
+
+    pub(crate) fn opts() -> ParseOptions {
+        ParseOptions {
+            received: Timestamp::from_secs_nanos(1_718_452_800, 0).expect("in range"),
+            keep_raw: true,
+            ..ParseOptions::default()
+        }
+    }
+
+    pub(crate) fn parse_with(input: &[u8], format: Format, opts: &ParseOptions) -> Parsed {
+        let origin = Origin::File(Arc::from("t"));
+        let mut out = Parsed {
+            events: Vec::new(),
+            bad: Vec::new(),
+        };
+        let (_, stats) = parse_bytes(input, Some(format), &origin, opts, &mut |i| match i {
+            Item::Event(e) => out.events.push(*e),
+            Item::Bad(b) => out.bad.push(b),
+        });
+        assert_eq!(stats.events as usize, out.events.len());
+        assert_eq!(stats.bad as usize, out.bad.len());
+        out
+    }
+
+    pub(crate) fn parse(input: &str, format: Format) -> Parsed {
+        parse_with(input.as_bytes(), format, &opts())
+    }
+
+    /// Feeds lines one at a time to a [`LineParser`], as the server's stream inputs do.
+    pub(crate) fn parse_lines(lines: &[&str], mut p: Box<dyn LineParser>) -> Parsed {
+        let opts = opts();
+        let origin = Origin::File(Arc::from("t"));
+        let mut out = Parsed {
+            events: Vec::new(),
+            bad: Vec::new(),
+        };
+        let mut sink = |i: Item| match i {
+            Item::Event(e) => out.events.push(*e),
+            Item::Bad(b) => out.bad.push(b),
+        };
+        let mut cx = Cx::new(&opts, &origin, &mut sink);
+        for (n, l) in lines.iter().enumerate() {
+            if let Err(e) = p.parse_line(l, n as u64 + 1, &mut cx) {
+                cx.bad(n as u64 + 1, e);
+            }
+        }
+        p.finish(&mut cx);
+        drop(cx);
+        out
+    }
+
+    /// A field as text (`Display` of its value), for compact assertions.
+    pub(crate) fn s(e: &Event, name: &str) -> Option<String> {
+        e.get_name(name).map(ToString::to_string)
+    }
+
+    pub(crate) fn v(e: &Event, name: &str) -> Option<Value> {
+        e.get_name(name).cloned()
+    }
+
+    pub(crate) fn list(items: &[&str]) -> Value {
+        Value::List(items.iter().map(|s| Value::str(s)).collect())
+    }
+
+    pub(crate) fn tz(secs: i32) -> Option<TzOffset> {
+        TzOffset::from_secs(secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kasbah_event::{Event, TzOffset, Value};
+    use proptest::prelude::*;
+
+    use super::testutil::{list, opts, parse, parse_lines, parse_with, s, tz, v};
+    use super::*;
+    use crate::driver::ParseOptions;
+
+    fn doc(json: &str) -> Event {
+        parse(json, Format::Jsonl).one().clone()
+    }
+
+    #[test]
+    fn nested_objects_flatten_to_dotted_names() {
+        let e = doc(r#"{"process":{"name":"cmd.exe","pid":42,"parent":{"pid":1}},"message":"m"}"#);
+        assert_eq!(s(&e, "process.name").as_deref(), Some("cmd.exe"));
+        assert_eq!(v(&e, "process.pid"), Some(Value::Int(42)));
+        assert_eq!(v(&e, "process.parent.pid"), Some(Value::Int(1)));
+        assert_eq!(s(&e, "message").as_deref(), Some("m"));
+        assert_eq!(s(&e, "event.kind").as_deref(), Some("event"));
+        assert_eq!(s(&e, "event.module").as_deref(), Some("jsonl"));
+        // The presets come first, then the document's fields in order.
+        let names: Vec<&str> = e.fields.iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            names,
+            [
+                "event.kind",
+                "event.module",
+                "process.name",
+                "process.pid",
+                "process.parent.pid",
+                "message"
+            ]
+        );
+    }
+
+    #[test]
+    fn ecs_documents_keep_their_own_event_fields() {
+        let e = doc(r#"{"event":{"kind":"alert","module":"sysmon","dataset":"x"}}"#);
+        assert_eq!(s(&e, "event.kind").as_deref(), Some("alert"));
+        assert_eq!(s(&e, "event.module").as_deref(), Some("sysmon"));
+        assert_eq!(e.fields.len(), 3);
+    }
+
+    #[test]
+    fn scalars_of_every_type() {
+        let e = doc(
+            r#"{"t":true,"f":false,"n":null,"i":-12,"z":0,"min":-9223372036854775808,"max":9223372036854775807,"u":18446744073709551615,"huge":123456789012345678901234567890,"fl":1.5,"ex":-2.5e-3,"E":1E2,"inf":1e400,"s":"x"}"#,
+        );
+        assert_eq!(v(&e, "t"), Some(Value::Bool(true)));
+        assert_eq!(v(&e, "f"), Some(Value::Bool(false)));
+        assert_eq!(v(&e, "n"), Some(Value::Null));
+        assert_eq!(v(&e, "i"), Some(Value::Int(-12)));
+        assert_eq!(v(&e, "z"), Some(Value::Int(0)));
+        assert_eq!(v(&e, "min"), Some(Value::Int(i64::MIN)));
+        assert_eq!(v(&e, "max"), Some(Value::Int(i64::MAX)));
+        assert_eq!(v(&e, "u"), Some(Value::Float(u64::MAX as f64)));
+        assert_eq!(v(&e, "huge"), Some(Value::Float(1.2345678901234568e29)));
+        assert_eq!(v(&e, "fl"), Some(Value::Float(1.5)));
+        assert_eq!(v(&e, "ex"), Some(Value::Float(-0.0025)));
+        assert_eq!(v(&e, "E"), Some(Value::Float(100.0)));
+        // Beyond f64: the digits are kept as text rather than turned into infinity.
+        assert_eq!(v(&e, "inf"), Some(Value::str("1e400")));
+        assert_eq!(v(&e, "s"), Some(Value::str("x")));
+    }
+
+    #[test]
+    fn string_escapes_and_unicode() {
+        let e = doc(
+            r#"{"a":"q\"b\\s\/f\bf\fn\nr\rt\t","u":"\u00e9\u20AC","pair":"\ud83d\ude00","lone":"x\ud800y","low":"\udc00","raw":"héllo 😀","k\u0065y":1}"#,
+        );
+        assert_eq!(s(&e, "a").as_deref(), Some("q\"b\\s/f\u{8}f\u{c}n\nr\rt\t"));
+        assert_eq!(s(&e, "u").as_deref(), Some("é€"));
+        assert_eq!(s(&e, "pair").as_deref(), Some("😀"));
+        assert_eq!(s(&e, "lone").as_deref(), Some("x\u{FFFD}y"));
+        assert_eq!(s(&e, "low").as_deref(), Some("\u{FFFD}"));
+        assert_eq!(s(&e, "raw").as_deref(), Some("héllo 😀"));
+        // Keys are decoded too, and match their unescaped spelling.
+        assert_eq!(v(&e, "key"), Some(Value::Int(1)));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_rejected() {
+        let p = parse_with(b"{\"a\":\"x\xffy\",\"k\xfe\":1}\n", Format::Jsonl, &opts());
+        let e = p.one();
+        assert_eq!(s(e, "a").as_deref(), Some("x\u{FFFD}y"));
+        assert_eq!(v(e, "k\u{FFFD}"), Some(Value::Int(1)));
+    }
+
+    #[test]
+    fn arrays_of_scalars_are_lists() {
+        let e =
+            doc(r#"{"tags":["a","b"],"n":[1,2.5,null,true],"empty":[],"nested":[[1,2],[3],[]]}"#);
+        assert_eq!(v(&e, "tags"), Some(list(&["a", "b"])));
+        assert_eq!(
+            v(&e, "n"),
+            Some(Value::List(vec![
+                Value::Int(1),
+                Value::Float(2.5),
+                Value::Null,
+                Value::Bool(true)
+            ]))
+        );
+        assert_eq!(v(&e, "empty"), Some(Value::List(vec![])));
+        // Nested arrays flatten into one list, as Elasticsearch indexes them.
+        assert_eq!(
+            v(&e, "nested"),
+            Some(Value::List(vec![
+                Value::Int(1),
+                Value::Int(2),
+                Value::Int(3)
+            ]))
+        );
+    }
+
+    #[test]
+    fn arrays_of_objects_collect_values_per_path() {
+        let e = doc(
+            r#"{"dns":{"answers":[{"data":"1.2.3.4","ttl":60},{"data":"5.6.7.8"},{"x":{"y":[1,2]}}]},"mixed":[1,{"a":2},3],"objs":[{}]}"#,
+        );
+        assert_eq!(
+            v(&e, "dns.answers.data"),
+            Some(list(&["1.2.3.4", "5.6.7.8"]))
+        );
+        assert_eq!(
+            v(&e, "dns.answers.ttl"),
+            Some(Value::List(vec![Value::Int(60)]))
+        );
+        assert_eq!(
+            v(&e, "dns.answers.x.y"),
+            Some(Value::List(vec![Value::Int(1), Value::Int(2)]))
+        );
+        // An array of objects has no value at its own path.
+        assert_eq!(v(&e, "dns.answers"), None);
+        assert_eq!(
+            v(&e, "mixed"),
+            Some(Value::List(vec![Value::Int(1), Value::Int(3)]))
+        );
+        assert_eq!(v(&e, "mixed.a"), Some(Value::List(vec![Value::Int(2)])));
+        assert_eq!(v(&e, "objs"), None);
+    }
+
+    #[test]
+    fn empty_objects_give_no_field_and_duplicates_replace() {
+        let e = doc(r#"{"a":{},"b":1,"b":2,"c.d":1,"c":{"d":3}}"#);
+        assert_eq!(v(&e, "a"), None);
+        assert_eq!(v(&e, "b"), Some(Value::Int(2)));
+        // `"c.d"` and `{"c":{"d"}}` are one field: the last wins, in the first one's place.
+        assert_eq!(v(&e, "c.d"), Some(Value::Int(3)));
+        assert_eq!(e.fields.len(), 4);
+    }
+
+    #[test]
+    fn key_order_changes_between_documents_are_handled() {
+        // The key-order prediction must never confuse paths when documents differ.
+        let p = parse(
+            concat!(
+                r#"{"a":1,"b":{"c":2,"d":3},"e":4}"#,
+                "\n",
+                r#"{"b":{"d":5,"c":6},"a":7,"x":{"c":8}}"#,
+                "\n",
+                r#"{"e":9,"b":{"c":{"z":1}},"a":10}"#,
+                "\n"
+            ),
+            Format::Jsonl,
+        );
+        assert_eq!(p.events.len(), 3);
+        let e = &p.events[1];
+        assert_eq!(v(e, "b.d"), Some(Value::Int(5)));
+        assert_eq!(v(e, "b.c"), Some(Value::Int(6)));
+        assert_eq!(v(e, "a"), Some(Value::Int(7)));
+        assert_eq!(v(e, "x.c"), Some(Value::Int(8)));
+        let e = &p.events[2];
+        assert_eq!(v(e, "b.c.z"), Some(Value::Int(1)));
+        assert_eq!(v(e, "b.c"), None);
+        assert_eq!(v(e, "a"), Some(Value::Int(10)));
+    }
+
+    #[test]
+    fn node_table_is_rebuilt_past_its_bound() {
+        // Documents with ever new keys: the table is reset between documents, results stay right.
+        let mut input = String::new();
+        for d in 0..3 {
+            input.push('{');
+            for k in 0..(MAX_NODES / 2 + 10) {
+                if k > 0 {
+                    input.push(',');
+                }
+                input.push_str(&format!("\"n{d}_{k}\":{k}"));
+            }
+            input.push_str("}\n");
+        }
+        input.push_str("{\"n0_5\":\"again\"}\n");
+        let p = parse(&input, Format::Jsonl);
+        assert_eq!(p.events.len(), 4, "{:?}", p.bad);
+        assert_eq!(v(&p.events[2], "n2_77"), Some(Value::Int(77)));
+        assert_eq!(v(&p.events[3], "n0_5"), Some(Value::str("again")));
+    }
+
+    #[test]
+    fn malformed_documents_are_kp003_with_what_was_expected() {
+        let cases: &[(&str, &str)] = &[
+            (r#"{"a":tru}"#, "expected a value"),
+            (r#"{"a":1,}"#, "expected '\"' starting a key"),
+            (r#"{"a" 1}"#, "expected ':' after a key"),
+            (r#"{"a":1 "b":2}"#, "expected ',' or '}' after a value"),
+            (r#"{"a":01}"#, "expected ',' or '}' after a value"),
+            (r#"{"a":-}"#, "expected a digit"),
+            (r#"{"a":1.}"#, "expected a digit after '.'"),
+            (r#"{"a":1e}"#, "expected a digit in the exponent"),
+            (r#"{"a":"\q"}"#, "expected a valid escape after '\\'"),
+            (r#"{"a":"\u12G4"}"#, "expected four hex digits after '\\u'"),
+            (
+                "{\"a\":\"x\ty\"}",
+                "expected no raw control character in a string",
+            ),
+            (
+                r#"{"a":[1 2]}"#,
+                "expected ',' or ']' after an array element",
+            ),
+            (r#"{'a':1}"#, "expected '\"' starting a key"),
+            (r#"{"a":NaN}"#, "expected a value"),
+        ];
+        for (input, what) in cases {
+            let p = parse(&format!("{input}\n{{\"ok\":1}}\n"), Format::Jsonl);
+            assert_eq!(p.bad_codes(), vec![(1, "KP003")], "{input}");
+            assert!(
+                p.bad[0].error.message.contains(what),
+                "{input}: {}",
+                p.bad[0].error
+            );
+            // Parsing goes on with the next line.
+            assert_eq!(p.records(), vec![2], "{input}");
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200));
+        let p = parse(&format!("{deep}\n{{\"ok\":1}}\n"), Format::Jsonl);
+        assert_eq!(p.bad_codes(), vec![(1, "KP003")]);
+        assert!(p.bad[0].error.message.contains("nested deeper"));
+        assert_eq!(p.records(), vec![2]);
+        let ok = format!("{}1{}", "{\"a\":".repeat(100), "}".repeat(100));
+        let e = doc(&ok);
+        assert_eq!(e.fields.len(), 3);
+        let arrays = format!("{{\"a\":{}1{}}}", "[".repeat(300), "]".repeat(300));
+        assert_eq!(
+            parse(&arrays, Format::Jsonl).bad_codes(),
+            vec![(1, "KP003")]
+        );
+    }
+
+    #[test]
+    fn truncation_and_size_limit() {
+        let p = parse("{\"a\":1}\n{\"b\":[1,2", Format::Jsonl);
+        assert_eq!(p.records(), vec![1]);
+        assert_eq!(p.bad_codes(), vec![(2, "KP007")]);
+        let p = parse("{\"a\":tr", Format::Jsonl);
+        assert_eq!(p.bad_codes(), vec![(1, "KP007")]);
+        let small = ParseOptions {
+            max_record_bytes: 20,
+            ..opts()
+        };
+        let input = "{\"a\":\"0123456789012345678901234567890\"}\n{\"b\":1}\n";
+        let p = parse_with(input.as_bytes(), Format::Jsonl, &small);
+        assert_eq!(p.bad_codes(), vec![(1, "KP001")]);
+        assert_eq!(p.records(), vec![2]);
+    }
+
+    #[test]
+    fn non_json_lines_are_wrong_format() {
+        let p = parse(
+            "<34>Oct 11 22:14:15 host su: fail\n\"just a string\"\n42\n}\n[2024-05-01] x\n{\"ok\":1}\n",
+            Format::Jsonl,
+        );
+        assert_eq!(
+            p.bad_codes(),
+            vec![
+                (1, "KP005"),
+                (2, "KP005"),
+                (3, "KP005"),
+                (4, "KP003"),
+                (5, "KP005")
+            ]
+        );
+        assert_eq!(p.records(), vec![6]);
+    }
+
+    #[test]
+    fn resynchronises_after_a_bad_line_of_json_lines() {
+        let input = concat!(
+            "{\"a\":1}\n",
+            "{\"a\":2,\n", // truncated line: the next document still parses
+            "{\"a\":3}\n",
+            "{\"a\":\"unterminated\n",
+            "{\"a\":4}\n",
+            "{\"a\":5} trailing\n",
+            "{\"a\":6}{\"a\":7}\n",
+        );
+        let p = parse(input, Format::Jsonl);
+        assert_eq!(
+            p.bad_codes(),
+            vec![(2, "KP003"), (4, "KP003"), (6, "KP005")]
+        );
+        let a: Vec<String> = p.events.iter().filter_map(|e| s(e, "a")).collect();
+        assert_eq!(a, ["1", "3", "4", "5", "6", "7"]);
+        assert_eq!(p.records(), vec![1, 3, 5, 6, 7, 7]);
+    }
+
+    #[test]
+    fn pretty_printed_documents_are_numbered_by_first_line() {
+        let input = "{\n  \"a\": 1,\n  \"b\": {\n    \"c\": [1,\n 2]\n  }\n}\n\n{\n  \"a\": 2\n}\n{\"a\":3}\n";
+        let p = parse(input, Format::Jsonl);
+        assert!(p.bad.is_empty(), "{:?}", p.bad);
+        assert_eq!(p.records(), vec![1, 9, 12]);
+        assert_eq!(
+            v(&p.events[0], "b.c"),
+            Some(Value::List(vec![Value::Int(1), Value::Int(2)]))
+        );
+    }
+
+    #[test]
+    fn broken_pretty_printed_document_skips_to_the_next_one() {
+        let input =
+            "{\n  \"a\": 1,\n  \"b\": oops,\n  \"c\": {\n    \"d\": 2\n  }\n}\n{\n  \"a\": 2\n}\n";
+        let p = parse(input, Format::Jsonl);
+        assert_eq!(p.bad_codes(), vec![(1, "KP003")]);
+        assert_eq!(p.records(), vec![8]);
+        assert_eq!(s(&p.events[0], "a").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn top_level_arrays_number_records_by_element() {
+        let input = "[\n  {\"a\": 1},\n  {\"a\": 2, \"b\": [1, {\"c\": 3}]},\n  {\"a\": 3}\n]\n[{\"a\":4}]\n[]\n";
+        let p = parse(input, Format::Jsonl);
+        assert!(p.bad.is_empty(), "{:?}", p.bad);
+        assert_eq!(p.records(), vec![1, 2, 3, 4]);
+        assert_eq!(
+            v(&p.events[1], "b.c"),
+            Some(Value::List(vec![Value::Int(3)]))
+        );
+    }
+
+    #[test]
+    fn bad_array_elements_are_skipped_by_bracket_matching() {
+        let input = "[{\"a\":1}, {\"a\": tru, \"s\": \"}]\"}, 7, {\"a\":3} {\"a\":4}, {\"a\":5}]\n{\"a\":6}\n";
+        let p = parse(input, Format::Jsonl);
+        assert_eq!(
+            p.bad_codes(),
+            vec![(2, "KP003"), (3, "KP005"), (4, "KP003")]
+        );
+        let a: Vec<String> = p.events.iter().filter_map(|e| s(e, "a")).collect();
+        assert_eq!(a, ["1", "3", "4", "5", "6"]);
+        // Array elements are numbered by index; the document after the array by its line.
+        assert_eq!(p.records(), vec![1, 4, 5, 6, 2]);
+        let p = parse("[{\"a\":1},", Format::Jsonl);
+        assert_eq!(p.records(), vec![1]);
+        assert_eq!(p.bad_codes(), vec![(2, "KP007")]);
+    }
+
+    #[test]
+    fn elasticsearch_bulk_bodies() {
+        let input = concat!(
+            "{\"index\":{\"_index\":\"logs-web\",\"_id\":\"1\"}}\n",
+            "{\"@timestamp\":\"2024-05-01T10:00:00Z\",\"message\":\"one\"}\n",
+            "{\"create\":{\"_index\":\"logs-web\"}}\n",
+            "{\"message\":\"two\"}\n",
+            "{\"update\":{\"_index\":\"logs-app\",\"_id\":\"9\",\"retry_on_conflict\":3}}\n",
+            "{\"doc\":{\"message\":\"three\",\"user\":{\"name\":\"bob\"}},\"doc_as_upsert\":true}\n",
+            "{\"update\":{\"_id\":\"10\"}}\n",
+            "{\"script\":{\"source\":\"ctx._source.n++\"},\"upsert\":{\"n\":1}}\n",
+            "{\"delete\":{\"_index\":\"logs-web\",\"_id\":\"1\"}}\n",
+            "{\"index\":{}}\n",
+            "{\"index\":{\"_index\":\"is-the-document\"}}\n",
+            "{\"index\":{\"_index\":\"x\",\"unexpected\":1}}\n",
+        );
+        let p = parse(input, Format::Jsonl);
+        assert!(p.bad.is_empty(), "{:?}", p.bad);
+        assert_eq!(p.records(), vec![2, 4, 6, 11, 12]);
+        let e = &p.events[0];
+        assert_eq!(s(e, "_index").as_deref(), Some("logs-web"));
+        assert_eq!(s(e, "_id").as_deref(), Some("1"));
+        assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00Z");
+        assert_eq!(s(&p.events[1], "_id"), None);
+        let e = &p.events[2];
+        assert_eq!(s(e, "message").as_deref(), Some("three"));
+        assert_eq!(s(e, "user.name").as_deref(), Some("bob"));
+        assert_eq!(s(e, "doc_as_upsert"), None);
+        assert_eq!(s(e, "_index").as_deref(), Some("logs-app"));
+        // After `{"index":{}}`, the next line is the document even though it looks like an action.
+        assert_eq!(
+            s(&p.events[3], "index._index").as_deref(),
+            Some("is-the-document")
+        );
+        // A key that is no bulk parameter: an ordinary document.
+        assert_eq!(s(&p.events[4], "index.unexpected").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn bulk_action_without_document_is_reported() {
+        let p = parse("{\"index\":{\"_index\":\"a\"}}\n", Format::Jsonl);
+        assert_eq!(p.bad_codes(), vec![(1, "KP007")]);
+        let p = parse(
+            "{\"index\":{\"_index\":\"a\"}}\n{\"broken\":}\n{\"a\":1}\n",
+            Format::Jsonl,
+        );
+        assert_eq!(p.bad_codes(), vec![(2, "KP003")]);
+        // The failed source consumed the action: the next line is an ordinary document.
+        assert_eq!(s(p.one(), "_index"), None);
+    }
+
+    #[test]
+    fn event_time_from_time_keys_in_order() {
+        let e =
+            doc(r#"{"time":"2020-01-01T00:00:00Z","@timestamp":"2024-05-01T10:00:00.5+02:00"}"#);
+        assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T08:00:00.500Z");
+        assert_eq!(e.tz, tz(7200));
+        let e = doc(r#"{"@timestamp":1700000000123}"#);
+        assert_eq!(e.timestamp.to_rfc3339(), "2023-11-14T22:13:20.123Z");
+        assert_eq!(e.tz, None);
+        // An unreadable better key falls back to the next one.
+        let e = doc(r#"{"@timestamp":"yesterday","ts":1562074033.123456}"#);
+        assert_eq!(e.timestamp.to_rfc3339(), "2019-07-02T13:27:13.123456Z");
+        let e = doc(r#"{"eventTime":"2021-03-04T05:06:07Z"}"#);
+        assert_eq!(e.timestamp.to_rfc3339(), "2021-03-04T05:06:07Z");
+        let e = doc(r#"{"date":"10/Oct/2000:13:55:36 -0700"}"#);
+        assert_eq!(e.timestamp.to_rfc3339(), "2000-10-10T20:55:36Z");
+        assert_eq!(e.tz, tz(-25200));
+        let e = doc(r#"{"timestamp":"1700000000"}"#);
+        assert_eq!(e.timestamp.to_rfc3339(), "2023-11-14T22:13:20Z");
+        let e = doc(r#"{"timestamp":1.7e9}"#);
+        assert_eq!(e.timestamp.to_rfc3339(), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn implausible_or_nested_times_are_ignored() {
+        let received = opts().received;
+        for json in [
+            r#"{"time":0.5}"#,
+            r#"{"time":12}"#,
+            r#"{"a":{"@timestamp":"2024-05-01T10:00:00Z"}}"#,
+            r#"{"@timestamp":["2024-05-01T10:00:00Z"]}"#,
+            r#"{"@timestamp":"2024-13-01T10:00:00Z"}"#,
+            r#"{"@timestamp":true}"#,
+        ] {
+            assert_eq!(doc(json).timestamp, received, "{json}");
+        }
+    }
+
+    #[test]
+    fn zone_less_times_use_the_default_zone() {
+        let o = ParseOptions {
+            default_tz: TzOffset::from_secs(-5 * 3600),
+            ..opts()
+        };
+        let p = parse_with(br#"{"timestamp":"2024-05-01 10:00:00"}"#, Format::Jsonl, &o);
+        let e = p.one();
+        assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T15:00:00Z");
+        assert_eq!(e.tz, None);
+    }
+
+    #[test]
+    fn epoch_units_follow_magnitude() {
+        let t = |s: &str| epoch_auto(s).map(|t| t.to_rfc3339());
+        assert_eq!(t("1700000000").as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(
+            t("1700000000.5").as_deref(),
+            Some("2023-11-14T22:13:20.500Z")
+        );
+        assert_eq!(
+            t("1700000000123").as_deref(),
+            Some("2023-11-14T22:13:20.123Z")
+        );
+        assert_eq!(
+            t("1700000000123.5").as_deref(),
+            Some("2023-11-14T22:13:20.123500Z")
+        );
+        assert_eq!(
+            t("1700000000123456").as_deref(),
+            Some("2023-11-14T22:13:20.123456Z")
+        );
+        assert_eq!(
+            t("1700000000123456789").as_deref(),
+            Some("2023-11-14T22:13:20.123456789Z")
+        );
+        assert_eq!(t("99999999"), None);
+        assert_eq!(t("-1700000000"), None);
+        assert_eq!(t("17000000001234567890"), None);
+        assert_eq!(t("1.7e9").as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(t("abc"), None);
+        assert_eq!(t(""), None);
+    }
+
+    #[test]
+    fn raw_record_is_the_document_text() {
+        let p = parse("  {\"a\":1}  \n[{\"b\":2}]\n", Format::Jsonl);
+        assert_eq!(p.events[0].raw.as_deref(), Some("{\"a\":1}"));
+        assert_eq!(p.events[1].raw.as_deref(), Some("{\"b\":2}"));
+    }
+
+    #[test]
+    fn windows_documents_fall_back_to_flattening() {
+        // `windows::normalise_json` belongs to another module; whatever it returns, the event
+        // must keep the document's fields.
+        let e = doc(
+            r##"{"Event":{"System":{"EventID":4624,"TimeCreated":{"#attributes":{"SystemTime":"2024-05-01T10:00:00.123Z"}}},"EventData":{"TargetUserName":"bob"}}}"##,
+        );
+        if e.get_name("Event.EventData.TargetUserName").is_some() {
+            assert_eq!(v(&e, "Event.System.EventID"), Some(Value::Int(4624)));
+            assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00.123Z");
+        }
+        let e = doc(
+            r#"{"@timestamp":"2024-05-01T10:00:00Z","winlog":{"event_id":"4688","channel":"Security"}}"#,
+        );
+        assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00Z");
+    }
+
+    #[test]
+    fn eve_and_zeek_documents_are_routed() {
+        let p = parse(
+            concat!(
+                r#"{"timestamp":"2024-05-01T10:00:00.000001+0000","event_type":"dns","src_ip":"10.0.0.1","dns":{"type":"query","rrname":"a.example"}}"#,
+                "\n",
+                r#"{"ts":1714557600.25,"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":5353,"id.resp_h":"10.0.0.2","id.resp_p":53,"proto":"udp","query":"b.example","qtype_name":"A"}"#,
+                "\n",
+                r#"{"event_type":"dns","message":"no timestamp: not EVE"}"#,
+                "\n"
+            ),
+            Format::Jsonl,
+        );
+        assert!(p.bad.is_empty(), "{:?}", p.bad);
+        let e = &p.events[0];
+        assert_eq!(s(e, "event.dataset").as_deref(), Some("suricata.dns"));
+        assert_eq!(s(e, "dns.question.name").as_deref(), Some("a.example"));
+        assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00.000001Z");
+        assert_eq!(e.tz, tz(0));
+        let e = &p.events[1];
+        assert_eq!(s(e, "event.dataset").as_deref(), Some("zeek.dns"));
+        assert_eq!(s(e, "dns.question.name").as_deref(), Some("b.example"));
+        assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00.250Z");
+        assert_eq!(s(&p.events[2], "event.module").as_deref(), Some("jsonl"));
+    }
+
+    #[test]
+    fn forced_eve_rejects_other_documents() {
+        let p = parse(
+            concat!(
+                r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"flow"}"#,
+                "\n",
+                r#"{"message":"plain"}"#,
+                "\n",
+                "not json\n"
+            ),
+            Format::Eve,
+        );
+        assert_eq!(p.records(), vec![1]);
+        assert_eq!(p.bad_codes(), vec![(2, "KP005"), (3, "KP005")]);
+        assert_eq!(s(&p.events[0], "event.module").as_deref(), Some("suricata"));
+    }
+
+    #[test]
+    fn sniffing_the_first_document() {
+        let eve = br#"{"timestamp":"2024-05-01T10:00:00+0000","flow_id":1,"event_type":"alert"}"#;
+        assert_eq!(sniff_kind(eve), Format::Eve);
+        assert_eq!(
+            sniff_kind(b"[\n {\"timestamp\":\"x\",\"event_type\":\"flow\"}]"),
+            Format::Eve
+        );
+        assert_eq!(
+            sniff_kind(br#"{"ts":1.5,"uid":"C1","id.orig_h":"1.2.3.4"}"#),
+            Format::Zeek
+        );
+        assert_eq!(
+            sniff_kind(br#"{"_path":"dns","ts":"2024-05-01T10:00:00Z"}"#),
+            Format::Zeek
+        );
+        assert_eq!(sniff_kind(br#"{"ts":1.5}"#), Format::Jsonl);
+        assert_eq!(
+            sniff_kind(br#"{"@timestamp":"x","message":"m"}"#),
+            Format::Jsonl
+        );
+        assert_eq!(sniff_kind(br#"{"index":{"_index":"a"}}"#), Format::Jsonl);
+        assert_eq!(
+            sniff_kind(br#"{"Event":{"System":{"EventID":1}},"ts":1,"uid":"x"}"#),
+            Format::Jsonl
+        );
+        assert_eq!(sniff_kind(b"{broken"), Format::Jsonl);
+        assert_eq!(sniff_kind(b"["), Format::Jsonl);
+        assert_eq!(crate::detect(eve), Format::Eve);
+    }
+
+    #[test]
+    fn line_parser_handles_documents_arrays_and_bulk() {
+        let p = parse_lines(
+            &[
+                "{\"a\":1}",
+                "{\"a\":2} {\"a\":3}",
+                "[{\"a\":4},{\"a\":5}]",
+                "{\"index\":{\"_index\":\"i\"}}",
+                "{\"a\":6}",
+                "{\"a\":",
+                "junk",
+                "{\"create\":{}}",
+            ],
+            crate::driver::line_parser(Format::Jsonl).expect("jsonl is line-based"),
+        );
+        let a: Vec<String> = p.events.iter().filter_map(|e| s(e, "a")).collect();
+        assert_eq!(a, ["1", "2", "3", "4", "5", "6"]);
+        assert_eq!(p.records(), vec![1, 2, 2, 3, 3, 5]);
+        assert_eq!(s(&p.events[5], "_index").as_deref(), Some("i"));
+        assert_eq!(
+            p.bad_codes(),
+            vec![(6, "KP003"), (7, "KP005"), (8, "KP007")]
+        );
+    }
+
+    // ---- property tests ----------------------------------------------------------------------
+
+    /// The reference flattening, written the obvious way over a `serde_json::Value` tree.
+    fn reference(v: &serde_json::Value) -> Vec<(String, Value)> {
+        fn set(out: &mut Vec<(String, Value)>, k: String, v: Value) {
+            match out.iter_mut().find(|(n, _)| *n == k) {
+                Some(slot) => slot.1 = v,
+                None => out.push((k, v)),
+            }
+        }
+        fn join(p: &str, k: &str) -> String {
+            if p.is_empty() {
+                k.to_string()
+            } else {
+                format!("{p}.{k}")
+            }
+        }
+        fn collect(v: &serde_json::Value, path: &str, acc: &mut Vec<(String, Vec<Value>)>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, x) in m {
+                        collect(x, &join(path, k), acc);
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, path, acc)),
+                scalar => match acc.iter_mut().find(|(n, _)| n == path) {
+                    Some(slot) => slot.1.push(Value::from_json(scalar)),
+                    None => acc.push((path.to_string(), vec![Value::from_json(scalar)])),
+                },
+            }
+        }
+        fn walk(v: &serde_json::Value, path: &str, out: &mut Vec<(String, Value)>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, x) in m {
+                        walk(x, &join(path, k), out);
+                    }
+                }
+                serde_json::Value::Array(a) => {
+                    let mut acc = vec![(path.to_string(), Vec::new())];
+                    a.iter().for_each(|x| collect(x, path, &mut acc));
+                    for (i, (p, vals)) in acc.into_iter().enumerate() {
+                        if i == 0 && vals.is_empty() && !a.is_empty() {
+                            continue;
+                        }
+                        set(out, p, Value::List(vals));
+                    }
+                }
+                scalar => set(out, path.to_string(), Value::from_json(scalar)),
+            }
+        }
+        let mut out = Vec::new();
+        walk(v, "", &mut out);
+        out
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        // Keys without dots (the reference does not merge spellings) and without the names that
+        // route documents elsewhere; with escapes and non-ASCII text.
+        let key = prop::sample::select(vec![
+            "a", "b", "c", "id", "name", "x y", "é", "k\"q", "t\\u", "😀", "tab\t", "",
+        ])
+        .prop_map(str::to_string);
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            (-1e300f64..1e300).prop_map(serde_json::Value::from),
+            ".{0,30}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..6)
+                    .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn json_object() -> impl Strategy<Value = serde_json::Value> {
+        prop::collection::vec(
+            (
+                prop::sample::select(vec!["p", "q", "r", "s", "msg"]),
+                json_value(),
+            ),
+            0..6,
+        )
+        .prop_map(|kv| {
+            serde_json::Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        })
+    }
+
+    fn fields_of(e: &Event) -> Vec<(String, Value)> {
+        e.fields
+            .iter()
+            .filter(|(k, _)| *k != "event.kind" && *k != "event.module")
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn flattening_matches_the_reference(docs in prop::collection::vec(json_object(), 1..4), pretty in any::<bool>()) {
+            let mut input = String::new();
+            for d in &docs {
+                let text = if pretty {
+                    serde_json::to_string_pretty(d).expect("serialise")
+                } else {
+                    serde_json::to_string(d).expect("serialise")
+                };
+                input.push_str(&text);
+                input.push('\n');
+            }
+            let p = parse(&input, Format::Jsonl);
+            prop_assert!(p.bad.is_empty(), "{:?}", p.bad);
+            prop_assert_eq!(p.events.len(), docs.len());
+            for (e, d) in p.events.iter().zip(&docs) {
+                prop_assert_eq!(fields_of(e), reference(d));
+            }
+            // The same documents as one array.
+            let array = serde_json::to_string(&docs).expect("serialise");
+            let p = parse(&array, Format::Jsonl);
+            prop_assert_eq!(p.events.len(), docs.len());
+            for (e, d) in p.events.iter().zip(&docs) {
+                prop_assert_eq!(fields_of(e), reference(d));
+            }
+        }
+
+        #[test]
+        fn validity_agrees_with_serde_json(text in "[ {}\\[\\]\",:0-9a-z.eE+\\-\\\\]{0,40}") {
+            let input = format!("{{{text}");
+            let ours = parse(&input, Format::Jsonl);
+            let theirs = serde_json::from_str::<serde_json::Value>(&input);
+            // serde_json parses one document and rejects trailing bytes; we go on with them.
+            if ours.bad.is_empty() && ours.events.len() == 1 {
+                prop_assert!(theirs.is_ok(), "we accepted {input:?}");
+            }
+            if let Ok(serde_json::Value::Object(_)) = theirs {
+                prop_assert!(ours.bad.is_empty() && ours.events.len() == 1, "we rejected {input:?}");
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            for f in [Format::Jsonl, Format::Eve] {
+                let p = parse_with(&bytes, f, &opts());
+                prop_assert!(p.events.len() + p.bad.len() <= bytes.len() + 1);
+            }
+            let _ = sniff_kind(&bytes);
+        }
+
+        #[test]
+        fn json_like_text_never_panics(text in "[ \n{}\\[\\]\",:0-9a-z_.@\\-\\\\]{0,200}") {
+            for f in [Format::Jsonl, Format::Eve] {
+                let _ = parse(&text, f);
+            }
+            let lines: Vec<&str> = text.lines().collect();
+            let _ = parse_lines(&lines, Box::new(JsonLines::new(Format::Jsonl)));
+        }
+    }
+}

@@ -886,3 +886,466 @@ fn smtp(e: &mut Doc<'_>, ids: &Ids) {
     }
     set_text(e, ids.subject, ids.email_subject);
 }
+
+#[cfg(test)]
+mod tests {
+    use kasbah_event::Value;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::format::Format;
+    use crate::json::testutil::{Parsed, list, parse, parse_lines, s, v};
+
+    fn tsv(path: &str, fields: &str, types: &str, rows: &[&str]) -> String {
+        let mut out = format!(
+            "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\t{path}\n#open\t2024-05-01-10-00-00\n#fields\t{fields}\n#types\t{types}\n"
+        );
+        for r in rows {
+            out.push_str(r);
+            out.push('\n');
+        }
+        out.push_str("#close\t2024-05-01-11-00-00\n");
+        out
+    }
+
+    const CONN_FIELDS: &str = "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents";
+    const CONN_TYPES: &str = "time\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]";
+
+    fn conn(rows: &[&str]) -> Parsed {
+        parse(&tsv("conn", CONN_FIELDS, CONN_TYPES, rows), Format::Zeek)
+    }
+
+    #[test]
+    fn tsv_conn_is_typed_and_mapped() {
+        let p = conn(&[
+            "1714557600.123456\tCHhAvVGS1DHFjwGM9\t10.0.0.5\t52344\t93.184.216.34\t443\ttcp\tssl,http\t1.500000\t517\t4301\tSF\tT\tF\t0\tShADadFf\t9\t893\t8\t4721\t(empty)",
+        ]);
+        let e = p.one();
+        assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00.123456Z");
+        assert_eq!(e.tz, None);
+        assert_eq!(v(e, "ts"), Some(Value::Float(1714557600.123456)));
+        assert_eq!(s(e, "uid").as_deref(), Some("CHhAvVGS1DHFjwGM9"));
+        assert_eq!(v(e, "id.orig_p"), Some(Value::Int(52344)));
+        assert_eq!(v(e, "duration"), Some(Value::Float(1.5)));
+        assert_eq!(v(e, "local_orig"), Some(Value::Bool(true)));
+        assert_eq!(v(e, "tunnel_parents"), Some(Value::List(vec![])));
+        assert_eq!(s(e, "event.kind").as_deref(), Some("event"));
+        assert_eq!(s(e, "event.module").as_deref(), Some("zeek"));
+        assert_eq!(s(e, "event.dataset").as_deref(), Some("zeek.conn"));
+        assert_eq!(s(e, "event.category").as_deref(), Some("network"));
+        assert_eq!(s(e, "event.type").as_deref(), Some("connection"));
+        assert_eq!(s(e, "source.ip").as_deref(), Some("10.0.0.5"));
+        assert_eq!(v(e, "source.port"), Some(Value::Int(52344)));
+        assert_eq!(s(e, "destination.ip").as_deref(), Some("93.184.216.34"));
+        assert_eq!(v(e, "destination.port"), Some(Value::Int(443)));
+        assert_eq!(s(e, "network.transport").as_deref(), Some("tcp"));
+        assert_eq!(s(e, "network.protocol").as_deref(), Some("ssl"));
+        assert_eq!(v(e, "event.duration"), Some(Value::Int(1_500_000_000)));
+        assert_eq!(v(e, "source.bytes"), Some(Value::Int(517)));
+        assert_eq!(v(e, "destination.bytes"), Some(Value::Int(4301)));
+        assert_eq!(v(e, "network.bytes"), Some(Value::Int(4818)));
+        assert_eq!(v(e, "source.packets"), Some(Value::Int(9)));
+        assert_eq!(v(e, "network.packets"), Some(Value::Int(17)));
+        assert_eq!(s(e, "network.direction").as_deref(), Some("outbound"));
+        assert_eq!(
+            e.raw
+                .as_deref()
+                .map(|r| r.starts_with("1714557600.123456\t")),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn unset_fields_are_omitted_and_empty_ones_kept() {
+        let p = conn(&[
+            "1714557600.5\tC2\t10.0.0.5\t1\t10.0.0.6\t2\tudp\t-\t-\t-\t-\tS0\tF\tT\t0\tD\t1\t40\t0\t0\t-",
+        ]);
+        let e = p.one();
+        for f in [
+            "service",
+            "duration",
+            "orig_bytes",
+            "tunnel_parents",
+            "event.duration",
+            "network.protocol",
+            "network.bytes",
+        ] {
+            assert_eq!(v(e, f), None, "{f}");
+        }
+        assert_eq!(s(e, "network.direction").as_deref(), Some("inbound"));
+        assert_eq!(v(e, "destination.bytes"), None);
+        assert_eq!(v(e, "destination.packets"), Some(Value::Int(0)));
+    }
+
+    #[test]
+    fn escapes_sets_vectors_and_large_counts() {
+        let text = tsv(
+            "x",
+            "ts\tname\tnames\tnums\tbig\tflag\tratio\tempty_s",
+            "time\tstring\tset[string]\tvector[count]\tcount\tbool\tdouble\tstring",
+            &[
+                "1714557600\ttab\\x09here\\x2c\\\\ \\x2d x\\xc3\\xa9\ta\\x2cb,c\t1,2,3\t18446744073709551615\tF\t-0.25\t(empty)",
+                "1714557601\t\\x2d\t(empty)\t(empty)\t0\tX\tnan?\t-",
+            ],
+        );
+        let p = parse(&text, Format::Zeek);
+        assert!(p.bad.is_empty(), "{:?}", p.bad);
+        let e = &p.events[0];
+        assert_eq!(s(e, "name").as_deref(), Some("tab\there,\\ - xé"));
+        assert_eq!(v(e, "names"), Some(list(&["a,b", "c"])));
+        assert_eq!(
+            v(e, "nums"),
+            Some(Value::List(vec![
+                Value::Int(1),
+                Value::Int(2),
+                Value::Int(3)
+            ]))
+        );
+        assert_eq!(v(e, "big"), Some(Value::Float(u64::MAX as f64)));
+        assert_eq!(v(e, "flag"), Some(Value::Bool(false)));
+        assert_eq!(v(e, "ratio"), Some(Value::Float(-0.25)));
+        assert_eq!(v(e, "empty_s"), Some(Value::str("")));
+        let e = &p.events[1];
+        // An escaped dash is a real "-", not the unset marker.
+        assert_eq!(s(e, "name").as_deref(), Some("-"));
+        assert_eq!(v(e, "names"), Some(Value::List(vec![])));
+        // Values that do not fit their type are kept as text.
+        assert_eq!(v(e, "flag"), Some(Value::str("X")));
+        assert_eq!(v(e, "ratio"), Some(Value::str("nan?")));
+        assert_eq!(v(e, "empty_s"), None);
+        assert_eq!(s(e, "event.dataset").as_deref(), Some("zeek.x"));
+    }
+
+    #[test]
+    fn custom_separators_and_markers() {
+        let text = "#separator \\x7c\n#set_separator|;\n#empty_field|EMPTY\n#unset_field|NONE\n#path|dns\n#fields|ts|query|answers|rcode_name\n#types|time|string|vector[string]|string\n1714557600.0|a.example|1.2.3.4;5.6.7.8|NOERROR\n1714557601.0|b.example|EMPTY|NONE\n";
+        let p = parse(text, Format::Zeek);
+        assert!(p.bad.is_empty(), "{:?}", p.bad);
+        assert_eq!(
+            v(&p.events[0], "answers"),
+            Some(list(&["1.2.3.4", "5.6.7.8"]))
+        );
+        assert_eq!(
+            v(&p.events[0], "dns.answers.data"),
+            Some(list(&["1.2.3.4", "5.6.7.8"]))
+        );
+        assert_eq!(v(&p.events[1], "answers"), Some(Value::List(vec![])));
+        assert_eq!(v(&p.events[1], "rcode_name"), None);
+        assert_eq!(v(&p.events[1], "dns.answers.data"), None);
+    }
+
+    #[test]
+    fn headers_repeat_for_concatenated_logs() {
+        let mut text = tsv(
+            "conn",
+            CONN_FIELDS,
+            CONN_TYPES,
+            &[
+                "1714557600.0\tC1\t10.0.0.1\t1\t10.0.0.2\t2\ttcp\t-\t-\t-\t-\tS0\t-\t-\t0\tS\t1\t60\t0\t0\t(empty)",
+            ],
+        );
+        text.push_str(&tsv(
+            "dns",
+            "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\tquery\tqtype_name\trcode_name\tanswers\tTTLs",
+            "time\tstring\taddr\tport\taddr\tport\tenum\tcount\tstring\tstring\tstring\tvector[string]\tvector[interval]",
+            &["1714557601.0\tC3\t10.0.0.1\t5353\t10.0.0.53\t53\tudp\t4242\texample.com\tA\tNOERROR\t93.184.216.34\t300.000000"],
+        ));
+        let p = parse(&text, Format::Zeek);
+        assert!(p.bad.is_empty(), "{:?}", p.bad);
+        assert_eq!(p.events.len(), 2);
+        assert_eq!(p.records(), vec![9, 19]);
+        let e = &p.events[1];
+        assert_eq!(s(e, "event.dataset").as_deref(), Some("zeek.dns"));
+        assert_eq!(s(e, "dns.question.name").as_deref(), Some("example.com"));
+        assert_eq!(s(e, "dns.question.type").as_deref(), Some("A"));
+        assert_eq!(s(e, "dns.response_code").as_deref(), Some("NOERROR"));
+        assert_eq!(v(e, "dns.answers.data"), Some(list(&["93.184.216.34"])));
+        assert_eq!(v(e, "dns.id"), Some(Value::Int(4242)));
+        assert_eq!(v(e, "TTLs"), Some(Value::List(vec![Value::Float(300.0)])));
+        assert_eq!(s(e, "network.protocol").as_deref(), Some("dns"));
+        // The new header block replaced the schema: no conn field leaks into DNS events.
+        assert_eq!(v(e, "conn_state"), None);
+    }
+
+    #[test]
+    fn malformed_tsv_lines() {
+        let text = "#separator \\x09\n#path\tconn\n1714557600.0\tC1\n#fields\tts\tuid\n#types\ttime\tstring\n1714557600.0\tC1\textra\n1714557600.0\n1714557600.0\tC2\n";
+        let p = parse(text, Format::Zeek);
+        assert_eq!(
+            p.bad_codes(),
+            vec![(3, "KP002"), (6, "KP002"), (7, "KP002")]
+        );
+        assert!(p.bad[0].error.message.contains("before any #fields"));
+        assert!(p.bad[1].error.message.contains("expected 2 fields"));
+        assert_eq!(p.records(), vec![8]);
+        // No header at all: not a Zeek log.
+        let p = parse("Oct 11 22:14:15 host sshd[1]: hello\n", Format::Zeek);
+        assert_eq!(p.bad_codes(), vec![(1, "KP005")]);
+    }
+
+    #[test]
+    fn missing_types_infer_integers() {
+        let p = parse(
+            "#fields\tts\tid.orig_h\tid.orig_p\tnote\n1714557600.5\t10.0.0.1\t22\tSSH::Password_Guessing\n",
+            Format::Zeek,
+        );
+        let e = p.one();
+        assert_eq!(v(e, "id.orig_p"), Some(Value::Int(22)));
+        assert_eq!(v(e, "ts"), Some(Value::str("1714557600.5")));
+        assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00.500Z");
+        // No #path: the log type is inferred from the fields.
+        assert_eq!(s(e, "event.dataset").as_deref(), Some("zeek.notice"));
+        assert_eq!(s(e, "rule.name").as_deref(), Some("SSH::Password_Guessing"));
+    }
+
+    #[test]
+    fn tsv_http_log() {
+        let text = tsv(
+            "http",
+            "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\ttrans_depth\tmethod\thost\turi\treferrer\tversion\tuser_agent\trequest_body_len\tresponse_body_len\tstatus_code\tstatus_msg\ttags\tresp_mime_types",
+            "time\tstring\taddr\tport\taddr\tport\tcount\tstring\tstring\tstring\tstring\tstring\tstring\tcount\tcount\tcount\tstring\tset[enum]\tvector[string]",
+            &[
+                "1714557600.25\tCx\t10.0.0.5\t49822\t203.0.113.9\t80\t1\tPOST\texample.com\t/login.php?u=a%20b\thttp://example.com/\t1.1\tMozilla/5.0 (X11; Linux x86_64)\t42\t1024\t302\tFound\t(empty)\ttext/html",
+            ],
+        );
+        let e = parse(&text, Format::Zeek).one().clone();
+        assert_eq!(v(&e, "event.category"), Some(list(&["network", "web"])));
+        assert_eq!(s(&e, "http.request.method").as_deref(), Some("POST"));
+        assert_eq!(s(&e, "url.domain").as_deref(), Some("example.com"));
+        assert_eq!(s(&e, "url.original").as_deref(), Some("/login.php?u=a%20b"));
+        assert_eq!(s(&e, "url.path").as_deref(), Some("/login.php"));
+        assert_eq!(s(&e, "url.query").as_deref(), Some("u=a%20b"));
+        assert_eq!(
+            s(&e, "user_agent.original").as_deref(),
+            Some("Mozilla/5.0 (X11; Linux x86_64)")
+        );
+        assert_eq!(v(&e, "http.response.status_code"), Some(Value::Int(302)));
+        assert_eq!(
+            s(&e, "http.request.referrer").as_deref(),
+            Some("http://example.com/")
+        );
+        assert_eq!(v(&e, "http.request.body.bytes"), Some(Value::Int(42)));
+        assert_eq!(v(&e, "http.response.body.bytes"), Some(Value::Int(1024)));
+        assert_eq!(s(&e, "http.version").as_deref(), Some("1.1"));
+        assert_eq!(v(&e, "resp_mime_types"), Some(list(&["text/html"])));
+    }
+
+    #[test]
+    fn json_logs_with_and_without_path() {
+        let lines = [
+            r#"{"_path":"ssl","_write_ts":"2024-05-01T10:00:01.000000Z","ts":"2024-05-01T10:00:00.500000Z","uid":"C1","id.orig_h":"10.0.0.5","id.orig_p":50000,"id.resp_h":"1.1.1.1","id.resp_p":443,"version":"TLSv13","cipher":"TLS_AES_128_GCM_SHA256","server_name":"one.one.one.one","resumed":false,"established":true}"#,
+            r#"{"ts":1714557600.0,"fuid":"F1","tx_hosts":["1.1.1.1"],"rx_hosts":["10.0.0.5"],"source":"HTTP","mime_type":"application/x-dosexec","filename":"C:\\tmp\\a.exe","total_bytes":1000,"md5":"aa","sha1":"bb","sha256":"cc"}"#,
+            r#"{"ts":1714557600.0,"uid":"C2","id.orig_h":"10.0.0.9","id.orig_p":1,"id.resp_h":"10.0.0.10","id.resp_p":22,"version":2,"auth_success":false,"auth_attempts":3,"client":"SSH-2.0-libssh","server":"SSH-2.0-OpenSSH_9.6"}"#,
+            r#"{"ts":1714557600.0,"id":"FeJ1","certificate.version":3,"certificate.serial":"0A1B","certificate.subject":"CN=example.com","certificate.issuer":"CN=CA","certificate.not_valid_before":1704067200.0,"certificate.not_valid_after":"2025-01-01T00:00:00Z","san.dns":["example.com","www.example.com"]}"#,
+            r#"{"ts":1714557600.0,"uid":"C3","id.orig_h":"10.0.0.1","id.orig_p":1,"id.resp_h":"10.0.0.2","id.resp_p":2,"name":"bad_TCP_checksum","notice":false,"peer":"zeek","source":"TCP"}"#,
+            r#"{"ts":1714557600.0,"uids":["C4"],"client_addr":"10.0.0.77","server_addr":"10.0.0.1","mac":"00:0c:29:aa:bb:cc","host_name":"laptop","assigned_addr":"10.0.0.77","lease_time":86400.0,"msg_types":["DISCOVER","OFFER","REQUEST","ACK"]}"#,
+            r#"{"ts":1714557600.0,"uid":"C5","id.orig_h":"10.0.0.5","id.orig_p":40000,"id.resp_h":"10.0.0.25","id.resp_p":25,"trans_depth":1,"helo":"mail.example","mailfrom":"<a@example.com>","rcptto":["<b@example.com>","c@example.com"],"subject":"Invoice"}"#,
+            r#"{"ts":1714557600.0,"note":"Scan::Port_Scan","msg":"10.0.0.9 scanned at least 15 unique ports","src":"10.0.0.9","dst":"10.0.0.10","p":443,"actions":["Notice::ACTION_LOG"]}"#,
+            r#"{"ts":1714557600.0,"something":"else"}"#,
+            r#"{"uid":"no ts"}"#,
+            r#"{"ts":1714557600.0,"a":1} trailing"#,
+            r#"{"ts":"#,
+        ];
+        let p = parse_lines(
+            &lines,
+            crate::driver::line_parser(Format::Zeek).expect("line based"),
+        );
+        assert_eq!(
+            p.bad_codes(),
+            vec![(10, "KP005"), (11, "KP003"), (12, "KP003")]
+        );
+        let ds: Vec<Option<String>> = p.events.iter().map(|e| s(e, "event.dataset")).collect();
+        assert_eq!(
+            ds,
+            [
+                Some("zeek.ssl"),
+                Some("zeek.files"),
+                Some("zeek.ssh"),
+                Some("zeek.x509"),
+                Some("zeek.weird"),
+                Some("zeek.dhcp"),
+                Some("zeek.smtp"),
+                Some("zeek.notice"),
+                None
+            ]
+            .map(|o| o.map(String::from))
+        );
+        let e = &p.events[0];
+        assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00.500Z");
+        assert_eq!(s(e, "tls.version").as_deref(), Some("1.3"));
+        assert_eq!(s(e, "tls.version_protocol").as_deref(), Some("tls"));
+        assert_eq!(
+            s(e, "tls.client.server_name").as_deref(),
+            Some("one.one.one.one")
+        );
+        assert_eq!(
+            s(e, "tls.cipher").as_deref(),
+            Some("TLS_AES_128_GCM_SHA256")
+        );
+        assert_eq!(v(e, "tls.established"), Some(Value::Bool(true)));
+        let e = &p.events[1];
+        assert_eq!(s(e, "file.name").as_deref(), Some("a.exe"));
+        assert_eq!(
+            s(e, "file.mime_type").as_deref(),
+            Some("application/x-dosexec")
+        );
+        assert_eq!(s(e, "file.hash.sha256").as_deref(), Some("cc"));
+        assert_eq!(v(e, "file.size"), Some(Value::Int(1000)));
+        assert_eq!(v(e, "tx_hosts"), Some(list(&["1.1.1.1"])));
+        let e = &p.events[2];
+        assert_eq!(s(e, "event.outcome").as_deref(), Some("failure"));
+        assert_eq!(
+            v(e, "event.category"),
+            Some(list(&["network", "authentication"]))
+        );
+        assert_eq!(v(e, "destination.port"), Some(Value::Int(22)));
+        let e = &p.events[3];
+        assert_eq!(s(e, "x509.serial_number").as_deref(), Some("0A1B"));
+        assert_eq!(
+            s(e, "x509.not_before").as_deref(),
+            Some("2024-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            s(e, "x509.not_after").as_deref(),
+            Some("2025-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            v(e, "x509.alternative_names"),
+            Some(list(&["example.com", "www.example.com"]))
+        );
+        assert_eq!(
+            s(&p.events[4], "event.action").as_deref(),
+            Some("bad_TCP_checksum")
+        );
+        let e = &p.events[5];
+        assert_eq!(s(e, "source.ip").as_deref(), Some("10.0.0.77"));
+        assert_eq!(s(e, "destination.ip").as_deref(), Some("10.0.0.1"));
+        assert_eq!(s(e, "source.mac").as_deref(), Some("00-0C-29-AA-BB-CC"));
+        let e = &p.events[6];
+        assert_eq!(s(e, "email.from.address").as_deref(), Some("a@example.com"));
+        assert_eq!(
+            v(e, "email.to.address"),
+            Some(list(&["b@example.com", "c@example.com"]))
+        );
+        assert_eq!(s(e, "email.subject").as_deref(), Some("Invoice"));
+        let e = &p.events[7];
+        assert_eq!(s(e, "event.kind").as_deref(), Some("alert"));
+        assert_eq!(s(e, "rule.name").as_deref(), Some("Scan::Port_Scan"));
+        assert_eq!(
+            s(e, "message").as_deref(),
+            Some("10.0.0.9 scanned at least 15 unique ports")
+        );
+        assert_eq!(s(e, "source.ip").as_deref(), Some("10.0.0.9"));
+        assert_eq!(v(e, "destination.port"), Some(Value::Int(443)));
+        assert_eq!(s(&p.events[8], "event.module").as_deref(), Some("zeek"));
+    }
+
+    #[test]
+    fn tsv_and_json_lines_may_mix() {
+        let mut text = tsv("conn", CONN_FIELDS, CONN_TYPES, &[]);
+        text.push_str(r#"{"_path":"conn","ts":1714557600.0,"uid":"CJ","id.orig_h":"10.0.0.1","id.orig_p":1,"id.resp_h":"10.0.0.2","id.resp_p":2,"proto":"tcp","conn_state":"REJ","local_orig":false,"local_resp":false}"#);
+        text.push('\n');
+        let p = parse(&text, Format::Zeek);
+        let e = p.one();
+        assert_eq!(s(e, "event.dataset").as_deref(), Some("zeek.conn"));
+        assert_eq!(s(e, "network.direction").as_deref(), Some("external"));
+    }
+
+    #[test]
+    fn unescape_forms() {
+        assert_eq!(unescape("plain"), "plain");
+        assert_eq!(unescape("a\\x41\\x4a"), "aAJ");
+        assert_eq!(unescape("bad\\xZZ\\x4"), "bad\\xZZ\\x4");
+        assert_eq!(unescape("trailing\\"), "trailing\\");
+        assert_eq!(unescape("\\xff"), "\u{FFFD}");
+        assert!(matches!(unescape("no escapes"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn type_names() {
+        assert_eq!(
+            Type::parse("set[addr]"),
+            Type {
+                kind: Kind::Str,
+                list: true
+            }
+        );
+        assert_eq!(
+            Type::parse("vector[interval]"),
+            Type {
+                kind: Kind::Float,
+                list: true
+            }
+        );
+        assert_eq!(
+            Type::parse("port"),
+            Type {
+                kind: Kind::Int,
+                list: false
+            }
+        );
+        assert_eq!(
+            Type::parse("bool"),
+            Type {
+                kind: Kind::Bool,
+                list: false
+            }
+        );
+        assert_eq!(
+            Type::parse("table[string] of count"),
+            Type {
+                kind: Kind::Str,
+                list: false
+            }
+        );
+    }
+
+    fn zeek_text() -> impl Strategy<Value = String> {
+        // Escaped text as Zeek writes it: no raw separators, `\xHH` for them.
+        "[a-zA-Z0-9 ._:/=\\-]{0,12}".prop_map(|s| s.replace('-', "\\x2d"))
+    }
+
+    proptest! {
+        #[test]
+        fn tsv_round_trips(rows in prop::collection::vec(
+            (1_000_000_000u32..2_000_000_000, 0u32..1_000_000, zeek_text(), any::<u16>(), any::<i64>(),
+             any::<bool>(), prop::collection::vec(zeek_text(), 0..4), prop::option::of(-1e12f64..1e12)),
+            1..8))
+        {
+            let mut text = String::from("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tcustom\n#fields\tts\ts\tp\ti\tb\tset\td\n#types\ttime\tstring\tport\tint\tbool\tset[string]\tdouble\n");
+            for (secs, micros, st, port, i, b, set, d) in &rows {
+                let set_text = if set.is_empty() { "(empty)".to_string() } else { set.join(",") };
+                let st_text = if st.is_empty() { "(empty)".to_string() } else { st.clone() };
+                let d_text = d.map_or("-".to_string(), |d| d.to_string());
+                text.push_str(&format!(
+                    "{secs}.{micros:06}\t{st_text}\t{port}\t{i}\t{}\t{set_text}\t{d_text}\n",
+                    if *b { "T" } else { "F" }
+                ));
+            }
+            let p = parse(&text, Format::Zeek);
+            prop_assert!(p.bad.is_empty(), "{:?}", p.bad);
+            prop_assert_eq!(p.events.len(), rows.len());
+            for (e, (secs, micros, st, port, i, b, set, d)) in p.events.iter().zip(&rows) {
+                prop_assert_eq!(e.timestamp.as_nanos(), i64::from(*secs) * 1_000_000_000 + i64::from(*micros) * 1000);
+                prop_assert_eq!(s(e, "s"), Some(st.replace("\\x2d", "-")));
+                prop_assert_eq!(v(e, "p"), Some(Value::Int(i64::from(*port))));
+                prop_assert_eq!(v(e, "i"), Some(Value::Int(*i)));
+                prop_assert_eq!(v(e, "b"), Some(Value::Bool(*b)));
+                let expected: Vec<Value> = set.iter().map(|x| Value::str(&x.replace("\\x2d", "-"))).collect();
+                prop_assert_eq!(v(e, "set"), Some(Value::List(expected)));
+                prop_assert_eq!(v(e, "d"), d.map(Value::Float));
+                prop_assert_eq!(s(e, "event.dataset"), Some("zeek.custom".to_string()));
+            }
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let _ = crate::json::testutil::parse_with(&bytes, Format::Zeek, &crate::json::testutil::opts());
+        }
+
+        #[test]
+        fn header_like_input_never_panics(text in "(#(separator|set_separator|empty_field|unset_field|fields|types|path)[ \\t]?[a-z\\\\x0-9\\[\\],\\t(){}\":.-]{0,30}\n|[a-z0-9\\t,(){}\":.\\\\-]{0,30}\n){0,12}") {
+            let _ = parse(&text, Format::Zeek);
+        }
+    }
+}
