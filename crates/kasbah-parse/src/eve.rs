@@ -58,7 +58,10 @@ field_ids! {
         dns_answers_rdata = "dns.answers.rdata",
         dns_queries_rrname = "dns.queries.rrname",
         dns_queries_rrtype = "dns.queries.rrtype",
+        dns_query_rrname = "dns.query.rrname",
+        dns_query_rrtype = "dns.query.rrtype",
         http_hostname = "http.hostname",
+        http_port = "http.http_port",
         http_url = "http.url",
         http_method = "http.http_method",
         http_status = "http.status",
@@ -329,12 +332,18 @@ fn alert(e: &mut Doc<'_>, ids: &Ids) {
 }
 
 fn dns(e: &mut Doc<'_>, ids: &Ids) {
-    let Some(name) = text(e, ids.dns_rrname).or_else(|| first_text(e, ids.dns_queries_rrname))
+    // The question: v1/v2 `rrname`, v3 `queries[]`, alert metadata (Suricata 6/7) `query[]`.
+    let Some(name) = text(e, ids.dns_rrname)
+        .or_else(|| first_text(e, ids.dns_queries_rrname))
+        .or_else(|| first_text(e, ids.dns_query_rrname))
     else {
         return;
     };
     e.set(ecs::DNS_QUESTION_NAME, name);
-    if let Some(t) = text(e, ids.dns_rrtype).or_else(|| first_text(e, ids.dns_queries_rrtype)) {
+    let qtype = text(e, ids.dns_rrtype)
+        .or_else(|| first_text(e, ids.dns_queries_rrtype))
+        .or_else(|| first_text(e, ids.dns_query_rrtype));
+    if let Some(t) = qtype {
         e.set(ecs::DNS_QUESTION_TYPE, t);
     }
     set_text(e, ids.dns_rcode, ecs::DNS_RESPONSE_CODE);
@@ -343,7 +352,8 @@ fn dns(e: &mut Doc<'_>, ids: &Ids) {
         Some("response") => e.set(ids.dns_type, "answer"),
         _ => {}
     }
-    // Answers: v1 `rdata` of an answer record, v2/v3 detailed `answers[].rdata`, v2 `grouped.*`.
+    // Answers: v1 `rdata` of an answer record, v2/v3 detailed `answers[].rdata`, else v2
+    // `grouped.*` (Suricata writes both layouts when both are configured; they hold the same data).
     let mut data: Vec<Value> = Vec::new();
     match e.get(ids.dns_answers_rdata) {
         Some(Value::List(l)) => data.extend(l.iter().filter(|v| v.as_str().is_some()).cloned()),
@@ -353,8 +363,9 @@ fn dns(e: &mut Doc<'_>, ids: &Ids) {
     if let Some(r) = text(e, ids.dns_rdata) {
         data.push(Value::Str(r));
     }
+    let grouped = data.is_empty();
     for (name, v) in e.e.fields.iter() {
-        if name.starts_with("dns.grouped.") {
+        if grouped && name.starts_with("dns.grouped.") {
             match v {
                 Value::List(l) => data.extend(l.iter().filter(|v| v.as_str().is_some()).cloned()),
                 Value::Str(_) => data.push(v.clone()),
@@ -372,6 +383,9 @@ fn http(e: &mut Doc<'_>, ids: &Ids) {
         e.set_url(&url);
     }
     set_text(e, ids.http_hostname, ecs::URL_DOMAIN);
+    if let Some(p) = int(e, ids.http_port).and_then(|p| u16::try_from(p).ok()) {
+        e.set(ecs::URL_PORT, p);
+    }
     if let Some(m) = text(e, ids.http_method) {
         e.set(ecs::HTTP_REQUEST_METHOD, m);
     }
@@ -622,6 +636,20 @@ mod tests {
             v(&e, "dns.answers.data"),
             Some(list(&["example.com", "93.184.216.34", "93.184.216.35"]))
         );
+        // Both layouts in one record: the answers are not counted twice.
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"dns","dns":{"version":2,"type":"answer","rrname":"a.example","answers":[{"rdata":"192.0.2.1"}],"grouped":{"A":["192.0.2.1"]}}}"#,
+        );
+        assert_eq!(v(&e, "dns.answers.data"), Some(list(&["192.0.2.1"])));
+    }
+
+    #[test]
+    fn dns_metadata_of_alerts() {
+        let e = eve(
+            r#"{"timestamp":"2024-05-01T10:00:00+0000","event_type":"alert","alert":{"signature_id":1,"signature":"x"},"dns":{"query":[{"type":"query","id":1,"rrname":"evil.example","rrtype":"TXT"}]}}"#,
+        );
+        assert_eq!(s(&e, "dns.question.name").as_deref(), Some("evil.example"));
+        assert_eq!(s(&e, "dns.question.type").as_deref(), Some("TXT"));
     }
 
     #[test]

@@ -453,6 +453,8 @@ field_ids! {
         server_name = "server_name",
         cipher = "cipher",
         curve = "curve",
+        ja3 = "ja3",
+        ja3s = "ja3s",
         established = "established",
         resumed = "resumed",
         fuid = "fuid",
@@ -495,6 +497,8 @@ field_ids! {
         tls_cipher = "tls.cipher",
         tls_established = "tls.established",
         tls_resumed = "tls.resumed",
+        tls_client_ja3 = "tls.client.ja3",
+        tls_server_ja3s = "tls.server.ja3s",
         file_mime_type = "file.mime_type",
         x509_subject = "x509.subject.distinguished_name",
         x509_issuer = "x509.issuer.distinguished_name",
@@ -650,20 +654,27 @@ pub(crate) fn map(path: Option<&str>, e: &mut Doc<'_>) {
 
 /// The connection 4-tuple and transport, for every log that has them.
 fn endpoints(e: &mut Doc<'_>, ids: &Ids) {
+    let proto = text(e, ids.proto).map(|p| p.to_ascii_lowercase());
+    // For ICMP, Zeek writes the message type and code in the port columns: they are no ports.
+    let ports = proto.as_deref() != Some("icmp");
     if let Some(ip) = text(e, ids.orig_h) {
         e.set_ip(ecs::SOURCE_IP, &ip);
     }
-    if let Some(p) = int(e, ids.orig_p).and_then(|p| u16::try_from(p).ok()) {
+    if let Some(p) = int(e, ids.orig_p).and_then(|p| u16::try_from(p).ok())
+        && ports
+    {
         e.set(ecs::SOURCE_PORT, p);
     }
     if let Some(ip) = text(e, ids.resp_h) {
         e.set_ip(ecs::DESTINATION_IP, &ip);
     }
-    if let Some(p) = int(e, ids.resp_p).and_then(|p| u16::try_from(p).ok()) {
+    if let Some(p) = int(e, ids.resp_p).and_then(|p| u16::try_from(p).ok())
+        && ports
+    {
         e.set(ecs::DESTINATION_PORT, p);
     }
-    if let Some(p) = text(e, ids.proto) {
-        e.set(ecs::NETWORK_TRANSPORT, p.to_ascii_lowercase());
+    if let Some(p) = proto {
+        e.set(ecs::NETWORK_TRANSPORT, p);
     }
     set_text(e, ids.community_id, ecs::NETWORK_COMMUNITY_ID);
 }
@@ -728,14 +739,46 @@ fn dns(e: &mut Doc<'_>, ids: &Ids) {
     set_int(e, ids.trans_id, ids.dns_id);
 }
 
+/// Splits `host[:port]` (the HTTP Host header, or a CONNECT target); IPv6 literals are bracketed.
+pub(crate) fn host_port(hp: &str) -> (&str, Option<u16>) {
+    match hp.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && (!h.contains(':') || h.ends_with(']')) => match p.parse() {
+            Ok(port) => (h.trim_start_matches('[').trim_end_matches(']'), Some(port)),
+            Err(_) => (hp, None),
+        },
+        _ => (hp.trim_start_matches('[').trim_end_matches(']'), None),
+    }
+}
+
+fn set_host_port(e: &mut Doc<'_>, hp: &str) {
+    let (host, port) = host_port(hp);
+    if !host.is_empty() {
+        e.set(ecs::URL_DOMAIN, host);
+    }
+    if let Some(p) = port {
+        e.set(ecs::URL_PORT, p);
+    }
+}
+
 fn http(e: &mut Doc<'_>, ids: &Ids) {
     category(e, &["network", "web"], "protocol");
     e.set_default(ecs::NETWORK_PROTOCOL, "http");
-    set_text(e, ids.method, ecs::HTTP_REQUEST_METHOD);
+    let method = text(e, ids.method);
     if let Some(uri) = text(e, ids.uri) {
-        e.set_url(&uri);
+        if method.as_deref() == Some("CONNECT") {
+            // The target of a CONNECT is `host:port`, not a path.
+            e.set(ecs::URL_ORIGINAL, uri.clone());
+            set_host_port(e, &uri);
+        } else {
+            e.set_url(&uri);
+        }
     }
-    set_text(e, ids.host, ecs::URL_DOMAIN);
+    if let Some(m) = method {
+        e.set(ecs::HTTP_REQUEST_METHOD, m);
+    }
+    if let Some(host) = text(e, ids.host) {
+        set_host_port(e, &host);
+    }
     set_text(e, ids.user_agent, ecs::USER_AGENT_ORIGINAL);
     set_int(e, ids.status_code, ecs::HTTP_RESPONSE_STATUS_CODE);
     set_text(e, ids.referrer, ecs::HTTP_REQUEST_REFERRER);
@@ -755,6 +798,8 @@ fn ssl(e: &mut Doc<'_>, ids: &Ids) {
         e.set(ids.tls_version_protocol, proto);
     }
     set_text(e, ids.cipher, ids.tls_cipher);
+    set_text(e, ids.ja3, ids.tls_client_ja3);
+    set_text(e, ids.ja3s, ids.tls_server_ja3s);
     if let Some(b) = bool_of(e, ids.established) {
         e.set(ids.tls_established, b);
     }
@@ -974,6 +1019,15 @@ mod tests {
         }
         assert_eq!(s(e, "network.direction").as_deref(), Some("inbound"));
         assert_eq!(v(e, "destination.bytes"), None);
+        assert_eq!(v(e, "source.port"), Some(Value::Int(1)));
+        let p = conn(&[
+            "1714557600.5	C3	fe80::1	135	ff02::1	136	icmp	-	-	-	-	OTH	T	F	0	-	1	72	0	0	(empty)",
+        ]);
+        let e = p.one();
+        assert_eq!(s(e, "network.transport").as_deref(), Some("icmp"));
+        assert_eq!(v(e, "source.port"), None);
+        assert_eq!(v(e, "destination.port"), None);
+        assert_eq!(v(e, "id.orig_p"), Some(Value::Int(135)));
         assert_eq!(v(e, "destination.packets"), Some(Value::Int(0)));
     }
 
@@ -1249,6 +1303,27 @@ mod tests {
         let e = p.one();
         assert_eq!(s(e, "event.dataset").as_deref(), Some("zeek.conn"));
         assert_eq!(s(e, "network.direction").as_deref(), Some("external"));
+    }
+
+    #[test]
+    fn host_header_and_connect_targets() {
+        assert_eq!(host_port("example.com"), ("example.com", None));
+        assert_eq!(host_port("example.com:8080"), ("example.com", Some(8080)));
+        assert_eq!(host_port("[2001:db8::1]:443"), ("2001:db8::1", Some(443)));
+        assert_eq!(host_port("2001:db8::1"), ("2001:db8::1", None));
+        assert_eq!(host_port("[2001:db8::1]"), ("2001:db8::1", None));
+        assert_eq!(host_port("host:notaport"), ("host:notaport", None));
+        assert_eq!(host_port(":80"), (":80", None));
+        let p = parse_lines(
+            &[r#"{"_path":"http","ts":1714557600.0,"method":"CONNECT","uri":"203.0.113.51:443","host":"proxy.example:3128"}"#],
+            crate::driver::line_parser(Format::Zeek).expect("line based"),
+        );
+        let e = p.one();
+        assert_eq!(s(e, "url.original").as_deref(), Some("203.0.113.51:443"));
+        assert_eq!(v(e, "url.path"), None);
+        // The Host header names the server that was asked, after the CONNECT target.
+        assert_eq!(s(e, "url.domain").as_deref(), Some("proxy.example"));
+        assert_eq!(v(e, "url.port"), Some(Value::Int(3128)));
     }
 
     #[test]
