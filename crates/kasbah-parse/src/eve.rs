@@ -290,9 +290,9 @@ fn counters(e: &mut Doc<'_>, ids: &Ids) {
                 .map(|(t, _)| t.as_nanos())
         };
         if let (Some(a), Some(b)) = (t(start), t(end))
-            && b >= a
+            && let Some(d) = b.checked_sub(a).filter(|d| *d >= 0)
         {
-            e.set(ecs::EVENT_DURATION, b - a);
+            e.set(ecs::EVENT_DURATION, d);
         }
     }
 }
@@ -596,6 +596,16 @@ mod tests {
         assert_eq!(v(&e, "network.packets"), Some(Value::Int(3)));
         assert_eq!(v(&e, "destination.bytes"), None);
         assert_eq!(v(&e, "event.duration"), Some(Value::Int(1_000_000_000)));
+        // Extreme or reversed spans give no duration (and no overflow).
+        for (a, b) in [
+            ("1677-09-22T00:12:44+0000", "2262-04-11T23:47:16+0000"),
+            ("2024-05-01T10:00:01+0000", "2024-05-01T10:00:00+0000"),
+        ] {
+            let e = eve(&format!(
+                r#"{{"timestamp":"2024-05-01T10:00:00+0000","event_type":"flow","flow":{{"start":"{a}","end":"{b}"}}}}"#
+            ));
+            assert_eq!(v(&e, "event.duration"), None, "{a} {b}");
+        }
     }
 
     #[test]

@@ -1860,18 +1860,19 @@ pub(crate) mod testutil {
             events: Vec::new(),
             bad: Vec::new(),
         };
-        let mut sink = |i: Item| match i {
-            Item::Event(e) => out.events.push(*e),
-            Item::Bad(b) => out.bad.push(b),
-        };
-        let mut cx = Cx::new(&opts, &origin, &mut sink);
-        for (n, l) in lines.iter().enumerate() {
-            if let Err(e) = p.parse_line(l, n as u64 + 1, &mut cx) {
-                cx.bad(n as u64 + 1, e);
+        {
+            let mut sink = |i: Item| match i {
+                Item::Event(e) => out.events.push(*e),
+                Item::Bad(b) => out.bad.push(b),
+            };
+            let mut cx = Cx::new(&opts, &origin, &mut sink);
+            for (n, l) in lines.iter().enumerate() {
+                if let Err(e) = p.parse_line(l, n as u64 + 1, &mut cx) {
+                    cx.bad(n as u64 + 1, e);
+                }
             }
+            p.finish(&mut cx);
         }
-        p.finish(&mut cx);
-        drop(cx);
         out
     }
 

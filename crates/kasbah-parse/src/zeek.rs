@@ -742,10 +742,12 @@ fn dns(e: &mut Doc<'_>, ids: &Ids) {
 /// Splits `host[:port]` (the HTTP Host header, or a CONNECT target); IPv6 literals are bracketed.
 pub(crate) fn host_port(hp: &str) -> (&str, Option<u16>) {
     match hp.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() && (!h.contains(':') || h.ends_with(']')) => match p.parse() {
-            Ok(port) => (h.trim_start_matches('[').trim_end_matches(']'), Some(port)),
-            Err(_) => (hp, None),
-        },
+        Some((h, p)) if !h.is_empty() && (!h.contains(':') || h.ends_with(']')) => {
+            match p.parse() {
+                Ok(port) => (h.trim_start_matches('[').trim_end_matches(']'), Some(port)),
+                Err(_) => (hp, None),
+            }
+        }
         _ => (hp.trim_start_matches('[').trim_end_matches(']'), None),
     }
 }
@@ -1315,7 +1317,9 @@ mod tests {
         assert_eq!(host_port("host:notaport"), ("host:notaport", None));
         assert_eq!(host_port(":80"), (":80", None));
         let p = parse_lines(
-            &[r#"{"_path":"http","ts":1714557600.0,"method":"CONNECT","uri":"203.0.113.51:443","host":"proxy.example:3128"}"#],
+            &[
+                r#"{"_path":"http","ts":1714557600.0,"method":"CONNECT","uri":"203.0.113.51:443","host":"proxy.example:3128"}"#,
+            ],
             crate::driver::line_parser(Format::Zeek).expect("line based"),
         );
         let e = p.one();
