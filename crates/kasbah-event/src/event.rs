@@ -101,6 +101,19 @@ impl Fields {
         }
     }
 
+    /// Appends `id` without looking for an earlier value, for parsers that already know which
+    /// fields they have written (the duplicate scan of [`Fields::set`] makes filling a map of `n`
+    /// fields O(n^2)). The caller guarantees `id` is not set yet; if it were, [`Fields::get`] would
+    /// keep returning the earlier value.
+    #[inline]
+    pub fn push_new(&mut self, id: FieldId, value: impl Into<Value>) {
+        debug_assert!(
+            self.get(id).is_none(),
+            "push_new of a field already set: {id:?}"
+        );
+        self.entries.push((id, value.into()));
+    }
+
     /// Sets `id` only if it has no value yet. Used to fill an ECS field from a secondary source.
     pub fn set_default(&mut self, id: FieldId, value: impl Into<Value>) {
         if self.get(id).is_none() {
@@ -253,6 +266,15 @@ mod tests {
             Some("C:\\b.exe")
         );
         assert_eq!(e.fields.aliases().count(), 1);
+    }
+
+    #[test]
+    fn push_new_appends() {
+        let mut e = ev();
+        e.fields.push_new(ecs::USER_NAME, "alice");
+        e.fields.push_new(ecs::HOST_NAME, "h");
+        assert_eq!(e.fields.get_str(ecs::USER_NAME), Some("alice"));
+        assert_eq!(e.fields.len(), 2);
     }
 
     #[test]
