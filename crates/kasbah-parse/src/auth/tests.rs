@@ -888,7 +888,8 @@ mod props {
             pwd in "/[ -~]{0,20}",
             cmd in "/[ -~]{0,60}",
         ) {
-            prop_assume!(!pwd.contains(" ; "));
+            // sudo itself cannot delimit a PWD containing " ;" (it separates fields with " ; ").
+            prop_assume!(!pwd.contains(" ;"));
             let line = format!("Mar 10 09:14:02 h sudo: {user} : TTY=pts/0 ; PWD={pwd} ; USER={target} ; COMMAND={cmd}");
             let e = one(&line, Format::Auth);
             prop_assert_eq!(f(&e, "event.action"), Some(("sudo_command").to_string()));

@@ -532,19 +532,23 @@ fn cisco_variants() {
 
 #[test]
 fn payload_dispatch() {
-    // CEF after a BSD header is message, not a tag, and stays the message while CEF is unparsed.
+    // CEF after a BSD header is the payload, not a tag: the CEF parser fills the event.
     let e = one(
         "<134>Feb 18 17:00:00 fw01 CEF:0|Vendor|Product|1.0|100|name|5|src=10.0.0.1",
         Format::Syslog,
     );
     assert_eq!(f(&e, "host.name").as_deref(), Some("fw01"));
     assert_eq!(f(&e, "process.name"), None);
-    assert!(f(&e, "message").is_some_and(|m| m.starts_with("CEF:0|Vendor")));
+    assert_eq!(f(&e, "observer.vendor").as_deref(), Some("Vendor"));
+    assert_eq!(f(&e, "source.ip").as_deref(), Some("10.0.0.1"));
+    // Without `msg=`, CEF's Name is the message.
+    assert_eq!(f(&e, "message").as_deref(), Some("name"));
     let e = one(
         "<134>1 - fw01 - - - - LEEF:2.0|V|P|1|E|src=10.0.0.1",
         Format::Syslog,
     );
-    assert!(f(&e, "message").is_some_and(|m| m.starts_with("LEEF:2.0")));
+    assert_eq!(f(&e, "observer.vendor").as_deref(), Some("V"));
+    assert_eq!(f(&e, "source.ip").as_deref(), Some("10.0.0.1"));
     // Authentication programs are enriched by the auth module.
     let e = one(
         "<38>Jun 14 08:00:01 bastion sshd[1]: Failed password for root from 203.0.113.5 port 4242 ssh2",
