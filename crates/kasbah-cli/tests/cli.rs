@@ -150,7 +150,7 @@ fn garbage_huge_lines_and_invalid_utf8_never_crash() {
     let mut huge = b"<13>Mar 14 10:00:00 host app: ok before\n".to_vec();
     huge.extend(std::iter::repeat_n(b'A', 10 << 20));
     huge.extend_from_slice(
-        b"\n<13>Mar 14 10:00:01 host app: ok after\n\xff\xfe invalid utf-8 \xc3\x28\n",
+        b"\n<13>Mar 14 10:00:01 host app: ok after\n<13>Mar 14 10:00:02 host app: bad \xff\xfe utf-8 \xc3\x28\n",
     );
     let g = scratch("garbage.bin", &garbage);
     let h = scratch("huge.log", &huge);
@@ -183,6 +183,11 @@ fn garbage_huge_lines_and_invalid_utf8_never_crash() {
     let evs = events(&out);
     assert_eq!(evs.len(), 3, "the lines around the huge one survive: {err}");
     assert!(evs.iter().any(|e| e["message"] == "ok after"));
+    // Invalid UTF-8 is replaced, not a reason to drop the record.
+    assert!(
+        evs.iter()
+            .any(|e| e["message"] == "bad \u{FFFD}\u{FFFD} utf-8 \u{FFFD}(")
+    );
 }
 
 #[test]
