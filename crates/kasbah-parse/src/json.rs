@@ -1415,7 +1415,7 @@ impl JsonLines {
         }
         let text = doc.get(..end).unwrap_or_default();
         let mut windows = false;
-        if info.looks_windows() {
+        if info.looks_windows() && self.format != Format::Eve {
             // Rare in a mixed stream, so the second parse into a tree is affordable.
             if let Ok(tree) = serde_json::from_slice::<serde_json::Value>(text) {
                 let mut w = cx.new_event(record, None);
@@ -1440,8 +1440,6 @@ impl JsonLines {
                 e.timestamp = t;
                 e.tz = tz;
             }
-        } else if self.format == Format::Eve {
-            return Outcome::Rejected(end, ParseError::wrong_format("Suricata EVE"));
         }
         if let Some(p) = pending {
             let ids = ids();
@@ -2460,12 +2458,17 @@ mod tests {
                 "\n",
                 r#"{"message":"plain"}"#,
                 "\n",
-                "not json\n"
+                "not json\n",
+                r#"{"Event":{"System":{"EventID":1}}}"#,
+                "\n",
             ),
             Format::Eve,
         );
         assert_eq!(p.records(), vec![1]);
-        assert_eq!(p.bad_codes(), vec![(2, "KP005"), (3, "KP005")]);
+        assert_eq!(
+            p.bad_codes(),
+            vec![(2, "KP005"), (3, "KP005"), (4, "KP005")]
+        );
         assert_eq!(s(&p.events[0], "event.module").as_deref(), Some("suricata"));
     }
 
@@ -2584,7 +2587,10 @@ mod tests {
         let mut files = Vec::new();
         json_files(&dir, &mut files);
         if files.is_empty() {
-            eprintln!("skipped: no JSON under {} (set KASBAH_SHARED)", dir.display());
+            eprintln!(
+                "skipped: no JSON under {} (set KASBAH_SHARED)",
+                dir.display()
+            );
             return;
         }
         let mut events = 0;
