@@ -665,19 +665,24 @@ pub(crate) fn epoch_auto(s: &str) -> Option<Timestamp> {
 /// The set of field ids an event holds, as generation stamps indexed by id: starting a new event
 /// is O(1), and so are membership tests and inserts. It may over-approximate (an id marked but not
 /// set only costs a scan later) but never under-approximate, since unmarked ids are appended
-/// without a duplicate check.
+/// without a duplicate check. Stamps live in pages of 4096 ids allocated on first use, so a
+/// process with a million interned names does not give every parser a 4 MB table.
 #[derive(Default)]
 pub(crate) struct Held {
-    seen: Vec<u32>,
+    pages: Vec<Option<Box<[u32; PAGE]>>>,
     generation: u32,
 }
+
+const PAGE: usize = 4096;
 
 impl Held {
     /// Starts tracking `e`, marking the fields it already has.
     pub(crate) fn start(&mut self, e: &Event) {
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
-            self.seen.fill(0);
+            for page in self.pages.iter_mut().flatten() {
+                page.fill(0);
+            }
             self.generation = 1;
         }
         for (id, _) in e.fields.iter_ids() {
@@ -688,12 +693,15 @@ impl Held {
     /// Marks `id`; true if it was not marked yet.
     #[inline]
     pub(crate) fn insert(&mut self, id: FieldId) -> bool {
-        let i = id.index();
-        if i >= self.seen.len() {
-            self.seen
-                .resize((i + 1).max(self.seen.len() * 2).max(256), 0);
+        let (page, slot) = (id.index() / PAGE, id.index() % PAGE);
+        if page >= self.pages.len() {
+            self.pages.resize_with(page + 1, || None);
         }
-        match self.seen.get_mut(i) {
+        let Some(entry) = self.pages.get_mut(page) else {
+            return false;
+        };
+        let stamps = entry.get_or_insert_with(|| Box::new([0; PAGE]));
+        match stamps.get_mut(slot) {
             Some(g) if *g == self.generation => false,
             Some(g) => {
                 *g = self.generation;
@@ -705,7 +713,12 @@ impl Held {
 
     #[inline]
     fn contains(&self, id: FieldId) -> bool {
-        self.seen.get(id.index()) == Some(&self.generation)
+        let (page, slot) = (id.index() / PAGE, id.index() % PAGE);
+        self.pages
+            .get(page)
+            .and_then(Option::as_ref)
+            .and_then(|p| p.get(slot))
+            == Some(&self.generation)
     }
 
     /// Sets `id` on `e`: appended if new, replaced otherwise.
@@ -1402,7 +1415,7 @@ impl JsonLines {
         }
         let text = doc.get(..end).unwrap_or_default();
         let mut windows = false;
-        if info.looks_windows() {
+        if info.looks_windows() && self.format != Format::Eve {
             // Rare in a mixed stream, so the second parse into a tree is affordable.
             if let Ok(tree) = serde_json::from_slice::<serde_json::Value>(text) {
                 let mut w = cx.new_event(record, None);
@@ -1427,8 +1440,6 @@ impl JsonLines {
                 e.timestamp = t;
                 e.tz = tz;
             }
-        } else if self.format == Format::Eve {
-            return Outcome::Rejected(end, ParseError::wrong_format("Suricata EVE"));
         }
         if let Some(p) = pending {
             let ids = ids();
@@ -2447,12 +2458,17 @@ mod tests {
                 "\n",
                 r#"{"message":"plain"}"#,
                 "\n",
-                "not json\n"
+                "not json\n",
+                r#"{"Event":{"System":{"EventID":1}}}"#,
+                "\n",
             ),
             Format::Eve,
         );
         assert_eq!(p.records(), vec![1]);
-        assert_eq!(p.bad_codes(), vec![(2, "KP005"), (3, "KP005")]);
+        assert_eq!(
+            p.bad_codes(),
+            vec![(2, "KP005"), (3, "KP005"), (4, "KP005")]
+        );
         assert_eq!(s(&p.events[0], "event.module").as_deref(), Some("suricata"));
     }
 
@@ -2510,6 +2526,87 @@ mod tests {
             p.bad_codes(),
             vec![(6, "KP003"), (7, "KP005"), (8, "KP007")]
         );
+    }
+
+    #[test]
+    fn held_tracks_the_ids_of_one_event_at_a_time() {
+        let mut e = Event::new(
+            opts().received,
+            kasbah_event::Source::Input {
+                name: std::sync::Arc::from("t"),
+            },
+        );
+        e.set(kasbah_event::ecs::EVENT_KIND, "event");
+        // An id in a later page than the first.
+        let far = (0..PAGE + 10)
+            .map(|i| FieldId::intern(&format!("held.test.{i}")))
+            .max()
+            .expect("ids");
+        assert!(far.index() >= PAGE);
+        let mut h = Held::default();
+        h.start(&e);
+        assert!(h.contains(kasbah_event::ecs::EVENT_KIND));
+        assert!(!h.contains(far));
+        assert!(h.insert(far));
+        assert!(!h.insert(far));
+        assert!(h.contains(far));
+        h.set(&mut e, far, 1i64);
+        h.set(&mut e, far, 2i64);
+        assert_eq!(e.fields.get(far), Some(&Value::Int(2)));
+        assert_eq!(e.fields.len(), 2);
+        // A new event forgets the old ids, also when the generation counter wraps.
+        h.generation = u32::MAX;
+        let fresh = Event::new(e.received, e.source.clone());
+        h.start(&fresh);
+        assert_eq!(h.generation, 1);
+        assert!(!h.contains(far));
+        assert!(!h.contains(kasbah_event::ecs::EVENT_KIND));
+    }
+
+    /// Every JSON file under `dir`, recursively.
+    fn json_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                json_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn sigma_regression_windows_json_parses() {
+        // Real Windows events rendered by the evtx crate (pretty-printed, one or more per file),
+        // read from the shared data set, which is not part of the repository.
+        let shared = std::env::var_os("KASBAH_SHARED").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+            std::path::PathBuf::from,
+        );
+        let dir = shared.join("sigma/regression_data");
+        let mut files = Vec::new();
+        json_files(&dir, &mut files);
+        if files.is_empty() {
+            eprintln!(
+                "skipped: no JSON under {} (set KASBAH_SHARED)",
+                dir.display()
+            );
+            return;
+        }
+        let mut events = 0;
+        for f in &files {
+            let bytes = std::fs::read(f).expect("read shared file");
+            assert_eq!(crate::detect(&bytes), Format::Jsonl, "{}", f.display());
+            let p = parse_with(&bytes, Format::Jsonl, &opts());
+            assert!(p.bad.is_empty(), "{}: {:?}", f.display(), p.bad);
+            assert!(!p.events.is_empty(), "{}", f.display());
+            for e in &p.events {
+                // Both the Windows mapping and the fallback take the time from the record.
+                assert_ne!(e.timestamp, opts().received, "{}", f.display());
+            }
+            events += p.events.len();
+        }
+        assert!(events >= files.len());
     }
 
     // ---- property tests ----------------------------------------------------------------------
