@@ -66,13 +66,13 @@ pub fn write_json(out: &mut impl Write, event: &Event, opts: OutputOptions) -> i
         key(out, &mut first, "kasbah.tenant")?;
         write!(out, "{}", event.tenant.0)?;
     }
-    if opts.source {
-        if let Source::File { path, record } = &event.source {
-            key(out, &mut first, "log.file.path")?;
-            serde_json::to_writer(&mut *out, &**path)?;
-            key(out, &mut first, "log.file.record")?;
-            write!(out, "{record}")?;
-        }
+    if opts.source
+        && let Source::File { path, record } = &event.source
+    {
+        key(out, &mut first, "log.file.path")?;
+        serde_json::to_writer(&mut *out, &**path)?;
+        key(out, &mut first, "log.file.record")?;
+        write!(out, "{record}")?;
     }
     for (k, v) in event.fields.iter() {
         if k == "@timestamp" {
@@ -81,11 +81,11 @@ pub fn write_json(out: &mut impl Write, event: &Event, opts: OutputOptions) -> i
         key(out, &mut first, k)?;
         value(out, v)?;
     }
-    if opts.raw {
-        if let Some(raw) = &event.raw {
-            key(out, &mut first, "event.original")?;
-            serde_json::to_writer(&mut *out, &**raw)?;
-        }
+    if opts.raw
+        && let Some(raw) = &event.raw
+    {
+        key(out, &mut first, "event.original")?;
+        serde_json::to_writer(&mut *out, &**raw)?;
     }
     out.write_all(b"}")
 }

@@ -74,10 +74,8 @@ impl Value {
             && digits.len() <= 18
             && digits.iter().all(u8::is_ascii_digit)
             && (digits.len() == 1 || digits[0] != b'0');
-        if plain_int {
-            if let Ok(i) = text.parse() {
-                return Value::Int(i);
-            }
+        if plain_int && let Ok(i) = text.parse() {
+            return Value::Int(i);
         }
         Value::str(text)
     }

@@ -2,6 +2,8 @@
 //! about 1 MiB (so the numbers are per core, in memory, output discarded), and on one real EVTX
 //! file from `../shared/evtx` when present. End-to-end figures come from `bench/parse.sh`.
 
+#![allow(missing_docs)] // criterion_group! generates an undocumented `benches` function.
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

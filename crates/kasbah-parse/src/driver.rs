@@ -145,12 +145,12 @@ pub trait LineParser: Send {
 pub fn line_parser(format: Format) -> Option<Box<dyn LineParser>> {
     match format {
         Format::Jsonl | Format::Eve => Some(Box::new(crate::json::JsonLines::new(format))),
-        Format::Syslog => Some(Box::new(crate::syslog::SyslogParser::default())),
-        Format::Cef => Some(Box::new(crate::cef::CefParser::default())),
-        Format::Leef => Some(Box::new(crate::leef::LeefParser::default())),
+        Format::Syslog => Some(Box::new(crate::syslog::SyslogParser)),
+        Format::Cef => Some(Box::new(crate::cef::CefParser)),
+        Format::Leef => Some(Box::new(crate::leef::LeefParser)),
         Format::Zeek => Some(Box::new(crate::zeek::ZeekParser::default())),
-        Format::Access => Some(Box::new(crate::access::AccessParser::default())),
-        Format::Auth => Some(Box::new(crate::auth::AuthParser::default())),
+        Format::Access => Some(Box::new(crate::access::AccessParser)),
+        Format::Auth => Some(Box::new(crate::auth::AuthParser)),
         Format::Auditd => Some(Box::new(crate::auditd::AuditdParser::default())),
         Format::Kv => Some(Box::new(crate::kv::KvParser::default())),
         Format::Evtx | Format::WinXml => None,

@@ -153,16 +153,14 @@ pub fn bsd_prefix(
     );
     let (nanos, mut end) = fraction(b, i + 9);
     let mut year = None;
-    if b.get(end) == Some(&b' ') {
-        if let Some(y) = digits(b, end + 1, 4) {
-            if !b
-                .get(end + 5)
-                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b':')
-            {
-                year = Some(y as i32);
-                end += 5;
-            }
-        }
+    if b.get(end) == Some(&b' ')
+        && let Some(y) = digits(b, end + 1, 4)
+        && !b
+            .get(end + 5)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b':')
+    {
+        year = Some(y as i32);
+        end += 5;
     }
     let offset = i64::from(tz.map_or(0, TzOffset::secs));
     let at = |y: i32| -> Option<Timestamp> {
