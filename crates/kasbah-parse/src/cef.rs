@@ -36,15 +36,7 @@ pub(crate) fn sniff(line: &str) -> bool {
 /// space or `:` and is followed by a version (`0|`, `1.0|`, `2.0|`).
 pub(crate) fn find_marker(line: &str, marker: &str) -> Option<usize> {
     let b = line.as_bytes();
-    // Bare records start with the marker: no search needed.
-    let first = if b.starts_with(marker.as_bytes()) {
-        Some(0)
-    } else {
-        None
-    };
-    let rest =
-        memchr::memmem::find_iter(b.get(1..).unwrap_or(&[]), marker.as_bytes()).map(|i| i + 1);
-    for at in first.into_iter().chain(rest) {
+    let at_marker = |at: usize| {
         let before_ok = at == 0 || matches!(b.get(at - 1), Some(b' ' | b':' | b'\t' | b'>'));
         let mut i = at + marker.len();
         let mut digits = 0;
@@ -56,11 +48,13 @@ pub(crate) fn find_marker(line: &str, marker: &str) -> Option<usize> {
             }
             i += 1;
         }
-        if before_ok && digits > 0 && b.get(i) == Some(&b'|') {
-            return Some(at);
-        }
+        before_ok && digits > 0 && b.get(i) == Some(&b'|')
+    };
+    // Bare records start with the marker: no search needed.
+    if b.starts_with(marker.as_bytes()) && at_marker(0) {
+        return Some(0);
     }
-    None
+    memchr::memmem::find_iter(b, marker.as_bytes()).find(|&at| at_marker(at))
 }
 
 /// What an extension key fills besides its original-name field.
