@@ -1461,6 +1461,24 @@ mod tests {
     }
 
     #[test]
+    fn fuzz_regression_path_with_trailing_separators() {
+        // cargo fuzz (cef): a multi-byte file name followed by separators made
+        // `norm::set_file_path` slice inside a character.
+        let e = one("CEF:0|V|P|1|2|N|3|filePath=C:\\U//////////]]]]]\u{FFFD} fname=x");
+        assert_eq!(s(&e, "file.path"), Some("C:\\U//////////]]]]]\u{FFFD}"));
+        let e = one("CEF:0|V|P|1|2|N|3|filePath=C:\\Temp\\é\\\\ fname=x");
+        assert_eq!(s(&e, "file.directory"), Some("C:\\Temp"));
+        // The input cargo fuzz found, byte for byte.
+        let crash: &[u8] = b"CEF:0|Symantec|Endpoint Protection|14.3|30|Vir)ud|\x85dry-High|rt=Mar O\x00ser=RCO\x04\x00\x00\x00\x00\x00\x00\x00n sntdn sntdom=COmnfP ARe=in filePath=C:\\U//////////]]]]]\x96 CEF]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]:]]]]]]]]]]]]ry-High|rt=ser=COR\x04\x00///////";
+        let origin = Origin::File(Arc::from("t"));
+        let mut events = 0;
+        parse_bytes(crash, Some(Format::Cef), &origin, &opts(), &mut |i| {
+            events += usize::from(matches!(i, Item::Event(_)));
+        });
+        assert_eq!(events, 1);
+    }
+
+    #[test]
     fn pairs_are_capped() {
         let ext: Vec<String> = (0..3000).map(|n| format!("k{n}={n}")).collect();
         let e = one(&format!("CEF:0|V|P|1|2|N|3|{}", ext.join(" ")));
