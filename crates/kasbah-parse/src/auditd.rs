@@ -31,6 +31,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use kasbah_event::{Event, FieldId, Timestamp, Value, ecs};
@@ -44,18 +45,28 @@ pub const MAX_PENDING: usize = 64;
 /// An event without `EOE` is emitted once this many newer events have started.
 pub const MAX_AGE: u64 = 64;
 /// Records joined into one event at most; further records of the serial start a new event.
-const MAX_RECORDS: usize = 512;
+const MAX_RECORDS: usize = 256;
+/// Fields kept per record; more (only hostile input has them) are dropped.
+const MAX_RECORD_FIELDS: usize = 512;
+/// Merged fields and per-type fields set on one event, each at most.
+const MAX_EVENT_FIELDS: usize = 4096;
+/// A repeated record type's lists are aligned with nulls up to this many cells (keys x records).
+const MAX_ALIGNED_CELLS: usize = 1 << 16;
 /// Bytes of records buffered for one event at most.
 const MAX_EVENT_BYTES: usize = 4 << 20;
 
 /// True if `line` holds an audit record: `type=` at a token start followed by `audit(`.
 pub(crate) fn sniff(line: &str) -> bool {
-    locate(line).is_some()
+    locate(line).is_some_and(|at| memchr::memmem::find(&line.as_bytes()[at..], b"audit(").is_some())
 }
 
 /// Where the record starts (`node=` or `type=`), skipping any prefix.
 fn locate(line: &str) -> Option<usize> {
     let b = line.as_bytes();
+    // audit.log lines start with the record: no search needed.
+    if b.starts_with(b"type=") || b.starts_with(b"node=") {
+        return Some(0);
+    }
     let at = memchr::memmem::find_iter(b, b"type=")
         .find(|&i| i == 0 || matches!(b.get(i - 1), Some(b' ' | b'\t')))?;
     memchr::memmem::find(b.get(at..)?, b"audit(")?;
@@ -416,12 +427,14 @@ fn record<'a>(h: &Head<'a>) -> Rec<'a> {
 
 fn push_field<'a>(rec: &mut Rec<'a>, key: Option<&'a str>, raw: Raw<'a>, execve: bool, nest: bool) {
     let Some(key) = key else {
-        if let Raw::Bare(w) = raw {
+        if let Raw::Bare(w) = raw
+            && rec.words.len() < MAX_RECORD_FIELDS
+        {
             rec.words.push(w);
         }
         return;
     };
-    if key.is_empty() {
+    if key.is_empty() || rec.fields.len() >= MAX_RECORD_FIELDS {
         return;
     }
     let value = match raw {
@@ -688,18 +701,43 @@ fn meaningful(s: &str) -> bool {
     )
 }
 
+/// FNV-1a: field names are short and not attacker-chosen in bulk per event, so a fast hash beats
+/// SipHash here.
+#[derive(Default)]
+struct FnvHasher(u64);
+
+impl Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Fnv = BuildHasherDefault<FnvHasher>;
+
 /// The merged values of an event: EXECVE arguments replace the SYSCALL registers `a0`-`a3`;
 /// otherwise the first record type (in event order) that has a key gives its value.
 struct Merged<'a> {
     top: Vec<(&'a str, Value)>,
-    index: HashMap<&'a str, usize>,
+    index: HashMap<&'a str, usize, Fnv>,
 }
 
 impl<'a> Merged<'a> {
     fn new(per_type: &[(&str, Vec<(&'a str, Value)>)]) -> Self {
         let mut m = Merged {
             top: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
         };
         // With an EXECVE record, `a0`.. are the program's arguments only: the SYSCALL registers
         // stay under `syscall.a0`.. so that `a3` of a three-argument command is not a register.
@@ -762,27 +800,46 @@ fn build(e: &mut Event, first: &Head<'_>, recs: &[Rec<'_>], scratch: &mut String
     for (t, rs) in &groups {
         let fields = match rs.as_slice() {
             [one] => one.fields.clone(),
+            // Long argument lists are split over several EXECVE records with distinct keys.
+            many if *t == "EXECVE" => {
+                let mut seen: HashMap<&str, (), Fnv> = HashMap::default();
+                many.iter()
+                    .flat_map(|r| r.fields.iter())
+                    .filter(|(k, _)| seen.insert(k, ()).is_none())
+                    .cloned()
+                    .collect()
+            }
             many => {
-                let mut index: HashMap<&str, usize> = HashMap::new();
-                let mut cols: Vec<(&str, Vec<Value>)> = Vec::new();
+                let mut index: HashMap<&str, usize, Fnv> = HashMap::default();
+                let mut cols: Vec<(&str, Vec<(usize, Value)>)> = Vec::new();
                 for (n, r) in many.iter().enumerate() {
                     for (k, v) in &r.fields {
                         let c = *index.entry(k).or_insert_with(|| {
                             cols.push((k, Vec::new()));
                             cols.len() - 1
                         });
-                        if let Some((_, col)) = cols.get_mut(c) {
-                            col.resize(n, Value::Null);
-                            if col.len() == n {
-                                col.push(v.clone());
-                            }
+                        if let Some((_, col)) = cols.get_mut(c)
+                            && col.last().is_none_or(|(m, _)| *m != n)
+                        {
+                            col.push((n, v.clone()));
                         }
                     }
                 }
+                let align = cols.len().saturating_mul(many.len()) <= MAX_ALIGNED_CELLS;
                 cols.into_iter()
-                    .map(|(k, mut col)| {
-                        col.resize(many.len(), Value::Null);
-                        (k, Value::List(col))
+                    .map(|(k, col)| {
+                        let list = if align {
+                            let mut out = vec![Value::Null; many.len()];
+                            for (n, v) in col {
+                                if let Some(slot) = out.get_mut(n) {
+                                    *slot = v;
+                                }
+                            }
+                            out
+                        } else {
+                            col.into_iter().map(|(_, v)| v).collect()
+                        };
+                        (k, Value::List(list))
                     })
                     .collect()
             }
@@ -882,19 +939,21 @@ fn build(e: &mut Event, first: &Head<'_>, recs: &[Rec<'_>], scratch: &mut String
     {
         e.set(ids.syscall_name, name.as_str());
     }
-    for (k, v) in merged.top {
+    for (k, v) in merged.top.into_iter().take(MAX_EVENT_FIELDS) {
         if k != "type" && k != "node" {
             e.fields.set_name(k, v);
         }
     }
-    for (t, fields) in per_type {
-        for (k, v) in fields {
-            scratch.clear();
-            scratch.extend(t.chars().map(|c| c.to_ascii_lowercase()));
-            scratch.push('.');
-            scratch.push_str(k);
-            e.fields.set_name(scratch, v);
-        }
+    let per_type_fields = per_type
+        .into_iter()
+        .flat_map(|(t, fields)| fields.into_iter().map(move |(k, v)| (t, k, v)))
+        .take(MAX_EVENT_FIELDS);
+    for (t, k, v) in per_type_fields {
+        scratch.clear();
+        scratch.extend(t.chars().map(|c| c.to_ascii_lowercase()));
+        scratch.push('.');
+        scratch.push_str(k);
+        e.fields.set_name(scratch, v);
     }
 }
 
@@ -1542,6 +1601,58 @@ type=ADD_USER msg=audit(1710410652.990:9127): pid=22101 uid=0 auid=1001 ses=481 
     }
 
     #[test]
+    fn split_execve_records_are_one_argument_list() {
+        let e = one(
+            "type=SYSCALL msg=audit(1.0:1): arch=c000003e syscall=59 a0=1 a1=2 a2=3 a3=4\n\
+             type=EXECVE msg=audit(1.0:1): argc=5 a0=\"tar\" a1=\"czf\" a2=\"/tmp/x.tgz\"\n\
+             type=EXECVE msg=audit(1.0:1): a3=\"/etc\" a4=\"/root\"\n\
+             type=EOE msg=audit(1.0:1):\n",
+        );
+        assert_eq!(s(&e, "a0"), Some("tar"));
+        assert_eq!(s(&e, "execve.a4"), Some("/root"));
+        assert_eq!(s(&e, "a3"), Some("/etc"));
+        assert_eq!(
+            s(&e, "process.command_line"),
+            Some("tar czf /tmp/x.tgz /etc /root")
+        );
+        assert_eq!(e_type(&e), vec!["SYSCALL", "EXECVE"]);
+    }
+
+    #[test]
+    fn hostile_sizes_are_bounded() {
+        // Thousands of distinct keys in one record, and many PATH records with distinct keys:
+        // the event keeps bounded numbers of fields and lists are not padded beyond the limit.
+        let mut line = String::from("type=SYSCALL msg=audit(1.0:1):");
+        for n in 0..5000 {
+            line.push_str(&format!(" k{n}={n}"));
+        }
+        let e = one(&line);
+        assert!(e.fields.len() <= 2 * MAX_RECORD_FIELDS + 64);
+        assert_eq!(i(&e, "k0"), Some(0));
+        assert!(e.get_name("k4999").is_none());
+        let mut input = String::new();
+        for r in 0..200 {
+            input.push_str(&format!("type=PATH msg=audit(1.0:2): item={r}"));
+            for k in 0..400 {
+                input.push_str(&format!(" p{r}_{k}=x"));
+            }
+            input.push('\n');
+        }
+        let e = one(&input);
+        assert!(e.fields.len() <= 2 * MAX_EVENT_FIELDS + 64);
+        // 200 records x 80001 keys exceeds the alignment limit: lists hold only the values.
+        assert_eq!(
+            e.get_name("path.p0_0"),
+            Some(&Value::List(vec![Value::str("x")]))
+        );
+        assert_eq!(
+            e.get_name("path.item")
+                .map(|v| matches!(v, Value::List(l) if l.len() == 200)),
+            Some(true)
+        );
+    }
+
+    #[test]
     fn avc_and_sockaddr() {
         let ev = events(
             "type=AVC msg=audit(1.0:1): avc:  denied  { read write } for  pid=42 comm=\"httpd\" name=\"shadow\" scontext=system_u:system_r:httpd_t:s0 tclass=file permissive=0\n\
@@ -1635,7 +1746,8 @@ type=ADD_USER msg=audit(1710410652.990:9127): pid=22101 uid=0 auid=1001 ses=481 
             bad("type=SYSCALL msg=foo audit(1.0:1): x=1"),
             ErrorCode::Syntax
         );
-        assert_eq!(bad("node=x"), ErrorCode::WrongFormat);
+        assert_eq!(bad("node=x"), ErrorCode::Syntax);
+        assert_eq!(bad("type=SYSCALL no stamp"), ErrorCode::Syntax);
         assert!(sniff("type=EOE msg=audit(1.0:1):"));
         assert!(sniff("node=h type=EOE msg=audit(1.0:1):"));
         assert!(!sniff("mytype=x audit(1"));

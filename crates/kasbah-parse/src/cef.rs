@@ -36,7 +36,7 @@ pub(crate) fn sniff(line: &str) -> bool {
 /// space or `:` and is followed by a version (`0|`, `1.0|`, `2.0|`).
 pub(crate) fn find_marker(line: &str, marker: &str) -> Option<usize> {
     let b = line.as_bytes();
-    for at in memchr::memmem::find_iter(b, marker.as_bytes()) {
+    let at_marker = |at: usize| {
         let before_ok = at == 0 || matches!(b.get(at - 1), Some(b' ' | b':' | b'\t' | b'>'));
         let mut i = at + marker.len();
         let mut digits = 0;
@@ -48,11 +48,13 @@ pub(crate) fn find_marker(line: &str, marker: &str) -> Option<usize> {
             }
             i += 1;
         }
-        if before_ok && digits > 0 && b.get(i) == Some(&b'|') {
-            return Some(at);
-        }
+        before_ok && digits > 0 && b.get(i) == Some(&b'|')
+    };
+    // Bare records start with the marker: no search needed.
+    if b.starts_with(marker.as_bytes()) && at_marker(0) {
+        return Some(0);
     }
-    None
+    memchr::memmem::find_iter(b, marker.as_bytes()).find(|&at| at_marker(at))
 }
 
 /// What an extension key fills besides its original-name field.
@@ -220,10 +222,58 @@ const KEYS: &[(&str, Map)] = &[
     ("destinationTranslatedPort", Map::DstNatPort),
 ];
 
+/// A fixed open-addressing hash table from key names to their interned id and mapping, built
+/// once: one hash and one comparison per lookup on the hot path.
+pub(crate) struct KeyTable<M: Copy> {
+    slots: Vec<u16>,
+    entries: Vec<(&'static str, FieldId, M)>,
+}
+
+impl<M: Copy> KeyTable<M> {
+    pub(crate) fn new(keys: &[(&'static str, M)]) -> Self {
+        let size = (keys.len() * 4).next_power_of_two().max(16);
+        let mask = size - 1;
+        let mut slots = vec![0u16; size];
+        let mut entries = Vec::with_capacity(keys.len());
+        for (k, m) in keys {
+            entries.push((*k, FieldId::intern(k), *m));
+            let mut h = fnv(k.as_bytes()) & mask;
+            while slots.get(h).is_some_and(|s| *s != 0) {
+                h = (h + 1) & mask;
+            }
+            if let Some(slot) = slots.get_mut(h) {
+                *slot = entries.len() as u16;
+            }
+        }
+        KeyTable { slots, entries }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<(FieldId, M)> {
+        let mask = self.slots.len() - 1;
+        let mut h = fnv(key.as_bytes()) & mask;
+        loop {
+            let slot = *self.slots.get(h)?;
+            let (k, id, m) = self.entries.get(usize::from(slot).checked_sub(1)?)?;
+            if *k == key {
+                return Some((*id, *m));
+            }
+            h = (h + 1) & mask;
+        }
+    }
+}
+
+fn fnv(b: &[u8]) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for &c in b {
+        h = (h ^ u32::from(c)).wrapping_mul(0x0100_0193);
+    }
+    h as usize
+}
+
 /// Field ids interned once per process.
 struct Ids {
-    /// `KEYS`, sorted by name for binary search, with each key's interned id.
-    keys: Vec<(&'static str, FieldId, Map)>,
+    /// The dictionary with each key's interned id.
+    keys: KeyTable<Map>,
     version: FieldId,
     device_vendor: FieldId,
     device_product: FieldId,
@@ -249,44 +299,33 @@ struct Ids {
 impl Ids {
     fn get() -> &'static Ids {
         static IDS: OnceLock<Ids> = OnceLock::new();
-        IDS.get_or_init(|| {
-            let mut keys: Vec<_> = KEYS
-                .iter()
-                .map(|(k, m)| (*k, FieldId::intern(k), *m))
-                .collect();
-            keys.sort_by(|a, b| a.0.cmp(b.0));
-            Ids {
-                keys,
-                version: FieldId::intern("cef.version"),
-                device_vendor: FieldId::intern("cef.device_vendor"),
-                device_product: FieldId::intern("cef.device_product"),
-                device_version: FieldId::intern("cef.device_version"),
-                signature_id: FieldId::intern("cef.signature_id"),
-                name: FieldId::intern("cef.name"),
-                severity: FieldId::intern("cef.severity"),
-                observer_hostname: FieldId::intern("observer.hostname"),
-                observer_mac: FieldId::intern("observer.mac"),
-                observer_ingress: FieldId::intern("observer.ingress.interface.name"),
-                observer_egress: FieldId::intern("observer.egress.interface.name"),
-                source_nat_ip: FieldId::intern("source.nat.ip"),
-                source_nat_port: FieldId::intern("source.nat.port"),
-                destination_nat_ip: FieldId::intern("destination.nat.ip"),
-                destination_nat_port: FieldId::intern("destination.nat.port"),
-                user_target_id: FieldId::intern("user.target.id"),
-                event_start: FieldId::intern("event.start"),
-                event_end: FieldId::intern("event.end"),
-                event_reason: FieldId::intern("event.reason"),
-                file_hash_sha512: FieldId::intern("file.hash.sha512"),
-            }
+        IDS.get_or_init(|| Ids {
+            keys: KeyTable::new(KEYS),
+            version: FieldId::intern("cef.version"),
+            device_vendor: FieldId::intern("cef.device_vendor"),
+            device_product: FieldId::intern("cef.device_product"),
+            device_version: FieldId::intern("cef.device_version"),
+            signature_id: FieldId::intern("cef.signature_id"),
+            name: FieldId::intern("cef.name"),
+            severity: FieldId::intern("cef.severity"),
+            observer_hostname: FieldId::intern("observer.hostname"),
+            observer_mac: FieldId::intern("observer.mac"),
+            observer_ingress: FieldId::intern("observer.ingress.interface.name"),
+            observer_egress: FieldId::intern("observer.egress.interface.name"),
+            source_nat_ip: FieldId::intern("source.nat.ip"),
+            source_nat_port: FieldId::intern("source.nat.port"),
+            destination_nat_ip: FieldId::intern("destination.nat.ip"),
+            destination_nat_port: FieldId::intern("destination.nat.port"),
+            user_target_id: FieldId::intern("user.target.id"),
+            event_start: FieldId::intern("event.start"),
+            event_end: FieldId::intern("event.end"),
+            event_reason: FieldId::intern("event.reason"),
+            file_hash_sha512: FieldId::intern("file.hash.sha512"),
         })
     }
 
     fn lookup(&self, key: &str) -> Option<(FieldId, Map)> {
-        self.keys
-            .binary_search_by(|(k, _, _)| (*k).cmp(key))
-            .ok()
-            .and_then(|i| self.keys.get(i))
-            .map(|(_, id, m)| (*id, *m))
+        self.keys.get(key)
     }
 }
 
@@ -382,7 +421,12 @@ struct Deferred<'a> {
     dpid: Option<Cow<'a, str>>,
     has_msg: bool,
     labels: Vec<(&'a str, Cow<'a, str>)>,
+    pairs: usize,
 }
+
+/// Extension pairs kept per record. Real records have a few dozen; the cap bounds the work on
+/// hostile ones (the event's field map is a vector scanned per insert).
+pub(crate) const MAX_PAIRS: usize = 1024;
 
 fn parse_cef(msg: &str, e: &mut Event, default_tz: Option<TzOffset>) -> Result<(), ParseError> {
     let body = msg
@@ -457,6 +501,10 @@ fn parse_cef(msg: &str, e: &mut Event, default_tz: Option<TzOffset>) -> Result<(
 
 /// Stores one extension pair under its own name and fills its ECS field.
 fn apply<'a>(e: &mut Event, ids: &Ids, d: &mut Deferred<'a>, key: &'a str, value: Cow<'a, str>) {
+    d.pairs += 1;
+    if d.pairs > MAX_PAIRS {
+        return;
+    }
     let Some((id, map)) = ids.lookup(key) else {
         if key.len() > 5 && key.ends_with("Label") {
             d.labels
@@ -1410,6 +1458,50 @@ mod tests {
         .expect("valid CEF");
         assert_eq!(e.timestamp.to_rfc3339(), "2024-03-14T07:51:31Z");
         assert_eq!(s(&e, "source.ip"), Some("10.0.0.1"));
+    }
+
+    #[test]
+    fn fuzz_regression_path_with_trailing_separators() {
+        // cargo fuzz (cef): a multi-byte file name followed by separators made
+        // `norm::set_file_path` slice inside a character.
+        let e = one("CEF:0|V|P|1|2|N|3|filePath=C:\\U//////////]]]]]\u{FFFD} fname=x");
+        assert_eq!(s(&e, "file.path"), Some("C:\\U//////////]]]]]\u{FFFD}"));
+        let e = one("CEF:0|V|P|1|2|N|3|filePath=C:\\Temp\\é\\\\ fname=x");
+        assert_eq!(s(&e, "file.directory"), Some("C:\\Temp"));
+        // The input cargo fuzz found, byte for byte.
+        let crash: &[u8] = b"CEF:0|Symantec|Endpoint Protection|14.3|30|Vir)ud|\x85dry-High|rt=Mar O\x00ser=RCO\x04\x00\x00\x00\x00\x00\x00\x00n sntdn sntdom=COmnfP ARe=in filePath=C:\\U//////////]]]]]\x96 CEF]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]:]]]]]]]]]]]]ry-High|rt=ser=COR\x04\x00///////";
+        let origin = Origin::File(Arc::from("t"));
+        let mut events = 0;
+        parse_bytes(crash, Some(Format::Cef), &origin, &opts(), &mut |i| {
+            events += usize::from(matches!(i, Item::Event(_)));
+        });
+        assert_eq!(events, 1);
+    }
+
+    #[test]
+    fn pairs_are_capped() {
+        let ext: Vec<String> = (0..3000).map(|n| format!("k{n}={n}")).collect();
+        let e = one(&format!("CEF:0|V|P|1|2|N|3|{}", ext.join(" ")));
+        assert_eq!(i(&e, "k1023"), Some(1023));
+        assert!(e.get_name("k1024").is_none());
+    }
+
+    #[test]
+    fn key_table_finds_every_key_and_nothing_else() {
+        let t = KeyTable::new(KEYS);
+        for (k, m) in KEYS {
+            assert_eq!(t.get(k).map(|(id, m)| (id.name(), m)), Some((*k, *m)));
+        }
+        for k in [
+            "",
+            "srcx",
+            "SRC",
+            "cs7",
+            "deviceactio",
+            "x".repeat(300).as_str(),
+        ] {
+            assert!(t.get(k).is_none(), "{k}");
+        }
     }
 
     #[test]

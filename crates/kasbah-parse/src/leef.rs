@@ -118,7 +118,7 @@ const KEYS: &[(&str, Map)] = &[
 ];
 
 struct Ids {
-    keys: Vec<(&'static str, FieldId, Map)>,
+    keys: cef::KeyTable<Map>,
     version: FieldId,
     vendor: FieldId,
     product: FieldId,
@@ -136,36 +136,25 @@ struct Ids {
 impl Ids {
     fn get() -> &'static Ids {
         static IDS: OnceLock<Ids> = OnceLock::new();
-        IDS.get_or_init(|| {
-            let mut keys: Vec<_> = KEYS
-                .iter()
-                .map(|(k, m)| (*k, FieldId::intern(k), *m))
-                .collect();
-            keys.sort_by(|a, b| a.0.cmp(b.0));
-            Ids {
-                keys,
-                version: FieldId::intern("leef.version"),
-                vendor: FieldId::intern("leef.vendor"),
-                product: FieldId::intern("leef.product"),
-                product_version: FieldId::intern("leef.product_version"),
-                event_id: FieldId::intern("leef.event_id"),
-                delimiter: FieldId::intern("leef.delimiter"),
-                source_nat_ip: FieldId::intern("source.nat.ip"),
-                source_nat_port: FieldId::intern("source.nat.port"),
-                destination_nat_ip: FieldId::intern("destination.nat.ip"),
-                destination_nat_port: FieldId::intern("destination.nat.port"),
-                group_id: FieldId::intern("group.id"),
-                event_reason: FieldId::intern("event.reason"),
-            }
+        IDS.get_or_init(|| Ids {
+            keys: cef::KeyTable::new(KEYS),
+            version: FieldId::intern("leef.version"),
+            vendor: FieldId::intern("leef.vendor"),
+            product: FieldId::intern("leef.product"),
+            product_version: FieldId::intern("leef.product_version"),
+            event_id: FieldId::intern("leef.event_id"),
+            delimiter: FieldId::intern("leef.delimiter"),
+            source_nat_ip: FieldId::intern("source.nat.ip"),
+            source_nat_port: FieldId::intern("source.nat.port"),
+            destination_nat_ip: FieldId::intern("destination.nat.ip"),
+            destination_nat_port: FieldId::intern("destination.nat.port"),
+            group_id: FieldId::intern("group.id"),
+            event_reason: FieldId::intern("event.reason"),
         })
     }
 
     fn lookup(&self, key: &str) -> Option<(FieldId, Map)> {
-        self.keys
-            .binary_search_by(|(k, _, _)| (*k).cmp(key))
-            .ok()
-            .and_then(|i| self.keys.get(i))
-            .map(|(_, id, m)| (*id, *m))
+        self.keys.get(key)
     }
 }
 
@@ -371,9 +360,14 @@ struct Deferred<'a> {
     ident_mac: Option<Cow<'a, str>>,
     dev_time: Option<String>,
     dev_time_format: Option<String>,
+    pairs: usize,
 }
 
 fn apply(e: &mut Event, ids: &Ids, d: &mut Deferred<'_>, key: &str, value: &str) {
+    d.pairs += 1;
+    if d.pairs > cef::MAX_PAIRS {
+        return;
+    }
     let Some((id, map)) = ids.lookup(key) else {
         e.fields.set_name(key, Value::infer(value));
         return;
@@ -890,6 +884,14 @@ mod tests {
         assert_eq!(e.tz, TzOffset::from_secs(3600));
         let e = one("LEEF:1.0|V|P|1|ID|devTime=garbage");
         assert_eq!(e.timestamp, e.received);
+    }
+
+    #[test]
+    fn attributes_are_capped() {
+        let attrs: Vec<String> = (0..3000).map(|n| format!("k{n}={n}")).collect();
+        let e = one(&format!("LEEF:2.0|V|P|1|ID|^|{}", attrs.join("^")));
+        assert_eq!(i(&e, "k1023"), Some(1023));
+        assert!(e.get_name("k1024").is_none());
     }
 
     #[test]

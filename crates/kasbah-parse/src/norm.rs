@@ -73,7 +73,9 @@ pub fn set_file_path(e: &mut Event, path: &str) {
     e.set(ecs::FILE_PATH, path);
     let name = basename(path);
     e.fields.set_default(ecs::FILE_NAME, name);
-    let dir = &path[..path.len() - name.len()];
+    // `name` is a suffix of the path without its trailing separators (not of `path` itself).
+    let trimmed = path.trim_end_matches(['/', '\\']);
+    let dir = trimmed.get(..trimmed.len() - name.len()).unwrap_or("");
     let dir = dir.trim_end_matches(['/', '\\']);
     if !dir.is_empty() {
         e.fields.set_default(ecs::FILE_DIRECTORY, dir);
@@ -174,6 +176,11 @@ mod tests {
         set_file_path(&mut e, "/var/log/auth.log");
         assert_eq!(e.fields.get_str(ecs::FILE_NAME), Some("auth.log"));
         assert_eq!(e.fields.get_str(ecs::FILE_DIRECTORY), Some("/var/log"));
+        // Trailing separators after a multi-byte name (found by fuzzing the CEF parser).
+        let mut e = ev();
+        set_file_path(&mut e, "/srv/é//");
+        assert_eq!(e.fields.get_str(ecs::FILE_NAME), Some("é"));
+        assert_eq!(e.fields.get_str(ecs::FILE_DIRECTORY), Some("/srv"));
     }
 
     #[test]
