@@ -28,8 +28,8 @@ pub(crate) fn parse_all(input: &[u8], format: Format) -> (Vec<Event>, Vec<BadRec
 /// The single event `line` gives as `format`.
 pub(crate) fn one(line: &str, format: Format) -> Event {
     let (mut events, bad) = parse_all(line.as_bytes(), format);
-    assert!(bad.is_empty(), "{line}: {bad:?}");
-    assert_eq!(events.len(), 1, "{line}");
+    assert!(bad.is_empty(), "{}: {bad:?}", excerpt(line));
+    assert_eq!(events.len(), 1, "{}", excerpt(line));
     events.remove(0)
 }
 
@@ -253,6 +253,28 @@ fn rfc5424_sd_escapes_and_odd_elements() {
     assert_eq!(ts(&e), "2024-06-15T12:00:00Z");
     assert_eq!(e.tz, None);
     assert_eq!(f(&e, "host.name"), None);
+}
+
+#[test]
+fn huge_structured_data_stays_linear() {
+    let sd: String = (0..40_000)
+        .map(|i| format!("[e{i}@1 p=\"{i}\"]"))
+        .collect();
+    let line = format!("<14>1 - h a - - {sd} msg");
+    let start = std::time::Instant::now();
+    let e = one(&line, Format::Syslog);
+    assert!(start.elapsed().as_secs() < 20, "{:?}", start.elapsed());
+    assert_eq!(f(&e, "e0@1.p").as_deref(), Some("0"));
+    assert_eq!(f(&e, "e255@1.p").as_deref(), Some("255"));
+    assert_eq!(f(&e, "e256@1.p"), None);
+    let rest = f(&e, "syslog.sd_unparsed").unwrap_or_default();
+    assert!(
+        rest.starts_with("[e256@1 p=\"256\"][e257@1"),
+        "{}",
+        &rest[..30]
+    );
+    assert!(rest.ends_with("[e39999@1 p=\"39999\"]"));
+    assert_eq!(f(&e, "message").as_deref(), Some("msg"));
 }
 
 #[test]
