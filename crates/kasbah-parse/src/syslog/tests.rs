@@ -257,9 +257,7 @@ fn rfc5424_sd_escapes_and_odd_elements() {
 
 #[test]
 fn huge_structured_data_stays_linear() {
-    let sd: String = (0..40_000)
-        .map(|i| format!("[e{i}@1 p=\"{i}\"]"))
-        .collect();
+    let sd: String = (0..40_000).map(|i| format!("[e{i}@1 p=\"{i}\"]")).collect();
     let line = format!("<14>1 - h a - - {sd} msg");
     let start = std::time::Instant::now();
     let e = one(&line, Format::Syslog);
