@@ -47,6 +47,10 @@ use crate::error::{ErrorCode, ParseError};
 use crate::norm;
 use crate::syslog::{self, StaticField, set_original};
 
+/// At most this many `key=value` items of one message become fields (the message keeps them all);
+/// real messages have fewer than ten, and setting a field scans the ones already set.
+const MAX_ITEMS: usize = 32;
+
 static SSHD_AUTH_METHOD: StaticField = StaticField::new("sshd.auth_method");
 static SSHD_INVALID_USER: StaticField = StaticField::new("sshd.invalid_user");
 static SSHD_PROTOCOL: StaticField = StaticField::new("sshd.protocol");
@@ -561,7 +565,7 @@ fn received_disconnect(r: &str, e: &mut Event) {
 fn pam_kv(kv: &str, e: &mut Event) {
     let mut rhost = "";
     let mut user = "";
-    for tok in kv.split_ascii_whitespace() {
+    for tok in kv.split_ascii_whitespace().take(MAX_ITEMS) {
         let Some((k, v)) = tok.split_once('=') else {
             continue;
         };
@@ -681,7 +685,9 @@ fn sudo(msg: &str, e: &mut Event) {
     let mut command = None;
     let mut pwd = None;
     let mut first = true;
-    while !rest.is_empty() {
+    let mut items = 0;
+    while !rest.is_empty() && items < MAX_ITEMS {
+        items += 1;
         // COMMAND is last and may itself contain ` ; `.
         let (seg, next) = if rest.starts_with("COMMAND=") {
             (rest, "")
@@ -880,7 +886,7 @@ fn account_kv<'a>(
     e: &mut Event,
 ) -> (Option<&'a str>, Option<&'a str>, Option<&'a str>) {
     let (mut name, mut uid, mut gid) = (None, None, None);
-    for part in s.split(", ") {
+    for part in s.split(", ").take(MAX_ITEMS) {
         let Some((k, v)) = part.split_once('=') else {
             continue;
         };
@@ -1098,7 +1104,11 @@ fn pkexec(msg: &str, e: &mut Event) {
     }
     set_user(e, user);
     let mut rest = rest;
-    while let Some((_, after)) = rest.split_once(" [") {
+    let mut items = 0;
+    while let Some((_, after)) = rest.split_once(" [")
+        && items < MAX_ITEMS
+    {
+        items += 1;
         // COMMAND is last; its value may contain `] [`.
         let (item, next) = if after.starts_with("COMMAND=") {
             (after.strip_suffix(']').unwrap_or(after), "")

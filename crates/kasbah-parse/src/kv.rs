@@ -32,7 +32,13 @@ use crate::error::{ErrorCode, ParseError};
 use crate::syslog::{self, StaticField, set_original};
 use crate::{norm, time};
 
+/// At most this many tokens (pairs and flags) of one record become fields; the rest of the line is
+/// kept whole in `kv.unparsed`. Real firewall lines have under a hundred pairs, and setting a field
+/// scans the ones already set, so an unbounded count would make hostile lines quadratic.
+const MAX_TOKENS: usize = 256;
+
 static LOG_PREFIX: StaticField = StaticField::new("log_prefix");
+static UNPARSED: StaticField = StaticField::new("kv.unparsed");
 static FLAGS: StaticField = StaticField::new("flags");
 static INGRESS_IFACE: StaticField = StaticField::new("observer.ingress.interface.name");
 static EGRESS_IFACE: StaticField = StaticField::new("observer.egress.interface.name");
@@ -243,6 +249,8 @@ struct Scan {
     prefix_end: usize,
     /// Netfilter (`IN=`, `OUT=`): bare tokens after pairs are flags.
     netfilter: bool,
+    /// Where the text left unparsed after [`MAX_TOKENS`] tokens starts.
+    unparsed: Option<usize>,
 }
 
 fn is_netfilter(msg: &str) -> bool {
@@ -253,6 +261,7 @@ impl Scan {
     fn run(&mut self, msg: &str) {
         self.pairs.clear();
         self.flags.clear();
+        self.unparsed = None;
         self.netfilter = is_netfilter(msg);
         let delim = if self.netfilter {
             None
@@ -268,6 +277,13 @@ impl Scan {
         }
         let mut last = Last::Other;
         for t in Tokens::new(msg, delim) {
+            if self.pairs.len() + self.flags.len() >= MAX_TOKENS {
+                self.unparsed = Some(match t {
+                    Tok::Pair { key, .. } => key.0,
+                    Tok::Bare { start, .. } => start,
+                });
+                break;
+            }
             match t {
                 Tok::Pair { key, value, quote } => {
                     first.get_or_insert(key.0);
@@ -829,6 +845,9 @@ fn set_originals(msg: &str, scan: &Scan, e: &mut Event) {
     let prefix = prefix_text(msg, scan);
     if !prefix.is_empty() {
         LOG_PREFIX.set(e, prefix);
+    }
+    if let Some(rest) = scan.unparsed.and_then(|i| msg.get(i..)) {
+        UNPARSED.set(e, rest);
     }
     if !scan.flags.is_empty() {
         FLAGS.set(

@@ -98,7 +98,13 @@ pub(crate) fn excerpt(s: &str) -> &str {
     }
 }
 
+/// At most this many SD parameters become fields (setting a field scans those already set, so an
+/// unbounded count would be quadratic); the structured data from the first one left out is kept
+/// whole in `syslog.sd_unparsed`.
+const MAX_SD_PARAMS: usize = 256;
+
 static EVENT_SEQUENCE: StaticField = StaticField::new("event.sequence");
+static SD_UNPARSED: StaticField = StaticField::new("syslog.sd_unparsed");
 static CISCO_FACILITY: StaticField = StaticField::new("cisco.facility");
 static CISCO_SEVERITY: StaticField = StaticField::new("cisco.severity");
 static CISCO_MNEMONIC: StaticField = StaticField::new("cisco.mnemonic");
@@ -252,7 +258,7 @@ fn scan_5424<'a>(
     h.procid = next_field(&mut rest);
     h.msgid = next_field(&mut rest);
     let after_sd = if rest.starts_with('[') {
-        let n = walk_sd(rest, |_, _| {})?;
+        let n = walk_sd(rest, |_, _, _| {})?;
         h.sd = rest.get(..n);
         rest.get(n..).unwrap_or("")
     } else if rest == "-" || rest.starts_with("- ") {
@@ -273,15 +279,16 @@ fn sd_error(what: &str, at: usize) -> ParseError {
 }
 
 /// Walks RFC 5424 structured data at the start of `s` (which starts with `[`), calling `f` with each
-/// SD-ID and `Some((PARAM-NAME, raw PARAM-VALUE))` per parameter, or `None` for an element without
-/// parameters. Returns the length of the structured data.
+/// SD-ID, `Some((PARAM-NAME, raw PARAM-VALUE))` per parameter or `None` for an element without
+/// parameters, and the offset of its element. Returns the length of the structured data.
 pub(crate) fn walk_sd<'a>(
     s: &'a str,
-    mut f: impl FnMut(&'a str, Option<(&'a str, &'a str)>),
+    mut f: impl FnMut(&'a str, Option<(&'a str, &'a str)>, usize),
 ) -> Result<usize, ParseError> {
     let b = s.as_bytes();
     let mut i = 0;
     while b.get(i) == Some(&b'[') {
+        let element = i;
         i += 1;
         let id_start = i;
         while let Some(&c) = b.get(i) {
@@ -335,7 +342,11 @@ pub(crate) fn walk_sd<'a>(
                             None => return Err(sd_error("'\"' closing a PARAM-VALUE", b.len())),
                         }
                     }
-                    f(id, Some((name, s.get(value_start..i).unwrap_or(""))));
+                    f(
+                        id,
+                        Some((name, s.get(value_start..i).unwrap_or(""))),
+                        element,
+                    );
                     params += 1;
                     i += 1;
                 }
@@ -344,7 +355,7 @@ pub(crate) fn walk_sd<'a>(
             }
         }
         if params == 0 {
-            f(id, None);
+            f(id, None, element);
         }
     }
     Ok(i)
@@ -676,17 +687,29 @@ pub(crate) fn apply_header(h: &Header<'_>, e: &mut Event) {
         EVENT_SEQUENCE.set(e, Value::infer(seq));
     }
     if let Some(sd) = h.sd {
+        let mut count = 0usize;
+        let mut unparsed = None;
         // Validated by `scan`; a second walk cannot fail.
-        let _ = walk_sd(sd, |id, param| match param {
-            Some((name, raw)) => {
-                let mut key = CompactString::with_capacity(id.len() + 1 + name.len());
-                key.push_str(id);
-                key.push('.');
-                key.push_str(name);
-                set_original(e, &key, Value::Str(sd_unescape(raw)));
+        let _ = walk_sd(sd, |id, param, element| {
+            count += 1;
+            if count > MAX_SD_PARAMS {
+                unparsed.get_or_insert(element);
+                return;
             }
-            None => set_original(e, id, Value::Bool(true)),
+            match param {
+                Some((name, raw)) => {
+                    let mut key = CompactString::with_capacity(id.len() + 1 + name.len());
+                    key.push_str(id);
+                    key.push('.');
+                    key.push_str(name);
+                    set_original(e, &key, Value::Str(sd_unescape(raw)));
+                }
+                None => set_original(e, id, Value::Bool(true)),
+            }
         });
+        if let Some(rest) = unparsed.and_then(|i| sd.get(i..)) {
+            SD_UNPARSED.set(e, rest);
+        }
     }
 }
 

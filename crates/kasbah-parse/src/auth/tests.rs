@@ -473,6 +473,23 @@ fn sudo_messages() {
 }
 
 #[test]
+fn long_messages_stay_bounded() {
+    let kv: String = (0..50_000).map(|i| format!("k{i}=v ")).collect();
+    let e = auth(&format!(
+        "sshd[1]: pam_unix(sshd:auth): authentication failure; {kv}"
+    ));
+    assert!(e.fields.len() < 64, "{}", e.fields.len());
+    let segs: String = (0..50_000).map(|i| format!("K{i}=v ; ")).collect();
+    let e = auth(&format!("sudo: alice : {segs}COMMAND=/bin/true"));
+    assert!(e.fields.len() < 64, "{}", e.fields.len());
+    let e = auth(&format!(
+        "pkexec[1]: a: Executing command{}",
+        " [X=1]".repeat(50_000)
+    ));
+    assert!(e.fields.len() < 64, "{}", e.fields.len());
+}
+
+#[test]
 fn su_messages() {
     let e = auth("su[2211]: (to root) alice on pts/0");
     assert_eq!(w("authentication", "start", "su", "success"), what(&e));

@@ -400,6 +400,30 @@ fn repeated_keys_and_reserved_names() {
 }
 
 #[test]
+fn huge_records_stay_linear() {
+    // 60,000 pairs: the first MAX_TOKENS become fields, the rest is kept as text.
+    let line: String = (0..60_000).map(|i| format!("k{i}={i} ")).collect();
+    let start = std::time::Instant::now();
+    let e = kv(&line);
+    assert!(start.elapsed().as_secs() < 20, "{:?}", start.elapsed());
+    assert_eq!(e.get_name("k0"), Some(&Value::Int(0)));
+    assert_eq!(e.get_name("k255"), Some(&Value::Int(255)));
+    assert_eq!(e.get_name("k256"), None);
+    let rest = f(&e, "kv.unparsed").unwrap_or_default();
+    assert!(rest.starts_with("k256=256 k257=257"), "{}", &rest[..40]);
+    assert!(rest.ends_with("k59999=59999 "));
+    // The same key repeated: one list, bounded.
+    let line = "a=1 ".repeat(100_000);
+    let e = kv(&line);
+    assert!(matches!(e.get_name("a"), Some(Value::List(l)) if l.len() == MAX_TOKENS));
+    // Flags count towards the bound too.
+    let line = format!("IN=eth0 OUT= SRC=1.2.3.4 {}", "SYN ".repeat(100_000));
+    let e = kv(&line);
+    assert!(matches!(e.get_name("flags"), Some(Value::List(l)) if l.len() == MAX_TOKENS - 3));
+    assert!(f(&e, "kv.unparsed").is_some_and(|r| r.starts_with("SYN SYN")));
+}
+
+#[test]
 fn lines_without_pairs_are_kp005() {
     let (events, bad) = parse_all(
         b"no pairs here\n<14>Jun 1 10:00:00 h app: nothing either\nok=1\n",
