@@ -716,7 +716,6 @@ pub(crate) fn apply_header(h: &Header<'_>, e: &mut Event) {
 /// Reads a syslog header (RFC 5424, RFC 3164 with or without PRI) at the start of `line`, sets the
 /// header fields (time, host, app, pid, facility, severity) on `e`, and returns the message part.
 /// `None` if `line` has no syslog header (or a broken RFC 5424 one); `e` is then untouched.
-#[allow(dead_code)] // The interface the CEF and LEEF parsers call for syslog-wrapped payloads.
 pub(crate) fn parse_header<'a>(
     line: &'a str,
     e: &mut kasbah_event::Event,
