@@ -41,20 +41,50 @@ pub enum Source {
 /// The fields of one event: a small insertion-ordered map from [`FieldId`] to [`Value`].
 ///
 /// Lookups scan a few dozen `u32`s (faster than hashing at this size) and return borrowed values.
-/// An alias makes a second name (`EventData.Image`) resolve to an existing entry (`Image`)
-/// without copying the value. Names that could not be interned (the interner is bounded) live in
-/// `overflow` and are found by string.
+/// A 256-bit filter over the ids present (names and aliases) answers most misses without a scan,
+/// which matters twice: a rule engine asks for many fields an event does not have, and `set`
+/// appends without scanning when the filter says the name is new. An alias makes a second name
+/// (`EventData.Image`) resolve to an existing entry (`Image`) without copying the value. Names
+/// that could not be interned (the interner is bounded) live in `overflow` and are found by string.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Fields {
+    present: Present,
     entries: Vec<(FieldId, Value)>,
     aliases: Vec<(FieldId, u32)>,
     overflow: Vec<(Box<str>, Value)>,
+}
+
+/// A one-hash Bloom filter of 256 bits over field ids: "maybe present" or "certainly absent".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Present([u64; 4]);
+
+impl Present {
+    #[inline]
+    fn bit(id: FieldId) -> (usize, u64) {
+        let i = id.index() & 255;
+        (i >> 6, 1u64 << (i & 63))
+    }
+
+    #[inline]
+    fn insert(&mut self, id: FieldId) {
+        let (w, b) = Self::bit(id);
+        if let Some(word) = self.0.get_mut(w) {
+            *word |= b;
+        }
+    }
+
+    #[inline]
+    fn may_contain(&self, id: FieldId) -> bool {
+        let (w, b) = Self::bit(id);
+        self.0.get(w).is_some_and(|word| word & b != 0)
+    }
 }
 
 impl Fields {
     /// An empty map with room for `n` fields.
     pub fn with_capacity(n: usize) -> Self {
         Fields {
+            present: Present::default(),
             entries: Vec::with_capacity(n),
             aliases: Vec::new(),
             overflow: Vec::new(),
@@ -64,6 +94,9 @@ impl Fields {
     /// The value of `id`, directly or through an alias.
     #[inline]
     pub fn get(&self, id: FieldId) -> Option<&Value> {
+        if !self.present.may_contain(id) {
+            return None;
+        }
         if let Some((_, v)) = self.entries.iter().find(|(k, _)| *k == id) {
             return Some(v);
         }
@@ -95,6 +128,11 @@ impl Fields {
     /// Sets `id` to `value`, replacing an earlier value of the same field.
     pub fn set(&mut self, id: FieldId, value: impl Into<Value>) {
         let value = value.into();
+        if !self.present.may_contain(id) {
+            self.present.insert(id);
+            self.entries.push((id, value));
+            return;
+        }
         match self.entries.iter_mut().find(|(k, _)| *k == id) {
             Some((_, v)) => *v = value,
             None => self.entries.push((id, value)),
@@ -111,12 +149,14 @@ impl Fields {
             self.get(id).is_none(),
             "push_new of a field already set: {id:?}"
         );
+        self.present.insert(id);
         self.entries.push((id, value.into()));
     }
 
     /// Sets `id` only if it has no value yet. Used to fill an ECS field from a secondary source.
     pub fn set_default(&mut self, id: FieldId, value: impl Into<Value>) {
         if self.get(id).is_none() {
+            self.present.insert(id);
             self.entries.push((id, value.into()));
         }
     }
@@ -142,6 +182,7 @@ impl Fields {
             return;
         }
         if let Some(i) = self.entries.iter().position(|(k, _)| *k == target) {
+            self.present.insert(alias);
             self.aliases.push((alias, i as u32));
         }
     }
@@ -275,6 +316,26 @@ mod tests {
         e.fields.push_new(ecs::HOST_NAME, "h");
         assert_eq!(e.fields.get_str(ecs::USER_NAME), Some("alice"));
         assert_eq!(e.fields.len(), 2);
+    }
+
+    #[test]
+    fn filter_collisions_still_resolve() {
+        // Ids 256 apart share a filter bit: presence of one must not hide or fake the other.
+        let mut e = ev();
+        let ids: Vec<FieldId> = (0..600)
+            .map(|i| FieldId::intern(&format!("collide.{i}")))
+            .collect();
+        for (n, id) in ids.iter().enumerate().step_by(2) {
+            e.set(*id, n as i64);
+        }
+        for (n, id) in ids.iter().enumerate() {
+            let expect = (n % 2 == 0).then_some(Value::Int(n as i64));
+            assert_eq!(e.get(*id), expect.as_ref(), "{id:?}");
+        }
+        // Replacing through `set` after a collision keeps one entry per name.
+        e.set(ids[0], -1i64);
+        assert_eq!(e.get(ids[0]), Some(&Value::Int(-1)));
+        assert_eq!(e.fields.len(), 300);
     }
 
     #[test]
