@@ -22,29 +22,24 @@ python3 bench/gen.py --out "$DATA" --mb "$MB" >/dev/null
 BIN=target/release/kasbah
 FLOOR=target/release/examples/evtx_floor
 
-# best wall time in seconds of 3 runs of "$@"
-best() {
-  local best=999999 t0 t1 t
-  for _ in 1 2 3; do
-    t0=$(date +%s%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s%N)
-    t=$(( t1 - t0 ))
-    [ "$t" -lt "$best" ] && best=$t
-  done
-  awk -v n="$best" 'BEGIN{printf "%.4f", n/1e9}'
-}
+# "wall cpu" best-of-3 seconds of a command (see bench/timeit.py); cpu() keeps the CPU part.
+timing() { python3 bench/timeit.py "$@"; }
+cpu() { timing "$@" | awk '{print $2}'; }
 events() { "$BIN" parse --output none "$@" 2>&1 >/dev/null | awk '/ events, /{print $4}' | head -1; }
 rate() { awk -v a="$1" -v t="$2" 'BEGIN{ if (t>0) printf "%.0f", a/t; else print "-" }'; }
 mbs() { awk -v b="$1" -v t="$2" 'BEGIN{ if (t>0) printf "%.0f", b/1048576/t; else print "-" }'; }
 
+echo "Rates per core, from CPU time (user+sys) of the best of 3 runs, pinned to one core."
+echo
 echo "| input | format | MB | events | read MB/s | lines MB/s | parse MB/s | parse events/s | parse+JSON out MB/s |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for f in "$DATA"/*.log; do
   name=$(basename "$f" .log); fmt=${name#*.}; bytes=$(stat -c %s "$f")
   cat "$f" >/dev/null # warm the page cache
-  t_read=$(best $CORE cat "$f")
-  t_lines=$(best $CORE wc -l "$f")
-  t_parse=$(best $CORE "$BIN" parse --quiet --output none -f "$fmt" "$f")
-  t_json=$(best $CORE "$BIN" parse --quiet -f "$fmt" "$f")
+  t_read=$(cpu $CORE cat "$f")
+  t_lines=$(cpu $CORE wc -l "$f")
+  t_parse=$(cpu $CORE "$BIN" parse --quiet --output none -f "$fmt" "$f")
+  t_json=$(cpu $CORE "$BIN" parse --quiet -f "$fmt" "$f")
   n=$(events -f "$fmt" "$f")
   echo "| ${name%%.*} | $fmt | $(( bytes >> 20 )) | $n | $(mbs "$bytes" "$t_read") | $(mbs "$bytes" "$t_lines") | $(mbs "$bytes" "$t_parse") | $(rate "$n" "$t_parse") | $(mbs "$bytes" "$t_json") |"
 done
@@ -52,9 +47,9 @@ done
 if [ -d "$SHARED/evtx" ]; then
   bytes=$(find "$SHARED/evtx" -name '*.evtx' -printf '%s\n' | awk '{s+=$1} END{print s}')
   n=$(events -f evtx "$SHARED/evtx")
-  t_floor=$(best $CORE "$FLOOR" "$SHARED/evtx")
-  t_parse=$(best $CORE "$BIN" parse --quiet --output none -f evtx "$SHARED/evtx")
-  t_json=$(best $CORE "$BIN" parse --quiet -f evtx "$SHARED/evtx")
+  t_floor=$(cpu $CORE "$FLOOR" "$SHARED/evtx")
+  t_parse=$(cpu $CORE "$BIN" parse --quiet --output none -f evtx "$SHARED/evtx")
+  t_json=$(cpu $CORE "$BIN" parse --quiet -f evtx "$SHARED/evtx")
   echo
   echo "| EVTX corpus | MB | events | evtx crate alone (s) | kasbah parse (s) | ratio | events/s | parse+JSON out (s) |"
   echo "|---|---|---|---|---|---|---|---|"
