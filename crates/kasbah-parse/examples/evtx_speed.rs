@@ -8,12 +8,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
             walk(&p, out);
-        } else if p.extension().is_some_and(|x| x.eq_ignore_ascii_case("evtx")) {
+        } else if p
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("evtx"))
+        {
             out.push(p);
         }
     }
@@ -42,10 +47,13 @@ impl Clock {
 }
 
 fn main() {
-    let dir = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| {
-        let shared = std::env::var("KASBAH_SHARED").unwrap_or_else(|_| "../shared".into());
-        Path::new(&shared).join("evtx")
-    });
+    let dir = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let shared = std::env::var("KASBAH_SHARED").unwrap_or_else(|_| "../shared".into());
+            Path::new(&shared).join("evtx")
+        });
     let mut paths = Vec::new();
     walk(&dir, &mut paths);
     paths.sort();
@@ -53,53 +61,88 @@ fn main() {
     let bytes: usize = files.iter().map(Vec::len).sum();
     println!("{} files, {} MB", files.len(), bytes / 1_000_000);
     let settings = || evtx::ParserSettings::new().indent(false);
-    let rounds = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let rounds = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
     type Run = (&'static str, fn(&[u8], &evtx::ParserSettings) -> usize);
     let runs: Vec<Run> = vec![
         ("evtx records_xml_bytes", |b, s| {
-            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b)).unwrap().with_configuration(s.clone());
+            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b))
+                .unwrap()
+                .with_configuration(s.clone());
             p.records_bytes().filter(Result::is_ok).count()
         }),
         ("evtx chunks()+iter+into_xml_bytes", |b, s| {
-            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b)).unwrap().with_configuration(s.clone());
+            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b))
+                .unwrap()
+                .with_configuration(s.clone());
             let st = std::sync::Arc::new(s.clone());
             let mut n = 0;
             for c in p.chunks() {
                 let Ok(mut c) = c else { continue };
-                let Ok(mut ch) = c.parse(st.clone()) else { continue };
+                let Ok(mut ch) = c.parse(st.clone()) else {
+                    continue;
+                };
                 for r in ch.iter() {
-                    if let Ok(r) = r { if r.into_xml_bytes().is_ok() { n += 1; } }
+                    if let Ok(r) = r {
+                        if r.into_xml_bytes().is_ok() {
+                            n += 1;
+                        }
+                    }
                 }
             }
             n
         }),
         ("evtx records_json_bytes", |b, s| {
-            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b)).unwrap().with_configuration(s.clone());
+            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b))
+                .unwrap()
+                .with_configuration(s.clone());
             p.records_json_bytes().filter(Result::is_ok).count()
         }),
         ("evtx records_json_value", |b, s| {
-            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b)).unwrap().with_configuration(s.clone());
+            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b))
+                .unwrap()
+                .with_configuration(s.clone());
             p.records_json_value().filter(Result::is_ok).count()
         }),
         ("evtx chunks_xml_bytes", |b, s| {
-            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b)).unwrap().with_configuration(s.clone());
+            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b))
+                .unwrap()
+                .with_configuration(s.clone());
             p.chunks_xml_bytes(false).map(|c| c.records().count()).sum()
         }),
         ("evtx chunks_json_bytes", |b, s| {
-            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b)).unwrap().with_configuration(s.clone());
-            p.chunks_json_bytes(false).map(|c| c.records().count()).sum()
+            let mut p = evtx::EvtxParser::from_read_seek(std::io::Cursor::new(b))
+                .unwrap()
+                .with_configuration(s.clone());
+            p.chunks_json_bytes(false)
+                .map(|c| c.records().count())
+                .sum()
         }),
     ];
     let s = settings();
     let kasbah = |keep_raw: bool| {
         move |b: &[u8]| -> (usize, usize) {
-            let opts = kasbah_parse::ParseOptions { keep_raw, ..Default::default() };
+            let opts = kasbah_parse::ParseOptions {
+                keep_raw,
+                ..Default::default()
+            };
             let origin = kasbah_parse::Origin::File(std::sync::Arc::from("bench"));
             let (mut n, mut bad) = (0, 0);
-            kasbah_parse::parse_bytes(b, Some(kasbah_parse::Format::Evtx), &origin, &opts, &mut |i| match i {
-                kasbah_parse::Item::Event(e) => { std::hint::black_box(&e); n += 1 }
-                kasbah_parse::Item::Bad(_) => bad += 1,
-            });
+            kasbah_parse::parse_bytes(
+                b,
+                Some(kasbah_parse::Format::Evtx),
+                &origin,
+                &opts,
+                &mut |i| match i {
+                    kasbah_parse::Item::Event(e) => {
+                        std::hint::black_box(&e);
+                        n += 1
+                    }
+                    kasbah_parse::Item::Bad(_) => bad += 1,
+                },
+            );
             (n, bad)
         }
     };
@@ -110,10 +153,18 @@ fn main() {
         let (mut n, mut bad) = (0, 0);
         for _ in 0..rounds {
             let t = Clock::start();
-            (n, bad) = files.iter().map(|b| f(b)).fold((0, 0), |a, x| (a.0 + x.0, a.1 + x.1));
+            (n, bad) = files
+                .iter()
+                .map(|b| f(b))
+                .fold((0, 0), |a, x| (a.0 + x.0, a.1 + x.1));
             best = best.min(t.secs());
         }
-        println!("{:32} {n:7} events {bad} bad {:8.1} ms  {:9.0} rec/s", format!("kasbah parse (keep_raw={keep_raw})"), best * 1e3, n as f64 / best);
+        println!(
+            "{:32} {n:7} events {bad} bad {:8.1} ms  {:9.0} rec/s",
+            format!("kasbah parse (keep_raw={keep_raw})"),
+            best * 1e3,
+            n as f64 / best
+        );
     }
     if only_kasbah {
         return;
@@ -126,6 +177,10 @@ fn main() {
             n = files.iter().map(|b| f(b, &s)).sum::<usize>();
             best = best.min(t.secs());
         }
-        println!("{name:32} {n:7} records  {:8.1} ms  {:9.0} rec/s", best * 1e3, n as f64 / best);
+        println!(
+            "{name:32} {n:7} records  {:8.1} ms  {:9.0} rec/s",
+            best * 1e3,
+            n as f64 / best
+        );
     }
 }

@@ -154,7 +154,14 @@ const SYSTEM: &[(&str, &str, &str, &str, Kind, &[&str])] = &[
         Kind::Int,
         &["winlog.level"],
     ),
-    ("Task", "", "Task", "System.Task", Kind::Int, &["winlog.task"]),
+    (
+        "Task",
+        "",
+        "Task",
+        "System.Task",
+        Kind::Int,
+        &["winlog.task"],
+    ),
     (
         "Opcode",
         "",
@@ -336,6 +343,10 @@ pub(crate) enum Log {
     Sysmon,
     /// `Microsoft-Windows-PowerShell/Operational`.
     PowerShell,
+    /// `Microsoft-Windows-TaskScheduler/Operational`.
+    TaskScheduler,
+    /// `Microsoft-Windows-TerminalServices-LocalSessionManager/Operational`.
+    RdpSessions,
 }
 
 impl Log {
@@ -346,6 +357,14 @@ impl Log {
             ("System", Log::System),
             ("Microsoft-Windows-Sysmon/Operational", Log::Sysmon),
             ("Microsoft-Windows-PowerShell/Operational", Log::PowerShell),
+            (
+                "Microsoft-Windows-TaskScheduler/Operational",
+                Log::TaskScheduler,
+            ),
+            (
+                "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
+                Log::RdpSessions,
+            ),
         ]
         .into_iter()
         .find(|(c, _)| c.eq_ignore_ascii_case(channel))
@@ -370,8 +389,9 @@ impl Log {
 enum Conv {
     /// The text as is (skipped when empty or `-`).
     Text,
-    /// A decimal or `0x` hexadecimal integer (`NewProcessId` is hex in Security events).
-    Int,
+    /// A process id, decimal or `0x` hexadecimal (Security events write them in hex); `0`, which
+    /// Windows writes when there is no process, is skipped.
+    Pid,
     /// An IP address, when valid (`-` and garbage are skipped; `::ffff:a.b.c.d` becomes `a.b.c.d`).
     Ip,
     /// A port in 1..=65535.
@@ -450,7 +470,7 @@ use Conv::*;
 
 const SYSMON_PROCESS: &[FieldMap] = &[
     f2("Image", Exe, "process.executable", "process.name"),
-    f("ProcessId", Int, "process.pid"),
+    f("ProcessId", Pid, "process.pid"),
     f("ProcessGuid", Text, "process.entity_id"),
     f2("User", UserDomain, "user.name", "user.domain"),
     f("RuleName", Text, "rule.name"),
@@ -468,7 +488,7 @@ const SYSMON_PROCESS_CREATE: &[FieldMap] = &[
         "process.parent.name",
     ),
     f("ParentCommandLine", Text, "process.parent.command_line"),
-    f("ParentProcessId", Int, "process.parent.pid"),
+    f("ParentProcessId", Pid, "process.parent.pid"),
     f("ParentProcessGuid", Text, "process.parent.entity_id"),
 ];
 
@@ -486,7 +506,7 @@ const SYSMON_NETWORK: &[FieldMap] = &[
 /// Sysmon 8 and 10 name the acting process `Source*` and the other one `Target*`.
 const SYSMON_SOURCE_TARGET: &[FieldMap] = &[
     f2("SourceImage", Exe, "process.executable", "process.name"),
-    f("SourceProcessId", Int, "process.pid"),
+    f("SourceProcessId", Pid, "process.pid"),
     f("SourceProcessGuid", Text, "process.entity_id"),
     f("SourceProcessGUID", Text, "process.entity_id"),
     f2("SourceUser", UserDomain, "user.name", "user.domain"),
@@ -496,7 +516,7 @@ const SYSMON_SOURCE_TARGET: &[FieldMap] = &[
         "process.target.executable",
         "process.target.name",
     ),
-    f("TargetProcessId", Int, "process.target.pid"),
+    f("TargetProcessId", Pid, "process.target.pid"),
     f("TargetProcessGuid", Text, "process.target.entity_id"),
     f("TargetProcessGUID", Text, "process.target.entity_id"),
     f("RuleName", Text, "rule.name"),
@@ -546,11 +566,11 @@ const NET_SOURCE: &[FieldMap] = &[
 const LOGON: &[FieldMap] = &[
     f("LogonType", LogonType, "winlog.logon.type"),
     f2("ProcessName", Exe, "process.executable", "process.name"),
-    f("ProcessId", Int, "process.pid"),
+    f("ProcessId", Pid, "process.pid"),
 ];
 const PROCESS_4688: &[FieldMap] = &[
     f2("NewProcessName", Exe, "process.executable", "process.name"),
-    f("NewProcessId", Int, "process.pid"),
+    f("NewProcessId", Pid, "process.pid"),
     f("CommandLine", Text, "process.command_line"),
     f2(
         "ParentProcessName",
@@ -558,32 +578,39 @@ const PROCESS_4688: &[FieldMap] = &[
         "process.parent.executable",
         "process.parent.name",
     ),
-    f("ProcessId", Int, "process.parent.pid"),
+    f("ProcessId", Pid, "process.parent.pid"),
 ];
 const PROCESS_4689: &[FieldMap] = &[
     f2("ProcessName", Exe, "process.executable", "process.name"),
-    f("ProcessId", Int, "process.pid"),
+    f("ProcessId", Pid, "process.pid"),
 ];
 const KERBEROS: &[FieldMap] = &[
     f("ServiceName", Text, "service.name"),
     f("IpAddress", Ip, "source.ip"),
     f("IpPort", Port, "source.port"),
 ];
+const EXPLICIT_TARGET: &[FieldMap] = &[
+    f("TargetUserName", Text, "user.target.name"),
+    f("TargetDomainName", Text, "user.target.domain"),
+    f("TargetServerName", Text, "destination.domain"),
+];
 const SERVICE: &[FieldMap] = &[f("ServiceName", Text, "service.name")];
+const TASK_USER: &[FieldMap] = &[f2("UserContext", UserDomain, "user.name", "user.domain")];
+const RDP_SESSION: &[FieldMap] = &[
+    f2("User", UserDomain, "user.name", "user.domain"),
+    f("Address", Ip, "source.ip"),
+];
 const SHARE: &[FieldMap] = &[
     f("IpAddress", Ip, "source.ip"),
     f("IpPort", Port, "source.port"),
 ];
 const SCRIPT_BLOCK: &[FieldMap] = &[
-    f(
-        "ScriptBlockText",
-        Text,
-        "powershell.file.script_block_text",
-    ),
+    f("ScriptBlockText", Text, "powershell.file.script_block_text"),
     f("ScriptBlockId", Text, "powershell.file.script_block_id"),
     f("Path", FilePath, "file.path"),
 ];
 
+/// One table row: (log, event ids, categories, types, action, outcome, field groups).
 const fn map(
     log: Log,
     ids: &'static [i64],
@@ -605,415 +632,72 @@ const fn map(
     }
 }
 
+use Outcome::{Failure, Success, Unknown};
+
 /// The per-event ECS table: for each (log, event ids), the categorisation and the source
 /// fields copied into ECS. `docs/formats/windows.md` renders it for analysts.
+#[rustfmt::skip]
 pub(crate) const MAPPINGS: &[EventMap] = &[
-    // Sysmon
-    map(
-        Log::Sysmon,
-        &[1],
-        &["process"],
-        &["start"],
-        "process-created",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS, SYSMON_PROCESS_CREATE],
-    ),
-    map(
-        Log::Sysmon,
-        &[2],
-        &["file"],
-        &["change"],
-        "file-creation-time-changed",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS, TARGET_FILE],
-    ),
-    map(
-        Log::Sysmon,
-        &[3],
-        &["network"],
-        &["connection", "start"],
-        "network-connection-detected",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS, SYSMON_NETWORK],
-    ),
-    map(
-        Log::Sysmon,
-        &[5],
-        &["process"],
-        &["end"],
-        "process-terminated",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS],
-    ),
-    map(
-        Log::Sysmon,
-        &[6],
-        &["driver"],
-        &["start"],
-        "driver-loaded",
-        Outcome::Unknown,
-        &[LOADED_IMAGE],
-    ),
-    map(
-        Log::Sysmon,
-        &[7],
-        &["library"],
-        &["start"],
-        "image-loaded",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS, LOADED_IMAGE],
-    ),
-    map(
-        Log::Sysmon,
-        &[8],
-        &["process"],
-        &["change"],
-        "remote-thread-created",
-        Outcome::Unknown,
-        &[SYSMON_SOURCE_TARGET],
-    ),
-    map(
-        Log::Sysmon,
-        &[10],
-        &["process"],
-        &["access"],
-        "process-accessed",
-        Outcome::Unknown,
-        &[SYSMON_SOURCE_TARGET],
-    ),
-    map(
-        Log::Sysmon,
-        &[11],
-        &["file"],
-        &["creation"],
-        "file-created",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS, TARGET_FILE],
-    ),
-    map(
-        Log::Sysmon,
-        &[12],
-        &["registry"],
-        &["change"],
-        "registry-key-created-or-deleted",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS, REGISTRY],
-    ),
-    map(
-        Log::Sysmon,
-        &[13],
-        &["registry"],
-        &["change"],
-        "registry-value-set",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS, REGISTRY],
-    ),
-    map(
-        Log::Sysmon,
-        &[14],
-        &["registry"],
-        &["change"],
-        "registry-key-renamed",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS, REGISTRY],
-    ),
-    map(
-        Log::Sysmon,
-        &[15],
-        &["file"],
-        &["creation"],
-        "file-stream-created",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS, TARGET_FILE, FILE_HASHES],
-    ),
-    map(
-        Log::Sysmon,
-        &[17],
-        &["file"],
-        &["creation"],
-        "pipe-created",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS],
-    ),
-    map(
-        Log::Sysmon,
-        &[18],
-        &["file"],
-        &["access"],
-        "pipe-connected",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS],
-    ),
+    // Sysmon (Microsoft-Windows-Sysmon/Operational)
+    map(Log::Sysmon, &[1], &["process"], &["start"], "process-created", Unknown, &[SYSMON_PROCESS, SYSMON_PROCESS_CREATE]),
+    map(Log::Sysmon, &[2], &["file"], &["change"], "file-creation-time-changed", Unknown, &[SYSMON_PROCESS, TARGET_FILE]),
+    map(Log::Sysmon, &[3], &["network"], &["connection", "start"], "network-connection-detected", Unknown, &[SYSMON_PROCESS, SYSMON_NETWORK]),
+    map(Log::Sysmon, &[5], &["process"], &["end"], "process-terminated", Unknown, &[SYSMON_PROCESS]),
+    map(Log::Sysmon, &[6], &["driver"], &["start"], "driver-loaded", Unknown, &[LOADED_IMAGE]),
+    map(Log::Sysmon, &[7], &["library"], &["start"], "image-loaded", Unknown, &[SYSMON_PROCESS, LOADED_IMAGE]),
+    map(Log::Sysmon, &[8], &["process"], &["change"], "remote-thread-created", Unknown, &[SYSMON_SOURCE_TARGET]),
+    map(Log::Sysmon, &[10], &["process"], &["access"], "process-accessed", Unknown, &[SYSMON_SOURCE_TARGET]),
+    map(Log::Sysmon, &[11], &["file"], &["creation"], "file-created", Unknown, &[SYSMON_PROCESS, TARGET_FILE]),
+    map(Log::Sysmon, &[12], &["registry"], &["change"], "registry-key-created-or-deleted", Unknown, &[SYSMON_PROCESS, REGISTRY]),
+    map(Log::Sysmon, &[13], &["registry"], &["change"], "registry-value-set", Unknown, &[SYSMON_PROCESS, REGISTRY]),
+    map(Log::Sysmon, &[14], &["registry"], &["change"], "registry-key-renamed", Unknown, &[SYSMON_PROCESS, REGISTRY]),
+    map(Log::Sysmon, &[15], &["file"], &["creation"], "file-stream-created", Unknown, &[SYSMON_PROCESS, TARGET_FILE, FILE_HASHES]),
+    map(Log::Sysmon, &[17], &["file"], &["creation"], "pipe-created", Unknown, &[SYSMON_PROCESS]),
+    map(Log::Sysmon, &[18], &["file"], &["access"], "pipe-connected", Unknown, &[SYSMON_PROCESS]),
     EventMap {
         consts: &[("network.protocol", "dns")],
-        ..map(
-            Log::Sysmon,
-            &[22],
-            &["network"],
-            &["protocol", "info"],
-            "dns-query",
-            Outcome::Unknown,
-            &[SYSMON_PROCESS, DNS],
-        )
+        ..map(Log::Sysmon, &[22], &["network"], &["protocol", "info"], "dns-query", Unknown, &[SYSMON_PROCESS, DNS])
     },
-    map(
-        Log::Sysmon,
-        &[23],
-        &["file"],
-        &["deletion"],
-        "file-deleted",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS, TARGET_FILE, FILE_HASHES],
-    ),
-    map(
-        Log::Sysmon,
-        &[25],
-        &["process"],
-        &["change"],
-        "process-tampering",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS],
-    ),
-    map(
-        Log::Sysmon,
-        &[26],
-        &["file"],
-        &["deletion"],
-        "file-delete-detected",
-        Outcome::Unknown,
-        &[SYSMON_PROCESS, TARGET_FILE, FILE_HASHES],
-    ),
+    map(Log::Sysmon, &[23], &["file"], &["deletion"], "file-deleted", Unknown, &[SYSMON_PROCESS, TARGET_FILE, FILE_HASHES]),
+    map(Log::Sysmon, &[25], &["process"], &["change"], "process-tampering", Unknown, &[SYSMON_PROCESS]),
+    map(Log::Sysmon, &[26], &["file"], &["deletion"], "file-delete-detected", Unknown, &[SYSMON_PROCESS, TARGET_FILE, FILE_HASHES]),
     // Security: logons and authentication
-    map(
-        Log::Security,
-        &[4624],
-        &["authentication"],
-        &["start"],
-        "logged-in",
-        Outcome::Success,
-        &[TARGET_USER, NET_SOURCE, LOGON],
-    ),
-    map(
-        Log::Security,
-        &[4625],
-        &["authentication"],
-        &["start"],
-        "logon-failed",
-        Outcome::Failure,
-        &[TARGET_USER, NET_SOURCE, LOGON],
-    ),
-    map(
-        Log::Security,
-        &[4634, 4647],
-        &["authentication"],
-        &["end"],
-        "logged-out",
-        Outcome::Success,
-        &[TARGET_USER, LOGON],
-    ),
-    map(
-        Log::Security,
-        &[4648],
-        &["authentication"],
-        &["start"],
-        "logged-in-explicit",
-        Outcome::Success,
-        &[
-            SUBJECT,
-            &[
-                f("TargetUserName", Text, "user.target.name"),
-                f("TargetDomainName", Text, "user.target.domain"),
-                f("TargetServerName", Text, "destination.domain"),
-            ],
-            NET_SOURCE,
-            LOGON,
-        ],
-    ),
-    map(
-        Log::Security,
-        &[4672],
-        &["iam"],
-        &["admin"],
-        "logged-in-special",
-        Outcome::Success,
-        &[SUBJECT],
-    ),
-    map(
-        Log::Security,
-        &[4768],
-        &["authentication"],
-        &["start"],
-        "kerberos-authentication-ticket-requested",
-        Outcome::Status("Status"),
-        &[TARGET_USER, KERBEROS],
-    ),
-    map(
-        Log::Security,
-        &[4769],
-        &["authentication"],
-        &["start"],
-        "kerberos-service-ticket-requested",
-        Outcome::Status("Status"),
-        &[TARGET_USER, KERBEROS],
-    ),
-    map(
-        Log::Security,
-        &[4771],
-        &["authentication"],
-        &["start"],
-        "kerberos-preauth-failed",
-        Outcome::Failure,
-        &[TARGET_USER, KERBEROS],
-    ),
-    map(
-        Log::Security,
-        &[4776],
-        &["authentication"],
-        &["start"],
-        "credential-validated",
-        Outcome::Status("Status"),
-        &[TARGET_USER, NET_SOURCE],
-    ),
+    map(Log::Security, &[4624], &["authentication"], &["start"], "logged-in", Success, &[TARGET_USER, NET_SOURCE, LOGON]),
+    map(Log::Security, &[4625], &["authentication"], &["start"], "logon-failed", Failure, &[TARGET_USER, NET_SOURCE, LOGON]),
+    map(Log::Security, &[4634, 4647], &["authentication"], &["end"], "logged-out", Success, &[TARGET_USER, LOGON]),
+    map(Log::Security, &[4648], &["authentication"], &["start"], "logged-in-explicit", Success, &[SUBJECT, EXPLICIT_TARGET, NET_SOURCE, LOGON]),
+    map(Log::Security, &[4672], &["iam"], &["admin"], "logged-in-special", Success, &[SUBJECT]),
+    map(Log::Security, &[4768], &["authentication"], &["start"], "kerberos-authentication-ticket-requested", Outcome::Status("Status"), &[TARGET_USER, KERBEROS]),
+    map(Log::Security, &[4769], &["authentication"], &["start"], "kerberos-service-ticket-requested", Outcome::Status("Status"), &[TARGET_USER, KERBEROS]),
+    map(Log::Security, &[4771], &["authentication"], &["start"], "kerberos-preauth-failed", Failure, &[TARGET_USER, KERBEROS]),
+    map(Log::Security, &[4776], &["authentication"], &["start"], "credential-validated", Outcome::Status("Status"), &[TARGET_USER, NET_SOURCE]),
     // Security: processes
-    map(
-        Log::Security,
-        &[4688],
-        &["process"],
-        &["start"],
-        "created-process",
-        Outcome::Success,
-        &[SUBJECT, PROCESS_4688],
-    ),
-    map(
-        Log::Security,
-        &[4689],
-        &["process"],
-        &["end"],
-        "exited-process",
-        Outcome::Success,
-        &[SUBJECT, PROCESS_4689],
-    ),
+    map(Log::Security, &[4688], &["process"], &["start"], "created-process", Success, &[SUBJECT, PROCESS_4688]),
+    map(Log::Security, &[4689], &["process"], &["end"], "exited-process", Success, &[SUBJECT, PROCESS_4689]),
     // Security: accounts and groups
-    map(
-        Log::Security,
-        &[4720],
-        &["iam"],
-        &["user", "creation"],
-        "added-user-account",
-        Outcome::Success,
-        &[SUBJECT, TARGET_ACCOUNT],
-    ),
-    map(
-        Log::Security,
-        &[4722],
-        &["iam"],
-        &["user", "change"],
-        "enabled-user-account",
-        Outcome::Success,
-        &[SUBJECT, TARGET_ACCOUNT],
-    ),
-    map(
-        Log::Security,
-        &[4724],
-        &["iam"],
-        &["user", "change"],
-        "reset-password",
-        Outcome::Success,
-        &[SUBJECT, TARGET_ACCOUNT],
-    ),
-    map(
-        Log::Security,
-        &[4726],
-        &["iam"],
-        &["user", "deletion"],
-        "deleted-user-account",
-        Outcome::Success,
-        &[SUBJECT, TARGET_ACCOUNT],
-    ),
-    map(
-        Log::Security,
-        &[4738],
-        &["iam"],
-        &["user", "change"],
-        "modified-user-account",
-        Outcome::Success,
-        &[SUBJECT, TARGET_ACCOUNT],
-    ),
-    map(
-        Log::Security,
-        &[4728, 4732, 4756],
-        &["iam"],
-        &["group", "change"],
-        "added-member-to-group",
-        Outcome::Success,
-        &[SUBJECT, TARGET_GROUP],
-    ),
-    // Log clearing and services
-    map(
-        Log::Security,
-        &[1102],
-        &["iam"],
-        &["admin", "change"],
-        "audit-log-cleared",
-        Outcome::Success,
-        &[SUBJECT],
-    ),
-    map(
-        Log::System,
-        &[104],
-        &["iam"],
-        &["admin", "change"],
-        "log-cleared",
-        Outcome::Success,
-        &[SUBJECT],
-    ),
-    map(
-        Log::Security,
-        &[4697],
-        &["configuration"],
-        &["creation"],
-        "service-installed",
-        Outcome::Success,
-        &[SUBJECT, SERVICE],
-    ),
-    map(
-        Log::System,
-        &[7045],
-        &["configuration"],
-        &["creation"],
-        "service-installed",
-        Outcome::Success,
-        &[SERVICE],
-    ),
+    map(Log::Security, &[4720], &["iam"], &["user", "creation"], "added-user-account", Success, &[SUBJECT, TARGET_ACCOUNT]),
+    map(Log::Security, &[4722], &["iam"], &["user", "change"], "enabled-user-account", Success, &[SUBJECT, TARGET_ACCOUNT]),
+    map(Log::Security, &[4724], &["iam"], &["user", "change"], "reset-password", Success, &[SUBJECT, TARGET_ACCOUNT]),
+    map(Log::Security, &[4726], &["iam"], &["user", "deletion"], "deleted-user-account", Success, &[SUBJECT, TARGET_ACCOUNT]),
+    map(Log::Security, &[4738], &["iam"], &["user", "change"], "modified-user-account", Success, &[SUBJECT, TARGET_ACCOUNT]),
+    map(Log::Security, &[4728, 4732, 4756], &["iam"], &["group", "change"], "added-member-to-group", Success, &[SUBJECT, TARGET_GROUP]),
+    // Log clearing, services and scheduled tasks
+    map(Log::Security, &[1102], &["iam"], &["admin", "change"], "audit-log-cleared", Success, &[SUBJECT]),
+    map(Log::System, &[104], &["iam"], &["admin", "change"], "log-cleared", Success, &[SUBJECT]),
+    map(Log::Security, &[4697], &["configuration"], &["creation"], "service-installed", Success, &[SUBJECT, SERVICE]),
+    map(Log::System, &[7045], &["configuration"], &["creation"], "service-installed", Success, &[SERVICE]),
+    map(Log::Security, &[4698], &["configuration"], &["creation"], "scheduled-task-created", Success, &[SUBJECT]),
+    map(Log::TaskScheduler, &[106], &["configuration"], &["creation"], "scheduled-task-registered", Success, &[TASK_USER]),
     // Shares
-    map(
-        Log::Security,
-        &[5140],
-        &["file"],
-        &["access"],
-        "network-share-object-accessed",
-        Outcome::Unknown,
-        &[SUBJECT, SHARE],
-    ),
-    map(
-        Log::Security,
-        &[5145],
-        &["file"],
-        &["access"],
-        "network-share-object-access-checked",
-        Outcome::Unknown,
-        &[SUBJECT, SHARE],
-    ),
-    // PowerShell
-    map(
-        Log::PowerShell,
-        &[4104],
-        &["process"],
-        &["info"],
-        "script-block-logged",
-        Outcome::Unknown,
-        &[SCRIPT_BLOCK],
-    ),
+    map(Log::Security, &[5140], &["file"], &["access"], "network-share-object-accessed", Unknown, &[SUBJECT, SHARE]),
+    map(Log::Security, &[5145], &["file"], &["access"], "network-share-object-access-checked", Unknown, &[SUBJECT, SHARE]),
+    // Remote Desktop sessions (TerminalServices-LocalSessionManager/Operational)
+    map(Log::RdpSessions, &[21], &["authentication", "session"], &["start"], "rdp-session-logon", Success, &[RDP_SESSION]),
+    map(Log::RdpSessions, &[23], &["session"], &["end"], "rdp-session-logoff", Success, &[RDP_SESSION]),
+    map(Log::RdpSessions, &[24], &["session"], &["end"], "rdp-session-disconnected", Success, &[RDP_SESSION]),
+    map(Log::RdpSessions, &[25], &["authentication", "session"], &["start"], "rdp-session-reconnected", Success, &[RDP_SESSION]),
+    // PowerShell (Microsoft-Windows-PowerShell/Operational)
+    map(Log::PowerShell, &[4104], &["process"], &["info"], "script-block-logged", Unknown, &[SCRIPT_BLOCK]),
 ];
 
 /// A [`FieldMap`] with its names interned.
@@ -1048,10 +732,16 @@ impl Mapping {
             .flat_map(|g| g.iter())
             .map(|fm| {
                 let more = match fm.conv {
-                    Hashes => ["hash.md5", "hash.sha1", "hash.sha256", "hash.sha512", "pe.imphash"]
-                        .iter()
-                        .map(|s| FieldId::intern(&format!("{}.{s}", fm.dst)))
-                        .collect(),
+                    Hashes => [
+                        "hash.md5",
+                        "hash.sha1",
+                        "hash.sha256",
+                        "hash.sha512",
+                        "pe.imphash",
+                    ]
+                    .iter()
+                    .map(|s| FieldId::intern(&format!("{}.{s}", fm.dst)))
+                    .collect(),
                     _ if !fm.dst2.is_empty() => vec![FieldId::intern(fm.dst2)],
                     _ => Vec::new(),
                 };
@@ -1233,8 +923,8 @@ fn convert(seen: &mut Seen, e: &mut Event, fm: &FieldIds, text: &str) {
         Lower => {
             seen.put_default(e, dst, text.to_ascii_lowercase());
         }
-        Int => {
-            if let Some(i) = parse_int(text).filter(|_| !seen.has(dst)) {
+        Pid => {
+            if let Some(i) = parse_int(text).filter(|i| *i != 0 && !seen.has(dst)) {
                 seen.put(e, dst, i);
             }
         }
@@ -1460,19 +1150,23 @@ impl Normaliser {
             }
             _ => {}
         }
-        for id in &sf.ecs {
-            self.seen.put(e, *id, value.clone());
-        }
-        if i == 3 {
+        // The original first, then its ECS copies.
+        let code = (i == 3).then(|| match &value {
             // event.code is the event id as text.
-            let code = match &value {
-                Value::Str(s) => s.clone(),
-                Value::Int(n) => compact_str::ToCompactString::to_compact_string(n),
-                other => CompactString::new(other.to_string()),
-            };
+            Value::Str(s) => s.clone(),
+            Value::Int(n) => compact_str::ToCompactString::to_compact_string(n),
+            other => CompactString::new(other.to_string()),
+        });
+        let copies = (!sf.ecs.is_empty()).then(|| value.clone());
+        self.seen.put_aliased(e, sf.field, sf.alias, value);
+        if let Some(v) = copies {
+            for id in &sf.ecs {
+                self.seen.put(e, *id, v.clone());
+            }
+        }
+        if let Some(code) = code {
             self.seen.put(e, ecs::EVENT_CODE, code);
         }
-        self.seen.put_aliased(e, sf.field, sf.alias, value);
     }
 
     /// A `System` part outside the well-known ones: `Elem` or `Elem_Attr`, with alias
@@ -1575,8 +1269,17 @@ impl Normaliser {
             }
             return;
         }
+        if value.as_str().is_some_and(str::is_empty) {
+            // Event Viewer writes empty `<Task></Task>`, `<Keywords/>`: nothing to keep.
+            return;
+        }
         if leaf == "Keyword" {
-            self.seen.push(e, ids().keywords_rendered, value);
+            let id = ids().keywords_rendered;
+            if self.seen.has(id) {
+                self.seen.push(e, id, value);
+            } else {
+                self.seen.put(e, id, Value::List(vec![value]));
+            }
             return;
         }
         match cached(&mut self.plain, path, || FieldId::try_intern(path)) {
@@ -1607,7 +1310,14 @@ impl Normaliser {
         }
         seen.put(e, ecs::EVENT_KIND, "event");
         seen.put(e, ecs::EVENT_MODULE, "windows");
-        if let Some(ds) = cur.dataset.take() {
+        // Events without a channel (ETW traces saved to a file) are named by their provider.
+        let ds = cur.dataset.take().or_else(|| {
+            e.fields
+                .get_str(ecs::WINLOG_PROVIDER_NAME)
+                .filter(|p| !p.is_empty())
+                .map(dataset)
+        });
+        if let Some(ds) = ds {
             seen.put(e, ecs::EVENT_DATASET, ds);
         }
         if let Some(level) = cur.level {
@@ -1949,7 +1659,9 @@ enum Winlog<'a> {
 
 fn winlog(obj: &serde_json::Map<String, serde_json::Value>) -> Option<Winlog<'_>> {
     if let Some(w) = obj.get("winlog").and_then(serde_json::Value::as_object) {
-        if w.contains_key("event_id") || w.contains_key("channel") || w.contains_key("provider_name")
+        if w.contains_key("event_id")
+            || w.contains_key("channel")
+            || w.contains_key("provider_name")
         {
             return Some(Winlog::Nested(w));
         }
@@ -2024,7 +1736,10 @@ fn winlogbeat_json(
         n.seen.put(e, ecs::WINLOG_KEYWORDS, Value::from_json(kw));
     }
     let mut extra = String::new();
-    for (section, prefix) in [("event_data", "winlog.event_data."), ("user_data", "winlog.user_data.")] {
+    for (section, prefix) in [
+        ("event_data", "winlog.event_data."),
+        ("user_data", "winlog.user_data."),
+    ] {
         let Some(data) = wl(obj, w, section) else {
             continue;
         };
@@ -2096,7 +1811,12 @@ mod tests {
         let mut n = Normaliser::new();
         let mut e = ev();
         n.begin(&mut e);
-        n.system(&mut e, "Provider", "Name", Value::str("Microsoft-Windows-Sysmon"));
+        n.system(
+            &mut e,
+            "Provider",
+            "Name",
+            Value::str("Microsoft-Windows-Sysmon"),
+        );
         n.system(&mut e, "EventID", "", Value::str("1"));
         n.system(&mut e, "Level", "", Value::str("4"));
         n.system(&mut e, "Keywords", "", Value::str("0x8000000000000000"));
@@ -2114,7 +1834,11 @@ mod tests {
         );
         n.system(&mut e, "Computer", "", Value::str("PC-01.corp.local"));
         n.data(&mut e, "ProcessId", Value::str("2604"));
-        n.data(&mut e, "Image", Value::str("C:\\Windows\\System32\\cmd.exe"));
+        n.data(
+            &mut e,
+            "Image",
+            Value::str("C:\\Windows\\System32\\cmd.exe"),
+        );
         n.data(&mut e, "CommandLine", Value::str("cmd.exe /c whoami"));
         n.data(&mut e, "User", Value::str("CORP\\alice"));
         n.data(
@@ -2122,7 +1846,11 @@ mod tests {
             "Hashes",
             Value::str("SHA1=AA,MD5=BB,SHA256=CC,IMPHASH=DD"),
         );
-        n.data(&mut e, "ParentImage", Value::str("C:\\Windows\\explorer.exe"));
+        n.data(
+            &mut e,
+            "ParentImage",
+            Value::str("C:\\Windows\\explorer.exe"),
+        );
         n.data(&mut e, "ParentProcessId", Value::str("0x10"));
         n.finish(&mut e, None);
         e
@@ -2139,7 +1867,10 @@ mod tests {
             s(&e, "System.Provider.Name").as_deref(),
             Some("Microsoft-Windows-Sysmon")
         );
-        assert_eq!(s(&e, "event.provider").as_deref(), Some("Microsoft-Windows-Sysmon"));
+        assert_eq!(
+            s(&e, "event.provider").as_deref(),
+            Some("Microsoft-Windows-Sysmon")
+        );
         assert_eq!(s(&e, "host.name").as_deref(), Some("PC-01.corp.local"));
         assert_eq!(s(&e, "Keywords").as_deref(), Some("0x8000000000000000"));
         assert_eq!(s(&e, "log.level").as_deref(), Some("information"));
@@ -2152,7 +1883,10 @@ mod tests {
     #[test]
     fn sysmon_process_creation_maps_to_ecs() {
         let e = sysmon1();
-        assert_eq!(s(&e, "Image").as_deref(), Some("C:\\Windows\\System32\\cmd.exe"));
+        assert_eq!(
+            s(&e, "Image").as_deref(),
+            Some("C:\\Windows\\System32\\cmd.exe")
+        );
         assert_eq!(
             s(&e, "EventData.Image").as_deref(),
             Some("C:\\Windows\\System32\\cmd.exe")
@@ -2160,7 +1894,10 @@ mod tests {
         assert_eq!(s(&e, "process.name").as_deref(), Some("cmd.exe"));
         assert_eq!(e.get(ecs::PROCESS_PID), Some(&Value::Int(2604)));
         assert_eq!(e.get(ecs::PROCESS_PARENT_PID), Some(&Value::Int(16)));
-        assert_eq!(s(&e, "process.parent.name").as_deref(), Some("explorer.exe"));
+        assert_eq!(
+            s(&e, "process.parent.name").as_deref(),
+            Some("explorer.exe")
+        );
         assert_eq!(s(&e, "user.name").as_deref(), Some("alice"));
         assert_eq!(s(&e, "user.domain").as_deref(), Some("CORP"));
         assert_eq!(s(&e, "process.hash.sha1").as_deref(), Some("aa"));
@@ -2213,14 +1950,21 @@ mod tests {
         assert_eq!(s(&e, "user.domain").as_deref(), Some("CORP"));
         assert_eq!(s(&e, "source.ip").as_deref(), Some("10.1.2.3"));
         assert_eq!(e.get(ecs::SOURCE_PORT), Some(&Value::Int(51234)));
-        assert_eq!(s(&e, "winlog.logon.type").as_deref(), Some("RemoteInteractive"));
+        assert_eq!(
+            s(&e, "winlog.logon.type").as_deref(),
+            Some("RemoteInteractive")
+        );
         assert_eq!(e.get(ecs::PROCESS_PID), Some(&Value::Int(0x2e4)));
         assert_eq!(s(&e, "event.outcome").as_deref(), Some("success"));
         assert_eq!(s(&e, "event.dataset").as_deref(), Some("windows.security"));
 
         let e = security(
             "4625",
-            &[("TargetUserName", "bob"), ("IpAddress", "-"), ("IpPort", "-")],
+            &[
+                ("TargetUserName", "bob"),
+                ("IpAddress", "-"),
+                ("IpPort", "-"),
+            ],
         );
         assert_eq!(s(&e, "event.outcome").as_deref(), Some("failure"));
         assert!(e.get(ecs::SOURCE_IP).is_none());
@@ -2358,7 +2102,10 @@ mod tests {
         assert_eq!(s(&e, "service.name").as_deref(), Some("evil"));
         assert_eq!(s(&e, "event.action").as_deref(), Some("service-installed"));
         assert_eq!(s(&e, "StartType").as_deref(), Some(""));
-        assert_eq!(s(&e, "Provider_EventSourceName").as_deref(), Some("Service Control Manager"));
+        assert_eq!(
+            s(&e, "Provider_EventSourceName").as_deref(),
+            Some("Service Control Manager")
+        );
         assert_eq!(e.timestamp.to_rfc3339(), "2019-03-19T23:34:25.123456Z");
 
         // Separated attributes, unnamed data and UserData.
@@ -2374,7 +2121,10 @@ mod tests {
         }});
         let mut e = ev();
         assert!(normalise_json(&doc, &mut e));
-        assert_eq!(s(&e, "Provider_Name").as_deref(), Some("Microsoft-Windows-Eventlog"));
+        assert_eq!(
+            s(&e, "Provider_Name").as_deref(),
+            Some("Microsoft-Windows-Eventlog")
+        );
         assert_eq!(
             s(&e, "UserData.LogFileCleared.SubjectUserName").as_deref(),
             Some("admin")
@@ -2389,7 +2139,10 @@ mod tests {
         assert!(normalise_json(&doc, &mut e));
         assert_eq!(
             e.get_name("Data"),
-            Some(&Value::List(vec![Value::str("Registry"), Value::str("Started")]))
+            Some(&Value::List(vec![
+                Value::str("Registry"),
+                Value::str("Started")
+            ]))
         );
     }
 
@@ -2414,11 +2167,17 @@ mod tests {
         assert_eq!(e.get_name("EventID"), Some(&Value::Int(4624)));
         assert_eq!(e.get_name("EventRecordID"), Some(&Value::Int(12345)));
         assert_eq!(e.get_name("ThreadID"), Some(&Value::Int(700)));
-        assert_eq!(s(&e, "winlog.event_data.TargetUserName").as_deref(), Some("bob"));
+        assert_eq!(
+            s(&e, "winlog.event_data.TargetUserName").as_deref(),
+            Some("bob")
+        );
         assert_eq!(s(&e, "EventData.TargetUserName").as_deref(), Some("bob"));
         assert_eq!(s(&e, "source.ip").as_deref(), Some("10.0.0.9"));
         assert_eq!(s(&e, "host.name").as_deref(), Some("DC01.corp.local"));
-        assert_eq!(s(&e, "message").as_deref(), Some("An account was successfully logged on."));
+        assert_eq!(
+            s(&e, "message").as_deref(),
+            Some("An account was successfully logged on.")
+        );
         assert_eq!(e.timestamp.to_rfc3339(), "2024-03-01T10:00:00Z");
 
         let dotted = json!({"winlog.event_id": 4688, "winlog.channel": "Security",
@@ -2443,13 +2202,118 @@ mod tests {
         }
     }
 
+    /// The Sigma regression data holds, for many rules, an EVTX file and the same events as
+    /// JSON (the `evtx` crate's shape): both readers must give the same fields. Read in place
+    /// from `$KASBAH_SHARED/sigma/regression_data`; skipped when absent.
+    #[test]
+    fn evtx_and_json_of_the_same_events_agree() {
+        let root = std::env::var_os("KASBAH_SHARED")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+            })
+            .join("sigma/regression_data");
+        if !root.is_dir() {
+            eprintln!("skipping: no Sigma regression data at {}", root.display());
+            return;
+        }
+        fn walk(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "evtx") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&root, &mut files);
+        files.sort();
+        // The JSON was rendered by another tool: GUIDs print as `UPPER` instead of `{lower}`,
+        // trailing blanks are trimmed and SystemTime has fewer digits.
+        let canon = |v: &Value| {
+            v.to_string()
+                .trim()
+                .trim_matches(|c| c == '{' || c == '}')
+                .to_ascii_lowercase()
+        };
+        let (mut pairs, mut compared) = (0, 0);
+        for evtx_path in &files {
+            let Ok(json) = std::fs::read_to_string(evtx_path.with_extension("json")) else {
+                continue;
+            };
+            let bytes = std::fs::read(evtx_path).expect("read evtx");
+            let opts = crate::driver::ParseOptions::default();
+            let origin = crate::driver::Origin::File(Arc::from("r.evtx"));
+            let mut from_evtx = Vec::new();
+            let mut sink = |i: crate::driver::Item| {
+                if let crate::driver::Item::Event(e) = i {
+                    from_evtx.push(*e);
+                }
+            };
+            let mut cx = crate::driver::Cx::new(&opts, &origin, &mut sink);
+            crate::evtx::parse(&bytes, &mut cx);
+            for doc in serde_json::Deserializer::from_str(&json).into_iter::<serde_json::Value>() {
+                let doc = doc.expect("regression JSON parses");
+                let mut j = ev();
+                assert!(normalise_json(&doc, &mut j), "{}", evtx_path.display());
+                let rid = j.get_name("EventRecordID").cloned();
+                let Some(x) = from_evtx
+                    .iter()
+                    .find(|x| x.get_name("EventRecordID").cloned() == rid)
+                else {
+                    panic!("{}: record {rid:?} only in the JSON", evtx_path.display());
+                };
+                pairs += 1;
+                for name in [
+                    "EventID",
+                    "Channel",
+                    "Provider_Name",
+                    "Computer",
+                    "event.action",
+                    "event.category",
+                ] {
+                    assert_eq!(
+                        x.get_name(name),
+                        j.get_name(name),
+                        "{} {name}",
+                        evtx_path.display()
+                    );
+                }
+                assert_eq!(x.timestamp.as_nanos() / 1000, j.timestamp.as_nanos() / 1000);
+                // Every EventData/UserData value of the EVTX event is in the JSON one.
+                for (alias, target) in x.fields.aliases() {
+                    let a = alias.name();
+                    if !(a.starts_with("EventData.") || a.starts_with("UserData.")) {
+                        continue;
+                    }
+                    let (Some(xv), jv) = (x.get(target), j.get_name(a)) else {
+                        continue;
+                    };
+                    let jv = jv.unwrap_or_else(|| {
+                        panic!("{}: {a} missing from the JSON event", evtx_path.display())
+                    });
+                    assert_eq!(canon(xv), canon(jv), "{} {a}", evtx_path.display());
+                    compared += 1;
+                }
+            }
+        }
+        eprintln!("{pairs} events compared ({compared} event data values)");
+        assert!(pairs > 0 || files.is_empty());
+    }
+
     #[test]
     fn table_is_consistent() {
         let mut seen = std::collections::HashSet::new();
         for m in MAPPINGS {
             assert!(!m.category.is_empty() && !m.kind_type.is_empty() && !m.action.is_empty());
             for id in m.ids {
-                assert!(seen.insert((m.log, *id)), "duplicate mapping {:?} {id}", m.log);
+                assert!(
+                    seen.insert((m.log, *id)),
+                    "duplicate mapping {:?} {id}",
+                    m.log
+                );
             }
         }
         assert_eq!(ids().mappings.len(), MAPPINGS.len());

@@ -226,7 +226,10 @@ impl<'a> Scanner<'a> {
             }
             i += 1;
         }
-        Err(XmlError::new(start, "unterminated declaration: expected `>`"))
+        Err(XmlError::new(
+            start,
+            "unterminated declaration: expected `>`",
+        ))
     }
 
     /// Reads `<name attr="v" ...>` or `.../>` at `start`.
@@ -701,7 +704,10 @@ pub(crate) fn find_event(s: &str, mut from: usize) -> Option<usize> {
 fn decode(input: &[u8]) -> Cow<'_, str> {
     let utf16 = |le: bool, body: &[u8]| {
         let units = body.chunks_exact(2).map(|c| {
-            let pair = [c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)];
+            let pair = [
+                c.first().copied().unwrap_or(0),
+                c.get(1).copied().unwrap_or(0),
+            ];
             if le {
                 u16::from_le_bytes(pair)
             } else {
@@ -854,7 +860,10 @@ mod tests {
         assert!(matches!(unescape("plain"), Cow::Borrowed(_)));
         assert_eq!(unescape("a &lt;b&gt; &amp; &quot;&apos;"), "a <b> & \"'");
         assert_eq!(unescape("&#60;&#x3C;&#X3c;"), "<<<");
-        assert_eq!(unescape("&bogus; & &#xZZ; &#1114112;"), "&bogus; & &#xZZ; &#1114112;");
+        assert_eq!(
+            unescape("&bogus; & &#xZZ; &#1114112;"),
+            "&bogus; & &#xZZ; &#1114112;"
+        );
         assert_eq!(unescape("&&&&"), "&&&&");
         assert_eq!(unescape("é&amp;é"), "é&é");
     }
@@ -905,10 +914,7 @@ mod tests {
             Some("cmd /c \"echo <hi>\"")
         );
         assert_eq!(e.get_name("Empty").and_then(Value::as_str), Some(""));
-        assert_eq!(
-            e.fields.get_str(ecs::PROCESS_NAME),
-            Some("cmd.exe")
-        );
+        assert_eq!(e.fields.get_str(ecs::PROCESS_NAME), Some("cmd.exe"));
         assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00.123456700Z");
         assert_eq!(
             e.source,
@@ -917,7 +923,11 @@ mod tests {
                 record: 1
             }
         );
-        assert!(e.raw.as_deref().is_some_and(|r| r.starts_with("<Event") && r.ends_with("</Event>")));
+        assert!(
+            e.raw
+                .as_deref()
+                .is_some_and(|r| r.starts_with("<Event") && r.ends_with("</Event>"))
+        );
     }
 
     #[test]
@@ -929,7 +939,10 @@ mod tests {
         let (events, bad) = run(body.as_bytes());
         assert!(bad.is_empty(), "{bad:?}");
         assert_eq!(events.len(), 2);
-        assert_eq!(events.get(1).and_then(|e| e.get_name("EventID")), Some(&Value::Int(5)));
+        assert_eq!(
+            events.get(1).and_then(|e| e.get_name("EventID")),
+            Some(&Value::Int(5))
+        );
 
         let prefixed = SYSMON
             .replace("<Event ", "<e:Event xmlns:e=\"x\" ")
@@ -956,7 +969,10 @@ mod tests {
         let ords: Vec<u64> = bad.iter().map(|(r, _)| *r).collect();
         assert_eq!(ords, vec![2, 4, 6], "{bad:?}");
         assert!(bad.iter().all(|(_, m)| m.starts_with("KP008")), "{bad:?}");
-        assert!(bad.first().is_some_and(|(_, m)| m.contains("expected `</Data>`, found `</EventData>`")));
+        assert!(
+            bad.first()
+                .is_some_and(|(_, m)| m.contains("expected `</Data>`, found `</EventData>`"))
+        );
         let sources: Vec<u64> = events
             .iter()
             .map(|e| match &e.source {
@@ -972,7 +988,10 @@ mod tests {
         let (events, bad) = run(b"Oct 11 22:14:15 host sshd[1]: hello\n");
         assert!(events.is_empty());
         assert_eq!(bad.len(), 1);
-        assert!(bad.first().is_some_and(|(r, m)| *r == 1 && m.starts_with("KP005")));
+        assert!(
+            bad.first()
+                .is_some_and(|(r, m)| *r == 1 && m.starts_with("KP005"))
+        );
         let (events, bad) = run(b"<Event/>");
         assert!(events.is_empty());
         assert!(bad.first().is_some_and(|(_, m)| m.starts_with("KP008")));
@@ -985,12 +1004,16 @@ mod tests {
         assert!(bad.is_empty(), "{bad:?}");
         let e = events.first().expect("event");
         assert_eq!(
-            e.get_name("UserData.LogFileCleared.SubjectUserName").and_then(Value::as_str),
+            e.get_name("UserData.LogFileCleared.SubjectUserName")
+                .and_then(Value::as_str),
             Some("admin")
         );
         assert_eq!(e.fields.get_str(ecs::USER_NAME), Some("admin"));
         assert_eq!(e.fields.get_str(ecs::USER_DOMAIN), Some("CORP"));
-        assert_eq!(e.fields.get_str(ecs::MESSAGE), Some("The audit log was cleared."));
+        assert_eq!(
+            e.fields.get_str(ecs::MESSAGE),
+            Some("The audit log was cleared.")
+        );
         assert_eq!(
             e.get_name("RenderingInfo.Level").and_then(Value::as_str),
             Some("Information")
@@ -1001,9 +1024,12 @@ mod tests {
         );
         assert_eq!(
             e.get_name("RenderingInfo.Keywords"),
-            Some(&Value::str("Audit Success"))
+            Some(&Value::List(vec![Value::str("Audit Success")]))
         );
-        assert_eq!(e.fields.get_str(ecs::EVENT_ACTION), Some("audit-log-cleared"));
+        assert_eq!(
+            e.fields.get_str(ecs::EVENT_ACTION),
+            Some("audit-log-cleared")
+        );
     }
 
     #[test]
