@@ -130,10 +130,10 @@ impl Declared {
     }
 
     fn mark(&mut self, id: u64) {
-        if let Some(i) = id.checked_sub(self.first).filter(|i| *i < self.len()) {
-            if let Some(w) = self.seen.get_mut((i / 64) as usize) {
-                *w |= 1 << (i % 64);
-            }
+        if let Some(i) = id.checked_sub(self.first).filter(|i| *i < self.len())
+            && let Some(w) = self.seen.get_mut((i / 64) as usize)
+        {
+            *w |= 1 << (i % 64);
         }
     }
 

@@ -96,8 +96,18 @@ enum Kind {
     Time,
 }
 
-/// The well-known `System` values: (element, attribute, field name, path alias, kind, ECS copies).
-const SYSTEM: &[(&str, &str, &str, &str, Kind, &[&str])] = &[
+/// One well-known `System` value: (element, attribute, field name, path alias, kind, ECS copies).
+type SystemRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Kind,
+    &'static [&'static str],
+);
+
+/// The well-known `System` values, indexed by [`system_index`].
+const SYSTEM: &[SystemRow] = &[
     (
         "Provider",
         "Name",
@@ -934,10 +944,10 @@ fn convert(seen: &mut Seen, e: &mut Event, fm: &FieldIds, text: &str) {
             }
         }
         Port => {
-            if let Ok(p) = text.trim().parse::<u16>() {
-                if p != 0 {
-                    seen.put_default(e, dst, p);
-                }
+            if let Ok(p) = text.trim().parse::<u16>()
+                && p != 0
+            {
+                seen.put_default(e, dst, p);
             }
         }
         Exe => {
@@ -950,10 +960,12 @@ fn convert(seen: &mut Seen, e: &mut Event, fm: &FieldIds, text: &str) {
         }
         UserDomain => match text.split_once('\\') {
             Some((domain, user)) => {
-                if !user.is_empty() && seen.put_default(e, dst, user) && !domain.is_empty() {
-                    if let Some(id) = second {
-                        seen.put_default(e, id, domain);
-                    }
+                if !user.is_empty()
+                    && seen.put_default(e, dst, user)
+                    && !domain.is_empty()
+                    && let Some(id) = second
+                {
+                    seen.put_default(e, id, domain);
                 }
             }
             None => {
@@ -1332,14 +1344,13 @@ impl Normaliser {
         }
         let log = cur.channel_log.or(cur.provider_log);
         let mut outcome_set = false;
-        if let (Some(log), Some(id)) = (log, cur.event_id) {
-            if let Some(m) = ids()
+        if let (Some(log), Some(id)) = (log, cur.event_id)
+            && let Some(m) = ids()
                 .mappings
                 .iter()
                 .find(|m| m.log == log && m.ids.contains(&id))
-            {
-                outcome_set = apply(seen, e, m);
-            }
+        {
+            outcome_set = apply(seen, e, m);
         }
         if !outcome_set && log == Some(Log::Security) {
             // Security audit events say how they ended in their keywords.
@@ -1427,6 +1438,9 @@ thread_local! {
 ///
 /// For Winlogbeat documents only `winlog.*`, `@timestamp` and `message` are read; the caller
 /// keeps the document's other members (`host.*`, `agent.*`) by its generic flattening.
+// Called by the JSON parser (`json.rs`) for Winlogbeat and evtx-JSON documents; unused until
+// that parser lands.
+#[allow(dead_code)]
 pub(crate) fn normalise_json(doc: &serde_json::Value, e: &mut Event) -> bool {
     JSON_NORMALISER.with(|n| match n.try_borrow_mut() {
         Ok(mut n) => normalise_json_with(&mut n, doc, e),
@@ -1443,11 +1457,11 @@ fn normalise_json_with(n: &mut Normaliser, doc: &serde_json::Value, e: &mut Even
         .get("Event")
         .and_then(serde_json::Value::as_object)
         .unwrap_or(obj);
-    if let Some(system) = event.get("System").and_then(serde_json::Value::as_object) {
-        if system.contains_key("EventID") || system.contains_key("Provider") {
-            evtx_json(n, event, system, e);
-            return true;
-        }
+    if let Some(system) = event.get("System").and_then(serde_json::Value::as_object)
+        && (system.contains_key("EventID") || system.contains_key("Provider"))
+    {
+        evtx_json(n, event, system, e);
+        return true;
     }
     if let Some(w) = winlog(obj) {
         winlogbeat_json(n, obj, &w, e);
@@ -1658,13 +1672,12 @@ enum Winlog<'a> {
 }
 
 fn winlog(obj: &serde_json::Map<String, serde_json::Value>) -> Option<Winlog<'_>> {
-    if let Some(w) = obj.get("winlog").and_then(serde_json::Value::as_object) {
-        if w.contains_key("event_id")
+    if let Some(w) = obj.get("winlog").and_then(serde_json::Value::as_object)
+        && (w.contains_key("event_id")
             || w.contains_key("channel")
-            || w.contains_key("provider_name")
-        {
-            return Some(Winlog::Nested(w));
-        }
+            || w.contains_key("provider_name"))
+    {
+        return Some(Winlog::Nested(w));
     }
     (obj.contains_key("winlog.event_id") || obj.contains_key("winlog.channel"))
         .then_some(Winlog::Dotted)

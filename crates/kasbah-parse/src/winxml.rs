@@ -579,17 +579,17 @@ pub(crate) fn read_event<'a>(
                 close(frame, &mut path, norm, e);
             }
             Tok::Text(raw) => {
-                if let Some(top) = stack.last_mut() {
-                    if collects_text(top.part) {
-                        append(&mut top.text, unescape(raw));
-                    }
+                if let Some(top) = stack.last_mut()
+                    && collects_text(top.part)
+                {
+                    append(&mut top.text, unescape(raw));
                 }
             }
             Tok::CData(c) => {
-                if let Some(top) = stack.last_mut() {
-                    if collects_text(top.part) {
-                        append(&mut top.text, Cow::Borrowed(c));
-                    }
+                if let Some(top) = stack.last_mut()
+                    && collects_text(top.part)
+                {
+                    append(&mut top.text, Cow::Borrowed(c));
                 }
             }
             Tok::Eof => {

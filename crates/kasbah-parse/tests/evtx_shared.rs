@@ -98,10 +98,10 @@ fn chunks(bytes: &[u8]) -> Vec<(usize, u64, u64)> {
     let mut off = 4096;
     while off + 65536 <= bytes.len() {
         let chunk = &bytes[off..];
-        if chunk.starts_with(b"ElfChnk\0") {
-            if let (Some(first), Some(last)) = (u64_at(chunk, 24), u64_at(chunk, 32)) {
-                out.push((off, first, last));
-            }
+        if chunk.starts_with(b"ElfChnk\0")
+            && let (Some(first), Some(last)) = (u64_at(chunk, 24), u64_at(chunk, 32))
+        {
+            out.push((off, first, last));
         }
         off += 65536;
     }
