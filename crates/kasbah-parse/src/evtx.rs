@@ -21,6 +21,7 @@
 
 use std::error::Error;
 use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use evtx::err::EvtxError;
@@ -45,6 +46,22 @@ fn settings() -> ParserSettings {
 
 /// Parses an EVTX file (or bare chunks).
 pub(crate) fn parse(input: &[u8], cx: &mut Cx<'_>) {
+    // The `evtx` crate is written not to panic, and is fuzzed; should it still panic on some
+    // hostile input, the file's remaining records are reported lost instead of taking the
+    // process down.
+    let outcome = catch_unwind(AssertUnwindSafe(|| parse_file(input, cx)));
+    if outcome.is_err() {
+        cx.bad(
+            1,
+            ParseError::new(
+                ErrorCode::CorruptEvtx,
+                "the EVTX reader failed on this file; records after the last reported one are lost",
+            ),
+        );
+    }
+}
+
+fn parse_file(input: &[u8], cx: &mut Cx<'_>) {
     let mut r = Reader {
         norm: Normaliser::new(),
         settings: Arc::new(settings()),
@@ -92,7 +109,7 @@ pub(crate) fn parse(input: &[u8], cx: &mut Cx<'_>) {
     };
     for chunk in parser.chunks() {
         match chunk {
-            Ok(mut data) => r.chunk(&mut data, None, cx),
+            Ok(mut data) => r.guarded_chunk(&mut data, None, cx),
             Err(err) => r.chunk_error(&err, cx),
         }
     }
@@ -195,6 +212,28 @@ impl Reader {
                 format!("unreadable chunk, its records are lost: {}", describe(err)),
             ),
         );
+    }
+
+    /// [`Reader::chunk`], turning a panic of the crate into a bad record for the chunk.
+    fn guarded_chunk(
+        &mut self,
+        data: &mut EvtxChunkData,
+        real_len: Option<usize>,
+        cx: &mut Cx<'_>,
+    ) {
+        let number = data.number.unwrap_or_default();
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.chunk(data, real_len, cx)));
+        if outcome.is_err() {
+            cx.bad(
+                self.next_id,
+                ParseError::new(
+                    ErrorCode::CorruptEvtx,
+                    format!(
+                        "the EVTX reader failed on chunk {number}; its remaining records are lost"
+                    ),
+                ),
+            );
+        }
     }
 
     /// Reads every record of one chunk. `real_len` is how many of its bytes the input really
@@ -335,7 +374,7 @@ impl Reader {
         match EvtxChunkData::new(padded, false) {
             Ok(mut data) => {
                 data.number = Some(number);
-                self.chunk(&mut data, Some(tail.len()), cx);
+                self.guarded_chunk(&mut data, Some(tail.len()), cx);
             }
             Err(err) => cx.bad(
                 self.next_id,
@@ -361,7 +400,7 @@ impl Reader {
             match EvtxChunkData::new(window.to_vec(), false) {
                 Ok(mut data) => {
                     data.number = Some(number);
-                    self.chunk(&mut data, None, cx);
+                    self.guarded_chunk(&mut data, None, cx);
                 }
                 Err(err) => cx.bad(
                     self.next_id,

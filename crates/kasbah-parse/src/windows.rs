@@ -70,6 +70,11 @@ type NameMap<V> = HashMap<Box<str>, V, BuildHasherDefault<NameHasher>>;
 /// hostile input with millions of distinct names cannot grow the cache).
 const CACHE_LIMIT: usize = 4096;
 
+/// Longer names (real ones are under 64 bytes) are not made field names: interned names live as
+/// long as the process, so hostile input must not choose how big they are. Such values go to the
+/// unnamed `Data` list instead.
+const MAX_NAME_LEN: usize = 256;
+
 /// Interns `key`'s field ids once and remembers them.
 fn cached<V: Copy>(map: &mut NameMap<V>, key: &str, make: impl FnOnce() -> Option<V>) -> Option<V> {
     if let Some(v) = map.get(key) {
@@ -1184,6 +1189,10 @@ impl Normaliser {
     /// A `System` part outside the well-known ones: `Elem` or `Elem_Attr`, with alias
     /// `System.Elem[.Attr]`.
     fn system_other(&mut self, e: &mut Event, elem: &str, attr: &str, value: Value) {
+        if elem.len() + attr.len() > MAX_NAME_LEN {
+            self.cur.unnamed.push(value);
+            return;
+        }
         self.scratch.clear();
         self.scratch.push_str("System.");
         self.scratch.push_str(elem);
@@ -1209,6 +1218,10 @@ impl Normaliser {
 
     /// A named `<Data Name="name">` value (or another `EventData` child such as `Binary`).
     pub(crate) fn data(&mut self, e: &mut Event, name: &str, value: Value) {
+        if name.len() > MAX_NAME_LEN {
+            self.cur.unnamed.push(value);
+            return;
+        }
         let ids = cached(&mut self.data_names, name, || {
             Some((
                 FieldId::try_intern(name)?,
@@ -1246,6 +1259,10 @@ impl Normaliser {
     /// A `UserData` (or other section) leaf: `path` is its full dotted path
     /// (`UserData.LogFileCleared.SubjectUserName`), `leaf` its own name.
     pub(crate) fn user_data(&mut self, e: &mut Event, path: &str, leaf: &str, value: Value) {
+        if path.len() > MAX_NAME_LEN {
+            self.cur.unnamed.push(value);
+            return;
+        }
         let ids = cached(&mut self.paths, path, || {
             Some((FieldId::try_intern(leaf)?, FieldId::try_intern(path)?))
         });
@@ -1292,6 +1309,9 @@ impl Normaliser {
             } else {
                 self.seen.put(e, id, Value::List(vec![value]));
             }
+            return;
+        }
+        if path.len() > MAX_NAME_LEN {
             return;
         }
         match cached(&mut self.plain, path, || FieldId::try_intern(path)) {
@@ -2065,6 +2085,27 @@ mod tests {
     }
 
     #[test]
+    fn over_long_names_are_not_interned() {
+        let mut n = Normaliser::new();
+        let mut e = ev();
+        n.begin(&mut e);
+        let long = "N".repeat(MAX_NAME_LEN + 1);
+        n.data(&mut e, &long, Value::str("v1"));
+        n.user_data(&mut e, &format!("UserData.{long}"), &long, Value::str("v2"));
+        n.system(&mut e, &long, "", Value::str("v3"));
+        n.finish(&mut e, None);
+        assert!(FieldId::lookup(&long).is_none());
+        assert_eq!(
+            e.get_name("Data"),
+            Some(&Value::List(vec![
+                Value::str("v1"),
+                Value::str("v2"),
+                Value::str("v3")
+            ]))
+        );
+    }
+
+    #[test]
     fn datasets_from_channels() {
         assert_eq!(dataset("security"), "windows.security");
         assert_eq!(
@@ -2314,6 +2355,83 @@ mod tests {
         }
         eprintln!("{pairs} events compared ({compared} event data values)");
         assert!(pairs > 0 || files.is_empty());
+    }
+
+    /// The ECS table as Markdown, as `docs/formats/windows.md` shows it.
+    fn mappings_markdown() -> String {
+        let log = |l: Log| match l {
+            Log::Security => "Security",
+            Log::System => "System",
+            Log::Sysmon => "Sysmon",
+            Log::PowerShell => "PowerShell/Operational",
+            Log::TaskScheduler => "TaskScheduler/Operational",
+            Log::RdpSessions => "TerminalServices-LocalSessionManager/Operational",
+        };
+        let field = |fm: &FieldMap| {
+            let to = match fm.conv {
+                Conv::Text => format!("`{}`", fm.dst),
+                Conv::Pid => format!("`{}` (pid, hex or decimal)", fm.dst),
+                Conv::Ip => format!("`{}` (valid IP)", fm.dst),
+                Conv::Port => format!("`{}` (1-65535)", fm.dst),
+                Conv::Lower => format!("`{}` (lower case)", fm.dst),
+                Conv::Exe => format!("`{}` + `{}` (file name)", fm.dst, fm.dst2),
+                Conv::UserDomain => format!("`{}` + `{}` (`DOMAIN\\user`)", fm.dst, fm.dst2),
+                Conv::FilePath => "`file.path`, `file.name`, `file.directory`".to_owned(),
+                Conv::Hashes => format!("`{0}.hash.*`, `{0}.pe.imphash`", fm.dst),
+                Conv::Direction => format!("`{}` (`true`: egress)", fm.dst),
+                Conv::LogonType => format!("`{}` (type name)", fm.dst),
+            };
+            format!("`{}` → {to}", fm.src)
+        };
+        let mut out = String::from(
+            "| Log | Event ID | event.category | event.type | event.action | event.outcome | Event data → ECS |\n|---|---|---|---|---|---|---|\n",
+        );
+        for m in MAPPINGS {
+            let ids: Vec<String> = m.ids.iter().map(ToString::to_string).collect();
+            let outcome = match m.outcome {
+                Outcome::Unknown => "".to_owned(),
+                Outcome::Success => "success".to_owned(),
+                Outcome::Failure => "failure".to_owned(),
+                Outcome::Status(f) => format!("`{f}` `0x0`: success, else failure"),
+            };
+            let mut fields: Vec<String> =
+                m.fields.iter().flat_map(|g| g.iter()).map(field).collect();
+            fields.extend(m.consts.iter().map(|(k, v)| format!("`{k}` = `{v}`")));
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | `{}` | {} | {} |\n",
+                log(m.log),
+                ids.join(", "),
+                m.category.join(", "),
+                m.kind_type.join(", "),
+                m.action,
+                outcome,
+                fields.join("; ")
+            ));
+        }
+        out
+    }
+
+    /// `docs/formats/windows.md` shows the table the code uses (regenerate with `KASBAH_BLESS=1`).
+    #[test]
+    fn docs_show_the_current_table() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/formats/windows.md");
+        let doc = std::fs::read_to_string(&path).expect("docs/formats/windows.md exists");
+        let (start, end) = ("<!-- mappings:start -->\n", "<!-- mappings:end -->");
+        let (Some(a), Some(b)) = (doc.find(start), doc.find(end)) else {
+            panic!("{} lacks the mapping table markers", path.display());
+        };
+        let table = mappings_markdown();
+        let current = doc.get(a + start.len()..b).unwrap_or_default();
+        if std::env::var_os("KASBAH_BLESS").is_some() {
+            let updated = format!("{}{table}{}", &doc[..a + start.len()], &doc[b..]);
+            std::fs::write(&path, updated).expect("write docs");
+            return;
+        }
+        assert_eq!(
+            current, table,
+            "docs/formats/windows.md is stale: run with KASBAH_BLESS=1"
+        );
     }
 
     #[test]

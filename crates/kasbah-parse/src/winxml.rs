@@ -48,6 +48,17 @@ impl XmlError {
             msg: msg.into(),
         }
     }
+
+    /// An error about a construct (comment, CDATA, attribute value, ...) that runs to the end of
+    /// `len` bytes of input: everything after it is inside it, so reading resumes at the end
+    /// (resuming earlier would rescan the same bytes for every `<Event` in them).
+    fn unterminated(at: usize, len: usize, msg: &'static str) -> Self {
+        XmlError {
+            at,
+            resume: len,
+            msg: Cow::Borrowed(msg),
+        }
+    }
 }
 
 /// One piece of XML.
@@ -154,22 +165,30 @@ impl<'a> Scanner<'a> {
             }
             let rest = b.get(start..).unwrap_or_default();
             if rest.starts_with(b"<!--") {
-                let end = self
-                    .find(start + 4, b"-->")
-                    .ok_or_else(|| XmlError::new(start, "unterminated comment: expected `-->`"))?;
+                let end = self.find(start + 4, b"-->").ok_or_else(|| {
+                    XmlError::unterminated(start, b.len(), "unterminated comment: expected `-->`")
+                })?;
                 self.pos = end + 3;
                 continue;
             }
             if rest.starts_with(b"<![CDATA[") {
                 let end = self.find(start + 9, b"]]>").ok_or_else(|| {
-                    XmlError::new(start, "unterminated CDATA section: expected `]]>`")
+                    XmlError::unterminated(
+                        start,
+                        b.len(),
+                        "unterminated CDATA section: expected `]]>`",
+                    )
                 })?;
                 self.pos = end + 3;
                 return Ok(Tok::CData(self.slice(start + 9, end)?));
             }
             if rest.starts_with(b"<?") {
                 let end = self.find(start + 2, b"?>").ok_or_else(|| {
-                    XmlError::new(start, "unterminated processing instruction: expected `?>`")
+                    XmlError::unterminated(
+                        start,
+                        b.len(),
+                        "unterminated processing instruction: expected `?>`",
+                    )
                 })?;
                 self.pos = end + 2;
                 continue;
@@ -226,8 +245,9 @@ impl<'a> Scanner<'a> {
             }
             i += 1;
         }
-        Err(XmlError::new(
+        Err(XmlError::unterminated(
             start,
+            b.len(),
             "unterminated declaration: expected `>`",
         ))
     }
@@ -276,7 +296,12 @@ impl<'a> Scanner<'a> {
                 }
                 Some(_) => {
                     let (_, _, end) = attribute_at(b, i).map_err(|msg| XmlError {
-                        resume: i + 1,
+                        // An unclosed quote swallows the rest of the input.
+                        resume: if msg.starts_with("unterminated") {
+                            b.len()
+                        } else {
+                            i + 1
+                        },
                         ..XmlError::new(i, msg)
                     })?;
                     i = end;
@@ -1038,6 +1063,17 @@ mod tests {
         let (events, bad) = run(deep.as_bytes());
         assert!(events.is_empty());
         assert_eq!(bad.len(), 1);
+        // Unterminated constructs inside events swallow the rest instead of being rescanned
+        // for every `<Event` after them.
+        for tail in ["<![", "<!--", "<?", "<a x='", "<![CDATA["] {
+            let input = format!(
+                "<Event><System/>{tail}{}",
+                "<Event><System/>".repeat(20_000)
+            );
+            let (events, bad) = run(input.as_bytes());
+            assert!(events.is_empty());
+            assert_eq!(bad.len(), 1, "{tail}");
+        }
         // Thousands of unclosed events: each is reported once, quickly.
         let many = "<Event><System>".repeat(20_000);
         let (events, bad) = run(many.as_bytes());
