@@ -111,184 +111,59 @@ type SystemRow = (
     &'static [&'static str],
 );
 
-/// The well-known `System` values, indexed by [`system_index`].
+/// The well-known `System` values; [`system_index`] finds a row, and the `SYS_*` constants name
+/// the rows the normaliser looks at.
+#[rustfmt::skip]
 const SYSTEM: &[SystemRow] = &[
-    (
-        "Provider",
-        "Name",
-        "Provider_Name",
-        "System.Provider.Name",
-        Kind::Text,
-        &["winlog.provider_name", "event.provider"],
-    ),
-    (
-        "Provider",
-        "Guid",
-        "Provider_Guid",
-        "System.Provider.Guid",
-        Kind::Text,
-        &["winlog.provider_guid"],
-    ),
-    (
-        "Provider",
-        "EventSourceName",
-        "Provider_EventSourceName",
-        "System.Provider.EventSourceName",
-        Kind::Text,
-        &[],
-    ),
-    (
-        "EventID",
-        "",
-        "EventID",
-        "System.EventID",
-        Kind::Int,
-        &["winlog.event_id"],
-    ),
-    (
-        "EventID",
-        "Qualifiers",
-        "Qualifiers",
-        "System.EventID.Qualifiers",
-        Kind::Int,
-        &[],
-    ),
-    (
-        "Version",
-        "",
-        "Version",
-        "System.Version",
-        Kind::Int,
-        &["winlog.version"],
-    ),
-    (
-        "Level",
-        "",
-        "Level",
-        "System.Level",
-        Kind::Int,
-        &["winlog.level"],
-    ),
-    (
-        "Task",
-        "",
-        "Task",
-        "System.Task",
-        Kind::Int,
-        &["winlog.task"],
-    ),
-    (
-        "Opcode",
-        "",
-        "Opcode",
-        "System.Opcode",
-        Kind::Int,
-        &["winlog.opcode"],
-    ),
-    (
-        "Keywords",
-        "",
-        "Keywords",
-        "System.Keywords",
-        Kind::Text,
-        &["winlog.keywords"],
-    ),
-    (
-        "TimeCreated",
-        "SystemTime",
-        "TimeCreated",
-        "System.TimeCreated.SystemTime",
-        Kind::Time,
-        &[],
-    ),
-    (
-        "EventRecordID",
-        "",
-        "EventRecordID",
-        "System.EventRecordID",
-        Kind::Int,
-        &["winlog.record_id"],
-    ),
-    (
-        "Correlation",
-        "ActivityID",
-        "ActivityID",
-        "System.Correlation.ActivityID",
-        Kind::Text,
-        &["winlog.activity_id"],
-    ),
-    (
-        "Correlation",
-        "RelatedActivityID",
-        "RelatedActivityID",
-        "System.Correlation.RelatedActivityID",
-        Kind::Text,
-        &["winlog.related_activity_id"],
-    ),
-    (
-        "Execution",
-        "ProcessID",
-        "ProcessID",
-        "System.Execution.ProcessID",
-        Kind::Int,
-        &["winlog.process.pid"],
-    ),
-    (
-        "Execution",
-        "ThreadID",
-        "ThreadID",
-        "System.Execution.ThreadID",
-        Kind::Int,
-        &["winlog.process.thread.id"],
-    ),
-    (
-        "Channel",
-        "",
-        "Channel",
-        "System.Channel",
-        Kind::Text,
-        &["winlog.channel"],
-    ),
-    (
-        "Computer",
-        "",
-        "Computer",
-        "System.Computer",
-        Kind::Text,
-        &["winlog.computer_name", "host.name"],
-    ),
-    (
-        "Security",
-        "UserID",
-        "UserID",
-        "System.Security.UserID",
-        Kind::Text,
-        &["winlog.user.identifier"],
-    ),
+    ("Provider", "Name", "Provider_Name", "System.Provider.Name", Kind::Text, &["winlog.provider_name", "event.provider"]),
+    ("Provider", "Guid", "Provider_Guid", "System.Provider.Guid", Kind::Text, &["winlog.provider_guid"]),
+    ("Provider", "EventSourceName", "Provider_EventSourceName", "System.Provider.EventSourceName", Kind::Text, &[]),
+    ("EventID", "", "EventID", "System.EventID", Kind::Int, &["winlog.event_id"]),
+    ("EventID", "Qualifiers", "Qualifiers", "System.EventID.Qualifiers", Kind::Int, &[]),
+    ("Version", "", "Version", "System.Version", Kind::Int, &["winlog.version"]),
+    ("Level", "", "Level", "System.Level", Kind::Int, &["winlog.level"]),
+    ("Task", "", "Task", "System.Task", Kind::Int, &["winlog.task"]),
+    ("Opcode", "", "Opcode", "System.Opcode", Kind::Int, &["winlog.opcode"]),
+    ("Keywords", "", "Keywords", "System.Keywords", Kind::Text, &["winlog.keywords"]),
+    ("TimeCreated", "SystemTime", "TimeCreated", "System.TimeCreated.SystemTime", Kind::Time, &[]),
+    ("EventRecordID", "", "EventRecordID", "System.EventRecordID", Kind::Int, &["winlog.record_id"]),
+    ("Correlation", "ActivityID", "ActivityID", "System.Correlation.ActivityID", Kind::Text, &["winlog.activity_id"]),
+    ("Correlation", "RelatedActivityID", "RelatedActivityID", "System.Correlation.RelatedActivityID", Kind::Text, &["winlog.related_activity_id"]),
+    ("Execution", "ProcessID", "ProcessID", "System.Execution.ProcessID", Kind::Int, &["winlog.process.pid"]),
+    ("Execution", "ThreadID", "ThreadID", "System.Execution.ThreadID", Kind::Int, &["winlog.process.thread.id"]),
+    ("Channel", "", "Channel", "System.Channel", Kind::Text, &["winlog.channel"]),
+    ("Computer", "", "Computer", "System.Computer", Kind::Text, &["winlog.computer_name", "host.name"]),
+    ("Security", "UserID", "UserID", "System.Security.UserID", Kind::Text, &["winlog.user.identifier"]),
 ];
 
-/// Index into [`SYSTEM`] of an element/attribute pair (`attr` empty for element text).
+const SYS_PROVIDER_NAME: usize = 0;
+const SYS_EVENT_ID: usize = 3;
+const SYS_LEVEL: usize = 6;
+const SYS_KEYWORDS: usize = 9;
+const SYS_TIME_CREATED: usize = 10;
+const SYS_CHANNEL: usize = 16;
+
+/// The [`SYSTEM`] row of an element/attribute pair (`attr` empty for the element's text). A
+/// `match` rather than a table search: this runs for every `System` value (a unit test checks
+/// that it agrees with the table).
 fn system_index(elem: &str, attr: &str) -> Option<usize> {
-    // By element first: one string match per value instead of one per table row.
-    let i = match elem {
+    let text = attr.is_empty();
+    Some(match elem {
         "Provider" => match attr {
             "Name" => 0,
             "Guid" => 1,
             "EventSourceName" => 2,
             _ => return None,
         },
-        "EventID" => match attr {
-            "" => 3,
-            "Qualifiers" => 4,
-            _ => return None,
-        },
-        "Version" => 5,
-        "Level" => 6,
-        "Task" => 7,
-        "Opcode" => 8,
-        "Keywords" => 9,
+        "EventID" if text => 3,
+        "EventID" if attr == "Qualifiers" => 4,
+        "Version" if text => 5,
+        "Level" if text => 6,
+        "Task" if text => 7,
+        "Opcode" if text => 8,
+        "Keywords" if text => 9,
         "TimeCreated" if attr == "SystemTime" => 10,
-        "EventRecordID" => 11,
+        "EventRecordID" if text => 11,
         "Correlation" => match attr {
             "ActivityID" => 12,
             "RelatedActivityID" => 13,
@@ -299,14 +174,11 @@ fn system_index(elem: &str, attr: &str) -> Option<usize> {
             "ThreadID" => 15,
             _ => return None,
         },
-        "Channel" => 16,
-        "Computer" => 17,
+        "Channel" if text => 16,
+        "Computer" if text => 17,
         "Security" if attr == "UserID" => 18,
         _ => return None,
-    };
-    // Element texts have no attribute name.
-    let text_element = !matches!(i, 0..=2 | 4 | 10 | 12..=15 | 18);
-    (text_element == attr.is_empty()).then_some(i)
+    })
 }
 
 struct SysField {
@@ -1142,17 +1014,17 @@ impl Normaliser {
         }
         let text = value.as_str();
         match i {
-            0 => self.cur.provider_log = text.and_then(Log::from_provider),
-            3 => self.cur.event_id = value.as_i64(),
-            6 => self.cur.level = value.as_i64(),
-            9 => self.cur.keywords = text.and_then(parse_keywords),
+            SYS_PROVIDER_NAME => self.cur.provider_log = text.and_then(Log::from_provider),
+            SYS_EVENT_ID => self.cur.event_id = value.as_i64(),
+            SYS_LEVEL => self.cur.level = value.as_i64(),
+            SYS_KEYWORDS => self.cur.keywords = text.and_then(parse_keywords),
             // SystemTime is UTC by definition, with or without a `Z`.
-            10 => {
+            SYS_TIME_CREATED => {
                 self.cur.time = text
                     .and_then(|t| crate::time::rfc3339(t, Some(TzOffset::UTC)))
                     .map(|(t, _)| t);
             }
-            16 => {
+            SYS_CHANNEL => {
                 if let Some(ch) = text {
                     self.cur.channel_log = Log::from_channel(ch);
                     self.cur.dataset = Some(match &self.last_dataset {
@@ -1168,18 +1040,20 @@ impl Normaliser {
             _ => {}
         }
         // The original first, then its ECS copies.
-        let code = (i == 3).then(|| match &value {
+        let code = (i == SYS_EVENT_ID).then(|| match &value {
             // event.code is the event id as text.
             Value::Str(s) => s.clone(),
             Value::Int(n) => compact_str::ToCompactString::to_compact_string(n),
             other => CompactString::new(other.to_string()),
         });
-        let copies = (!sf.ecs.is_empty()).then(|| value.clone());
+        let copy = (!sf.ecs.is_empty()).then(|| value.clone());
         self.seen.put_aliased(e, sf.field, sf.alias, value);
-        if let Some(v) = copies {
-            for id in &sf.ecs {
-                self.seen.put(e, *id, v.clone());
+        if let (Some(copy), Some((last, others))) = (copy, sf.ecs.split_last()) {
+            // One clone per copy: the last one takes the value itself.
+            for id in others {
+                self.seen.put(e, *id, copy.clone());
             }
+            self.seen.put(e, *last, copy);
         }
         if let Some(code) = code {
             self.seen.put(e, ecs::EVENT_CODE, code);
@@ -2432,6 +2306,23 @@ mod tests {
             current, table,
             "docs/formats/windows.md is stale: run with KASBAH_BLESS=1"
         );
+    }
+
+    #[test]
+    fn system_rows_are_found_by_their_names() {
+        for (i, row) in SYSTEM.iter().enumerate() {
+            assert_eq!(system_index(row.0, row.1), Some(i), "{row:?}");
+        }
+        assert_eq!(system_index("EventID", "Bogus"), None);
+        assert_eq!(system_index("Channel", "x"), None);
+        assert_eq!(system_index("Execution", ""), None);
+        assert_eq!(system_index("Nope", ""), None);
+        assert_eq!(SYSTEM[SYS_CHANNEL].2, "Channel");
+        assert_eq!(SYSTEM[SYS_TIME_CREATED].2, "TimeCreated");
+        assert_eq!(SYSTEM[SYS_KEYWORDS].2, "Keywords");
+        assert_eq!(SYSTEM[SYS_LEVEL].2, "Level");
+        assert_eq!(SYSTEM[SYS_EVENT_ID].2, "EventID");
+        assert_eq!(SYSTEM[SYS_PROVIDER_NAME].2, "Provider_Name");
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub(crate) enum Tok<'a> {
 }
 
 /// Byte classes: bit 1 = XML white space, bit 2 = ends a name.
-const CLASS: [u8; 256] = {
+static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     t[b' ' as usize] = 3;
     t[b'\t' as usize] = 3;
