@@ -137,6 +137,10 @@ impl Fields {
         let index = self.entries.len() as u32;
         self.entries.push((id, value.into()));
         if let Some(a) = alias {
+            if self.aliases.capacity() == 0 {
+                // A builder that aliases usually aliases many fields: size once, not 4, 8, 16...
+                self.aliases.reserve(self.entries.capacity() / 2);
+            }
             self.aliases.push((a, index));
         }
     }
