@@ -2,8 +2,9 @@
 //!
 //! Accepted: whole log files (`ElfFile` header, then 64 KiB chunks), including dirty, wrapped
 //! and truncated ones, and bare chunks carved out of a file (`ElfChnk` at offset 0). Every
-//! record becomes one event, numbered by its `EventRecordID`; its fields are those of the shared
-//! Windows normaliser (`windows.rs`), the same as for Windows XML and JSON.
+//! record becomes one event, numbered by its record number in the file (its record header's;
+//! the same as `EventRecordID` unless the log was exported, which renumbers from 1); its fields
+//! are those of the shared Windows normaliser (`windows.rs`), the same as for XML and JSON.
 //!
 //! How: the crate walks the chunks in record order and renders each record to XML (its
 //! compiled-template fast path); the XML is then walked by the same scanner as `winxml.rs`
@@ -12,9 +13,9 @@
 //! with `ParseOptions::keep_raw` is that XML (without its `<?xml?>` prolog).
 //!
 //! Damage is reported record by record and never stops the walk: a record the crate cannot
-//! read is a `KP006` bad record with its id; records that a chunk's header declares
-//! (`first..=last` record id) but that neither became events nor were reported (the crate skips
-//! over a damaged area to the next readable record) are reported as `KP006` with their ids, so
+//! read is a `KP006` bad record with its number; records that a chunk's header declares
+//! (`first..=last`) but that neither became events nor were reported (the crate skips over a
+//! damaged area to the next readable record) are reported as `KP006` with their numbers, so
 //! `events + bad records` equals the declared count; a chunk whose header is unreadable is one
 //! `KP006`. The end of a truncated file is read as far as it goes and the records cut off are
 //! `KP007`. Input that is not EVTX at all is `KP005`.
