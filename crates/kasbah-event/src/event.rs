@@ -175,6 +175,36 @@ impl Fields {
         }
     }
 
+    /// Appends a field, and optionally an alias to it, without looking for an earlier value:
+    /// the fast path for parsers that track which names they have set (`set` and `alias` scan
+    /// the map, so building an event of n fields with them costs O(n²); Windows events have
+    /// about a hundred names). The caller must not push a name, or an alias name, that is
+    /// already present: `get` would find the first value and the output would repeat the key.
+    /// Debug builds check this.
+    pub fn push_new_aliased(
+        &mut self,
+        id: FieldId,
+        value: impl Into<Value>,
+        alias: Option<FieldId>,
+    ) {
+        debug_assert!(self.get(id).is_none(), "{id:?} is already set");
+        debug_assert!(
+            alias.is_none_or(|a| a != id && self.get(a).is_none()),
+            "alias {alias:?} is already set"
+        );
+        let index = self.entries.len() as u32;
+        self.present.insert(id);
+        self.entries.push((id, value.into()));
+        if let Some(a) = alias {
+            self.present.insert(a);
+            if self.aliases.capacity() == 0 {
+                // A builder that aliases usually aliases many fields: size once, not 4, 8, 16...
+                self.aliases.reserve(self.entries.capacity() / 2);
+            }
+            self.aliases.push((a, index));
+        }
+    }
+
     /// Makes `alias` resolve to the current value of `target`. No-op if `target` is unset or
     /// `alias` already names a field.
     pub fn alias(&mut self, alias: FieldId, target: FieldId) {
@@ -336,6 +366,21 @@ mod tests {
         e.set(ids[0], -1i64);
         assert_eq!(e.get(ids[0]), Some(&Value::Int(-1)));
         assert_eq!(e.fields.len(), 300);
+    }
+
+    #[test]
+    fn push_new_appends_with_alias() {
+        let mut e = ev();
+        let image = FieldId::intern("Image");
+        let alias = FieldId::intern("EventData.Image");
+        e.fields.push_new_aliased(ecs::EVENT_KIND, "event", None);
+        e.fields.push_new_aliased(image, "C:\\a.exe", Some(alias));
+        assert_eq!(e.fields.len(), 2);
+        assert_eq!(e.fields.get_str(alias), Some("C:\\a.exe"));
+        assert_eq!(e.fields.aliases().collect::<Vec<_>>(), vec![(alias, image)]);
+        // A later `set` replaces the value the alias resolves to.
+        e.set(image, "C:\\b.exe");
+        assert_eq!(e.fields.get_str(alias), Some("C:\\b.exe"));
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub fn detect(input: &[u8]) -> Format {
     if input.starts_with(b"ElfFile\0") || input.starts_with(b"ElfChnk\0") {
         return Format::Evtx;
     }
+    // XML saved by Windows PowerShell and Event Viewer is often UTF-16 with a byte order mark.
+    if input.starts_with(b"\xFF\xFE<\0") || input.starts_with(b"\xFE\xFF\0<") {
+        return Format::WinXml;
+    }
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let start = input
         .iter()
@@ -84,6 +88,7 @@ mod tests {
     fn magic_formats() {
         assert_eq!(detect(b"ElfFile\0rest"), Format::Evtx);
         assert_eq!(detect(b"  <?xml version=\"1.0\"?><Events>"), Format::WinXml);
+        assert_eq!(detect(b"\xFF\xFE<\0?\0x\0"), Format::WinXml);
         assert_eq!(detect(b"#separator \\x09\n#fields\tts"), Format::Zeek);
         assert_eq!(detect(b""), Format::Syslog);
         assert_eq!(detect(b"\x00\x01\x02garbage"), Format::Syslog);

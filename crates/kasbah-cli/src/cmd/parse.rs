@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use kasbah_event::{OutputOptions, write_json};
+use kasbah_event::{OutputOptions, Timestamp, write_json};
 use kasbah_parse::{Format, Item, Origin, ParseOptions, parse_bytes};
 
 /// `--format` values: `auto` or a [`Format`].
@@ -96,9 +96,20 @@ pub struct ParseArgs {
     /// Skip records longer than this many bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_record_bytes: usize,
+    /// Treat the records as received at this time (RFC 3339) instead of now. Year-less
+    /// timestamps (RFC 3164 syslog, auth.log) are placed in the year that puts them at or before
+    /// it: use it to parse old logs.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    received: Option<Timestamp>,
     /// Print no summary on stderr.
     #[arg(short, long)]
     quiet: bool,
+}
+
+fn parse_time(s: &str) -> Result<Timestamp, String> {
+    kasbah_parse::time::rfc3339(s, None)
+        .map(|(t, _)| t)
+        .ok_or_else(|| format!("expected an RFC 3339 time such as 2024-03-15T00:00:00Z, got {s:?}"))
 }
 
 #[derive(Default)]
@@ -112,11 +123,14 @@ struct Totals {
 /// Runs `kasbah parse`.
 pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let files = crate::files::expand(&args.paths)?;
-    let opts = ParseOptions {
+    let mut opts = ParseOptions {
         max_record_bytes: args.max_record_bytes,
         keep_raw: args.raw,
         ..ParseOptions::default()
     };
+    if let Some(t) = args.received {
+        opts.received = t;
+    }
     let out_opts = OutputOptions {
         received: args.provenance,
         raw: args.raw,
