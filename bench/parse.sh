@@ -25,7 +25,7 @@ FLOOR=target/release/examples/evtx_floor
 # "wall cpu" best-of-3 seconds of a command (see bench/timeit.py); cpu() keeps the CPU part.
 timing() { python3 bench/timeit.py "$@"; }
 cpu() { timing "$@" | awk '{print $2}'; }
-events() { "$BIN" parse --output none "$@" 2>&1 >/dev/null | awk '/ events, /{print $4}' | head -1; }
+events() { { "$BIN" parse --output none "$@" 2>&1 >/dev/null || true; } | awk '/ events, /{print $4}' | head -1; }
 rate() { awk -v a="$1" -v t="$2" 'BEGIN{ if (t>0) printf "%.0f", a/t; else print "-" }'; }
 mbs() { awk -v b="$1" -v t="$2" 'BEGIN{ if (t>0) printf "%.0f", b/1048576/t; else print "-" }'; }
 
