@@ -335,6 +335,23 @@ pub(crate) fn parse_message(msg: &str, e: &mut Event) -> Result<(), ParseError> 
     parse_cef(msg, e, None)
 }
 
+/// The payload starting at `marker` (`CEF:`, `LEEF:`) of a line that may carry a syslog header;
+/// the header, when the syslog parser recognises one, fills host/time/app fields of `e`. Some
+/// relays make the marker the syslog tag, so the payload is looked up in the whole line when the
+/// message part does not hold it.
+pub(crate) fn payload_after_header<'a>(
+    line: &'a str,
+    marker: &str,
+    e: &mut Event,
+    opts: &crate::driver::ParseOptions,
+) -> Result<&'a str, ParseError> {
+    let msg = crate::syslog::parse_header(line, e, opts).unwrap_or(line);
+    find_marker(msg, marker)
+        .and_then(|at| msg.get(at..))
+        .or_else(|| find_marker(line, marker).and_then(|at| line.get(at..)))
+        .ok_or_else(|| ParseError::wrong_format(marker.trim_end_matches(':')))
+}
+
 /// The seven header fields, unescaped.
 struct Header<'a> {
     fields: [Cow<'a, str>; 7],
@@ -1049,14 +1066,7 @@ pub struct CefParser;
 impl LineParser for CefParser {
     fn parse_line(&mut self, line: &str, record: u64, cx: &mut Cx<'_>) -> Result<(), ParseError> {
         let mut e = cx.new_event(record, Some(line));
-        // A syslog header, when the syslog parser recognises one, fills host/time/app fields.
-        // Some relays make `CEF` the syslog tag, so the payload is looked up in the whole line
-        // when the message part does not hold it.
-        let msg = crate::syslog::parse_header(line, &mut e, cx.opts).unwrap_or(line);
-        let payload = find_marker(msg, "CEF:")
-            .and_then(|at| msg.get(at..))
-            .or_else(|| find_marker(line, "CEF:").and_then(|at| line.get(at..)))
-            .ok_or_else(|| ParseError::wrong_format("CEF"))?;
+        let payload = payload_after_header(line, "CEF:", &mut e, cx.opts)?;
         parse_cef(payload, &mut e, cx.opts.default_tz)?;
         cx.emit(e);
         Ok(())

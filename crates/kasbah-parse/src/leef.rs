@@ -644,11 +644,7 @@ pub struct LeefParser;
 impl LineParser for LeefParser {
     fn parse_line(&mut self, line: &str, record: u64, cx: &mut Cx<'_>) -> Result<(), ParseError> {
         let mut e = cx.new_event(record, Some(line));
-        let msg = crate::syslog::parse_header(line, &mut e, cx.opts).unwrap_or(line);
-        let payload = cef::find_marker(msg, "LEEF:")
-            .and_then(|at| msg.get(at..))
-            .or_else(|| cef::find_marker(line, "LEEF:").and_then(|at| line.get(at..)))
-            .ok_or_else(|| ParseError::wrong_format("LEEF"))?;
+        let payload = cef::payload_after_header(line, "LEEF:", &mut e, cx.opts)?;
         parse_leef(payload, &mut e, cx.opts.default_tz)?;
         cx.emit(e);
         Ok(())
