@@ -47,13 +47,15 @@ done
 if [ -d "$SHARED/evtx" ]; then
   bytes=$(find "$SHARED/evtx" -name '*.evtx' -printf '%s\n' | awk '{s+=$1} END{print s}')
   n=$(events -f evtx "$SHARED/evtx")
-  t_floor=$(cpu $CORE "$FLOOR" "$SHARED/evtx")
+  t_xml=$(cpu $CORE "$FLOOR" --mode xml "$SHARED/evtx")
+  t_value=$(cpu $CORE "$FLOOR" --mode json-value "$SHARED/evtx")
   t_parse=$(cpu $CORE "$BIN" parse --quiet --output none -f evtx "$SHARED/evtx")
   t_json=$(cpu $CORE "$BIN" parse --quiet -f evtx "$SHARED/evtx")
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; }
   echo
-  echo "| EVTX corpus | MB | events | evtx crate alone (s) | kasbah parse (s) | ratio | events/s | parse+JSON out (s) |"
-  echo "|---|---|---|---|---|---|---|---|"
-  echo "| $SHARED/evtx | $(( bytes >> 20 )) | $n | $t_floor | $t_parse | $(awk -v a="$t_parse" -v b="$t_floor" 'BEGIN{printf "%.2fx", a/b}') | $(rate "$n" "$t_parse") | $t_json |"
+  echo "| EVTX corpus | MB | events | evtx crate: XML text (s) | evtx crate: JSON values (s) | kasbah parse (s) | vs XML text | vs JSON values | events/s | parse+JSON out (s) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "| $SHARED/evtx | $(( bytes >> 20 )) | $n | $t_xml | $t_value | $t_parse | $(ratio "$t_parse" "$t_xml") | $(ratio "$t_parse" "$t_value") | $(rate "$n" "$t_parse") | $t_json |"
 else
   echo "(EVTX skipped: $SHARED/evtx not found)"
 fi
