@@ -1,0 +1,684 @@
+//! End-to-end tests of the engine: every modifier and condition form, with true and false cases,
+//! log-source mappings, filters, and the prefilter's exactness.
+
+use std::sync::Arc;
+
+use kasbah_event::{Event, Source, Timestamp, Value};
+
+use crate::compile::CompileOptions;
+use crate::diag::Code;
+use crate::engine::{Config, Engine, Hit};
+use crate::logsource::Mappings;
+use crate::matcher::Scratch;
+use crate::ruleset::RuleSet;
+
+fn cfg() -> Config {
+    Config {
+        mappings: Mappings::empty(),
+        compile: CompileOptions::default(),
+    }
+}
+
+fn build(texts: &[&str], cfg: &Config) -> Engine {
+    let mut set = RuleSet::new();
+    for (i, t) in texts.iter().enumerate() {
+        set.add(&format!("rule{i}.yml"), t);
+    }
+    Engine::build(&set, cfg)
+}
+
+/// An engine with one rule whose detection section is `det` (indented by two spaces).
+fn rule(det: &str) -> Engine {
+    let e = build(
+        &[&format!(
+            "title: t\nid: r1\nlogsource: {{}}\ndetection:\n{det}"
+        )],
+        &cfg(),
+    );
+    let errors: Vec<_> = e.diagnostics().iter().filter(|d| d.is_error()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(e.stats().rules, 1);
+    e
+}
+
+/// The code of the error a detection section produces.
+fn rule_error(det: &str, cfg: &Config) -> Code {
+    let e = build(
+        &[&format!(
+            "title: t\nid: r1\nlogsource: {{}}\ndetection:\n{det}"
+        )],
+        cfg,
+    );
+    assert_eq!(e.stats().rules, 0, "{det} should not load");
+    e.diagnostics()
+        .iter()
+        .find(|d| d.is_error())
+        .map(|d| d.code)
+        .expect("an error")
+}
+
+fn ev(fields: &[(&str, Value)]) -> Event {
+    let mut e = Event::new(
+        Timestamp::from_nanos(0),
+        Source::Input {
+            name: Arc::from("test"),
+        },
+    );
+    for (k, v) in fields {
+        e.fields.set_name(k, v.clone());
+    }
+    e
+}
+
+fn s(v: &str) -> Value {
+    Value::str(v)
+}
+
+/// Matches with the full engine, checking the result equals the exhaustive evaluation.
+fn hits(e: &Engine, event: &Event) -> Vec<Hit> {
+    let mut scratch = Scratch::new();
+    let mut fast = Vec::new();
+    e.matches(event, &mut scratch, &mut fast);
+    let mut slow = Vec::new();
+    e.matches_exhaustive(event, &mut scratch, &mut slow);
+    assert_eq!(fast, slow, "prefilter changed the result for {event:?}");
+    fast
+}
+
+fn m(e: &Engine, fields: &[(&str, Value)]) -> bool {
+    !hits(e, &ev(fields)).is_empty()
+}
+
+#[test]
+fn equality_is_case_insensitive_and_exact() {
+    let e = rule("  sel:\n    Image: 'C:\\Windows\\cmd.exe'\n  condition: sel\n");
+    assert!(m(&e, &[("Image", s("c:\\windows\\CMD.EXE"))]));
+    assert!(!m(&e, &[("Image", s("C:\\Windows\\cmd.exe2"))]));
+    assert!(!m(&e, &[("Image", s("x C:\\Windows\\cmd.exe"))]));
+    assert!(!m(&e, &[("Other", s("C:\\Windows\\cmd.exe"))]));
+    assert!(!m(&e, &[]));
+}
+
+#[test]
+fn wildcards_and_escapes() {
+    let e = rule("  sel:\n    Image: 'C:\\\\*\\cmd?.exe'\n  condition: sel\n");
+    assert!(m(&e, &[("Image", s("C:\\Windows\\System32\\cmd1.exe"))]));
+    assert!(m(&e, &[("Image", s("c:\\x\\CMDé.exe"))]));
+    assert!(!m(&e, &[("Image", s("C:\\Windows\\cmd.exe"))]));
+    assert!(!m(&e, &[("Image", s("D:\\x\\cmd1.exe"))]));
+    // Escaped wildcards are literal.
+    let e = rule("  sel:\n    Path: 'a\\*b\\?'\n  condition: sel\n");
+    assert!(m(&e, &[("Path", s("A*B?"))]));
+    assert!(!m(&e, &[("Path", s("axxb?"))]));
+    // Several stars, in order.
+    let e = rule("  sel:\n    CommandLine: '*net*user*/add*'\n  condition: sel\n");
+    assert!(m(&e, &[("CommandLine", s("NET USER bob pw /ADD"))]));
+    assert!(!m(&e, &[("CommandLine", s("user net /add"))]));
+    // `*` alone matches any present value, including empty.
+    let e = rule("  sel:\n    Field: '*'\n  condition: sel\n");
+    assert!(m(&e, &[("Field", s(""))]));
+    assert!(!m(&e, &[]));
+}
+
+#[test]
+fn contains_startswith_endswith() {
+    let e = rule("  sel:\n    CommandLine|contains: 'DownloadString'\n  condition: sel\n");
+    assert!(m(
+        &e,
+        &[(
+            "CommandLine",
+            s("IEX (New-Object Net.WebClient).downloadstring('x')")
+        )]
+    ));
+    assert!(!m(&e, &[("CommandLine", s("Download String"))]));
+    let e = rule("  sel:\n    Image|startswith: 'C:\\Users\\'\n  condition: sel\n");
+    assert!(m(&e, &[("Image", s("c:\\users\\bob\\a.exe"))]));
+    assert!(!m(&e, &[("Image", s("D:\\c:\\users\\"))]));
+    let e = rule(
+        "  sel:\n    Image|endswith:\n      - '\\powershell.exe'\n      - '\\pwsh.exe'\n  condition: sel\n",
+    );
+    assert!(m(&e, &[("Image", s("C:\\x\\PWSH.EXE"))]));
+    assert!(!m(&e, &[("Image", s("C:\\x\\pwsh.exe.bak"))]));
+}
+
+#[test]
+fn non_ascii_case_insensitivity() {
+    let e = rule("  sel:\n    Message|contains: 'ÄRGER straße'\n  condition: sel\n");
+    assert!(!m(&e, &[("Message", s("so ein ärger STRASSE"))]));
+    assert!(m(&e, &[("Message", s("so ein ärger STRAßE!"))]));
+    assert!(m(&e, &[("Message", s("ÄRGER STRAßE"))]));
+    assert!(!m(&e, &[("Message", s("arger strasse"))]));
+    let e = rule("  sel:\n    User: 'ΣΩΚΡΆΤΗΣ'\n  condition: sel\n");
+    assert!(m(&e, &[("User", s("σωκράτησ"))]));
+}
+
+#[test]
+fn all_modifier_and_lists() {
+    let e = rule(
+        "  sel:\n    CommandLine|contains|all:\n      - ' -w '\n      - 'hidden'\n  condition: sel\n",
+    );
+    assert!(m(&e, &[("CommandLine", s("powershell -w Hidden -c x"))]));
+    assert!(!m(&e, &[("CommandLine", s("powershell -w normal"))]));
+    // A list value on the event: any element.
+    let e = rule("  sel:\n    Tags: evil\n  condition: sel\n");
+    assert!(m(&e, &[("Tags", Value::List(vec![s("good"), s("EVIL")]))]));
+    assert!(!m(&e, &[("Tags", Value::List(vec![s("good")]))]));
+}
+
+#[test]
+fn numbers_booleans_and_text() {
+    let e = rule("  sel:\n    EventID: 4688\n  condition: sel\n");
+    assert!(m(&e, &[("EventID", Value::Int(4688))]));
+    assert!(m(&e, &[("EventID", s("4688"))]));
+    assert!(m(&e, &[("EventID", Value::Float(4688.0))]));
+    assert!(!m(&e, &[("EventID", Value::Int(4689))]));
+    let e = rule("  sel:\n    EventID: '4688'\n  condition: sel\n");
+    assert!(m(&e, &[("EventID", Value::Int(4688))]));
+    let e = rule("  sel:\n    EventID:\n      - 1\n      - 4688\n  condition: sel\n");
+    assert!(m(&e, &[("EventID", Value::Int(1))]));
+    assert!(!m(&e, &[("EventID", Value::Int(2))]));
+    let e = rule("  sel:\n    Enabled: true\n  condition: sel\n");
+    assert!(m(&e, &[("Enabled", Value::Bool(true))]));
+    assert!(m(&e, &[("Enabled", s("True"))]));
+    assert!(!m(&e, &[("Enabled", Value::Bool(false))]));
+}
+
+#[test]
+fn null_values() {
+    let e = rule("  sel:\n    CommandLine: null\n  condition: sel\n");
+    assert!(m(&e, &[]));
+    assert!(m(&e, &[("CommandLine", Value::Null)]));
+    assert!(m(&e, &[("CommandLine", s(""))]));
+    assert!(!m(&e, &[("CommandLine", s("x"))]));
+    // Empty string: present and empty (or null), but not absent.
+    let e = rule("  sel:\n    CommandLine: ''\n  condition: sel\n");
+    assert!(m(&e, &[("CommandLine", s(""))]));
+    assert!(!m(&e, &[]));
+    assert!(!m(&e, &[("CommandLine", s("x"))]));
+}
+
+#[test]
+fn base64_and_utf16() {
+    let e = rule("  sel:\n    Data|base64: 'abc'\n  condition: sel\n");
+    assert!(m(&e, &[("Data", s("YWJj"))]));
+    assert!(!m(&e, &[("Data", s("abc"))]));
+    let e = rule("  sel:\n    Data|base64|contains: 'http://'\n  condition: sel\n");
+    assert!(m(&e, &[("Data", s("xx aHR0cDovLw== yy"))]));
+    // base64offset: the value anywhere inside a base64 blob.
+    let e = rule("  sel:\n    CommandLine|base64offset|contains: 'IEX'\n  condition: sel\n");
+    for prefix in ["", "a", "ab", "abc"] {
+        use base64::Engine as _;
+        let enc = base64::engine::general_purpose::STANDARD.encode(format!("{prefix}IEX (x)"));
+        assert!(
+            m(&e, &[("CommandLine", s(&format!("-enc {enc}")))]),
+            "{prefix}"
+        );
+    }
+    assert!(!m(&e, &[("CommandLine", s("-enc QUJD"))]));
+    // wide + base64offset: PowerShell -EncodedCommand is UTF-16LE.
+    let e = rule(
+        "  sel:\n    CommandLine|wide|base64offset|contains: 'Invoke-Mimikatz'\n  condition: sel\n",
+    );
+    use base64::Engine as _;
+    let utf16: Vec<u8> = "& Invoke-Mimikatz -dump"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let enc = base64::engine::general_purpose::STANDARD.encode(utf16);
+    assert!(m(
+        &e,
+        &[("CommandLine", s(&format!("powershell -enc {enc}")))]
+    ));
+    let plain: Vec<u8> = "& Invoke-Mimikatz".bytes().collect();
+    let enc8 = base64::engine::general_purpose::STANDARD.encode(plain);
+    assert!(!m(
+        &e,
+        &[("CommandLine", s(&format!("powershell -enc {enc8}")))]
+    ));
+    // utf16 alone: the value with NULs between characters.
+    let e = rule("  sel:\n    Blob|utf16le|contains: 'ab'\n  condition: sel\n");
+    assert!(m(&e, &[("Blob", s("x a\0b\0 y"))]));
+    assert!(!m(&e, &[("Blob", s("ab"))]));
+    let e = rule("  sel:\n    Blob|utf16be: 'ab'\n  condition: sel\n");
+    assert!(m(&e, &[("Blob", s("\0a\0b"))]));
+    let e = rule("  sel:\n    Blob|utf16|base64: 'a'\n  condition: sel\n");
+    // FF FE 61 00 -> "//5hAA=="
+    assert!(m(&e, &[("Blob", s("//5hAA=="))]));
+    // Wildcards cannot be encoded.
+    assert_eq!(
+        rule_error("  sel:\n    Blob|base64: 'a*'\n  condition: sel\n", &cfg()),
+        Code::ModifierValue
+    );
+}
+
+#[test]
+fn windash() {
+    let e =
+        rule("  sel:\n    CommandLine|windash|contains: ' -encodedcommand '\n  condition: sel\n");
+    for dash in ["-", "/", "\u{2013}", "\u{2014}", "\u{2015}"] {
+        assert!(
+            m(
+                &e,
+                &[(
+                    "CommandLine",
+                    s(&format!("powershell {dash}EncodedCommand abc"))
+                )]
+            ),
+            "{dash}"
+        );
+    }
+    assert!(!m(
+        &e,
+        &[("CommandLine", s("powershell _encodedcommand abc"))]
+    ));
+    assert!(!m(
+        &e,
+        &[("CommandLine", s("powershell encodedcommand abc"))]
+    ));
+    // Dashes inside words are not flags and stay literal.
+    let e = rule("  sel:\n    CommandLine|windash|contains: 'x-y'\n  condition: sel\n");
+    assert!(m(&e, &[("CommandLine", s("ax-yb"))]));
+    assert!(!m(&e, &[("CommandLine", s("ax/yb"))]));
+    // windash before an encoding expands the variants.
+    let e =
+        rule("  sel:\n    CommandLine|windash|base64offset|contains: ' -p'\n  condition: sel\n");
+    use base64::Engine as _;
+    let enc = base64::engine::general_purpose::STANDARD.encode("cmd /p x");
+    assert!(m(&e, &[("CommandLine", s(&enc))]));
+}
+
+#[test]
+fn regular_expressions() {
+    let e = rule("  sel:\n    CommandLine|re: '\\s-[eE]nc\\s'\n  condition: sel\n");
+    assert!(m(&e, &[("CommandLine", s("ps -enc x"))]));
+    assert!(!m(&e, &[("CommandLine", s("ps -ENC x"))]));
+    let e = rule("  sel:\n    CommandLine|re|i: 'mimi[a-z]+'\n  condition: sel\n");
+    assert!(m(&e, &[("CommandLine", s("run MIMIKATZ"))]));
+    assert!(!m(&e, &[("CommandLine", s("run mimi"))]));
+    let e = rule("  sel:\n    Text|re|m: '^second$'\n  condition: sel\n");
+    assert!(m(&e, &[("Text", s("first\nsecond\nthird"))]));
+    let e = rule("  sel:\n    Text|re: '^second$'\n  condition: sel\n");
+    assert!(!m(&e, &[("Text", s("first\nsecond\nthird"))]));
+    let e = rule("  sel:\n    Text|re|s: 'a.b'\n  condition: sel\n");
+    assert!(m(&e, &[("Text", s("a\nb"))]));
+    let e = rule("  sel:\n    Text|re: 'a.b'\n  condition: sel\n");
+    assert!(!m(&e, &[("Text", s("a\nb"))]));
+    // Numbers are matched on their text.
+    let e = rule("  sel:\n    EventID|re: '^46[0-9]{2}$'\n  condition: sel\n");
+    assert!(m(&e, &[("EventID", Value::Int(4688))]));
+    // Backtracking constructs are refused.
+    assert_eq!(
+        rule_error("  sel:\n    X|re: '(?=a)b'\n  condition: sel\n", &cfg()),
+        Code::Regex
+    );
+    assert_eq!(
+        rule_error("  sel:\n    X|re: '(a)\\1'\n  condition: sel\n", &cfg()),
+        Code::Regex
+    );
+    assert_eq!(
+        rule_error("  sel:\n    X|re: '(unclosed'\n  condition: sel\n", &cfg()),
+        Code::Regex
+    );
+}
+
+#[test]
+fn cidr() {
+    let e = rule(
+        "  sel:\n    DestinationIp|cidr:\n      - '10.0.0.0/8'\n      - 'fe80::/10'\n  condition: sel\n",
+    );
+    assert!(m(&e, &[("DestinationIp", s("10.20.30.40"))]));
+    assert!(m(&e, &[("DestinationIp", s("FE80::1"))]));
+    assert!(m(&e, &[("DestinationIp", s("::ffff:10.0.0.1"))]));
+    assert!(!m(&e, &[("DestinationIp", s("11.0.0.1"))]));
+    assert!(!m(&e, &[("DestinationIp", s("not an ip"))]));
+    assert_eq!(
+        rule_error(
+            "  sel:\n    Ip|cidr: '10.0.0.0/99'\n  condition: sel\n",
+            &cfg()
+        ),
+        Code::ModifierValue
+    );
+}
+
+#[test]
+fn exists_and_cased() {
+    let e = rule("  sel:\n    Hashes|exists: true\n  condition: sel\n");
+    assert!(m(&e, &[("Hashes", s(""))]));
+    assert!(!m(&e, &[("Other", s("x"))]));
+    let e = rule("  sel:\n    Hashes|exists: false\n  condition: sel\n");
+    assert!(m(&e, &[("Other", s("x"))]));
+    assert!(!m(&e, &[("Hashes", Value::Null)]));
+    let e = rule("  sel:\n    Name|cased: 'Admin'\n  condition: sel\n");
+    assert!(m(&e, &[("Name", s("Admin"))]));
+    assert!(!m(&e, &[("Name", s("admin"))]));
+    let e = rule("  sel:\n    Name|contains|cased: 'dMi'\n  condition: sel\n");
+    assert!(m(&e, &[("Name", s("AdMin"))]));
+    assert!(!m(&e, &[("Name", s("ADMIN"))]));
+}
+
+#[test]
+fn fieldref() {
+    let e = rule("  sel:\n    TargetFilename|fieldref: Image\n  condition: sel\n");
+    assert!(m(
+        &e,
+        &[
+            ("TargetFilename", s("C:\\a.exe")),
+            ("Image", s("c:\\A.EXE"))
+        ]
+    ));
+    assert!(!m(
+        &e,
+        &[
+            ("TargetFilename", s("C:\\a.exe")),
+            ("Image", s("C:\\b.exe"))
+        ]
+    ));
+    assert!(!m(&e, &[("TargetFilename", s("C:\\a.exe"))]));
+    let e = rule("  sel:\n    CommandLine|fieldref|contains: User\n  condition: sel\n");
+    assert!(m(
+        &e,
+        &[("CommandLine", s("runas /user:BOB x")), ("User", s("bob"))]
+    ));
+    assert!(!m(&e, &[("CommandLine", s("runas x")), ("User", s("bob"))]));
+    let e = rule("  sel:\n    User|fieldref|neq: ParentUser\n  condition: sel\n");
+    assert!(m(&e, &[("User", s("alice")), ("ParentUser", s("bob"))]));
+    assert!(!m(&e, &[("User", s("alice")), ("ParentUser", s("ALICE"))]));
+    let e = rule("  sel:\n    User|fieldref|cased: ParentUser\n  condition: sel\n");
+    assert!(!m(&e, &[("User", s("alice")), ("ParentUser", s("ALICE"))]));
+    assert!(m(&e, &[("User", s("alice")), ("ParentUser", s("alice"))]));
+}
+
+#[test]
+fn expand_placeholders() {
+    let det = "  sel:\n    SubjectUserName|expand: '%admins%'\n  condition: sel\n";
+    assert_eq!(rule_error(det, &cfg()), Code::Placeholder);
+    let mut c = cfg();
+    c.compile
+        .placeholders
+        .insert("admins".into(), vec!["root".into(), "adm_*".into()]);
+    let e = build(
+        &[&format!("title: t\nlogsource: {{}}\ndetection:\n{det}")],
+        &c,
+    );
+    assert_eq!(e.stats().rules, 1, "{:?}", e.diagnostics());
+    let ok = |v: &str| !hits(&e, &ev(&[("SubjectUserName", s(v))])).is_empty();
+    assert!(ok("ROOT"));
+    assert!(ok("adm_bob"));
+    assert!(!ok("bob"));
+    // Text around the placeholder stays; '%' outside placeholders is literal.
+    let det = "  sel:\n    Path|expand|startswith: 'C:\\Users\\%admins%\\'\n  condition: sel\n";
+    let e = build(
+        &[&format!("title: t\nlogsource: {{}}\ndetection:\n{det}")],
+        &c,
+    );
+    assert!(!hits(&e, &ev(&[("Path", s("C:\\Users\\root\\x"))])).is_empty());
+    assert!(hits(&e, &ev(&[("Path", s("C:\\Users\\bob\\x"))])).is_empty());
+}
+
+#[test]
+fn numeric_comparisons_and_neq() {
+    let e = rule("  sel:\n    Size|gt: 100\n  condition: sel\n");
+    assert!(m(&e, &[("Size", Value::Int(101))]));
+    assert!(m(&e, &[("Size", s("100.5"))]));
+    assert!(!m(&e, &[("Size", Value::Int(100))]));
+    assert!(!m(&e, &[("Size", s("big"))]));
+    assert!(!m(&e, &[]));
+    let e = rule("  sel:\n    Size|gte: 100\n  condition: sel\n");
+    assert!(m(&e, &[("Size", Value::Int(100))]));
+    let e = rule("  sel:\n    Size|lt: 0.5\n  condition: sel\n");
+    assert!(m(&e, &[("Size", Value::Float(0.25))]));
+    assert!(!m(&e, &[("Size", Value::Float(0.5))]));
+    let e = rule("  sel:\n    Size|lte: -1\n  condition: sel\n");
+    assert!(m(&e, &[("Size", Value::Int(-1))]));
+    assert!(!m(&e, &[("Size", Value::Int(0))]));
+    let e = rule("  sel:\n    Status|neq:\n      - success\n      - ok\n  condition: sel\n");
+    assert!(m(&e, &[("Status", s("failure"))]));
+    assert!(!m(&e, &[("Status", s("SUCCESS"))]));
+    assert!(!m(&e, &[("Status", s("ok"))]));
+    assert!(!m(&e, &[]));
+    let e = rule("  sel:\n    LogonType|neq: 3\n  condition: sel\n");
+    assert!(m(&e, &[("LogonType", Value::Int(10))]));
+    assert!(!m(&e, &[("LogonType", Value::Int(3))]));
+}
+
+#[test]
+fn time_parts() {
+    let e = rule("  sel:\n    UtcTime|hour|gte: 22\n  condition: sel\n");
+    assert!(m(&e, &[("UtcTime", s("2024-03-14 23:05:09.123"))]));
+    assert!(!m(&e, &[("UtcTime", s("2024-03-14 08:05:09.123"))]));
+    assert!(!m(&e, &[("UtcTime", s("not a date"))]));
+    let e = rule("  sel:\n    When|minute: 5\n  condition: sel\n");
+    assert!(m(&e, &[("When", s("2024-03-14T23:05:09Z"))]));
+    assert!(!m(&e, &[("When", s("2024-03-14T23:06:09Z"))]));
+    let e = rule("  sel:\n    When|day: 14\n  condition: sel\n");
+    assert!(m(&e, &[("When", s("2024-03-14"))]));
+    let e = rule("  sel:\n    When|week: 11\n  condition: sel\n");
+    assert!(m(&e, &[("When", s("2024-03-14"))]));
+    let e = rule("  sel:\n    When|month|lt: 4\n  condition: sel\n");
+    assert!(m(&e, &[("When", s("2024-03-14"))]));
+    assert!(!m(&e, &[("When", s("2024-04-14"))]));
+    let e = rule("  sel:\n    When|year: 2023\n  condition: sel\n");
+    assert!(m(&e, &[("When", Value::Int(1_700_000_000))]));
+    assert!(!m(&e, &[("When", Value::Int(1_800_000_000))]));
+    // @timestamp is the event's own time.
+    let e = rule("  sel:\n    '@timestamp|year': 1970\n  condition: sel\n");
+    assert!(m(&e, &[]));
+}
+
+#[test]
+fn keywords_search_every_string_value() {
+    let e = rule("  keywords:\n    - 'mimikatz'\n    - 'sekurlsa::*'\n  condition: keywords\n");
+    assert!(m(&e, &[("message", s("running Mimikatz now"))]));
+    assert!(m(&e, &[("CommandLine", s("x SEKURLSA::logonpasswords"))]));
+    assert!(!m(&e, &[("message", s("nothing here"))]));
+    let e = rule("  keywords:\n    '|all':\n      - 'foo'\n      - 'bar'\n  condition: keywords\n");
+    assert!(m(&e, &[("a", s("foo")), ("b", s("BAR"))]));
+    assert!(!m(&e, &[("a", s("foo"))]));
+    let e = rule("  keywords:\n    '|re': 'ab+c'\n  condition: keywords\n");
+    assert!(m(&e, &[("a", s("xabbbcx"))]));
+    let e = rule("  keywords: 'single'\n  condition: keywords\n");
+    assert!(m(&e, &[("a", s("a single word"))]));
+}
+
+#[test]
+fn conditions() {
+    let det = "  a:\n    A: 1\n  b:\n    B: 1\n  c:\n    C: 1\n";
+    let check = |cond: &str, cases: &[(&[&str], bool)]| {
+        let e = rule(&format!("{det}  condition: {cond}\n"));
+        for (set, want) in cases {
+            let fields: Vec<(&str, Value)> = set.iter().map(|k| (*k, Value::Int(1))).collect();
+            assert_eq!(m(&e, &fields), *want, "{cond} with {set:?}");
+        }
+    };
+    check("a and b", &[(&["A", "B"], true), (&["A"], false)]);
+    check("a or b", &[(&["B"], true), (&[], false)]);
+    check("not a", &[(&[], true), (&["A"], false)]);
+    check("a and not b", &[(&["A"], true), (&["A", "B"], false)]);
+    check(
+        "a or b and c",
+        &[(&["A"], true), (&["B"], false), (&["B", "C"], true)],
+    );
+    check("(a or b) and c", &[(&["A"], false), (&["A", "C"], true)]);
+    check("1 of them", &[(&["C"], true), (&[], false)]);
+    check("any of them", &[(&["C"], true)]);
+    check(
+        "all of them",
+        &[(&["A", "B", "C"], true), (&["A", "B"], false)],
+    );
+    check("2 of them", &[(&["A", "C"], true), (&["A"], false)]);
+    check("not 1 of them", &[(&[], true), (&["B"], false)]);
+    let det2 = "  sel_x:\n    X: 1\n  sel_y:\n    Y: 1\n  filter:\n    F: 1\n";
+    let e = rule(&format!("{det2}  condition: 1 of sel_* and not filter\n"));
+    assert!(m(&e, &[("Y", Value::Int(1))]));
+    assert!(!m(&e, &[("Y", Value::Int(1)), ("F", Value::Int(1))]));
+    let e = rule(&format!("{det2}  condition: all of sel_*\n"));
+    assert!(m(&e, &[("X", Value::Int(1)), ("Y", Value::Int(1))]));
+    assert!(!m(&e, &[("X", Value::Int(1))]));
+    // A list of maps is an OR of ANDs.
+    let e = rule("  sel:\n    - A: 1\n      B: 1\n    - C: 1\n  condition: sel\n");
+    assert!(m(&e, &[("A", Value::Int(1)), ("B", Value::Int(1))]));
+    assert!(m(&e, &[("C", Value::Int(1))]));
+    assert!(!m(&e, &[("A", Value::Int(1))]));
+}
+
+#[test]
+fn process_creation_resolves_for_sysmon_and_4688() {
+    let text = "title: Whoami\nid: w1\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\whoami.exe'\n    ParentImage|endswith: '\\cmd.exe'\n  condition: sel\n";
+    let e = build(&[text], &Config::default());
+    assert_eq!(e.stats().rules, 1, "{:?}", e.diagnostics());
+    let sysmon = ev(&[
+        ("Channel", s("Microsoft-Windows-Sysmon/Operational")),
+        ("EventID", Value::Int(1)),
+        ("Image", s("C:\\Windows\\System32\\whoami.exe")),
+        ("ParentImage", s("C:\\Windows\\System32\\cmd.exe")),
+    ]);
+    assert_eq!(hits(&e, &sysmon).len(), 1);
+    let security = ev(&[
+        ("Channel", s("Security")),
+        ("EventID", Value::Int(4688)),
+        ("NewProcessName", s("C:\\Windows\\System32\\whoami.exe")),
+        ("ParentProcessName", s("C:\\Windows\\System32\\cmd.exe")),
+    ]);
+    let h = hits(&e, &security);
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].variant, 1);
+    // Same fields in another channel or event id: no match.
+    let other = ev(&[
+        ("Channel", s("Microsoft-Windows-Sysmon/Operational")),
+        ("EventID", Value::Int(3)),
+        ("Image", s("C:\\Windows\\System32\\whoami.exe")),
+        ("ParentImage", s("C:\\Windows\\System32\\cmd.exe")),
+    ]);
+    assert!(hits(&e, &other).is_empty());
+    let linux = ev(&[
+        ("event.module", s("auditd")),
+        ("Image", s("/usr/bin/whoami.exe")),
+        ("ParentImage", s("\\cmd.exe")),
+    ]);
+    assert!(hits(&e, &linux).is_empty());
+}
+
+#[test]
+fn unmapped_log_sources_warn_and_use_ecs() {
+    let text = "title: Acme\nlogsource:\n  product: acme\ndetection:\n  sel:\n    action: deny\n  condition: sel\n";
+    let e = build(&[text], &Config::default());
+    assert_eq!(e.stats().rules, 1);
+    assert!(
+        e.diagnostics()
+            .iter()
+            .any(|d| d.code == Code::UnmappedLogSource)
+    );
+    assert!(
+        !hits(
+            &e,
+            &ev(&[("event.module", s("acme")), ("action", s("deny"))])
+        )
+        .is_empty()
+    );
+    assert!(
+        hits(
+            &e,
+            &ev(&[("event.module", s("other")), ("action", s("deny"))])
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn filters_apply_to_their_rules() {
+    let rule_text = "title: Rar\nid: rar-1\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\rar.exe'\n  condition: sel\n";
+    let other = "title: Other\nid: other-1\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\rar.exe'\n  condition: sel\n";
+    let filter = "title: Not admins\nlogsource:\n  product: windows\nfilter:\n  rules:\n    - rar-1\n    - missing-rule\n  selection:\n    User|startswith: 'adm_'\n  condition: not selection\n";
+    let e = build(&[rule_text, other, filter], &Config::default());
+    assert_eq!(e.stats().filters, 1);
+    assert!(e.diagnostics().iter().any(|d| d.code == Code::FilterTarget));
+    let base = [
+        ("Channel", s("Microsoft-Windows-Sysmon/Operational")),
+        ("EventID", Value::Int(1)),
+        ("Image", s("C:\\x\\rar.exe")),
+    ];
+    let mut admin = base.to_vec();
+    admin.push(("User", s("adm_bob")));
+    let names = |h: Vec<Hit>| -> Vec<String> {
+        h.iter()
+            .filter_map(|h| e.rule(h.rule).and_then(|r| r.meta.id.clone()))
+            .collect()
+    };
+    assert_eq!(names(hits(&e, &ev(&base))), vec!["rar-1", "other-1"]);
+    assert_eq!(names(hits(&e, &ev(&admin))), vec!["other-1"]);
+    // `rules: any` with an incompatible log source does not apply.
+    let f2 = "title: Linux only\nlogsource:\n  product: linux\nfilter:\n  rules: any\n  s:\n    Image|endswith: rar.exe\n  condition: not s\n";
+    let e = build(&[rule_text, f2], &Config::default());
+    assert_eq!(e.stats().filters, 0);
+    assert_eq!(hits(&e, &ev(&base)).len(), 1);
+}
+
+#[test]
+fn duplicate_ids_are_skipped() {
+    let a = "title: A\nid: same\nlogsource: {}\ndetection:\n  s: {x: 1}\n  condition: s\n";
+    let e = build(&[a, a], &cfg());
+    assert_eq!(e.stats().rules, 1);
+    assert!(e.diagnostics().iter().any(|d| d.code == Code::DuplicateId));
+}
+
+#[test]
+fn prefilter_is_exact_on_many_random_events() {
+    // Several rules with literals, numbers, negations and keywords; events built from the same
+    // vocabulary must get identical results with and without the prefilter (checked in `hits`).
+    let rules = [
+        "title: a\nlogsource: {}\ndetection:\n  s:\n    Image|endswith: '\\cmd.exe'\n    CommandLine|contains: whoami\n  condition: s\n",
+        "title: b\nlogsource: {}\ndetection:\n  s:\n    CommandLine|contains|all: [net, user]\n  f:\n    User: SYSTEM\n  condition: s and not f\n",
+        "title: c\nlogsource: {}\ndetection:\n  s:\n    EventID: 4688\n  condition: s\n",
+        "title: d\nlogsource: {}\ndetection:\n  k:\n    - mimikatz\n    - 'sekurlsa'\n  condition: k\n",
+        "title: e\nlogsource: {}\ndetection:\n  s:\n    Image|re: 'c.d'\n  condition: not s\n",
+        "title: f\nlogsource: {}\ndetection:\n  s:\n    Image|windash|contains: ' -x'\n  condition: s\n",
+        "title: g\nlogsource: {}\ndetection:\n  s:\n    CommandLine|contains: 'ÄRGER'\n  condition: s\n",
+        "title: h\nlogsource: {}\ndetection:\n  s:\n    EventID|contains: '68'\n  condition: s\n",
+    ];
+    let e = build(&rules, &cfg());
+    assert_eq!(e.stats().rules, rules.len(), "{:?}", e.diagnostics());
+    let words = [
+        "cmd.exe",
+        "\\cmd.exe",
+        "whoami",
+        "net",
+        "user",
+        "SYSTEM",
+        "mimikatz",
+        "SEKURLSA",
+        " -x",
+        " /x",
+        "ärger",
+        "ÄRGER",
+        "c.d",
+        "cxd",
+        "",
+    ];
+    let mut seed = 0x2545_f491_u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..2000 {
+        let mut fields = Vec::new();
+        for name in ["Image", "CommandLine", "User", "Other"] {
+            if next() % 3 == 0 {
+                continue;
+            }
+            let n = (next() % 3) as usize;
+            let text: Vec<&str> = (0..n)
+                .map(|_| words[(next() % words.len() as u64) as usize])
+                .collect();
+            fields.push((name, s(&text.join(" "))));
+        }
+        if next() % 2 == 0 {
+            fields.push((
+                "EventID",
+                Value::Int([4688, 1, 4624][(next() % 3) as usize]),
+            ));
+        }
+        let _ = hits(&e, &ev(&fields));
+    }
+}
