@@ -18,7 +18,7 @@ use crate::ast::{
 use crate::condition::pattern_matches;
 use crate::diag::{Code, Problem};
 use crate::matcher::{
-    Anchor, FieldRef, Matcher, NumCmp, StrKind, StrTest, Target, Test, TimePart, lower,
+    Anchor, FastSet, FieldRef, Matcher, NumCmp, StrKind, StrTest, Target, Test, TimePart, lower,
 };
 
 /// Options that change how rules compile.
@@ -35,10 +35,13 @@ impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             placeholders: FxHashMap::default(),
-            regex_size_limit: 1 << 20,
+            regex_size_limit: 16 << 20,
         }
     }
 }
+
+/// Fewest case-insensitive contains/exact values worth gathering into a [`FastSet`].
+const FAST_SET_MIN: usize = 4;
 
 /// Most alternatives one value may expand to (windash before an encoding, placeholders).
 const MAX_EXPANSION: usize = 1024;
@@ -113,11 +116,70 @@ impl<'a> Ctx<'a> {
         for v in &fm.values {
             values.push(self.value(fm, v)?);
         }
+        let all = fm.has(Modifier::All);
+        let mut fast = None;
+        if !all {
+            // OR-ed values: gather the case-insensitive contains/exact ones into one pass.
+            let flat: Vec<Test> = values.into_iter().flatten().collect();
+            let is_fast = |t: &Test| {
+                matches!(t, Test::Str(st) if !st.cased
+                    && matches!(st.kind, StrKind::Contains(_) | StrKind::Exact(_)))
+            };
+            let n_fast = flat.iter().filter(|t| is_fast(t)).count();
+            if n_fast >= FAST_SET_MIN {
+                let mut set = FastSet::default();
+                let mut contains: Vec<Box<str>> = Vec::new();
+                let mut rest = Vec::new();
+                for t in flat {
+                    match t {
+                        Test::Str(StrTest {
+                            kind: StrKind::Exact(p),
+                            cased: false,
+                            ..
+                        }) => {
+                            set.lits.push(p.clone());
+                            set.exact.insert(p);
+                        }
+                        Test::Str(StrTest {
+                            kind: StrKind::Contains(f),
+                            cased: false,
+                            ..
+                        }) => {
+                            let p: Box<str> = String::from_utf8_lossy(f.needle()).into();
+                            set.lits.push(p.clone());
+                            contains.push(p);
+                        }
+                        other => rest.push(other),
+                    }
+                }
+                if !contains.is_empty() {
+                    set.contains = Some(
+                        aho_corasick::AhoCorasick::builder()
+                            // Small and quick to build; the automaton's literal prefilter
+                            // (memchr / Teddy) does most of the searching anyway.
+                            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                            .build(contains.iter().map(|c| c.as_bytes()))
+                            .map_err(|e| {
+                                Problem::new(fm.line, Code::Limits, format!("value set: {e}"))
+                            })?,
+                    );
+                }
+                fast = Some(Box::new(set));
+                values = if rest.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![rest]
+                };
+            } else {
+                values = vec![flat];
+            }
+        }
         Ok(Matcher {
             target,
             values,
-            all: fm.has(Modifier::All),
+            all,
             neq: fm.has(Modifier::Neq),
+            fast,
         })
     }
 
@@ -512,9 +574,10 @@ pub(crate) fn base64_offsets(v: &[u8]) -> Vec<String> {
         };
         let end = enc.len().saturating_sub(end_trim);
         if let Some(s) = enc.get(start..end)
-            && !s.is_empty() {
-                out.push(s.to_owned());
-            }
+            && !s.is_empty()
+        {
+            out.push(s.to_owned());
+        }
     }
     out
 }

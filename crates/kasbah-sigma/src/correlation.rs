@@ -181,9 +181,10 @@ pub(crate) fn compile(
         if let Some(Some(inputs)) = resolved.get(i) {
             for inp in inputs {
                 if let Input::Corr(j) = inp
-                    && visit(*j, resolved, state, cyc) {
-                        in_cycle = true;
-                    }
+                    && visit(*j, resolved, state, cyc)
+                {
+                    in_cycle = true;
+                }
             }
         }
         if let Some(s) = state.get_mut(i) {
@@ -342,9 +343,10 @@ pub(crate) fn compile(
         if !c.generate {
             for inp in &inputs {
                 if let Input::Rule(r) = inp
-                    && let Some(info) = infos.get_mut(r.0 as usize) {
-                        info.reported = false;
-                    }
+                    && let Some(info) = infos.get_mut(r.0 as usize)
+                {
+                    info.reported = false;
+                }
             }
         }
         let id = RuleId((base + defs.len()) as u32);
@@ -374,9 +376,10 @@ pub(crate) fn compile(
         if let Some(Some(ins)) = resolved.get(i) {
             for inp in ins {
                 if let Input::Corr(j) = inp
-                    && let Some(info) = number.get(*j).and_then(|n| out_infos.get_mut(*n)) {
-                        info.reported = false;
-                    }
+                    && let Some(info) = number.get(*j).and_then(|n| out_infos.get_mut(*n))
+                {
+                    info.reported = false;
+                }
             }
         }
     }
@@ -658,19 +661,21 @@ impl<'e> Correlator<'e> {
                     q.pop_front();
                 }
                 if let Some((x, n)) = metric(def.kind, &def.cond, q.iter())
-                    && def.cond.test(x) {
-                        let first = q.front().map_or(ts, |(t, _)| *t);
-                        out.push(Self::alert(def, &cap.key, first, ts, x, n));
-                        q.clear();
-                    }
+                    && def.cond.test(x)
+                {
+                    let first = q.front().map_or(ts, |(t, _)| *t);
+                    out.push(Self::alert(def, &cap.key, first, ts, x, n));
+                    q.clear();
+                }
             }
             Window::Tumbling { start, entries } => {
                 if ts.saturating_sub(*start) > def.span {
                     if let Some((x, n)) = metric(def.kind, &def.cond, entries.iter())
-                        && def.cond.test(x) {
-                            let last = entries.last().map_or(*start, |(t, _)| *t);
-                            out.push(Self::alert(def, &cap.key, *start, last, x, n));
-                        }
+                        && def.cond.test(x)
+                    {
+                        let last = entries.last().map_or(*start, |(t, _)| *t);
+                        out.push(Self::alert(def, &cap.key, *start, last, x, n));
+                    }
                     entries.clear();
                     *start = ts;
                 }
@@ -754,10 +759,11 @@ impl<'e> Correlator<'e> {
                     return true;
                 }
                 if let Some((x, n)) = metric(def.kind, &def.cond, entries.iter())
-                    && def.cond.test(x) {
-                        let last = entries.last().map_or(*start, |(t, _)| *t);
-                        out.push(Self::alert(def, key, *start, last, x, n));
-                    }
+                    && def.cond.test(x)
+                {
+                    let last = entries.last().map_or(*start, |(t, _)| *t);
+                    out.push(Self::alert(def, key, *start, last, x, n));
+                }
                 false
             }
         });

@@ -475,7 +475,7 @@ impl Engine {
         let mut unfiltered_map: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         let mut n_unfiltered = 0;
         for (i, (r, req)) in rules.iter().zip(&reqs).enumerate() {
-            if req.is_none() || !prefilter.is_active() {
+            if req.is_none() {
                 unfiltered_map.entry(r.group).or_default().push(i as u32);
                 n_unfiltered += 1;
             }
@@ -595,10 +595,11 @@ impl Engine {
             }
             for &r in rules {
                 if let Some(s) = scratch.rule_seen.get_mut(r as usize)
-                    && *s != epoch {
-                        *s = epoch;
-                        scratch.candidates.push(r);
-                    }
+                    && *s != epoch
+                {
+                    *s = epoch;
+                    scratch.candidates.push(r);
+                }
             }
         }
         // 4. Evaluate the candidates.
@@ -611,6 +612,7 @@ impl Engine {
             let Some(variant) = self.group_variant(rule.group, ev, scratch) else {
                 continue;
             };
+            scratch.evaluated += 1;
             if eval_expr(&rule.expr, &rule.searches, ev, variant, scratch) {
                 out.push(Hit {
                     rule: RuleId(r),
@@ -619,6 +621,12 @@ impl Engine {
             }
         }
         scratch.candidates = candidates;
+    }
+
+    /// The prefilter's literals (for diagnostics and benchmarks).
+    #[doc(hidden)]
+    pub fn prefilter_literals(&self) -> &[Box<str>] {
+        &self.prefilter.lits
     }
 
     /// Evaluates every rule without the prefilter or the channel index (for tests: the

@@ -157,25 +157,28 @@ impl Mappings {
         let mut unmapped = Vec::new();
         let mut fallback: Vec<SourceDef> = Vec::new();
         if let Some(p) = &ls.product
-            && !covered(|k| &k.product) {
-                unmapped.push(format!("product: {p}"));
-                fallback.push(source_when(vec![eq("event.module", p)]));
-            }
+            && !covered(|k| &k.product)
+        {
+            unmapped.push(format!("product: {p}"));
+            fallback.push(source_when(vec![eq("event.module", p)]));
+        }
         if let Some(s) = &ls.service
-            && !covered(|k| &k.service) {
-                unmapped.push(format!("service: {s}"));
-                fallback.push(source_when_any(vec![
-                    vec![eq("event.dataset", s)],
-                    vec![ends("event.dataset", &format!(".{s}"))],
-                ]));
-            }
+            && !covered(|k| &k.service)
+        {
+            unmapped.push(format!("service: {s}"));
+            fallback.push(source_when_any(vec![
+                vec![eq("event.dataset", s)],
+                vec![ends("event.dataset", &format!(".{s}"))],
+            ]));
+        }
         if let Some(c) = &ls.category
-            && !covered(|k| &k.category) {
-                unmapped.push(format!("category: {c}"));
-                if ls.product.is_none() && ls.service.is_none() {
-                    fallback.push(source_when(vec![eq("event.category", c)]));
-                }
+            && !covered(|k| &k.category)
+        {
+            unmapped.push(format!("category: {c}"));
+            if ls.product.is_none() && ls.service.is_none() {
+                fallback.push(source_when(vec![eq("event.category", c)]));
             }
+        }
         // Cross product of the applying entries' sources.
         let mut variants: Vec<(Vec<Search>, Renames)> = vec![(Vec::new(), Renames::default())];
         let groups = matched

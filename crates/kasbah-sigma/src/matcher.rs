@@ -217,6 +217,9 @@ pub(crate) struct Matcher {
     pub all: bool,
     /// `neq`: the field must be present and match none of the values.
     pub neq: bool,
+    /// Case-insensitive `contains` and exact values gathered for a one-pass test (only when the
+    /// values are OR-ed); the rest stay in `values`.
+    pub fast: Option<Box<FastSet>>,
 }
 
 /// A stack buffer for rendering numbers as text without allocating.
@@ -295,12 +298,21 @@ pub struct Scratch {
     pub(crate) group_epoch: Vec<u32>,
     pub(crate) channel_mark: Vec<u32>,
     pub(crate) candidates: Vec<u32>,
+    /// Rules evaluated so far (for benchmarks).
+    pub(crate) evaluated: u64,
 }
 
 impl Scratch {
     /// Fresh scratch memory.
     pub fn new() -> Self {
         Scratch::default()
+    }
+
+    /// Number of rule evaluations done with this scratch (candidates that passed the
+    /// prefilter and whose log source matched).
+    #[doc(hidden)]
+    pub fn evaluated(&self) -> u64 {
+        self.evaluated
     }
 
     /// Starts a new event: forgets the cached lower-cased values.
@@ -335,17 +347,6 @@ impl Scratch {
 
     pub(crate) fn slice(&self, r: (usize, usize)) -> &str {
         self.lower.get(r.0..r.1).unwrap_or_default()
-    }
-}
-
-fn str_test_value(t: &StrTest, v: &Value, scratch: &mut Scratch) -> bool {
-    match v {
-        Value::Str(s) if !t.wants_original() => {
-            let r = scratch.lowered(v, s);
-            t.matches(scratch.slice(r))
-        }
-        // Numbers, booleans and null render in lower case already.
-        _ => with_text(v, |s| t.matches(s)),
     }
 }
 
@@ -466,10 +467,57 @@ fn time_part(d: &NaiveDateTime, p: TimePart) -> f64 {
     })
 }
 
+/// One scalar value under test, with its lower-cased form computed on first need (once per
+/// matcher, however many patterns look at it).
+struct Subject<'v> {
+    v: &'v Value,
+    lowered: Option<(usize, usize)>,
+}
+
+impl<'v> Subject<'v> {
+    fn new(v: &'v Value) -> Self {
+        Subject { v, lowered: None }
+    }
+
+    /// Runs `f` on the lower-cased text (numbers and booleans are lower case already).
+    #[inline]
+    fn with_lower<R>(&mut self, scratch: &mut Scratch, f: impl FnOnce(&str) -> R) -> R {
+        match self.v {
+            Value::Str(s) => {
+                let r = match self.lowered {
+                    Some(r) => r,
+                    None => {
+                        let r = scratch.lowered(self.v, s);
+                        self.lowered = Some(r);
+                        r
+                    }
+                };
+                f(scratch.slice(r))
+            }
+            v => with_text(v, f),
+        }
+    }
+}
+
+fn str_matches(t: &StrTest, subj: &mut Subject<'_>, scratch: &mut Scratch) -> bool {
+    if t.wants_original() {
+        with_text(subj.v, |s| t.matches(s))
+    } else {
+        subj.with_lower(scratch, |s| t.matches(s))
+    }
+}
+
 /// Tests one present, scalar value (lists are handled by the caller).
-fn test_scalar(t: &Test, v: &Value, ev: &Event, variant: usize, scratch: &mut Scratch) -> bool {
+fn test_scalar(
+    t: &Test,
+    subj: &mut Subject<'_>,
+    ev: &Event,
+    variant: usize,
+    scratch: &mut Scratch,
+) -> bool {
+    let v = subj.v;
     match t {
-        Test::Str(s) => str_test_value(s, v, scratch),
+        Test::Str(st) => str_matches(st, subj, scratch),
         Test::Num { value, text } => match v {
             Value::Int(i) => (*i as f64) == *value,
             Value::Float(f) => f == value,
@@ -536,18 +584,30 @@ fn field_ref_test(
     cmp(scratch.slice(hr), scratch.slice(pr))
 }
 
-/// Tests a value that may be a list (any element matches).
-fn test_value(t: &Test, v: &Value, ev: &Event, variant: usize, scratch: &mut Scratch) -> bool {
-    match v {
-        Value::List(items) if !matches!(t, Test::Null | Test::Exists(_)) => items
-            .iter()
-            .any(|i| test_scalar(t, i, ev, variant, scratch)),
-        _ => test_scalar(t, v, ev, variant, scratch),
-    }
-}
-
 fn event_time_value(ev: &Event) -> Value {
     Value::Str(ev.timestamp.to_rfc3339().into())
+}
+
+/// Many case-insensitive `contains` / exact values of one matcher (`CommandLine|contains:` with
+/// fifty values), tested in one pass: an Aho-Corasick automaton and a hash set, instead of one
+/// search per value.
+#[derive(Debug, Default)]
+pub(crate) struct FastSet {
+    pub contains: Option<aho_corasick::AhoCorasick>,
+    pub exact: rustc_hash::FxHashSet<Box<str>>,
+    /// Every literal, for the prefilter.
+    pub lits: Vec<Box<str>>,
+}
+
+impl FastSet {
+    #[inline]
+    fn matches(&self, lowered: &str) -> bool {
+        self.exact.contains(lowered)
+            || self
+                .contains
+                .as_ref()
+                .is_some_and(|ac| ac.is_match(lowered))
+    }
 }
 
 impl Matcher {
@@ -563,48 +623,99 @@ impl Matcher {
                 } else {
                     f.get(ev, variant)
                 };
-                if self.neq {
-                    let Some(v) = v.filter(|v| !matches!(v, Value::Null)) else {
+                let Some(v) = v else {
+                    // Absent: only `null` and `exists: false` can match.
+                    if self.neq {
                         return false;
+                    }
+                    let absent = |t: &Test| matches!(t, Test::Null | Test::Exists(false));
+                    return if self.all {
+                        self.values.iter().all(|alts| alts.iter().any(absent))
+                    } else {
+                        self.values.iter().flatten().any(absent)
                     };
-                    return !self
-                        .values
-                        .iter()
-                        .flatten()
-                        .any(|t| test_value(t, v, ev, variant, scratch));
-                }
-                let one = |alts: &Vec<Test>, scratch: &mut Scratch| {
-                    alts.iter().any(|t| match (t, v) {
-                        (Test::Null, None) => true,
-                        (Test::Exists(want), _) => v.is_some() == *want,
-                        (_, None) => false,
-                        (t, Some(v)) => test_value(t, v, ev, variant, scratch),
-                    })
                 };
+                if self.neq {
+                    if matches!(v, Value::Null) {
+                        return false;
+                    }
+                    return !self.any_scalar(v, ev, variant, scratch);
+                }
                 if self.all {
-                    self.values.iter().all(|alts| one(alts, scratch))
+                    self.values.iter().all(|alts| {
+                        alts.iter().any(|t| match t {
+                            Test::Exists(want) => *want,
+                            Test::Null => is_nullish(v),
+                            _ => for_scalars(v, |s| {
+                                test_scalar(t, &mut Subject::new(s), ev, variant, scratch)
+                            }),
+                        })
+                    })
                 } else {
-                    self.values.iter().any(|alts| one(alts, scratch))
+                    self.any_scalar(v, ev, variant, scratch)
                 }
             }
         }
     }
 
-    fn eval_keywords(&self, ev: &Event, scratch: &mut Scratch) -> bool {
-        let one = |alts: &Vec<Test>, scratch: &mut Scratch| {
-            ev.fields.iter().any(|(_, v)| match v {
-                Value::List(items) => items.iter().any(|i| {
-                    alts.iter()
-                        .any(|t| !matches!(i, Value::List(_)) && test_scalar(t, i, ev, 0, scratch))
-                }),
-                _ => alts.iter().any(|t| test_scalar(t, v, ev, 0, scratch)),
+    /// True if some value test (or the fast set) matches `v` (any element of a list).
+    fn any_scalar(&self, v: &Value, ev: &Event, variant: usize, scratch: &mut Scratch) -> bool {
+        // Presence tests look at the whole value, not at list elements.
+        for t in self.values.iter().flatten() {
+            match t {
+                Test::Exists(want) if *want => return true,
+                Test::Null if is_nullish(v) => return true,
+                _ => {}
+            }
+        }
+        for_scalars(v, |s| {
+            let mut subj = Subject::new(s);
+            if let Some(fast) = &self.fast {
+                if subj.with_lower(scratch, |l| fast.matches(l)) {
+                    return true;
+                }
+            }
+            self.values.iter().flatten().any(|t| {
+                !matches!(t, Test::Exists(_) | Test::Null)
+                    && test_scalar(t, &mut subj, ev, variant, scratch)
             })
+        })
+    }
+
+    fn eval_keywords(&self, ev: &Event, scratch: &mut Scratch) -> bool {
+        let mut test_all_values = |pred: &mut dyn FnMut(&mut Subject<'_>, &mut Scratch) -> bool| {
+            ev.fields
+                .iter()
+                .any(|(_, v)| for_scalars(v, |s| pred(&mut Subject::new(s), scratch)))
         };
         if self.all {
-            self.values.iter().all(|alts| one(alts, scratch))
+            self.values.iter().all(|alts| {
+                test_all_values(&mut |subj, scratch| {
+                    alts.iter().any(|t| test_scalar(t, subj, ev, 0, scratch))
+                })
+            })
         } else {
-            self.values.iter().any(|alts| one(alts, scratch))
+            test_all_values(&mut |subj, scratch| {
+                if let Some(fast) = &self.fast {
+                    if subj.with_lower(scratch, |l| fast.matches(l)) {
+                        return true;
+                    }
+                }
+                self.values
+                    .iter()
+                    .flatten()
+                    .any(|t| test_scalar(t, subj, ev, 0, scratch))
+            })
         }
+    }
+}
+
+/// Calls `f` on `v`, or on each element if `v` is a list, until it returns true.
+#[inline]
+fn for_scalars<'v>(v: &'v Value, mut f: impl FnMut(&'v Value) -> bool) -> bool {
+    match v {
+        Value::List(items) => items.iter().any(|i| !matches!(i, Value::List(_)) && f(i)),
+        _ => f(v),
     }
 }
 

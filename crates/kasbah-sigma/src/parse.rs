@@ -536,9 +536,10 @@ fn check_modifiers(m: &FieldMatch) -> Result<(), Problem> {
     };
     let exclusive = |base: M, allowed: &dyn Fn(&M) -> bool| -> Result<(), Problem> {
         if has(base)
-            && let Some(other) = mods.iter().find(|x| **x != base && !allowed(x)) {
-                return Err(combo(m, base, *other));
-            }
+            && let Some(other) = mods.iter().find(|x| **x != base && !allowed(x))
+        {
+            return Err(combo(m, base, *other));
+        }
         Ok(())
     };
     exclusive(M::Re, &|x| {
