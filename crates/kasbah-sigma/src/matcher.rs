@@ -670,10 +670,10 @@ impl Matcher {
         }
         for_scalars(v, |s| {
             let mut subj = Subject::new(s);
-            if let Some(fast) = &self.fast {
-                if subj.with_lower(scratch, |l| fast.matches(l)) {
-                    return true;
-                }
+            if let Some(fast) = &self.fast
+                && subj.with_lower(scratch, |l| fast.matches(l))
+            {
+                return true;
             }
             self.values.iter().flatten().any(|t| {
                 !matches!(t, Test::Exists(_) | Test::Null)
@@ -696,10 +696,10 @@ impl Matcher {
             })
         } else {
             test_all_values(&mut |subj, scratch| {
-                if let Some(fast) = &self.fast {
-                    if subj.with_lower(scratch, |l| fast.matches(l)) {
-                        return true;
-                    }
+                if let Some(fast) = &self.fast
+                    && subj.with_lower(scratch, |l| fast.matches(l))
+                {
+                    return true;
                 }
                 self.values
                     .iter()

@@ -338,10 +338,10 @@ impl Prefilter {
             if let Some(id) = self.grams4.get(&k4) {
                 hit(*id);
             }
-            if n - i >= 8 {
-                if let Some(id) = self.grams8.get(&w) {
-                    hit(*id);
-                }
+            if n - i >= 8
+                && let Some(id) = self.grams8.get(&w)
+            {
+                hit(*id);
             }
         }
     }

@@ -682,3 +682,281 @@ fn prefilter_is_exact_on_many_random_events() {
         let _ = hits(&e, &ev(&fields));
     }
 }
+
+mod correlations {
+    use super::*;
+    use crate::correlation::{CorrelationAlert, Correlator};
+
+    const BASE: &str = "title: Failed logon\nid: fail-1\nname: failed_logon\nlogsource: {}\ndetection:\n  s:\n    action: fail\n  condition: s\n---\ntitle: Success logon\nid: ok-1\nname: ok_logon\nlogsource: {}\ndetection:\n  s:\n    action: ok\n  condition: s\n---\ntitle: Transfer\nid: xfer-1\nname: transfer\nlogsource: {}\ndetection:\n  s:\n    action: xfer\n  condition: s\n";
+
+    fn engine(corr: &str) -> Engine {
+        let e = build(&[&format!("{BASE}---\n{corr}")], &cfg());
+        let errors: Vec<_> = e.diagnostics().iter().filter(|d| d.is_error()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(e.stats().correlations, 1);
+        e
+    }
+
+    fn at(secs: i64, fields: &[(&str, Value)]) -> Event {
+        let mut e = ev(fields);
+        e.timestamp = Timestamp::from_nanos(secs * 1_000_000_000);
+        e
+    }
+
+    /// Feeds events in order; returns the alerts (with `finish`).
+    fn run(e: &Engine, events: &[Event]) -> Vec<CorrelationAlert> {
+        let mut c = Correlator::new(e);
+        let mut scratch = Scratch::new();
+        let mut out = Vec::new();
+        for ev in events {
+            let mut hits = Vec::new();
+            e.matches(ev, &mut scratch, &mut hits);
+            c.observe(ev, &hits, &mut out);
+        }
+        c.finish(&mut out);
+        out
+    }
+
+    fn fail(t: i64, user: &str) -> Event {
+        at(
+            t,
+            &[("action", s("fail")), ("User", s(user)), ("Host", s("h1"))],
+        )
+    }
+
+    #[test]
+    fn event_count_sliding_window() {
+        let e = engine(
+            "title: Brute force\nid: bf\nlevel: high\ncorrelation:\n  type: event_count\n  rules: [failed_logon]\n  group-by: [User]\n  timespan: 1m\n  condition:\n    gte: 3\n",
+        );
+        // Three failures for alice within a minute fire once; bob's two do not.
+        let alerts = run(
+            &e,
+            &[
+                fail(0, "alice"),
+                fail(10, "bob"),
+                fail(20, "alice"),
+                fail(30, "bob"),
+                fail(50, "alice"),
+            ],
+        );
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        let a = &alerts[0];
+        assert_eq!(a.group, vec![("User".to_string(), "alice".to_string())]);
+        assert_eq!(a.value, 3.0);
+        assert_eq!(a.first.as_nanos(), 0);
+        assert_eq!(a.last.as_nanos(), 50_000_000_000);
+        assert_eq!(
+            e.rule(a.rule).map(|r| r.meta.title.as_str()),
+            Some("Brute force")
+        );
+        // Spread over more than the timespan: nothing.
+        assert!(run(&e, &[fail(0, "a"), fail(40, "a"), fail(100, "a")]).is_empty());
+        // After firing, the window restarts: six failures fire twice.
+        let six: Vec<Event> = (0..6).map(|i| fail(i, "a")).collect();
+        assert_eq!(run(&e, &six).len(), 2);
+        // The base rule feeds the correlation and reports nothing on its own (generate: false).
+        let base = e
+            .rules()
+            .iter()
+            .find(|r| r.meta.id.as_deref() == Some("fail-1"));
+        assert_eq!(base.map(|r| r.reported), Some(false));
+        assert!(
+            e.rules()
+                .iter()
+                .find(|r| r.meta.id.as_deref() == Some("ok-1"))
+                .is_some_and(|r| r.reported)
+        );
+    }
+
+    #[test]
+    fn events_without_the_group_field_are_not_counted() {
+        let e = engine(
+            "title: C\ncorrelation:\n  type: event_count\n  rules: [failed_logon]\n  group-by: [Missing]\n  timespan: 1m\n  condition: {gte: 1}\n",
+        );
+        assert!(run(&e, &[fail(0, "a"), fail(1, "a")]).is_empty());
+    }
+
+    #[test]
+    fn event_count_with_an_upper_bound_waits_for_the_window() {
+        // "Fewer than 2 failures in the hour" is only known when the hour is over.
+        let e = engine(
+            "title: Quiet\ncorrelation:\n  type: event_count\n  rules: [failed_logon]\n  group-by: [User]\n  timespan: 1h\n  condition:\n    lt: 2\n",
+        );
+        let alerts = run(
+            &e,
+            &[fail(0, "a"), fail(10, "b"), fail(20, "b"), fail(4000, "a")],
+        );
+        // a's first hour had 1 (fires when its second window opens); b's had 2 (no alert);
+        // a's second window (1 event) fires at finish.
+        let users: Vec<&str> = alerts.iter().map(|a| a.group[0].1.as_str()).collect();
+        assert_eq!(users, vec!["a", "a"], "{alerts:?}");
+    }
+
+    #[test]
+    fn value_count_distinct_values() {
+        let e = engine(
+            "title: Spray\ncorrelation:\n  type: value_count\n  rules: [failed_logon]\n  group-by: [Host]\n  timespan: 5m\n  condition:\n    field: User\n    gte: 3\n",
+        );
+        let same_user: Vec<Event> = (0..5).map(|i| fail(i, "a")).collect();
+        assert!(run(&e, &same_user).is_empty());
+        let alerts = run(
+            &e,
+            &[fail(0, "a"), fail(1, "b"), fail(2, "a"), fail(3, "c")],
+        );
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].value, 3.0);
+        assert_eq!(
+            alerts[0].group,
+            vec![("Host".to_string(), "h1".to_string())]
+        );
+    }
+
+    fn xfer(t: i64, bytes: i64) -> Event {
+        at(
+            t,
+            &[
+                ("action", s("xfer")),
+                ("Host", s("h1")),
+                ("bytes", Value::Int(bytes)),
+            ],
+        )
+    }
+
+    #[test]
+    fn value_sum_avg_percentile_median() {
+        let e = engine(
+            "title: Exfil\ncorrelation:\n  type: value_sum\n  rules: [transfer]\n  group-by: [Host]\n  timespan: 10m\n  condition:\n    field: bytes\n    gt: 1000\n",
+        );
+        assert!(run(&e, &[xfer(0, 400), xfer(1, 500)]).is_empty());
+        let a = run(&e, &[xfer(0, 400), xfer(1, 500), xfer(2, 200)]);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].value, 1100.0);
+        let e = engine(
+            "title: Avg\ncorrelation:\n  type: value_avg\n  rules: [transfer]\n  group-by: [Host]\n  timespan: 10m\n  condition:\n    field: bytes\n    gte: 300\n",
+        );
+        assert_eq!(run(&e, &[xfer(0, 100), xfer(1, 200)]).len(), 0);
+        assert_eq!(run(&e, &[xfer(0, 100), xfer(1, 500)]).len(), 1);
+        // Percentile with an upper bound: evaluated when the window closes (here at finish).
+        let e = engine(
+            "title: P90\ncorrelation:\n  type: value_percentile\n  rules: [transfer]\n  group-by: [Host]\n  timespan: 10m\n  condition:\n    field: bytes\n    percentile: 90\n    lte: 100\n",
+        );
+        let small: Vec<Event> = (0..10).map(|i| xfer(i, 10 * i)).collect();
+        let a = run(&e, &small);
+        assert_eq!(a.len(), 1);
+        assert!((a[0].value - 81.0).abs() < 1e-9, "{}", a[0].value);
+        let big: Vec<Event> = (0..10).map(|i| xfer(i, 100 * i)).collect();
+        assert!(run(&e, &big).is_empty());
+        let e = engine(
+            "title: Median\ncorrelation:\n  type: value_median\n  rules: [transfer]\n  group-by: [Host]\n  timespan: 10m\n  condition:\n    field: bytes\n    gte: 50\n",
+        );
+        assert!(run(&e, &[xfer(0, 10), xfer(1, 20), xfer(2, 100)]).is_empty());
+        // Median of {10, 100} is 55: fires on the second event.
+        let a = run(&e, &[xfer(0, 10), xfer(1, 100)]);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].value, 55.0);
+        // Non-numeric values are ignored.
+        let e = engine(
+            "title: Sum\ncorrelation:\n  type: value_sum\n  rules: [transfer]\n  group-by: [Host]\n  timespan: 10m\n  condition:\n    field: bytes\n    gte: 1\n",
+        );
+        let bad = at(
+            0,
+            &[
+                ("action", s("xfer")),
+                ("Host", s("h1")),
+                ("bytes", s("lots")),
+            ],
+        );
+        assert!(run(&e, &[bad]).is_empty());
+    }
+
+    fn ok(t: i64, user: &str) -> Event {
+        at(
+            t,
+            &[("action", s("ok")), ("User", s(user)), ("Host", s("h1"))],
+        )
+    }
+
+    #[test]
+    fn temporal_any_order() {
+        let e = engine(
+            "title: Both\ncorrelation:\n  type: temporal\n  rules: [failed_logon, ok_logon]\n  group-by: [User]\n  timespan: 5m\n",
+        );
+        assert_eq!(run(&e, &[ok(0, "a"), fail(10, "a")]).len(), 1);
+        assert_eq!(run(&e, &[fail(0, "a"), ok(10, "a")]).len(), 1);
+        assert!(run(&e, &[fail(0, "a"), ok(10, "b")]).is_empty());
+        assert!(run(&e, &[fail(0, "a"), ok(400, "a")]).is_empty());
+    }
+
+    #[test]
+    fn temporal_ordered() {
+        let e = engine(
+            "title: Fail then success\ncorrelation:\n  type: temporal_ordered\n  rules: [failed_logon, ok_logon]\n  group-by: [User]\n  timespan: 5m\n",
+        );
+        let a = run(&e, &[fail(0, "a"), fail(5, "a"), ok(10, "a")]);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].first.as_nanos(), 5_000_000_000);
+        assert!(run(&e, &[ok(0, "a"), fail(10, "a")]).is_empty());
+        assert!(run(&e, &[fail(0, "a"), ok(301, "a")]).is_empty());
+    }
+
+    #[test]
+    fn aliases_map_fields_per_rule() {
+        let e = engine(
+            "title: Same account\ncorrelation:\n  type: temporal\n  rules: [failed_logon, ok_logon]\n  group-by: [account]\n  timespan: 5m\n  aliases:\n    account:\n      failed_logon: User\n      ok_logon: TargetUser\n",
+        );
+        let okt = at(10, &[("action", s("ok")), ("TargetUser", s("a"))]);
+        assert_eq!(run(&e, &[fail(0, "a"), okt.clone()]).len(), 1);
+        let other = at(10, &[("action", s("ok")), ("TargetUser", s("b"))]);
+        assert!(run(&e, &[fail(0, "a"), other]).is_empty());
+    }
+
+    #[test]
+    fn chained_correlations() {
+        let text = "title: Many failures\nid: many\nname: many_failures\ncorrelation:\n  type: event_count\n  rules: [failed_logon]\n  group-by: [User]\n  timespan: 10m\n  condition: {gte: 3}\n---\ntitle: Brute force succeeded\nid: bf-ok\nlevel: critical\ncorrelation:\n  type: temporal_ordered\n  rules: [many_failures, ok_logon]\n  group-by: [User]\n  timespan: 10m\n";
+        let e = build(&[&format!("{BASE}---\n{text}")], &cfg());
+        assert_eq!(e.stats().correlations, 2, "{:?}", e.diagnostics());
+        let alerts = run(&e, &[fail(0, "a"), fail(1, "a"), fail(2, "a"), ok(60, "a")]);
+        let titles: Vec<&str> = alerts
+            .iter()
+            .filter_map(|a| e.rule(a.rule).map(|r| r.meta.title.as_str()))
+            .collect();
+        assert_eq!(titles, vec!["Many failures", "Brute force succeeded"]);
+        // The intermediate correlation is not reported on its own (generate: false).
+        let many = e
+            .rules()
+            .iter()
+            .find(|r| r.meta.id.as_deref() == Some("many"));
+        assert_eq!(many.map(|r| r.reported), Some(false));
+    }
+
+    #[test]
+    fn generate_true_keeps_base_rules_reported() {
+        let e = engine(
+            "title: C\ncorrelation:\n  type: event_count\n  rules: [failed_logon]\n  group-by: [User]\n  timespan: 1m\n  condition: {gte: 2}\n  generate: true\n",
+        );
+        assert!(e.rules().iter().all(|r| r.reported));
+    }
+
+    #[test]
+    fn bad_references_and_cycles() {
+        let e = build(
+            &[&format!(
+                "{BASE}---\ntitle: C\ncorrelation:\n  type: event_count\n  rules: [nope]\n  group-by: [User]\n  timespan: 1m\n  condition: {{gte: 2}}\n"
+            )],
+            &cfg(),
+        );
+        assert_eq!(e.stats().correlations, 0);
+        assert!(e.diagnostics().iter().any(|d| d.code == Code::Reference));
+        let cyc = "title: A\nid: ca\ncorrelation:\n  type: event_count\n  rules: [cb]\n  group-by: [x]\n  timespan: 1m\n  condition: {gte: 1}\n---\ntitle: B\nid: cb\ncorrelation:\n  type: event_count\n  rules: [ca]\n  group-by: [x]\n  timespan: 1m\n  condition: {gte: 1}\n";
+        let e = build(&[cyc], &cfg());
+        assert_eq!(e.stats().correlations, 0);
+        assert_eq!(
+            e.diagnostics()
+                .iter()
+                .filter(|d| d.code == Code::Cycle)
+                .count(),
+            2
+        );
+    }
+}
