@@ -44,7 +44,8 @@ pub enum FormatArg {
 }
 
 impl FormatArg {
-    fn format(self) -> Option<Format> {
+    /// The forced format, or `None` for auto-detection.
+    pub(crate) fn format(self) -> Option<Format> {
         Some(match self {
             FormatArg::Auto => return None,
             FormatArg::Jsonl => Format::Jsonl,
@@ -177,10 +178,10 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
         progress.inc(1);
     }
     progress.finish_and_clear();
-    if let Err(e) = out.flush() {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e).context("cannot write output");
-        }
+    if let Err(e) = out.flush()
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e).context("cannot write output");
     }
     if !args.quiet {
         eprintln!(
