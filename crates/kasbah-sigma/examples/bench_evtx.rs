@@ -154,6 +154,16 @@ fn main() {
             nfields as f64 / events as f64
         );
     }
+    if std::env::var_os("KASBAH_UNFILTERED").is_some() {
+        for r in engine.unfiltered_rules() {
+            if let Some(i) = engine.rule(r) {
+                println!(
+                    "unfiltered: {} | {} | {}",
+                    i.logsource, i.meta.title, i.meta.path
+                );
+            }
+        }
+    }
     if let Ok(path) = std::env::var("KASBAH_DUMP_TEXT") {
         let mut out = String::new();
         for ev in per_file.iter().flatten() {

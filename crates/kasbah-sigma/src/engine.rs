@@ -623,6 +623,16 @@ impl Engine {
         scratch.candidates = candidates;
     }
 
+    /// The rules evaluated whenever their log source matches (no literal requirement), for
+    /// diagnostics and benchmarks.
+    #[doc(hidden)]
+    pub fn unfiltered_rules(&self) -> Vec<RuleId> {
+        self.unfiltered
+            .iter()
+            .flat_map(|(_, r)| r.iter().map(|x| RuleId(*x)))
+            .collect()
+    }
+
     /// The prefilter's literals (for diagnostics and benchmarks).
     #[doc(hidden)]
     pub fn prefilter_literals(&self) -> &[Box<str>] {

@@ -34,6 +34,27 @@ pub(crate) fn lower_into(s: &str, out: &mut String) {
     }
 }
 
+/// The lower-cased text of `v` in the per-event cache (`buf`, `idx`), lowering it on first use.
+/// Values are keyed by address: the event is borrowed, unchanged, for the whole evaluation.
+pub(crate) fn lowered_in(
+    buf: &mut String,
+    idx: &mut Vec<(usize, u32, u32)>,
+    v: &Value,
+    text: &str,
+) -> (usize, usize) {
+    let key = v as *const Value as usize;
+    if let Some(&(_, s, e)) = idx.iter().find(|(k, _, _)| *k == key) {
+        return (s as usize, e as usize);
+    }
+    let start = buf.len();
+    lower_into(text, buf);
+    let end = buf.len();
+    if let (Ok(s), Ok(e)) = (u32::try_from(start), u32::try_from(end)) {
+        idx.push((key, s, e));
+    }
+    (start, end)
+}
+
 /// `s` lower-cased with [`lower_into`].
 pub(crate) fn lower(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -289,7 +310,7 @@ pub struct Scratch {
     /// Lower-cased values of the current event.
     pub(crate) lower: String,
     /// (value address, start, end) into `lower`.
-    lower_idx: Vec<(usize, u32, u32)>,
+    pub(crate) lower_idx: Vec<(usize, u32, u32)>,
     /// Event counter for the epoch-marked arrays below.
     pub(crate) epoch: u32,
     pub(crate) rule_seen: Vec<u32>,
@@ -332,17 +353,7 @@ impl Scratch {
 
     /// The lower-cased text of `v` (a scalar), cached for the event.
     pub(crate) fn lowered(&mut self, v: &Value, text: &str) -> (usize, usize) {
-        let key = v as *const Value as usize;
-        if let Some(&(_, s, e)) = self.lower_idx.iter().find(|(k, _, _)| *k == key) {
-            return (s as usize, e as usize);
-        }
-        let start = self.lower.len();
-        lower_into(text, &mut self.lower);
-        let end = self.lower.len();
-        if let (Ok(s), Ok(e)) = (u32::try_from(start), u32::try_from(end)) {
-            self.lower_idx.push((key, s, e));
-        }
-        (start, end)
+        lowered_in(&mut self.lower, &mut self.lower_idx, v, text)
     }
 
     pub(crate) fn slice(&self, r: (usize, usize)) -> &str {

@@ -26,7 +26,7 @@
 //! exact, but its search is bound by memory latency (about 55 MB/s on this corpus, 8 times slower
 //! than this index), and its construction alone took a third of the rule-loading budget.
 
-use kasbah_event::{Event, Value};
+use kasbah_event::{Event, FieldId, Value};
 use rustc_hash::FxHashMap;
 
 use crate::compile::{CSearch, Expr};
@@ -36,11 +36,31 @@ use crate::matcher::{Matcher, Scratch, StrKind, Target, Test, lower, with_text};
 pub const MIN_LITERAL: usize = 4;
 
 /// A requirement: `None` = unconstrained; `Some(lits)` = one of `lits` must occur.
-type Req = Option<Vec<Box<str>>>;
+/// One thing whose presence an event must show for a rule to possibly match.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Atom {
+    /// A lower-cased literal somewhere in the event's values.
+    Lit(Box<str>),
+    /// A field with exactly this value (integers in decimal, text lower-cased).
+    Eq(FieldId, Box<str>),
+}
 
-fn score(lits: &[Box<str>]) -> (usize, std::cmp::Reverse<usize>) {
-    let shortest = lits.iter().map(|l| l.len()).min().unwrap_or(usize::MAX);
-    (shortest, std::cmp::Reverse(lits.len()))
+impl Atom {
+    /// Selectivity proxy: a literal's length; a field value counts as a long literal.
+    fn weight(&self) -> usize {
+        match self {
+            Atom::Lit(l) => l.len(),
+            Atom::Eq(..) => 8,
+        }
+    }
+}
+
+/// A requirement: `None` = unconstrained; `Some(atoms)` = one of `atoms` must hold.
+type Req = Option<Vec<Atom>>;
+
+fn score(atoms: &[Atom]) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = atoms.iter().map(Atom::weight).min().unwrap_or(usize::MAX);
+    (shortest.min(8), std::cmp::Reverse(atoms.len()))
 }
 
 fn best_of(reqs: impl Iterator<Item = Req>) -> Req {
@@ -57,12 +77,23 @@ fn union_of(reqs: impl Iterator<Item = Req>) -> Req {
 
 fn literal_req(lit: &str) -> Req {
     let l = lower(lit);
-    (l.len() >= MIN_LITERAL).then(|| vec![l.into_boxed_str()])
+    (l.len() >= MIN_LITERAL).then(|| vec![Atom::Lit(l.into_boxed_str())])
 }
 
-fn test_req(t: &Test) -> Req {
+/// The canonical key of an integral number (what [`Prefilter`] derives from event values).
+fn int_key(x: f64) -> Option<Box<str>> {
+    (x.fract() == 0.0 && x.abs() < 9.0e15).then(|| (x as i64).to_string().into_boxed_str())
+}
+
+/// `field`: the single event field the test reads, when it is the same in every variant.
+fn test_req(t: &Test, field: Option<FieldId>) -> Req {
     match t {
         Test::Str(s) => match &s.kind {
+            // Short exact values (`EventType: CreateKey`, `LogonType: '3'`) index better by
+            // field value than as literals.
+            StrKind::Exact(p) if !s.cased && p.len() < 8 && field.is_some() => {
+                field.map(|f| vec![Atom::Eq(f, p.clone())])
+            }
             StrKind::Exact(p) | StrKind::Prefix(p) | StrKind::Suffix(p) => literal_req(p),
             StrKind::Contains(f) => std::str::from_utf8(f.needle()).ok().and_then(literal_req),
             StrKind::Segments {
@@ -85,6 +116,16 @@ fn test_req(t: &Test) -> Req {
                 }
             }
         },
+        // Only plain decimal integers: a value written `0x10` also matches the text "0x10".
+        Test::Num { value, text } => {
+            let key = int_key(*value)?;
+            (*key == **text).then_some(())?;
+            Some(vec![Atom::Eq(field?, key)])
+        }
+        Test::Bool(b) => Some(vec![Atom::Eq(
+            field?,
+            if *b { "true" } else { "false" }.into(),
+        )]),
         _ => None,
     }
 }
@@ -93,15 +134,15 @@ fn matcher_req(m: &Matcher) -> Req {
     if m.neq {
         return None;
     }
-    if let Target::Field(f) = &m.target
-        && f.event_time
-    {
-        return None;
-    }
+    let field = match &m.target {
+        Target::Field(f) if f.event_time => return None,
+        Target::Field(f) if f.ids.len() == 1 => f.ids.first().copied(),
+        _ => None,
+    };
     let per_value = m
         .values
         .iter()
-        .map(|alts| union_of(alts.iter().map(test_req)));
+        .map(|alts| union_of(alts.iter().map(|t| test_req(t, field))));
     if m.all {
         best_of(per_value)
     } else {
@@ -150,6 +191,21 @@ fn pack(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(b)
 }
 
+/// Lower-cases the ASCII letters of eight packed bytes (bytes >= 0x80 are left as they are:
+/// text with non-ASCII characters is lower-cased before it gets here).
+#[inline]
+fn lower8(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Per byte b < 0x80: (b + 0x3F) has bit 7 set iff b >= 'A'; (b + 0x25) iff b > 'Z'.
+    let ascii = !w & HIGH;
+    let low7 = w & !HIGH;
+    let ge_a = low7.wrapping_add(ONES * 0x3F);
+    let gt_z = low7.wrapping_add(ONES * 0x25);
+    let upper = ge_a & !gt_z & ascii;
+    w | (upper >> 2)
+}
+
 const fn mask(len: usize) -> u64 {
     if len >= 8 {
         u64::MAX
@@ -166,6 +222,10 @@ pub(crate) struct Prefilter {
     grams4: FxHashMap<u64, u32>,
     /// Exact 8-byte grams -> key id.
     grams8: FxHashMap<u64, u32>,
+    /// Fields indexed by value: `eq_slot[field id]` is the index in `eq` (or `u32::MAX`).
+    eq_slot: Vec<u32>,
+    /// Per indexed field: value key -> key id.
+    eq: Vec<FxHashMap<Box<str>, u32>>,
     /// Key id -> rules requiring it.
     key_rules: Vec<Vec<u32>>,
     /// The literals (for diagnostics).
@@ -188,7 +248,15 @@ fn rarest(lit: &[u8], len: usize, freq: &FxHashMap<u64, u32>) -> u64 {
 impl Prefilter {
     /// Builds the index; `reqs[r]` is rule `r`'s requirement (`None`: always evaluated).
     pub fn build(reqs: &[Req]) -> Prefilter {
-        let mut lits: Vec<Box<str>> = reqs.iter().flatten().flatten().cloned().collect();
+        let mut lits: Vec<Box<str>> = reqs
+            .iter()
+            .flatten()
+            .flatten()
+            .filter_map(|a| match a {
+                Atom::Lit(l) => Some(l.clone()),
+                Atom::Eq(..) => None,
+            })
+            .collect();
         lits.sort_unstable();
         lits.dedup();
         // Frequency of every 4- and 8-gram among the literals.
@@ -222,12 +290,31 @@ impl Prefilter {
             }
             lit_key.insert(l, id);
         }
+        let mut eq: Vec<(FieldId, FxHashMap<Box<str>, u32>)> = Vec::new();
         for (r, req) in reqs.iter().enumerate() {
             let Some(req) = req else { continue };
-            for l in req {
-                if let Some(v) = lit_key
-                    .get(l.as_ref())
-                    .and_then(|id| key_rules.get_mut(*id as usize))
+            for atom in req {
+                let id = match atom {
+                    Atom::Lit(l) => lit_key.get(l.as_ref()).copied(),
+                    Atom::Eq(f, v) => {
+                        let pos = match eq.iter().position(|(x, _)| x == f) {
+                            Some(p) => p,
+                            None => {
+                                eq.push((*f, FxHashMap::default()));
+                                eq.len() - 1
+                            }
+                        };
+                        let next = key_rules.len() as u32;
+                        let id = eq
+                            .get_mut(pos)
+                            .map(|(_, m)| *m.entry(v.clone()).or_insert(next));
+                        if id == Some(next) {
+                            key_rules.push(Vec::new());
+                        }
+                        id
+                    }
+                };
+                if let Some(v) = id.and_then(|id| key_rules.get_mut(id as usize))
                     && v.last() != Some(&(r as u32))
                 {
                     v.push(r as u32);
@@ -235,10 +322,19 @@ impl Prefilter {
             }
         }
         let [grams4, grams8] = grams;
+        let mut eq_slot = vec![u32::MAX; eq.iter().map(|(f, _)| f.index() + 1).max().unwrap_or(0)];
+        for (i, (f, _)) in eq.iter().enumerate() {
+            if let Some(s) = eq_slot.get_mut(f.index()) {
+                *s = i as u32;
+            }
+        }
+        let eq = eq.into_iter().map(|(_, m)| m).collect();
         Prefilter {
             prefix,
             grams4,
             grams8,
+            eq_slot,
+            eq,
             key_rules,
             lits,
         }
@@ -249,8 +345,8 @@ impl Prefilter {
         self.lits.len()
     }
 
-    /// Lower-cases every value of `ev` into the scratch buffer, scans it, and pushes onto
-    /// `scratch.candidates` each rule (not yet seen in this event) one of whose grams occurs.
+    /// Scans every value of `ev` and pushes onto `scratch.candidates` each rule (not yet seen
+    /// in this event) one of whose grams occurs, or whose indexed field value the event has.
     pub fn scan(&self, ev: &Event, scratch: &mut Scratch) {
         if scratch.lit_seen.len() < self.key_rules.len() {
             scratch.lit_seen.resize(self.key_rules.len(), 0);
@@ -259,35 +355,134 @@ impl Prefilter {
             match v {
                 Value::List(items) => {
                     for i in items {
-                        Self::append(i, scratch);
+                        self.scan_value(i, scratch);
                     }
                 }
-                _ => Self::append(v, scratch),
+                _ => self.scan_value(v, scratch),
             }
         }
+        // Fields indexed by value (`EventID: 4624`, `LogonType: 3`): one pass over the event's
+        // fields (and aliases), each looked up in a dense table by id.
+        if self.eq.is_empty() {
+            return;
+        }
+        let keys_of = |id: FieldId| {
+            self.eq_slot
+                .get(id.index())
+                .and_then(|s| self.eq.get(*s as usize))
+        };
+        for (id, v) in ev.fields.iter_ids() {
+            if let Some(keys) = keys_of(id) {
+                self.eq_field(v, keys, scratch);
+            }
+        }
+        for (alias, target) in ev.fields.aliases() {
+            if let (Some(keys), Some(v)) = (keys_of(alias), ev.fields.get(target)) {
+                self.eq_field(v, keys, scratch);
+            }
+        }
+    }
+
+    fn eq_field(&self, v: &Value, keys: &FxHashMap<Box<str>, u32>, scratch: &mut Scratch) {
+        match v {
+            Value::List(items) => {
+                for i in items {
+                    self.eq_value(i, keys, scratch);
+                }
+            }
+            _ => self.eq_value(v, keys, scratch),
+        }
+    }
+
+    /// Looks up the keys a value can match: its canonical integer and its lower-cased text.
+    fn eq_value(&self, v: &Value, keys: &FxHashMap<Box<str>, u32>, scratch: &mut Scratch) {
+        let number = match v {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(x) => Some(*x),
+            Value::Str(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        let mut ids: [Option<u32>; 2] = [None, None];
+        if let Some(k) = number.and_then(int_key) {
+            ids[0] = keys.get(&k).copied();
+        }
+        ids[1] = match v {
+            Value::Str(s) => {
+                let r = scratch.lowered(v, s);
+                keys.get(scratch.slice(r)).copied()
+            }
+            Value::Null | Value::List(_) => None,
+            _ => with_text(v, |t| keys.get(t).copied()),
+        };
         let Scratch {
-            lower,
             epoch,
             lit_seen,
             rule_seen,
             candidates,
             ..
         } = scratch;
-        self.scan_bytes(lower.as_bytes(), *epoch, lit_seen, rule_seen, candidates);
+        for id in ids.into_iter().flatten() {
+            self.hit(id, *epoch, lit_seen, rule_seen, candidates);
+        }
     }
 
-    fn append(v: &Value, scratch: &mut Scratch) {
-        match v {
-            Value::Null | Value::List(_) => return,
-            // Lower-cased once for the event; the matchers reuse this copy.
-            Value::Str(s) => {
-                scratch.lowered(v, s);
-            }
-            // Numbers and booleans render in lower case.
-            _ => with_text(v, |t| scratch.lower.push_str(t)),
+    fn hit(
+        &self,
+        id: u32,
+        epoch: u32,
+        lit_seen: &mut [u32],
+        rule_seen: &mut [u32],
+        candidates: &mut Vec<u32>,
+    ) {
+        let Some(seen) = lit_seen.get_mut(id as usize) else {
+            return;
+        };
+        if *seen == epoch {
+            return;
         }
-        // A separator, so that grams rarely span two values (they could only add candidates).
-        scratch.lower.push('\0');
+        *seen = epoch;
+        for &r in self
+            .key_rules
+            .get(id as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if let Some(s) = rule_seen.get_mut(r as usize)
+                && *s != epoch
+            {
+                *s = epoch;
+                candidates.push(r);
+            }
+        }
+    }
+
+    /// Scans one scalar value. ASCII text (nearly everything in logs) is lower-cased on the fly,
+    /// eight bytes at a time; other text is lower-cased into the per-event cache the matchers
+    /// share; numbers and booleans are lower case already.
+    fn scan_value(&self, v: &Value, scratch: &mut Scratch) {
+        let Scratch {
+            lower,
+            lower_idx,
+            epoch,
+            lit_seen,
+            rule_seen,
+            candidates,
+            ..
+        } = scratch;
+        match v {
+            Value::Null | Value::List(_) => {}
+            Value::Str(s) if s.is_ascii() => {
+                self.scan_bytes(s.as_bytes(), *epoch, lit_seen, rule_seen, candidates);
+            }
+            Value::Str(s) => {
+                let (a, b) = crate::matcher::lowered_in(lower, lower_idx, v, s);
+                let text = lower.get(a..b).unwrap_or_default();
+                self.scan_bytes(text.as_bytes(), *epoch, lit_seen, rule_seen, candidates);
+            }
+            _ => with_text(v, |t| {
+                self.scan_bytes(t.as_bytes(), *epoch, lit_seen, rule_seen, candidates);
+            }),
+        }
     }
 
     fn scan_bytes(
@@ -298,34 +493,13 @@ impl Prefilter {
         rule_seen: &mut [u32],
         candidates: &mut Vec<u32>,
     ) {
-        let mut hit = |id: u32| {
-            let Some(seen) = lit_seen.get_mut(id as usize) else {
-                return;
-            };
-            if *seen == epoch {
-                return;
-            }
-            *seen = epoch;
-            for &r in self
-                .key_rules
-                .get(id as usize)
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
-                if let Some(s) = rule_seen.get_mut(r as usize)
-                    && *s != epoch
-                {
-                    *s = epoch;
-                    candidates.push(r);
-                }
-            }
-        };
+        let mut hit = |id: u32| self.hit(id, epoch, lit_seen, rule_seen, candidates);
         let n = b.len();
         for i in 0..n.saturating_sub(3) {
-            let w = match b.get(i..i + 8) {
+            let w = lower8(match b.get(i..i + 8) {
                 Some(x) => u64::from_le_bytes(x.try_into().unwrap_or([0; 8])),
                 None => pack(b.get(i..).unwrap_or_default()),
-            };
+            });
             let k4 = w & mask(4);
             let h = gram_hash(k4);
             if self
@@ -343,6 +517,32 @@ impl Prefilter {
             {
                 hit(*id);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower8_matches_ascii_lowercase() {
+        let samples: [&[u8; 8]; 5] = [
+            b"ABCDEFGH",
+            b"@[`{AZaz",
+            b"C:\\WINDO",
+            b"\x7f\x00Zz09_-",
+            b"MiXeD.eX",
+        ];
+        for s in samples {
+            let w = u64::from_le_bytes(*s);
+            let mut want = *s;
+            want.make_ascii_lowercase();
+            assert_eq!(lower8(w).to_le_bytes(), want, "{s:?}");
+        }
+        for b in 0u8..0x80 {
+            let w = u64::from_le_bytes([b; 8]);
+            assert_eq!(lower8(w).to_le_bytes(), [b.to_ascii_lowercase(); 8], "{b}");
         }
     }
 }

@@ -634,6 +634,10 @@ fn prefilter_is_exact_on_many_random_events() {
         "title: f\nlogsource: {}\ndetection:\n  s:\n    Image|windash|contains: ' -x'\n  condition: s\n",
         "title: g\nlogsource: {}\ndetection:\n  s:\n    CommandLine|contains: 'ÄRGER'\n  condition: s\n",
         "title: h\nlogsource: {}\ndetection:\n  s:\n    EventID|contains: '68'\n  condition: s\n",
+        "title: i\nlogsource: {}\ndetection:\n  s:\n    LogonType: '3'\n    EventID: 4624\n  condition: s\n",
+        "title: j\nlogsource: {}\ndetection:\n  s:\n    Enabled: true\n  condition: s\n",
+        "title: k\nlogsource: {}\ndetection:\n  s:\n    EventID: 0x10\n  condition: s\n",
+        "title: l\nlogsource: {}\ndetection:\n  s:\n    EventID: [1, 4688]\n    LogonType: 3\n  condition: s\n",
     ];
     let e = build(&rules, &cfg());
     assert_eq!(e.stats().rules, rules.len(), "{:?}", e.diagnostics());
@@ -661,7 +665,7 @@ fn prefilter_is_exact_on_many_random_events() {
         seed ^= seed << 17;
         seed
     };
-    for _ in 0..2000 {
+    for _ in 0..5000 {
         let mut fields = Vec::new();
         for name in ["Image", "CommandLine", "User", "Other"] {
             if next() % 3 == 0 {
@@ -673,10 +677,43 @@ fn prefilter_is_exact_on_many_random_events() {
                 .collect();
             fields.push((name, s(&text.join(" "))));
         }
-        if next() % 2 == 0 {
+        let event_ids = [
+            Value::Int(4688),
+            Value::Int(1),
+            Value::Int(4624),
+            Value::Int(16),
+            s("4624"),
+            s(" 4688 "),
+            s("4624.0"),
+            s("0x10"),
+            Value::Float(1.0),
+            Value::List(vec![Value::Int(7), s("4688")]),
+        ];
+        if next() % 4 != 0 {
             fields.push((
                 "EventID",
-                Value::Int([4688, 1, 4624][(next() % 3) as usize]),
+                event_ids[(next() % event_ids.len() as u64) as usize].clone(),
+            ));
+        }
+        let logon = [
+            Value::Int(3),
+            s("3"),
+            s(" 3"),
+            s("03"),
+            Value::Int(10),
+            Value::Float(3.0),
+        ];
+        if next() % 2 == 0 {
+            fields.push((
+                "LogonType",
+                logon[(next() % logon.len() as u64) as usize].clone(),
+            ));
+        }
+        let enabled = [Value::Bool(true), s("TRUE"), s("false"), Value::Bool(false)];
+        if next() % 3 == 0 {
+            fields.push((
+                "Enabled",
+                enabled[(next() % enabled.len() as u64) as usize].clone(),
             ));
         }
         let _ = hits(&e, &ev(&fields));
