@@ -22,6 +22,13 @@ enum Command {
     Parse(cmd::parse::ParseArgs),
     /// List the supported formats.
     Formats,
+    /// Hunt with Sigma rules over log files: a timeline of detections and a summary.
+    Hunt(cmd::hunt::HuntArgs),
+    /// Work with Sigma rules.
+    Rules {
+        #[command(subcommand)]
+        cmd: cmd::rules::RulesCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -29,6 +36,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Parse(args) => cmd::parse::run(args),
         Command::Formats => cmd::formats::run(),
+        Command::Hunt(args) => cmd::hunt::run(args),
+        Command::Rules { cmd } => cmd::rules::run(cmd),
     };
     match result {
         Ok(code) => code,

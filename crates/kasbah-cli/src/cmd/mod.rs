@@ -1,7 +1,9 @@
 //! One module per subcommand, plus the exit codes they share.
 
 pub mod formats;
+pub mod hunt;
 pub mod parse;
+pub mod rules;
 
 /// Something could not be done at all (unreadable input, bad option value).
 pub const EXIT_ERROR: u8 = 1;

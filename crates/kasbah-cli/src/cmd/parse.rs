@@ -44,7 +44,8 @@ pub enum FormatArg {
 }
 
 impl FormatArg {
-    fn format(self) -> Option<Format> {
+    /// The forced format, or `None` for auto-detection.
+    pub(crate) fn format(self) -> Option<Format> {
         Some(match self {
             FormatArg::Auto => return None,
             FormatArg::Jsonl => Format::Jsonl,
