@@ -235,7 +235,6 @@ fn sigmahq_rules_check() {
 
 /// SigmaHQ over EVTX-ATTACK-SAMPLES: JSON lines with the documented keys, in time order.
 #[test]
-#[ignore = "needs Kasbah's EVTX parser (kasbah-parse evtx), merged from its own branch"]
 fn hunt_evtx_attack_samples() {
     let Some(shared) = shared() else { return };
     let rules = shared.join("sigma/rules");

@@ -29,7 +29,6 @@ fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
 const FLOOR: f64 = 95.0;
 
 #[test]
-#[ignore = "needs Kasbah's EVTX parser (kasbah-parse evtx), merged from its own branch"]
 fn regression_data_evtx_conformance() {
     let shared = std::env::var_os("KASBAH_SHARED")
         .map(PathBuf::from)
