@@ -39,7 +39,7 @@ fn reported_id(rule: &str) -> String {
     let text = std::fs::read_to_string(root().join(rule)).expect("read rule");
     text.lines()
         .filter_map(|l| l.strip_prefix("id: "))
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("{rule}: no id"))
         .trim()
         .to_owned()
@@ -131,7 +131,7 @@ fn every_rule_fires_on_its_true_positive_and_not_on_its_false_positive() {
         let id = reported_id(&rule);
         let tp = test_file(&rule, "tp");
         let hits = hunt(&rule, &tp);
-        if !hits.iter().any(|h| *h == id) {
+        if !hits.contains(&id) {
             failures.push(format!(
                 "{rule}: no detection of {id} on {tp} (got {hits:?})"
             ));
