@@ -638,12 +638,17 @@ fn prefilter_is_exact_on_many_random_events() {
         "title: j\nlogsource: {}\ndetection:\n  s:\n    Enabled: true\n  condition: s\n",
         "title: k\nlogsource: {}\ndetection:\n  s:\n    EventID: 0x10\n  condition: s\n",
         "title: l\nlogsource: {}\ndetection:\n  s:\n    EventID: [1, 4688]\n    LogonType: 3\n  condition: s\n",
+        "title: m\nlogsource: {}\ndetection:\n  s:\n    CommandLine|re|i: '(who|net)am?i'\n  condition: s\n",
+        "title: n\nlogsource: {}\ndetection:\n  s:\n    CommandLine|re: '(?i)[a-z]+\\.EXE'\n  condition: s\n",
     ];
     let e = build(&rules, &cfg());
     assert_eq!(e.stats().rules, rules.len(), "{:?}", e.diagnostics());
     let words = [
         "cmd.exe",
         "\\cmd.exe",
+        "CMD.EXE",
+        "WhoAmI",
+        "netami",
         "whoami",
         "net",
         "user",
