@@ -20,7 +20,10 @@ for d in "$EVTX" "${RULES[@]}"; do
 done
 
 cargo build --release -q -p kasbah-cli
-BIN=target/release/kasbah
+TARGET=${CARGO_TARGET_DIR:-target}
+BIN=$TARGET/release/kasbah
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
 RARGS=()
 for r in "${RULES[@]}"; do RARGS+=(-r "$r"); done
 
@@ -30,18 +33,19 @@ run() {
   local best=999999 t0 t1 t
   for _ in 1 2 3; do
     t0=$(date +%s%N)
-    /usr/bin/time -f '%M' -o target/bench-hunt.rss "$@" >/dev/null 2>target/bench-hunt.err || true
+    /usr/bin/time -f '%M' -o "$TMP/rss" "$@" >/dev/null 2>"$TMP/err" || true
     t1=$(date +%s%N); t=$(( (t1 - t0) / 1000000 ))
     [ "$t" -lt "$best" ] && best=$t
   done
-  local rss; rss=$(( $(cat target/bench-hunt.rss) / 1024 ))
+  # GNU time prefixes "Command exited with non-zero status N" when the exit status is not 0.
+  local rss; rss=$(( $(tail -1 "$TMP/rss") / 1024 ))
   echo "$label|$best|$rss"
 }
 
 corpus() {
   local n=$1
   if [ "$n" -eq 1 ]; then echo "$EVTX"; return; fi
-  local dir=target/bench-hunt-x$n
+  local dir=$TARGET/bench-hunt-x$n
   if [ ! -d "$dir" ]; then
     mkdir -p "$dir"
     for i in $(seq 1 "$n"); do cp -r "$EVTX" "$dir/copy$i"; done
@@ -54,8 +58,8 @@ echo "|---|---|---|---|---|---|---|---|"
 for n in 1 $([ "$COPIES" -gt 1 ] && echo "$COPIES"); do
   input=$(corpus "$n")
   IFS='|' read -r _ ms_parse rss_parse < <(run parse "$BIN" parse --quiet --output none "$input")
-  IFS='|' read -r _ ms_hunt rss_hunt < <(run hunt "$BIN" hunt --no-progress --format jsonl -o target/bench-hunt.jsonl "${RARGS[@]}" "$input")
-  summary=$(cat target/bench-hunt.err)
+  IFS='|' read -r _ ms_hunt rss_hunt < <(run hunt "$BIN" hunt --no-progress --format jsonl -o "$TMP/hunt.jsonl" "${RARGS[@]}" "$input")
+  summary=$(cat "$TMP/err")
   events=$(echo "$summary" | sed -n 's/^kasbah hunt: .*), \([0-9]*\) events.*/\1/p')
   loaded=$(echo "$summary" | sed -n 's/^rules: \([0-9]*\) loaded.*/\1/p')
   dets=$(echo "$summary" | sed -n 's/^detections: \([0-9]*\) .*/\1/p')
@@ -66,5 +70,5 @@ for n in 1 $([ "$COPIES" -gt 1 ] && echo "$COPIES"); do
 done
 echo
 echo "Rule loading alone (kasbah rules check):"
-t0=$(date +%s%N); "$BIN" rules check "${RULES[@]}" | head -1; t1=$(date +%s%N)
+t0=$(date +%s%N); { "$BIN" rules check "${RULES[@]}" || true; } | head -1; t1=$(date +%s%N)
 echo "wall $(( (t1 - t0) / 1000000 )) ms"

@@ -2,7 +2,7 @@
 //! events built from the rest of the input without panicking or hanging.
 #![no_main]
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use kasbah_event::{Event, Source, Timestamp};
 use kasbah_sigma::{Config, Correlator, Engine, RuleSet, Scratch};
@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     let (rules, events) = text.split_once("\n%%\n").unwrap_or((&text, "Image=C:\\x\\cmd.exe"));
     let mut set = RuleSet::new();
     set.add("fuzz.yml", rules);
-    let engine = Engine::build(&set, &Config::default());
+    // The default mappings are parsed once, not per input.
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    let engine = Engine::build(&set, CONFIG.get_or_init(Config::default));
     let mut correlator = Correlator::new(&engine);
     let mut scratch = Scratch::new();
     let mut alerts = Vec::new();

@@ -267,7 +267,13 @@ impl<'a> Ctx<'a> {
                     let detail = msg.lines().last().unwrap_or_default().trim().to_owned();
                     bad(Code::Regex, format!("regular expression '{raw}': {detail}"))
                 })?;
-            return Ok(vec![Test::Re(re)]);
+            let lits = required_literals(
+                raw,
+                has(Modifier::ReCaseInsensitive),
+                has(Modifier::ReMultiLine),
+                has(Modifier::ReDotAll),
+            );
+            return Ok(vec![Test::Re { re, lits }]);
         }
         let anchor = if has(Modifier::Contains) {
             Anchor::Contains
@@ -711,6 +717,45 @@ pub(crate) fn str_test(
     Ok(StrTest { kind, cased, lit })
 }
 
+/// Literals one of which occurs in every match of the regex (lower-cased), for the prefilter.
+/// Empty when they cannot be derived (alternations too large, leading classes...).
+fn required_literals(pattern: &str, i: bool, m: bool, s: bool) -> Box<[Box<str>]> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .case_insensitive(i)
+        .multi_line(m)
+        .dot_matches_new_line(s)
+        .build()
+        .parse(pattern)
+    else {
+        return Box::default();
+    };
+    // Literals a match must start with (then, failing that, end with): any of them occurs in
+    // the matched text, hence in the value. Case variants of `(?i)` collapse once lower-cased.
+    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+        let mut ex = Extractor::new();
+        ex.kind(kind).limit_total(256);
+        let seq = ex.extract(&hir);
+        let Some(lits) = seq.literals() else { continue };
+        if lits.is_empty() {
+            continue;
+        }
+        let mut out: Vec<Box<str>> = Vec::with_capacity(lits.len());
+        for l in lits {
+            let Ok(t) = std::str::from_utf8(l.as_bytes()) else {
+                return Box::default();
+            };
+            out.push(lower(t).into_boxed_str());
+        }
+        out.sort_unstable();
+        out.dedup();
+        if out.iter().all(|l| l.len() >= crate::prefilter::MIN_LITERAL) {
+            return out.into_boxed_slice();
+        }
+    }
+    Box::default()
+}
+
 fn parse_cidr(s: &str) -> Option<Test> {
     let s = s.trim();
     let (addr, prefix) = match s.split_once('/') {
@@ -808,6 +853,30 @@ mod tests {
         assert_eq!(dashes, 3, "{m:?}");
         let m = mark_windash(&SigmaString::parse("-nop"));
         assert_eq!(m.parts.first(), Some(&StrPart::Dash));
+    }
+
+    #[test]
+    fn regex_required_literals() {
+        let l = |p: &str, i: bool| required_literals(p, i, false, false).to_vec();
+        assert_eq!(l("mimikatz", false), vec!["mimikatz".into()]);
+        assert_eq!(
+            l("(Invoke-Expression|IEX)\\(", false),
+            vec!["iex(".into(), "invoke-expression(".into()]
+        );
+        // Case-insensitive variants collapse once lower-cased (Unicode folding adds the long s;
+        // the extractor may shorten literals to stay within its limits).
+        let ci = l("sekurlsa", true);
+        assert!(ci.iter().any(|x| &**x == "sekurl"), "{ci:?}");
+        assert!(ci.iter().all(|x| x.ends_with("ekurl")), "{ci:?}");
+        // Leading classes: the suffix is used instead.
+        assert_eq!(l("[a-z]+\\.ps1", false), vec![".ps1".into()]);
+        // Nothing usable.
+        assert!(l("\\w+", false).is_empty());
+        assert!(
+            l("a|bc", false).is_empty(),
+            "a literal shorter than the minimum"
+        );
+        assert!(l("(", false).is_empty());
     }
 
     #[test]

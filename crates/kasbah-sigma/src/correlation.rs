@@ -38,6 +38,9 @@ use crate::matcher::{FieldRef, with_text};
 const MAX_WINDOW: usize = 100_000;
 /// Stale groups are swept every this many captures per correlation.
 const SWEEP_EVERY: u64 = 8_192;
+/// Most groups tracked per correlation; beyond (after a sweep), new groups are not tracked, so a
+/// flood of distinct group-by values cannot exhaust memory.
+const MAX_GROUPS: usize = 1_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Input {
@@ -638,6 +641,16 @@ impl<'e> Correlator<'e> {
         };
         let n_inputs = def.inputs.len();
         let monotone = def.cond.is_monotone();
+        if windows.len() >= MAX_GROUPS && !windows.contains_key(&cap.key) {
+            self.sweep(ci, out);
+            match self.windows.get(ci) {
+                Some(w) if w.len() < MAX_GROUPS => {}
+                _ => return,
+            }
+        }
+        let Some(windows) = self.windows.get_mut(ci) else {
+            return;
+        };
         let w = windows
             .entry(cap.key.clone())
             .or_insert_with(|| match def.kind {

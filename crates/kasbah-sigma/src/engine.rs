@@ -18,7 +18,9 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::ast::{CorrelationType, Document, Level, LogSource, Meta, Rule};
+use crate::ast::{
+    Correlation, CorrelationType, Document, Filter, FilterTarget, Level, LogSource, Meta, Rule,
+};
 use crate::compile::{self, CSearch, CompileOptions, Ctx, Expr, Renames};
 use crate::correlation::{self, CorrelationDef};
 use crate::diag::{Code, Diagnostic, Problem};
@@ -210,76 +212,214 @@ fn channel_values(conds: &[CSearch]) -> Option<Vec<Box<str>>> {
     None
 }
 
+/// Sorts the documents by kind, skipping (with `KS050`) those whose id is already taken.
+fn split_documents<'a>(
+    set: &'a RuleSet,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<&'a Rule>, Vec<&'a Filter>, Vec<&'a Correlation>) {
+    let mut rules = Vec::new();
+    let mut filters = Vec::new();
+    let mut corrs = Vec::new();
+    let mut seen_ids: FxHashMap<&str, (&str, u32)> = FxHashMap::default();
+    for d in set.documents() {
+        let meta = match d {
+            Document::Rule(r) => &r.meta,
+            Document::Filter(f) => &f.meta,
+            Document::Correlation(c) => &c.meta,
+        };
+        if let Some(id) = &meta.id {
+            if let Some((p, l)) = seen_ids.get(id.as_str()) {
+                diags.push(Diagnostic::new(
+                    &meta.path,
+                    meta.line,
+                    Code::DuplicateId,
+                    format!("id {id} is already used by {p}:{l}; this document is skipped"),
+                ));
+                continue;
+            }
+            seen_ids.insert(id, (&meta.path, meta.line));
+        }
+        match d {
+            Document::Rule(r) => rules.push(&**r),
+            Document::Filter(f) => filters.push(&**f),
+            Document::Correlation(c) => corrs.push(&**c),
+        }
+    }
+    (rules, filters, corrs)
+}
+
+/// Group id per log source (or why it cannot be resolved), the groups, and the unmapped keys
+/// of each group (for `KS101`).
+type Groups<'a> = (
+    Vec<Group>,
+    FxHashMap<&'a LogSource, Result<u32, String>>,
+    FxHashMap<u32, Vec<String>>,
+);
+
+/// Resolves each distinct log source once and compiles its variants' conditions.
+fn resolve_groups<'a>(rules: &[&'a Rule], cfg: &Config) -> Groups<'a> {
+    let mut group_of: FxHashMap<&LogSource, Result<u32, String>> = FxHashMap::default();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut unmapped: FxHashMap<u32, Vec<String>> = FxHashMap::default();
+    for r in rules {
+        if group_of.contains_key(&r.logsource) {
+            continue;
+        }
+        let g = cfg.mappings.resolve(&r.logsource).and_then(|res| {
+            let ctx = Ctx {
+                opts: &cfg.compile,
+                renames: &[],
+            };
+            let mut variants = Vec::with_capacity(res.variants.len());
+            let mut renames = Vec::with_capacity(res.variants.len());
+            for (conds, ren) in &res.variants {
+                let mut cs = Vec::with_capacity(conds.len());
+                for c in conds {
+                    cs.push(ctx.search(c).map_err(|p| {
+                        format!("log-source mapping for {}: {}", r.logsource, p.message)
+                    })?);
+                }
+                variants.push(cs);
+                renames.push(ren.clone());
+            }
+            let id = groups.len() as u32;
+            if !res.unmapped.is_empty() {
+                unmapped.insert(id, res.unmapped);
+            }
+            groups.push(Group {
+                variants,
+                renames,
+                channel_keyed: false,
+            });
+            Ok(id)
+        });
+        group_of.insert(&r.logsource, g);
+    }
+    (groups, group_of, unmapped)
+}
+
+/// AND-s each filter into the condition of its target rules (compatible log source, and named
+/// by id or name unless the filter targets any rule). Returns the number of filters applied.
+fn apply_filters(
+    filters: &[&Filter],
+    rules: &mut [CompiledRule],
+    infos: &[RuleInfo],
+    groups: &[Group],
+    opts: &CompileOptions,
+    diags: &mut Vec<Diagnostic>,
+) -> usize {
+    let mut applied_filters = 0;
+    for f in filters {
+        let mut targets: Vec<usize> = Vec::new();
+        match &f.target {
+            FilterTarget::Any => targets.extend(0..rules.len()),
+            FilterTarget::Rules(refs) => {
+                for rf in refs {
+                    let found: Vec<usize> = infos
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, i)| {
+                            i.meta.id.as_deref() == Some(rf.as_str())
+                                || i.meta.name.as_deref() == Some(rf.as_str())
+                        })
+                        .map(|(n, _)| n)
+                        .collect();
+                    if found.is_empty() {
+                        diags.push(Diagnostic::new(
+                            &f.meta.path,
+                            f.meta.line,
+                            Code::FilterTarget,
+                            format!(
+                                "filter '{}' names rule '{rf}', which is not loaded",
+                                f.meta.title
+                            ),
+                        ));
+                    }
+                    targets.extend(found);
+                }
+            }
+        }
+        let compatible = |ls: &LogSource| {
+            let ok = |k: &Option<String>, r: &Option<String>| k.is_none() || k == r;
+            ok(&f.logsource.product, &ls.product)
+                && ok(&f.logsource.category, &ls.category)
+                && ok(&f.logsource.service, &ls.service)
+        };
+        let mut applied = false;
+        let mut failed: Option<Problem> = None;
+        for t in targets {
+            let (Some(rule), Some(info)) = (rules.get_mut(t), infos.get(t)) else {
+                continue;
+            };
+            if !compatible(&info.logsource) {
+                continue;
+            }
+            let Some(group) = groups.get(rule.group as usize) else {
+                continue;
+            };
+            let ctx = Ctx {
+                opts,
+                renames: &group.renames,
+            };
+            // Compiled per target: the renames depend on the rule's log source.
+            let compiled: Result<Vec<CSearch>, Problem> =
+                f.detection.searches.iter().map(|s| ctx.search(s)).collect();
+            let compiled = match compiled {
+                Ok(c) => c,
+                Err(p) => {
+                    failed = Some(p);
+                    break;
+                }
+            };
+            let base = rule.searches.len() as u32;
+            let fexpr = compile::condition(&f.detection.condition, &f.detection, base);
+            rule.searches.extend(compiled);
+            let old = std::mem::replace(&mut rule.expr, Expr::Or(Vec::new()));
+            rule.expr = Expr::And(vec![old, fexpr]);
+            applied = true;
+        }
+        if let Some(p) = failed {
+            diags.push(Diagnostic::new(
+                &f.meta.path,
+                p.line,
+                Code::Filter,
+                format!("filter '{}': {}", f.meta.title, p.message),
+            ));
+        } else if applied {
+            applied_filters += 1;
+        }
+    }
+    applied_filters
+}
+
+/// Indexes the groups whose every variant requires a `Channel` value, by that value (lower
+/// case); marks them `channel_keyed`.
+fn channel_index(groups: &mut [Group]) -> FxHashMap<Box<str>, Vec<u32>> {
+    let mut channel_groups: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
+    for (gi, g) in groups.iter_mut().enumerate() {
+        let per_variant: Option<Vec<Vec<Box<str>>>> =
+            g.variants.iter().map(|v| channel_values(v)).collect();
+        if let Some(vals) = per_variant.filter(|v| !v.is_empty()) {
+            g.channel_keyed = true;
+            for v in vals.into_iter().flatten() {
+                let e = channel_groups.entry(v).or_default();
+                if e.last() != Some(&(gi as u32)) {
+                    e.push(gi as u32);
+                }
+            }
+        }
+    }
+    channel_groups
+}
+
 impl Engine {
     /// Compiles every document of `set`. Documents that cannot be compiled are reported in
     /// [`Engine::diagnostics`] (with the set's parse diagnostics) and left out.
     pub fn build(set: &RuleSet, cfg: &Config) -> Engine {
         let mut diags: Vec<Diagnostic> = set.diagnostics().to_vec();
-        let mut rules_ast: Vec<&Rule> = Vec::new();
-        let mut filters = Vec::new();
-        let mut corrs = Vec::new();
-        let mut seen_ids: FxHashMap<&str, (&str, u32)> = FxHashMap::default();
-        for d in set.documents() {
-            let meta = match d {
-                Document::Rule(r) => &r.meta,
-                Document::Filter(f) => &f.meta,
-                Document::Correlation(c) => &c.meta,
-            };
-            if let Some(id) = &meta.id {
-                if let Some((p, l)) = seen_ids.get(id.as_str()) {
-                    diags.push(Diagnostic::new(
-                        &meta.path,
-                        meta.line,
-                        Code::DuplicateId,
-                        format!("id {id} is already used by {p}:{l}; this document is skipped"),
-                    ));
-                    continue;
-                }
-                seen_ids.insert(id, (&meta.path, meta.line));
-            }
-            match d {
-                Document::Rule(r) => rules_ast.push(r),
-                Document::Filter(f) => filters.push(&**f),
-                Document::Correlation(c) => corrs.push(&**c),
-            }
-        }
-
-        // Log sources -> groups.
-        let mut group_of: FxHashMap<&LogSource, Result<u32, String>> = FxHashMap::default();
-        let mut groups: Vec<Group> = Vec::new();
-        let mut unmapped: FxHashMap<u32, Vec<String>> = FxHashMap::default();
+        let (rules_ast, filters, corrs) = split_documents(set, &mut diags);
         let opts = &cfg.compile;
-        for r in &rules_ast {
-            if group_of.contains_key(&r.logsource) {
-                continue;
-            }
-            let g = cfg.mappings.resolve(&r.logsource).and_then(|res| {
-                let ctx = Ctx { opts, renames: &[] };
-                let mut variants = Vec::with_capacity(res.variants.len());
-                let mut renames = Vec::with_capacity(res.variants.len());
-                for (conds, ren) in &res.variants {
-                    let mut cs = Vec::with_capacity(conds.len());
-                    for c in conds {
-                        cs.push(ctx.search(c).map_err(|p| {
-                            format!("log-source mapping for {}: {}", r.logsource, p.message)
-                        })?);
-                    }
-                    variants.push(cs);
-                    renames.push(ren.clone());
-                }
-                let id = groups.len() as u32;
-                if !res.unmapped.is_empty() {
-                    unmapped.insert(id, res.unmapped);
-                }
-                groups.push(Group {
-                    variants,
-                    renames,
-                    channel_keyed: false,
-                });
-                Ok(id)
-            });
-            group_of.insert(&r.logsource, g);
-        }
+        let (mut groups, group_of, unmapped) = resolve_groups(&rules_ast, cfg);
 
         // Rules, compiled in parallel.
         let compiled: Vec<Result<(CompiledRule, Option<Diagnostic>), Diagnostic>> = rules_ast
@@ -350,88 +490,8 @@ impl Engine {
         }
 
         // Filters: AND-ed into the conditions of their target rules.
-        let mut applied_filters = 0;
-        for f in &filters {
-            let mut targets: Vec<usize> = Vec::new();
-            match &f.target {
-                crate::ast::FilterTarget::Any => targets.extend(0..rules.len()),
-                crate::ast::FilterTarget::Rules(refs) => {
-                    for rf in refs {
-                        let found: Vec<usize> = infos
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, i)| {
-                                i.meta.id.as_deref() == Some(rf.as_str())
-                                    || i.meta.name.as_deref() == Some(rf.as_str())
-                            })
-                            .map(|(n, _)| n)
-                            .collect();
-                        if found.is_empty() {
-                            diags.push(Diagnostic::new(
-                                &f.meta.path,
-                                f.meta.line,
-                                Code::FilterTarget,
-                                format!(
-                                    "filter '{}' names rule '{rf}', which is not loaded",
-                                    f.meta.title
-                                ),
-                            ));
-                        }
-                        targets.extend(found);
-                    }
-                }
-            }
-            let compatible = |ls: &LogSource| {
-                let ok = |k: &Option<String>, r: &Option<String>| k.is_none() || k == r;
-                ok(&f.logsource.product, &ls.product)
-                    && ok(&f.logsource.category, &ls.category)
-                    && ok(&f.logsource.service, &ls.service)
-            };
-            let mut applied = false;
-            let mut failed: Option<Problem> = None;
-            for t in targets {
-                let (Some(rule), Some(info)) = (rules.get_mut(t), infos.get(t)) else {
-                    continue;
-                };
-                if !compatible(&info.logsource) {
-                    continue;
-                }
-                let group = &groups[rule.group as usize];
-                let ctx = Ctx {
-                    opts,
-                    renames: &group.renames,
-                };
-                let mut compiled = Vec::with_capacity(f.detection.searches.len());
-                for s in &f.detection.searches {
-                    match ctx.search(s) {
-                        Ok(c) => compiled.push(c),
-                        Err(p) => {
-                            failed = Some(p);
-                            break;
-                        }
-                    }
-                }
-                if failed.is_some() {
-                    break;
-                }
-                let base = rule.searches.len() as u32;
-                let fexpr = compile::condition(&f.detection.condition, &f.detection, base);
-                rule.searches.extend(compiled);
-                let old = std::mem::replace(&mut rule.expr, Expr::Or(Vec::new()));
-                rule.expr = Expr::And(vec![old, fexpr]);
-                applied = true;
-            }
-            if let Some(p) = failed {
-                diags.push(Diagnostic::new(
-                    &f.meta.path,
-                    p.line,
-                    Code::Filter,
-                    format!("filter '{}': {}", f.meta.title, p.message),
-                ));
-            } else if applied {
-                applied_filters += 1;
-            }
-        }
+        let applied_filters =
+            apply_filters(&filters, &mut rules, &infos, &groups, opts, &mut diags);
 
         // Correlations.
         let (correlations, corr_infos, corr_diags) = correlation::compile(
@@ -449,22 +509,8 @@ impl Engine {
         diags.extend(corr_diags);
         infos.extend(corr_infos);
 
-        // Channel index.
         let channel_field = FieldId::intern("Channel");
-        let mut channel_groups: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
-        for (gi, g) in groups.iter_mut().enumerate() {
-            let per_variant: Option<Vec<Vec<Box<str>>>> =
-                g.variants.iter().map(|v| channel_values(v)).collect();
-            if let Some(vals) = per_variant.filter(|v| !v.is_empty()) {
-                g.channel_keyed = true;
-                for v in vals.into_iter().flatten() {
-                    let e = channel_groups.entry(v).or_default();
-                    if e.last() != Some(&(gi as u32)) {
-                        e.push(gi as u32);
-                    }
-                }
-            }
-        }
+        let channel_groups = channel_index(&mut groups);
 
         // Prefilter.
         let reqs: Vec<_> = rules

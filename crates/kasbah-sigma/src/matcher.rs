@@ -193,8 +193,12 @@ pub(crate) enum Test {
     Null,
     /// Presence (`exists: true`) or absence.
     Exists(bool),
-    /// A user regex (`re`).
-    Re(regex::Regex),
+    /// A user regex (`re`), with literals one of which every match contains (for the
+    /// prefilter; empty when none could be derived).
+    Re {
+        re: regex::Regex,
+        lits: Box<[Box<str>]>,
+    },
     /// An IP network.
     Cidr { net: IpAddr, prefix: u8 },
     /// `gt`/`gte`/`lt`/`lte`.
@@ -547,7 +551,7 @@ fn test_scalar(
         },
         Test::Null => is_nullish(v),
         Test::Exists(want) => *want,
-        Test::Re(r) => with_text(v, |s| r.is_match(s)),
+        Test::Re { re, .. } => with_text(v, |s| re.is_match(s)),
         Test::Cidr { net, prefix } => with_text(v, |s| {
             let s = s.trim();
             let s = s

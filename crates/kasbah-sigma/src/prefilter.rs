@@ -126,6 +126,10 @@ fn test_req(t: &Test, field: Option<FieldId>) -> Req {
             field?,
             if *b { "true" } else { "false" }.into(),
         )]),
+        // Literals every match starts (or ends) with, when the regex has a finite set of them.
+        Test::Re { lits, .. } if !lits.is_empty() => {
+            Some(lits.iter().map(|l| Atom::Lit(l.clone())).collect())
+        }
         _ => None,
     }
 }

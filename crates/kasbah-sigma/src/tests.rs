@@ -638,12 +638,17 @@ fn prefilter_is_exact_on_many_random_events() {
         "title: j\nlogsource: {}\ndetection:\n  s:\n    Enabled: true\n  condition: s\n",
         "title: k\nlogsource: {}\ndetection:\n  s:\n    EventID: 0x10\n  condition: s\n",
         "title: l\nlogsource: {}\ndetection:\n  s:\n    EventID: [1, 4688]\n    LogonType: 3\n  condition: s\n",
+        "title: m\nlogsource: {}\ndetection:\n  s:\n    CommandLine|re|i: '(who|net)am?i'\n  condition: s\n",
+        "title: n\nlogsource: {}\ndetection:\n  s:\n    CommandLine|re: '(?i)[a-z]+\\.EXE'\n  condition: s\n",
     ];
     let e = build(&rules, &cfg());
     assert_eq!(e.stats().rules, rules.len(), "{:?}", e.diagnostics());
     let words = [
         "cmd.exe",
         "\\cmd.exe",
+        "CMD.EXE",
+        "WhoAmI",
+        "netami",
         "whoami",
         "net",
         "user",
@@ -995,5 +1000,105 @@ mod correlations {
                 .count(),
             2
         );
+    }
+}
+
+mod generated {
+    use super::*;
+    use proptest::prelude::*;
+
+    const FIELDS: [&str; 3] = ["A", "B", "C"];
+    const MODS: [&str; 12] = [
+        "",
+        "|contains",
+        "|startswith",
+        "|endswith",
+        "|contains|all",
+        "|cased",
+        "|windash|contains",
+        "|neq",
+        "|gt",
+        "|re",
+        "|exists",
+        "|base64offset|contains",
+    ];
+    const VALUES: [&str; 12] = [
+        "abc",
+        "'a*c'",
+        "'x?z'",
+        "4624",
+        "null",
+        "'ÄÖü'",
+        "' -x'",
+        "b",
+        "true",
+        "'\\\\cmd.exe'",
+        "'10'",
+        "'[a-c]+'",
+    ];
+    const EVENT_VALUES: [&str; 10] = [
+        "abc",
+        "ABC",
+        "xyz",
+        "äöü",
+        "run -x now",
+        "C:\\cmd.exe",
+        "4624",
+        "",
+        "b",
+        "aXc",
+    ];
+
+    fn selection() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            (
+                0..3usize,
+                0..MODS.len(),
+                prop::collection::vec(0..VALUES.len(), 1..3),
+            ),
+            1..3,
+        )
+        .prop_map(|entries| {
+            let mut s = String::new();
+            for (f, m, vals) in entries {
+                s.push_str(&format!("    {}{}:\n", FIELDS[f], MODS[m]));
+                for v in vals {
+                    s.push_str(&format!("      - {}\n", VALUES[v]));
+                }
+            }
+            s
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// Random rules over a small vocabulary, random events: never a panic, and the
+        /// prefiltered result always equals exhaustive evaluation (checked inside `hits`).
+        #[test]
+        fn prefiltered_equals_exhaustive(
+            s1 in selection(),
+            s2 in selection(),
+            cond in 0..6usize,
+            events in prop::collection::vec(prop::collection::vec((0..3usize, 0..EVENT_VALUES.len(), any::<bool>()), 0..4), 1..8),
+        ) {
+            let conds = ["s1", "s1 and not s2", "1 of s*", "all of them", "s1 or s2", "not s1"];
+            let text = format!("title: g\nlogsource: {{}}\ndetection:\n  s1:\n{s1}  s2:\n{s2}  condition: {}\n", conds[cond]);
+            let e = build(&[&text], &cfg());
+            for fields in events {
+                let fs: Vec<(&str, Value)> = fields
+                    .iter()
+                    .map(|(f, v, num)| {
+                        let text = EVENT_VALUES[*v];
+                        let value = match text.parse::<i64>() {
+                            Ok(i) if *num => Value::Int(i),
+                            _ => s(text),
+                        };
+                        (FIELDS[*f], value)
+                    })
+                    .collect();
+                let _ = hits(&e, &ev(&fs));
+            }
+        }
     }
 }

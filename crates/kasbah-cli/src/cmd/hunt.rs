@@ -403,6 +403,10 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     if !args.quiet {
         output::print_summary(&summary, engine, std::io::stderr().is_terminal());
     }
+    // The process exits next: freeing the engine's many small allocations one by one would only
+    // delay that.
+    std::mem::forget(detections);
+    std::mem::forget(loaded);
     Ok(if summary.bad > 0 {
         ExitCode::from(super::EXIT_SKIPPED)
     } else {
