@@ -235,3 +235,25 @@ fn parses_the_shared_evtx_corpus() {
         .expect("summary line");
     assert!(events >= 8_255, "{err}");
 }
+
+#[test]
+fn hunt_places_year_less_samples_in_the_received_year() {
+    let out = run(&[
+        "hunt",
+        "-q",
+        "--received",
+        "2024-03-15",
+        "-r",
+        "rules",
+        "--format",
+        "jsonl",
+        "samples/",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let detections = events(&out);
+    assert!(detections.len() >= 16, "{}", detections.len());
+    for d in &detections {
+        let ts = d["timestamp"].as_str().expect("timestamp");
+        assert!(ts.starts_with("2024-03-14T"), "{ts}: {}", d["rule_title"]);
+    }
+}

@@ -67,20 +67,6 @@ pub enum OutFormat {
     Jsonl,
 }
 
-fn parse_time(s: &str) -> Result<Timestamp, String> {
-    let full;
-    let s = s.trim();
-    let s = if s.len() == 10 {
-        full = format!("{s}T00:00:00Z");
-        full.as_str()
-    } else {
-        s
-    };
-    kasbah_parse::time::rfc3339(s, None)
-        .map(|(t, _)| t)
-        .ok_or_else(|| format!("'{s}' is not a date (YYYY-MM-DD) or an RFC 3339 time"))
-}
-
 /// Arguments of `kasbah hunt`.
 #[derive(Args, Debug)]
 #[command(
@@ -105,10 +91,10 @@ pub struct HuntArgs {
     #[arg(long, value_enum, default_value_t = LevelArg::Informational)]
     min_level: LevelArg,
     /// Only events at or after this time (YYYY-MM-DD or RFC 3339).
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = super::parse_time)]
     from: Option<Timestamp>,
     /// Only events before this time (YYYY-MM-DD or RFC 3339).
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_parser = super::parse_time)]
     to: Option<Timestamp>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = OutFormat::Table)]
@@ -119,6 +105,10 @@ pub struct HuntArgs {
     /// Input format; `auto` detects it per file.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     input_format: FormatArg,
+    /// Treat the records as received at this time instead of now: year-less timestamps
+    /// (RFC 3164 syslog, auth.log) are placed in the year that puts them at or before it.
+    #[arg(long, value_name = "TIME", value_parser = super::parse_time)]
+    received: Option<Timestamp>,
     /// No summary on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -223,10 +213,13 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         to: args.to,
         keep_event: args.format == OutFormat::Jsonl,
     };
-    let opts = ParseOptions {
+    let mut opts = ParseOptions {
         keep_raw: false,
         ..ParseOptions::default()
     };
+    if let Some(t) = args.received {
+        opts.received = t;
+    }
     let total_bytes: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())

@@ -9,3 +9,18 @@ pub mod rules;
 pub const EXIT_ERROR: u8 = 1;
 /// The work was done but some records were skipped as unparseable.
 pub const EXIT_SKIPPED: u8 = 3;
+
+/// Reads a time argument: a date (`2024-03-15`, midnight UTC) or an RFC 3339 time.
+pub fn parse_time(s: &str) -> Result<kasbah_event::Timestamp, String> {
+    let s = s.trim();
+    let full;
+    let s = if s.len() == 10 {
+        full = format!("{s}T00:00:00Z");
+        full.as_str()
+    } else {
+        s
+    };
+    kasbah_parse::time::rfc3339(s, None)
+        .map(|(t, _)| t)
+        .ok_or_else(|| format!("'{s}' is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+}

@@ -100,17 +100,11 @@ pub struct ParseArgs {
     /// Treat the records as received at this time (RFC 3339) instead of now. Year-less
     /// timestamps (RFC 3164 syslog, auth.log) are placed in the year that puts them at or before
     /// it: use it to parse old logs.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = super::parse_time)]
     received: Option<Timestamp>,
     /// Print no summary on stderr.
     #[arg(short, long)]
     quiet: bool,
-}
-
-fn parse_time(s: &str) -> Result<Timestamp, String> {
-    kasbah_parse::time::rfc3339(s, None)
-        .map(|(t, _)| t)
-        .ok_or_else(|| format!("expected an RFC 3339 time such as 2024-03-15T00:00:00Z, got {s:?}"))
 }
 
 #[derive(Default)]
