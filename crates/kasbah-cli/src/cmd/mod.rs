@@ -24,3 +24,16 @@ pub fn parse_time(s: &str) -> Result<kasbah_event::Timestamp, String> {
         .map(|(t, _)| t)
         .ok_or_else(|| format!("'{s}' is not a date (YYYY-MM-DD) or an RFC 3339 time"))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn time_arguments() {
+        assert_eq!(
+            super::parse_time("1970-01-02").map(|t| t.as_nanos()),
+            Ok(86_400_000_000_000)
+        );
+        assert!(super::parse_time("1970-01-01T00:00:01Z").is_ok());
+        assert!(super::parse_time("yesterday").is_err());
+    }
+}
