@@ -105,13 +105,6 @@ fn ids() -> &'static Ids {
     IDS.get_or_init(Ids::new)
 }
 
-/// A non-empty string field, copied (short strings stay inline).
-fn text(e: &Doc<'_>, id: FieldId) -> Option<CompactString> {
-    e.get_str(id)
-        .filter(|s| !s.is_empty())
-        .map(CompactString::new)
-}
-
 /// The first string of a string or list field (v3 `dns.queries.rrname` is a list).
 fn first_text(e: &Doc<'_>, id: FieldId) -> Option<CompactString> {
     match e.get(id)? {
@@ -121,24 +114,8 @@ fn first_text(e: &Doc<'_>, id: FieldId) -> Option<CompactString> {
     }
 }
 
-fn int(e: &Doc<'_>, id: FieldId) -> Option<i64> {
-    e.get(id).and_then(Value::as_i64)
-}
-
-fn set_text(e: &mut Doc<'_>, from: FieldId, to: FieldId) {
-    if let Some(v) = text(e, from) {
-        e.set(to, v);
-    }
-}
-
-fn set_int(e: &mut Doc<'_>, from: FieldId, to: FieldId) -> Option<i64> {
-    let v = int(e, from)?;
-    e.set(to, v);
-    Some(v)
-}
-
 fn set_port(e: &mut Doc<'_>, from: FieldId, to: FieldId) {
-    if let Some(p) = int(e, from).and_then(|p| u16::try_from(p).ok()) {
+    if let Some(p) = e.int(from).and_then(|p| u16::try_from(p).ok()) {
         e.set(to, p);
     }
 }
@@ -170,7 +147,7 @@ fn set_type(e: &mut Doc<'_>, types: &[&str]) {
 /// has no string `event_type`.
 pub(crate) fn map(e: &mut Doc<'_>) -> bool {
     let ids = ids();
-    let Some(event_type) = text(e, ids.event_type) else {
+    let Some(event_type) = e.text(ids.event_type) else {
         return false;
     };
     e.set(ecs::EVENT_MODULE, "suricata");
@@ -181,7 +158,7 @@ pub(crate) fn map(e: &mut Doc<'_>) -> bool {
     e.set(ecs::OBSERVER_VENDOR, "OISF");
     e.set(ecs::OBSERVER_PRODUCT, "Suricata");
     e.set(ids.observer_type, "ids");
-    if let Some(h) = text(e, ids.host) {
+    if let Some(h) = e.text(ids.host) {
         e.set(ecs::OBSERVER_NAME, h.clone());
         e.set_default(ecs::HOST_NAME, h);
     }
@@ -209,7 +186,10 @@ pub(crate) fn map(e: &mut Doc<'_>) -> bool {
         "anomaly" => {
             set_category(e, &["network"]);
             set_type(e, &["info"]);
-            if let Some(a) = text(e, ids.anomaly_event).or_else(|| text(e, ids.anomaly_type)) {
+            if let Some(a) = e
+                .text(ids.anomaly_event)
+                .or_else(|| e.text(ids.anomaly_type))
+            {
                 e.set(ecs::EVENT_ACTION, a);
             }
         }
@@ -228,22 +208,25 @@ pub(crate) fn map(e: &mut Doc<'_>) -> bool {
 }
 
 fn endpoints(e: &mut Doc<'_>, ids: &Ids) {
-    if let Some(ip) = text(e, ids.src_ip) {
+    if let Some(ip) = e.text(ids.src_ip) {
         e.set_ip(ecs::SOURCE_IP, &ip);
     }
     set_port(e, ids.src_port, ecs::SOURCE_PORT);
-    if let Some(ip) = text(e, ids.dest_ip) {
+    if let Some(ip) = e.text(ids.dest_ip) {
         e.set_ip(ecs::DESTINATION_IP, &ip);
     }
     set_port(e, ids.dest_port, ecs::DESTINATION_PORT);
-    if let Some(p) = text(e, ids.proto) {
+    if let Some(p) = e.text(ids.proto) {
         e.set(ecs::NETWORK_TRANSPORT, p.to_ascii_lowercase());
     }
     // `failed`: the app-layer parser could not tell; that is no protocol name.
-    if let Some(p) = text(e, ids.app_proto).filter(|p| p != "failed" && p != "unknown") {
+    if let Some(p) = e
+        .text(ids.app_proto)
+        .filter(|p| p != "failed" && p != "unknown")
+    {
         e.set(ecs::NETWORK_PROTOCOL, p.to_ascii_lowercase());
     }
-    set_text(e, ids.community_id, ecs::NETWORK_COMMUNITY_ID);
+    e.copy_text(ids.community_id, ecs::NETWORK_COMMUNITY_ID);
 }
 
 /// Byte and packet counters: `flow.*` (to-server = source) or unidirectional `netflow.*`.
@@ -265,8 +248,8 @@ fn counters(e: &mut Doc<'_>, ids: &Ids) {
         ),
     ];
     for (to_server, to_client, src, dst, total) in pairs {
-        let a = set_int(e, to_server, src);
-        let b = set_int(e, to_client, dst);
+        let a = e.copy_int(to_server, src);
+        let b = e.copy_int(to_client, dst);
         if let (Some(a), Some(b)) = (a, b) {
             e.set(total, a.saturating_add(b));
         }
@@ -275,7 +258,7 @@ fn counters(e: &mut Doc<'_>, ids: &Ids) {
         (ids.netflow_bytes, ecs::SOURCE_BYTES, ecs::NETWORK_BYTES),
         (ids.netflow_pkts, ecs::SOURCE_PACKETS, ecs::NETWORK_PACKETS),
     ] {
-        if let Some(v) = set_int(e, from, src) {
+        if let Some(v) = e.copy_int(from, src) {
             e.set(total, v);
         }
     }
@@ -300,19 +283,19 @@ fn counters(e: &mut Doc<'_>, ids: &Ids) {
 fn alert(e: &mut Doc<'_>, ids: &Ids) {
     e.set(ecs::EVENT_KIND, "alert");
     set_category(e, &["network", "intrusion_detection"]);
-    if let Some(sid) = int(e, ids.alert_signature_id) {
+    if let Some(sid) = e.int(ids.alert_signature_id) {
         e.set(ecs::RULE_ID, format_compact!("{sid}"));
     }
-    if let Some(rev) = int(e, ids.alert_rev) {
+    if let Some(rev) = e.int(ids.alert_rev) {
         e.set(ids.rule_version, format_compact!("{rev}"));
     }
-    if let Some(sig) = text(e, ids.alert_signature) {
+    if let Some(sig) = e.text(ids.alert_signature) {
         e.set(ecs::RULE_NAME, sig.clone());
         e.set_default(ecs::MESSAGE, sig);
     }
-    set_text(e, ids.alert_category, ecs::RULE_CATEGORY);
-    set_int(e, ids.alert_severity, ecs::EVENT_SEVERITY);
-    match text(e, ids.alert_action).as_deref() {
+    e.copy_text(ids.alert_category, ecs::RULE_CATEGORY);
+    e.copy_int(ids.alert_severity, ecs::EVENT_SEVERITY);
+    match e.text(ids.alert_action).as_deref() {
         Some("allowed") => {
             e.set(ecs::EVENT_ACTION, "allowed");
             set_type(e, &["allowed"]);
@@ -333,20 +316,22 @@ fn alert(e: &mut Doc<'_>, ids: &Ids) {
 
 fn dns(e: &mut Doc<'_>, ids: &Ids) {
     // The question: v1/v2 `rrname`, v3 `queries[]`, alert metadata (Suricata 6/7) `query[]`.
-    let Some(name) = text(e, ids.dns_rrname)
+    let Some(name) = e
+        .text(ids.dns_rrname)
         .or_else(|| first_text(e, ids.dns_queries_rrname))
         .or_else(|| first_text(e, ids.dns_query_rrname))
     else {
         return;
     };
     e.set(ecs::DNS_QUESTION_NAME, name);
-    let qtype = text(e, ids.dns_rrtype)
+    let qtype = e
+        .text(ids.dns_rrtype)
         .or_else(|| first_text(e, ids.dns_queries_rrtype))
         .or_else(|| first_text(e, ids.dns_query_rrtype));
     if let Some(t) = qtype {
         e.set(ecs::DNS_QUESTION_TYPE, t);
     }
-    set_text(e, ids.dns_rcode, ecs::DNS_RESPONSE_CODE);
+    e.copy_text(ids.dns_rcode, ecs::DNS_RESPONSE_CODE);
     match e.get_str(ids.dns_type) {
         Some("request") => e.set(ids.dns_type, "query"),
         Some("response") => e.set(ids.dns_type, "answer"),
@@ -360,7 +345,7 @@ fn dns(e: &mut Doc<'_>, ids: &Ids) {
         Some(v @ Value::Str(_)) => data.push(v.clone()),
         _ => {}
     }
-    if let Some(r) = text(e, ids.dns_rdata) {
+    if let Some(r) = e.text(ids.dns_rdata) {
         data.push(Value::Str(r));
     }
     let grouped = data.is_empty();
@@ -379,26 +364,26 @@ fn dns(e: &mut Doc<'_>, ids: &Ids) {
 }
 
 fn http(e: &mut Doc<'_>, ids: &Ids) {
-    if let Some(url) = text(e, ids.http_url) {
+    if let Some(url) = e.text(ids.http_url) {
         e.set_url(&url);
     }
-    set_text(e, ids.http_hostname, ecs::URL_DOMAIN);
-    if let Some(p) = int(e, ids.http_port).and_then(|p| u16::try_from(p).ok()) {
+    e.copy_text(ids.http_hostname, ecs::URL_DOMAIN);
+    if let Some(p) = e.int(ids.http_port).and_then(|p| u16::try_from(p).ok()) {
         e.set(ecs::URL_PORT, p);
     }
-    if let Some(m) = text(e, ids.http_method) {
+    if let Some(m) = e.text(ids.http_method) {
         e.set(ecs::HTTP_REQUEST_METHOD, m);
     }
-    set_int(e, ids.http_status, ecs::HTTP_RESPONSE_STATUS_CODE);
-    set_text(e, ids.http_user_agent, ecs::USER_AGENT_ORIGINAL);
-    set_text(e, ids.http_refer, ecs::HTTP_REQUEST_REFERRER);
-    if let Some(p) = text(e, ids.http_protocol)
+    e.copy_int(ids.http_status, ecs::HTTP_RESPONSE_STATUS_CODE);
+    e.copy_text(ids.http_user_agent, ecs::USER_AGENT_ORIGINAL);
+    e.copy_text(ids.http_refer, ecs::HTTP_REQUEST_REFERRER);
+    if let Some(p) = e.text(ids.http_protocol)
         && let Some(v) = p.strip_prefix("HTTP/")
     {
         e.set(ecs::HTTP_VERSION, v);
     }
-    set_int(e, ids.http_length, ecs::HTTP_RESPONSE_BODY_BYTES);
-    set_text(e, ids.http_content_type, ids.http_response_mime_type);
+    e.copy_int(ids.http_length, ecs::HTTP_RESPONSE_BODY_BYTES);
+    e.copy_text(ids.http_content_type, ids.http_response_mime_type);
 }
 
 /// `TLS 1.2` / `TLSv1.2` / `SSLv3` -> (`tls` / `ssl`, `1.2` / `3.0`).
@@ -432,16 +417,16 @@ pub(crate) fn tls_version(v: &str) -> Option<(&'static str, CompactString)> {
 }
 
 fn tls(e: &mut Doc<'_>, ids: &Ids) {
-    set_text(e, ids.tls_sni, ecs::TLS_SERVER_NAME);
-    if let Some(v) = text(e, ids.tls_version)
+    e.copy_text(ids.tls_sni, ecs::TLS_SERVER_NAME);
+    if let Some(v) = e.text(ids.tls_version)
         && let Some((proto, version)) = tls_version(&v)
     {
         e.set(ecs::TLS_VERSION, version);
         e.set(ids.tls_version_protocol, proto);
     }
-    set_text(e, ids.tls_subject, ids.tls_server_subject);
-    set_text(e, ids.tls_issuerdn, ids.tls_server_issuer);
-    if let Some(fp) = text(e, ids.tls_fingerprint) {
+    e.copy_text(ids.tls_subject, ids.tls_server_subject);
+    e.copy_text(ids.tls_issuerdn, ids.tls_server_issuer);
+    if let Some(fp) = e.text(ids.tls_fingerprint) {
         let hex: String = fp
             .chars()
             .filter(|c| *c != ':')
@@ -449,23 +434,23 @@ fn tls(e: &mut Doc<'_>, ids: &Ids) {
             .collect();
         e.set(ids.tls_server_hash_sha1, hex);
     }
-    set_text(e, ids.tls_ja3_hash, ids.tls_client_ja3);
-    set_text(e, ids.tls_ja3s_hash, ids.tls_server_ja3s);
-    set_text(e, ids.tls_notbefore, ids.tls_server_not_before);
-    set_text(e, ids.tls_notafter, ids.tls_server_not_after);
+    e.copy_text(ids.tls_ja3_hash, ids.tls_client_ja3);
+    e.copy_text(ids.tls_ja3s_hash, ids.tls_server_ja3s);
+    e.copy_text(ids.tls_notbefore, ids.tls_server_not_before);
+    e.copy_text(ids.tls_notafter, ids.tls_server_not_after);
 }
 
 fn fileinfo(e: &mut Doc<'_>, ids: &Ids) {
-    if let Some(f) = text(e, ids.fileinfo_filename) {
+    if let Some(f) = e.text(ids.fileinfo_filename) {
         let name = norm::basename(&f);
         if !name.is_empty() {
             e.set(ecs::FILE_NAME, name);
         }
     }
-    set_int(e, ids.fileinfo_size, ecs::FILE_SIZE);
-    set_text(e, ids.fileinfo_md5, ecs::FILE_HASH_MD5);
-    set_text(e, ids.fileinfo_sha1, ecs::FILE_HASH_SHA1);
-    set_text(e, ids.fileinfo_sha256, ecs::FILE_HASH_SHA256);
+    e.copy_int(ids.fileinfo_size, ecs::FILE_SIZE);
+    e.copy_text(ids.fileinfo_md5, ecs::FILE_HASH_MD5);
+    e.copy_text(ids.fileinfo_sha1, ecs::FILE_HASH_SHA1);
+    e.copy_text(ids.fileinfo_sha256, ecs::FILE_HASH_SHA256);
 }
 
 #[cfg(test)]

@@ -758,6 +758,32 @@ impl<'a> Doc<'a> {
         self.get(id).and_then(Value::as_str)
     }
 
+    /// A non-empty string field, copied (short strings stay inline).
+    pub(crate) fn text(&self, id: FieldId) -> Option<CompactString> {
+        self.get_str(id)
+            .filter(|s| !s.is_empty())
+            .map(CompactString::new)
+    }
+
+    /// A field read as an integer (numbers, or text holding one).
+    pub(crate) fn int(&self, id: FieldId) -> Option<i64> {
+        self.get(id).and_then(Value::as_i64)
+    }
+
+    /// Copies a non-empty string field to another name.
+    pub(crate) fn copy_text(&mut self, from: FieldId, to: FieldId) {
+        if let Some(v) = self.text(from) {
+            self.set(to, v);
+        }
+    }
+
+    /// Copies an integer field to another name, returning it.
+    pub(crate) fn copy_int(&mut self, from: FieldId, to: FieldId) -> Option<i64> {
+        let v = self.int(from)?;
+        self.set(to, v);
+        Some(v)
+    }
+
     #[inline]
     pub(crate) fn set(&mut self, id: FieldId, value: impl Into<Value>) {
         self.held.set(self.e, id, value);

@@ -521,28 +521,6 @@ fn has(e: &Doc<'_>, id: FieldId) -> bool {
     e.get(id).is_some()
 }
 
-fn text(e: &Doc<'_>, id: FieldId) -> Option<CompactString> {
-    e.get_str(id)
-        .filter(|s| !s.is_empty())
-        .map(CompactString::new)
-}
-
-fn int(e: &Doc<'_>, id: FieldId) -> Option<i64> {
-    e.get(id).and_then(Value::as_i64)
-}
-
-fn set_text(e: &mut Doc<'_>, from: FieldId, to: FieldId) {
-    if let Some(v) = text(e, from) {
-        e.set(to, v);
-    }
-}
-
-fn set_int(e: &mut Doc<'_>, from: FieldId, to: FieldId) -> Option<i64> {
-    let v = int(e, from)?;
-    e.set(to, v);
-    Some(v)
-}
-
 /// Copies a list (or single string) field of strings as a list.
 fn set_list(e: &mut Doc<'_>, from: FieldId, to: FieldId) {
     match e.get(from) {
@@ -613,7 +591,7 @@ fn infer_path(e: &Doc<'_>, ids: &Ids) -> Option<&'static str> {
 
 /// Maps a Zeek JSON record: the log type from `_path`, else inferred.
 pub(crate) fn map_json(e: &mut Doc<'_>) {
-    let path = text(e, ids().path);
+    let path = e.text(ids().path);
     map(path.as_deref(), e);
 }
 
@@ -644,7 +622,7 @@ pub(crate) fn map(path: Option<&str>, e: &mut Doc<'_>) {
         "x509" => x509(e, ids),
         "weird" => {
             category(e, &["network"], "info");
-            set_text(e, ids.name, ecs::EVENT_ACTION);
+            e.copy_text(ids.name, ecs::EVENT_ACTION);
         }
         "dhcp" => dhcp(e, ids),
         "smtp" => smtp(e, ids),
@@ -654,21 +632,21 @@ pub(crate) fn map(path: Option<&str>, e: &mut Doc<'_>) {
 
 /// The connection 4-tuple and transport, for every log that has them.
 fn endpoints(e: &mut Doc<'_>, ids: &Ids) {
-    let proto = text(e, ids.proto).map(|p| p.to_ascii_lowercase());
+    let proto = e.text(ids.proto).map(|p| p.to_ascii_lowercase());
     // For ICMP, Zeek writes the message type and code in the port columns: they are no ports.
     let ports = proto.as_deref() != Some("icmp");
-    if let Some(ip) = text(e, ids.orig_h) {
+    if let Some(ip) = e.text(ids.orig_h) {
         e.set_ip(ecs::SOURCE_IP, &ip);
     }
-    if let Some(p) = int(e, ids.orig_p).and_then(|p| u16::try_from(p).ok())
+    if let Some(p) = e.int(ids.orig_p).and_then(|p| u16::try_from(p).ok())
         && ports
     {
         e.set(ecs::SOURCE_PORT, p);
     }
-    if let Some(ip) = text(e, ids.resp_h) {
+    if let Some(ip) = e.text(ids.resp_h) {
         e.set_ip(ecs::DESTINATION_IP, &ip);
     }
-    if let Some(p) = int(e, ids.resp_p).and_then(|p| u16::try_from(p).ok())
+    if let Some(p) = e.int(ids.resp_p).and_then(|p| u16::try_from(p).ok())
         && ports
     {
         e.set(ecs::DESTINATION_PORT, p);
@@ -676,12 +654,12 @@ fn endpoints(e: &mut Doc<'_>, ids: &Ids) {
     if let Some(p) = proto {
         e.set(ecs::NETWORK_TRANSPORT, p);
     }
-    set_text(e, ids.community_id, ecs::NETWORK_COMMUNITY_ID);
+    e.copy_text(ids.community_id, ecs::NETWORK_COMMUNITY_ID);
 }
 
 fn conn(e: &mut Doc<'_>, ids: &Ids) {
     category(e, &["network"], "connection");
-    if let Some(s) = text(e, ids.service) {
+    if let Some(s) = e.text(ids.service) {
         // Several analysers may have matched (`ssl,http`); ECS holds one protocol.
         let first = s.split(',').next().unwrap_or("").trim();
         if !first.is_empty() {
@@ -711,8 +689,8 @@ fn conn(e: &mut Doc<'_>, ids: &Ids) {
         ),
     ];
     for (orig, resp, src, dst, total) in pairs {
-        let a = set_int(e, orig, src);
-        let b = set_int(e, resp, dst);
+        let a = e.copy_int(orig, src);
+        let b = e.copy_int(resp, dst);
         if let (Some(a), Some(b)) = (a, b) {
             e.set(total, a.saturating_add(b));
         }
@@ -732,11 +710,11 @@ fn conn(e: &mut Doc<'_>, ids: &Ids) {
 fn dns(e: &mut Doc<'_>, ids: &Ids) {
     category(e, &["network"], "protocol");
     e.set_default(ecs::NETWORK_PROTOCOL, "dns");
-    set_text(e, ids.query, ecs::DNS_QUESTION_NAME);
-    set_text(e, ids.qtype_name, ecs::DNS_QUESTION_TYPE);
-    set_text(e, ids.rcode_name, ecs::DNS_RESPONSE_CODE);
+    e.copy_text(ids.query, ecs::DNS_QUESTION_NAME);
+    e.copy_text(ids.qtype_name, ecs::DNS_QUESTION_TYPE);
+    e.copy_text(ids.rcode_name, ecs::DNS_RESPONSE_CODE);
     set_list(e, ids.answers, ecs::DNS_ANSWERS_DATA);
-    set_int(e, ids.trans_id, ids.dns_id);
+    e.copy_int(ids.trans_id, ids.dns_id);
 }
 
 /// Splits `host[:port]` (the HTTP Host header, or a CONNECT target); IPv6 literals are bracketed.
@@ -765,8 +743,8 @@ fn set_host_port(e: &mut Doc<'_>, hp: &str) {
 fn http(e: &mut Doc<'_>, ids: &Ids) {
     category(e, &["network", "web"], "protocol");
     e.set_default(ecs::NETWORK_PROTOCOL, "http");
-    let method = text(e, ids.method);
-    if let Some(uri) = text(e, ids.uri) {
+    let method = e.text(ids.method);
+    if let Some(uri) = e.text(ids.uri) {
         if method.as_deref() == Some("CONNECT") {
             // The target of a CONNECT is `host:port`, not a path.
             e.set(ecs::URL_ORIGINAL, uri.clone());
@@ -778,30 +756,30 @@ fn http(e: &mut Doc<'_>, ids: &Ids) {
     if let Some(m) = method {
         e.set(ecs::HTTP_REQUEST_METHOD, m);
     }
-    if let Some(host) = text(e, ids.host) {
+    if let Some(host) = e.text(ids.host) {
         set_host_port(e, &host);
     }
-    set_text(e, ids.user_agent, ecs::USER_AGENT_ORIGINAL);
-    set_int(e, ids.status_code, ecs::HTTP_RESPONSE_STATUS_CODE);
-    set_text(e, ids.referrer, ecs::HTTP_REQUEST_REFERRER);
-    set_int(e, ids.request_body_len, ids.http_request_body_bytes);
-    set_int(e, ids.response_body_len, ecs::HTTP_RESPONSE_BODY_BYTES);
-    set_text(e, ids.version, ecs::HTTP_VERSION);
+    e.copy_text(ids.user_agent, ecs::USER_AGENT_ORIGINAL);
+    e.copy_int(ids.status_code, ecs::HTTP_RESPONSE_STATUS_CODE);
+    e.copy_text(ids.referrer, ecs::HTTP_REQUEST_REFERRER);
+    e.copy_int(ids.request_body_len, ids.http_request_body_bytes);
+    e.copy_int(ids.response_body_len, ecs::HTTP_RESPONSE_BODY_BYTES);
+    e.copy_text(ids.version, ecs::HTTP_VERSION);
 }
 
 fn ssl(e: &mut Doc<'_>, ids: &Ids) {
     category(e, &["network"], "protocol");
     e.set_default(ecs::NETWORK_PROTOCOL, "tls");
-    set_text(e, ids.server_name, ecs::TLS_SERVER_NAME);
-    if let Some(v) = text(e, ids.version)
+    e.copy_text(ids.server_name, ecs::TLS_SERVER_NAME);
+    if let Some(v) = e.text(ids.version)
         && let Some((proto, version)) = crate::eve::tls_version(&v)
     {
         e.set(ecs::TLS_VERSION, version);
         e.set(ids.tls_version_protocol, proto);
     }
-    set_text(e, ids.cipher, ids.tls_cipher);
-    set_text(e, ids.ja3, ids.tls_client_ja3);
-    set_text(e, ids.ja3s, ids.tls_server_ja3s);
+    e.copy_text(ids.cipher, ids.tls_cipher);
+    e.copy_text(ids.ja3, ids.tls_client_ja3);
+    e.copy_text(ids.ja3s, ids.tls_server_ja3s);
     if let Some(b) = bool_of(e, ids.established) {
         e.set(ids.tls_established, b);
     }
@@ -812,39 +790,39 @@ fn ssl(e: &mut Doc<'_>, ids: &Ids) {
 
 fn files(e: &mut Doc<'_>, ids: &Ids) {
     category(e, &["file"], "info");
-    set_text(e, ids.md5, ecs::FILE_HASH_MD5);
-    set_text(e, ids.sha1, ecs::FILE_HASH_SHA1);
-    set_text(e, ids.sha256, ecs::FILE_HASH_SHA256);
-    set_text(e, ids.mime_type, ids.file_mime_type);
-    if let Some(f) = text(e, ids.filename) {
+    e.copy_text(ids.md5, ecs::FILE_HASH_MD5);
+    e.copy_text(ids.sha1, ecs::FILE_HASH_SHA1);
+    e.copy_text(ids.sha256, ecs::FILE_HASH_SHA256);
+    e.copy_text(ids.mime_type, ids.file_mime_type);
+    if let Some(f) = e.text(ids.filename) {
         let name = norm::basename(&f);
         if !name.is_empty() {
             e.set(ecs::FILE_NAME, name);
         }
     }
-    if set_int(e, ids.total_bytes, ecs::FILE_SIZE).is_none() {
-        set_int(e, ids.seen_bytes, ecs::FILE_SIZE);
+    if e.copy_int(ids.total_bytes, ecs::FILE_SIZE).is_none() {
+        e.copy_int(ids.seen_bytes, ecs::FILE_SIZE);
     }
 }
 
 fn notice(e: &mut Doc<'_>, ids: &Ids) {
     e.set(ecs::EVENT_KIND, "alert");
     category(e, &["network", "intrusion_detection"], "info");
-    set_text(e, ids.note, ecs::RULE_NAME);
-    set_text(e, ids.msg, ecs::MESSAGE);
+    e.copy_text(ids.note, ecs::RULE_NAME);
+    e.copy_text(ids.msg, ecs::MESSAGE);
     // Notices raised outside a connection name their hosts in `src` / `dst` / `p`.
     if !has(e, ecs::SOURCE_IP)
-        && let Some(ip) = text(e, ids.src)
+        && let Some(ip) = e.text(ids.src)
     {
         e.set_ip(ecs::SOURCE_IP, &ip);
     }
     if !has(e, ecs::DESTINATION_IP)
-        && let Some(ip) = text(e, ids.dst)
+        && let Some(ip) = e.text(ids.dst)
     {
         e.set_ip(ecs::DESTINATION_IP, &ip);
     }
     if !has(e, ecs::DESTINATION_PORT)
-        && let Some(p) = int(e, ids.p).and_then(|p| u16::try_from(p).ok())
+        && let Some(p) = e.int(ids.p).and_then(|p| u16::try_from(p).ok())
     {
         e.set(ecs::DESTINATION_PORT, p);
     }
@@ -863,9 +841,9 @@ fn ssh(e: &mut Doc<'_>, ids: &Ids) {
 
 fn x509(e: &mut Doc<'_>, ids: &Ids) {
     category(e, &["network"], "info");
-    set_text(e, ids.cert_subject, ids.x509_subject);
-    set_text(e, ids.cert_issuer, ids.x509_issuer);
-    set_text(e, ids.cert_serial, ids.x509_serial);
+    e.copy_text(ids.cert_subject, ids.x509_subject);
+    e.copy_text(ids.cert_issuer, ids.x509_issuer);
+    e.copy_text(ids.cert_serial, ids.x509_serial);
     for (from, to) in [
         (ids.cert_not_before, ids.x509_not_before),
         (ids.cert_not_after, ids.x509_not_after),
@@ -900,13 +878,13 @@ fn ecs_mac(mac: &str) -> CompactString {
 fn dhcp(e: &mut Doc<'_>, ids: &Ids) {
     category(e, &["network"], "protocol");
     e.set_default(ecs::NETWORK_PROTOCOL, "dhcp");
-    if let Some(ip) = text(e, ids.client_addr) {
+    if let Some(ip) = e.text(ids.client_addr) {
         e.set_ip(ecs::SOURCE_IP, &ip);
     }
-    if let Some(ip) = text(e, ids.server_addr) {
+    if let Some(ip) = e.text(ids.server_addr) {
         e.set_ip(ecs::DESTINATION_IP, &ip);
     }
-    if let Some(mac) = text(e, ids.mac) {
+    if let Some(mac) = e.text(ids.mac) {
         e.set(ecs::SOURCE_MAC, ecs_mac(&mac));
     }
 }
@@ -916,7 +894,7 @@ fn smtp(e: &mut Doc<'_>, ids: &Ids) {
     e.set_default(ecs::NETWORK_PROTOCOL, "smtp");
     let strip =
         |s: &str| CompactString::new(s.trim().trim_start_matches('<').trim_end_matches('>'));
-    if let Some(from) = text(e, ids.mailfrom) {
+    if let Some(from) = e.text(ids.mailfrom) {
         e.set(ids.email_from, strip(&from));
     }
     let to: Vec<Value> = match e.get(ids.rcptto) {
@@ -931,7 +909,7 @@ fn smtp(e: &mut Doc<'_>, ids: &Ids) {
     if !to.is_empty() {
         e.set(ids.email_to, Value::List(to));
     }
-    set_text(e, ids.subject, ids.email_subject);
+    e.copy_text(ids.subject, ids.email_subject);
 }
 
 #[cfg(test)]
