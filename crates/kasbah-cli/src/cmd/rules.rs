@@ -15,6 +15,8 @@ use kasbah_sigma::{Config, Diagnostic, Engine, Mappings, RuleSet};
 use rayon::prelude::*;
 use serde::Serialize;
 
+pub mod update;
+
 /// Where rules come from and how they compile (shared by `rules check` and `hunt`).
 #[derive(Args, Debug, Clone)]
 pub struct RuleOpts {
@@ -57,7 +59,7 @@ impl Loaded {
 }
 
 /// The `.yml` / `.yaml` files under `paths` (files given directly are kept whatever their name).
-fn rule_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn rule_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p)
@@ -180,6 +182,8 @@ pub fn load(paths: &[PathBuf], opts: &RuleOpts) -> anyhow::Result<Loaded> {
 pub enum RulesCmd {
     /// Load rule folders and report what loaded, what was skipped and why.
     Check(CheckArgs),
+    /// Download a Sigma rule package, verify it, report what changed, and install it.
+    Update(update::UpdateArgs),
 }
 
 /// Output of `rules check`.
@@ -226,6 +230,7 @@ struct Report<'a> {
 pub fn run(cmd: RulesCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         RulesCmd::Check(args) => check(args),
+        RulesCmd::Update(args) => update::run(args),
     }
 }
 
