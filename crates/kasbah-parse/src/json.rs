@@ -1703,6 +1703,29 @@ pub(crate) fn parse(input: &[u8], format: Format, cx: &mut Cx<'_>) {
                 };
                 pos = p.array(input, start, &mut number, cx);
             }
+            b'{' if records_wrapper(input, start).is_some() => {
+                // `{"Records": [{...}, ...]}`: AWS CloudTrail (and other logs delivered to object
+                // storage) wrap one event per element; each element is its own event.
+                let array_start = records_wrapper(input, start).unwrap_or(start);
+                let mut number = || {
+                    element += 1;
+                    element
+                };
+                pos = p.array(input, array_start, &mut number, cx);
+                let after = skip_ws(input, pos);
+                if input.get(after) == Some(&b'}') {
+                    pos = after + 1;
+                } else {
+                    cx.bad(
+                        start_line,
+                        ParseError::new(
+                            ErrorCode::Json,
+                            "expected '}' closing the {\"Records\": [...]} wrapper",
+                        ),
+                    );
+                    pos = next_line(input, after).max(start + 1).min(input.len());
+                }
+            }
             b'{' => {
                 let limit = start_limit(input, start, max);
                 let slice = input.get(start..limit).unwrap_or_default();
@@ -1742,6 +1765,21 @@ pub(crate) fn parse(input: &[u8], format: Format, cx: &mut Cx<'_>) {
         line = start_line + count_lines(input.get(start..pos).unwrap_or_default());
     }
     p.finish_bulk(cx);
+}
+
+/// If the object at `pos` opens with `"Records": [{` (the CloudTrail file shape), the position
+/// of its `[`.
+fn records_wrapper(input: &[u8], pos: usize) -> Option<usize> {
+    let key = skip_ws(input, pos + 1);
+    if !input.get(key..)?.starts_with(b"\"Records\"") {
+        return None;
+    }
+    let colon = skip_ws(input, key + 9);
+    (input.get(colon) == Some(&b':')).then_some(())?;
+    let bracket = skip_ws(input, colon + 1);
+    (input.get(bracket) == Some(&b'[')).then_some(())?;
+    let first = skip_ws(input, bracket + 1);
+    matches!(input.get(first), Some(b'{' | b']')).then_some(bracket)
 }
 
 /// Which JSON-based format `head` (starting with `{` or `[`) holds, from its first document:
