@@ -427,41 +427,18 @@ mod tests {
     use super::*;
     use crate::{Format, Item, Origin, ParseOptions, parse_bytes};
 
+    use crate::testutil::{self, i, s};
+
     fn run_with(input: &str, opts: &ParseOptions) -> Vec<Item> {
-        let origin = Origin::File(Arc::from("access.log"));
-        let mut items = Vec::new();
-        parse_bytes(
-            input.as_bytes(),
-            Some(Format::Access),
-            &origin,
-            opts,
-            &mut |i| items.push(i),
-        );
-        items
+        testutil::items(input, Format::Access, opts)
     }
 
     fn one(input: &str) -> Event {
-        let mut items = run_with(input, &ParseOptions::default());
-        assert_eq!(items.len(), 1, "expected one item for {input:?}");
-        match items.remove(0) {
-            Item::Event(e) => *e,
-            Item::Bad(b) => panic!("unexpected bad record: {b}"),
-        }
+        testutil::one(input, Format::Access, &ParseOptions::default())
     }
 
     fn bad(input: &str) -> ErrorCode {
-        match run_with(input, &ParseOptions::default()).into_iter().next() {
-            Some(Item::Bad(b)) => b.error.code,
-            other => panic!("expected a bad record, got {other:?}"),
-        }
-    }
-
-    fn s<'a>(e: &'a Event, name: &str) -> Option<&'a str> {
-        e.get_name(name).and_then(Value::as_str)
-    }
-
-    fn i(e: &Event, name: &str) -> Option<i64> {
-        e.get_name(name).and_then(Value::as_i64)
+        testutil::first_bad(input, Format::Access, &ParseOptions::default())
     }
 
     #[test]

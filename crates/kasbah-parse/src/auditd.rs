@@ -1312,41 +1312,20 @@ mod tests {
     use super::*;
     use crate::{Format, Item, Origin, ParseOptions, parse_bytes};
 
+    use crate::testutil::{self, i, s};
+
     fn run(input: &str) -> Vec<Item> {
-        let origin = Origin::File(Arc::from("audit.log"));
-        let mut items = Vec::new();
-        parse_bytes(
-            input.as_bytes(),
-            Some(Format::Auditd),
-            &origin,
-            &ParseOptions::default(),
-            &mut |i| items.push(i),
-        );
-        items
+        testutil::items(input, Format::Auditd, &ParseOptions::default())
     }
 
     fn events(input: &str) -> Vec<Event> {
-        run(input)
-            .into_iter()
-            .map(|i| match i {
-                Item::Event(e) => *e,
-                Item::Bad(b) => panic!("unexpected bad record: {b}"),
-            })
-            .collect()
+        testutil::events(input, Format::Auditd, &ParseOptions::default())
     }
 
     fn one(input: &str) -> Event {
         let mut ev = events(input);
         assert_eq!(ev.len(), 1, "expected one event");
         ev.remove(0)
-    }
-
-    fn s<'a>(e: &'a Event, name: &str) -> Option<&'a str> {
-        e.get_name(name).and_then(Value::as_str)
-    }
-
-    fn i(e: &Event, name: &str) -> Option<i64> {
-        e.get_name(name).and_then(Value::as_i64)
     }
 
     fn strs(v: &[&str]) -> Value {

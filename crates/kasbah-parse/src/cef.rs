@@ -1083,48 +1083,18 @@ mod tests {
     use super::*;
     use crate::{ErrorCode, Format, Item, Origin, ParseOptions, parse_bytes};
 
-    fn opts() -> ParseOptions {
-        ParseOptions {
-            received: Timestamp::from_secs_nanos(1_718_452_800, 0).expect("valid"),
-            ..ParseOptions::default()
-        }
-    }
+    use crate::testutil::{self, i, reference_opts as opts, s};
 
     fn run_with(input: &str, opts: &ParseOptions) -> Vec<Item> {
-        let origin = Origin::File(Arc::from("t.cef"));
-        let mut items = Vec::new();
-        parse_bytes(
-            input.as_bytes(),
-            Some(Format::Cef),
-            &origin,
-            opts,
-            &mut |i| items.push(i),
-        );
-        items
+        testutil::items(input, Format::Cef, opts)
     }
 
     fn one(input: &str) -> Event {
-        let mut items = run_with(input, &opts());
-        assert_eq!(items.len(), 1, "expected one item for {input:?}");
-        match items.remove(0) {
-            Item::Event(e) => *e,
-            Item::Bad(b) => panic!("unexpected bad record: {b}"),
-        }
+        testutil::one(input, Format::Cef, &opts())
     }
 
     fn bad(input: &str) -> ErrorCode {
-        match run_with(input, &opts()).into_iter().next() {
-            Some(Item::Bad(b)) => b.error.code,
-            other => panic!("expected a bad record, got {other:?}"),
-        }
-    }
-
-    fn s<'a>(e: &'a Event, name: &str) -> Option<&'a str> {
-        e.get_name(name).and_then(Value::as_str)
-    }
-
-    fn i(e: &Event, name: &str) -> Option<i64> {
-        e.get_name(name).and_then(Value::as_i64)
+        testutil::first_bad(input, Format::Cef, &opts())
     }
 
     fn pairs(s: &str) -> Vec<(String, String)> {

@@ -26,6 +26,8 @@ mod kv;
 mod leef;
 pub mod norm;
 mod syslog;
+#[cfg(test)]
+mod testutil;
 pub mod time;
 mod windows;
 mod winxml;
