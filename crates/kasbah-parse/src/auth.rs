@@ -805,6 +805,29 @@ fn su_outcome(e: &mut Event, ok: bool) {
 }
 
 /// `'x'` at the start of `s` -> (x, rest).
+/// `'bob' <prep> [shadow ]group 'sudo'` (gpasswd/usermod membership changes): sets the member and
+/// the group and marks the change with `action`.
+fn group_membership(r: &str, prep: &str, action: &'static str, e: &mut Event) {
+    let Some((user, rest)) = quoted(r) else {
+        return;
+    };
+    let rest = rest
+        .trim_start()
+        .strip_prefix(prep)
+        .and_then(|r| r.strip_prefix(' '));
+    let group = rest
+        .and_then(|r| {
+            r.strip_prefix("group ")
+                .or_else(|| r.strip_prefix("shadow group "))
+        })
+        .and_then(quoted);
+    if let Some((g, _)) = group {
+        e.set(ecs::USER_TARGET_NAME, user);
+        e.set(ecs::GROUP_NAME, g);
+        set_outcome(e, &out("iam", &["group", "change"], action, Some(true)));
+    }
+}
+
 fn quoted(s: &str) -> Option<(&str, &str)> {
     s.strip_prefix('\'')?.split_once('\'')
 }
@@ -942,26 +965,7 @@ fn accounts(app: &str, msg: &str, e: &mut Event) {
         );
     } else if let Some(r) = msg.strip_prefix("add ") {
         // `add 'bob' to group 'sudo'`, `add 'bob' to shadow group 'sudo'`
-        if let Some((user, rest)) = quoted(r) {
-            let rest = rest.trim_start();
-            if let Some(g) = rest
-                .strip_prefix("to group ")
-                .or_else(|| rest.strip_prefix("to shadow group "))
-                .and_then(quoted)
-            {
-                e.set(ecs::USER_TARGET_NAME, user);
-                e.set(ecs::GROUP_NAME, g.0);
-                set_outcome(
-                    e,
-                    &out(
-                        "iam",
-                        &["group", "change"],
-                        "user_added_to_group",
-                        Some(true),
-                    ),
-                );
-            }
-        }
+        group_membership(r, "to", "user_added_to_group", e);
     } else if let Some(r) = msg.strip_prefix("delete user ") {
         if let Some((user, _)) = quoted(r) {
             e.set(ecs::USER_TARGET_NAME, user);
@@ -972,26 +976,7 @@ fn accounts(app: &str, msg: &str, e: &mut Event) {
         }
     } else if let Some(r) = msg.strip_prefix("delete ") {
         // `delete 'bob' from group 'sudo'`
-        if let Some((user, rest)) = quoted(r) {
-            let rest = rest.trim_start();
-            if let Some(g) = rest
-                .strip_prefix("from group ")
-                .or_else(|| rest.strip_prefix("from shadow group "))
-                .and_then(quoted)
-            {
-                e.set(ecs::USER_TARGET_NAME, user);
-                e.set(ecs::GROUP_NAME, g.0);
-                set_outcome(
-                    e,
-                    &out(
-                        "iam",
-                        &["group", "change"],
-                        "user_removed_from_group",
-                        Some(true),
-                    ),
-                );
-            }
-        }
+        group_membership(r, "from", "user_removed_from_group", e);
     } else if let Some(r) = msg
         .strip_prefix("removed group ")
         .or_else(|| msg.strip_prefix("removed shadow group "))
