@@ -345,6 +345,18 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    /// Refuses nesting deeper than [`MAX_DEPTH`] (bounds recursion on hostile input).
+    #[inline]
+    fn check_depth(&self, depth: u32) -> JResult<()> {
+        if depth > MAX_DEPTH {
+            return Err(JsonError {
+                pos: self.pos,
+                kind: JsonErrorKind::Depth,
+            });
+        }
+        Ok(())
+    }
+
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.pos).copied()
@@ -1024,12 +1036,7 @@ impl Flattener {
         info: &mut DocInfo,
         e: &mut Event,
     ) -> JResult<()> {
-        if depth > MAX_DEPTH {
-            return Err(JsonError {
-                pos: cur.pos,
-                kind: JsonErrorKind::Depth,
-            });
-        }
+        cur.check_depth(depth)?;
         cur.expect(b'{', "'{'")?;
         cur.ws();
         if cur.peek() == Some(b'}') {
@@ -1183,12 +1190,7 @@ impl Flattener {
         info: &mut DocInfo,
         e: &mut Event,
     ) -> JResult<()> {
-        if depth > MAX_DEPTH {
-            return Err(JsonError {
-                pos: cur.pos,
-                kind: JsonErrorKind::Depth,
-            });
-        }
+        cur.check_depth(depth)?;
         cur.expect(b'[', "'['")?;
         let outermost = self.array_depth == 0 && self.discard == 0;
         if outermost {
