@@ -1697,6 +1697,13 @@ pub(crate) fn parse(input: &[u8], format: Format, cx: &mut Cx<'_>) {
         // An array holds documents only if its first element is an object (or it is empty);
         // a line like `[2024-05-01 10:00] text` is not JSON and must not swallow what follows.
         let array = c == b'[' && matches!(input.get(skip_ws(input, pos + 1)), Some(b'{' | b']'));
+        // `{"Records": [{...}, ...]}`: AWS CloudTrail (and other logs delivered to object
+        // storage) wrap one event per element; each element is its own event.
+        let records = if c == b'{' {
+            records_wrapper(input, pos)
+        } else {
+            None
+        };
         match c {
             b'[' if array => {
                 let mut number = || {
@@ -1705,10 +1712,7 @@ pub(crate) fn parse(input: &[u8], format: Format, cx: &mut Cx<'_>) {
                 };
                 pos = p.array(input, start, &mut number, cx);
             }
-            b'{' if records_wrapper(input, start).is_some() => {
-                // `{"Records": [{...}, ...]}`: AWS CloudTrail (and other logs delivered to object
-                // storage) wrap one event per element; each element is its own event.
-                let array_start = records_wrapper(input, start).unwrap_or(start);
+            b'{' if let Some(array_start) = records => {
                 let mut number = || {
                     element += 1;
                     element
