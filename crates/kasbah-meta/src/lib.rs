@@ -1,0 +1,96 @@
+//! Kasbah's metadata: tenants, API tokens and per-tenant settings.
+//!
+//! [`MetaRepo`] is the interface the server uses; [`SqliteRepo`] implements it over an embedded
+//! SQLite database (`<data-dir>/meta.db`) so one machine needs no external service, and a
+//! PostgreSQL implementation can replace it when scaling out. The schema is created and upgraded
+//! by numbered migrations recorded in `schema_migrations`.
+//!
+//! API tokens are 256-bit random secrets shown once at creation; only their SHA-256 is stored.
+//! A fast hash is right here (unlike passwords): the secret has full entropy, so there is nothing
+//! to brute-force, and every request verifies one.
+
+mod sqlite;
+mod token;
+
+pub use kasbah_event::TenantId;
+pub use sqlite::SqliteRepo;
+pub use token::{Scope, Scopes, TokenId, TokenInfo, generate_secret, hash_secret};
+
+/// Errors of the metadata repository.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// The database failed.
+    #[error("metadata database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A name or value is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The random source failed.
+    #[error("random source: {0}")]
+    Random(String),
+}
+
+/// Short for `Result<T, MetaError>`.
+pub type Result<T, E = MetaError> = std::result::Result<T, E>;
+
+/// A tenant: an organisation whose data is isolated from every other's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    /// Numeric id (stored with every event).
+    pub id: TenantId,
+    /// Unique short name (`[a-z0-9_-]{1,64}`).
+    pub name: String,
+    /// Days of events to keep (`None`: the server default).
+    pub retention_days: Option<u32>,
+    /// Bytes of events to keep (`None`: unlimited).
+    pub retention_bytes: Option<u64>,
+}
+
+/// A newly created token: the secret is shown once and never stored.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    /// Its record.
+    pub info: TokenInfo,
+    /// The bearer secret.
+    pub secret: String,
+}
+
+/// The metadata the server needs. Implementations must be safe to share between threads.
+pub trait MetaRepo: Send + Sync {
+    /// All tenants.
+    fn tenants(&self) -> Result<Vec<Tenant>>;
+    /// The tenant with this name.
+    fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>>;
+    /// The tenant with this id.
+    fn tenant(&self, id: TenantId) -> Result<Option<Tenant>>;
+    /// Returns the tenant of this name, creating it if needed.
+    fn ensure_tenant(&self, name: &str) -> Result<Tenant>;
+    /// Sets a tenant's retention.
+    fn set_retention(&self, id: TenantId, days: Option<u32>, bytes: Option<u64>) -> Result<()>;
+    /// Creates a token for a tenant.
+    fn create_token(
+        &self,
+        tenant: TenantId,
+        label: &str,
+        scopes: Scopes,
+        expires_at: Option<i64>,
+    ) -> Result<NewToken>;
+    /// The live (not revoked, not expired at `now`) token with this secret.
+    fn verify_token(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>>;
+    /// A tenant's tokens (without secrets).
+    fn tokens(&self, tenant: TenantId) -> Result<Vec<TokenInfo>>;
+    /// Revokes a token; false if it did not exist.
+    fn revoke_token(&self, id: TokenId) -> Result<bool>;
+}
+
+/// Checks a tenant name.
+pub fn valid_tenant_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}

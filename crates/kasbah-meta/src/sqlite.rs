@@ -1,0 +1,321 @@
+//! The SQLite implementation of [`MetaRepo`], with its migrations.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::token::{Scopes, TokenId, TokenInfo, generate_secret, hash_secret};
+use crate::{MetaError, MetaRepo, NewToken, Result, Tenant, TenantId, valid_tenant_name};
+
+/// Schema migrations, applied in order; never edit one that has shipped, add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: tenants and tokens.
+    "CREATE TABLE tenants (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        retention_days INTEGER,
+        retention_bytes INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        label TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        secret_sha256 TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER
+    );
+    CREATE INDEX tokens_tenant ON tokens(tenant_id);",
+];
+
+/// Metadata in an SQLite file.
+pub struct SqliteRepo {
+    conn: Mutex<Connection>,
+}
+
+fn now_ns() -> i64 {
+    kasbah_event::Timestamp::now().as_nanos()
+}
+
+impl SqliteRepo {
+    /// Opens (or creates) the database and applies pending migrations.
+    pub fn open(path: &Path) -> Result<SqliteRepo> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database (tests).
+    pub fn in_memory() -> Result<SqliteRepo> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<SqliteRepo> {
+        // WAL lets the CLI (`kasbah token create`) write while the server reads.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)", [])?;
+        let current: i64 = conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )?;
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            let version = i as i64 + 1;
+            if version <= current {
+                continue;
+            }
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![version, now_ns()],
+            )?;
+            tx.commit()?;
+        }
+        Ok(SqliteRepo {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| MetaError::Invalid("metadata lock poisoned".into()))?;
+        f(&conn)
+    }
+
+    /// The schema version (number of migrations applied).
+    pub fn schema_version(&self) -> Result<i64> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+}
+
+fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant {
+        id: TenantId(r.get::<_, i64>(0)? as u32),
+        name: r.get(1)?,
+        retention_days: r.get::<_, Option<i64>>(2)?.map(|d| d as u32),
+        retention_bytes: r.get::<_, Option<i64>>(3)?.map(|b| b as u64),
+    })
+}
+
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenInfo> {
+    let scopes: String = r.get(3)?;
+    Ok(TokenInfo {
+        id: TokenId(r.get(0)?),
+        tenant: TenantId(r.get::<_, i64>(1)? as u32),
+        label: r.get(2)?,
+        scopes: Scopes::parse(&scopes).unwrap_or_default(),
+        created_at: r.get(4)?,
+        expires_at: r.get(5)?,
+        revoked_at: r.get(6)?,
+    })
+}
+
+const TENANT_COLS: &str = "id, name, retention_days, retention_bytes";
+const TOKEN_COLS: &str = "id, tenant_id, label, scopes, created_at, expires_at, revoked_at";
+
+impl MetaRepo for SqliteRepo {
+    fn tenants(&self) -> Result<Vec<Tenant>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!("SELECT {TENANT_COLS} FROM tenants ORDER BY id"))?;
+            let rows = st
+                .query_map([], tenant_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {TENANT_COLS} FROM tenants WHERE name = ?1"),
+                [name],
+                tenant_row,
+            )
+            .optional()?)
+        })
+    }
+
+    fn tenant(&self, id: TenantId) -> Result<Option<Tenant>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {TENANT_COLS} FROM tenants WHERE id = ?1"),
+                [id.0 as i64],
+                tenant_row,
+            )
+            .optional()?)
+        })
+    }
+
+    fn ensure_tenant(&self, name: &str) -> Result<Tenant> {
+        if !valid_tenant_name(name) {
+            return Err(MetaError::Invalid(format!(
+                "tenant name `{name}`: use 1-64 of a-z, 0-9, '-' and '_'"
+            )));
+        }
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?1, ?2)",
+                params![name, now_ns()],
+            )?;
+            Ok(c.query_row(
+                &format!("SELECT {TENANT_COLS} FROM tenants WHERE name = ?1"),
+                [name],
+                tenant_row,
+            )?)
+        })
+    }
+
+    fn set_retention(&self, id: TenantId, days: Option<u32>, bytes: Option<u64>) -> Result<()> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE tenants SET retention_days = ?2, retention_bytes = ?3 WHERE id = ?1",
+                params![
+                    id.0 as i64,
+                    days.map(i64::from),
+                    bytes.map(|b| b.min(i64::MAX as u64) as i64)
+                ],
+            )?;
+            if n == 0 {
+                Err(MetaError::NotFound(format!("tenant {}", id.0)))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    fn create_token(
+        &self,
+        tenant: TenantId,
+        label: &str,
+        scopes: Scopes,
+        expires_at: Option<i64>,
+    ) -> Result<NewToken> {
+        let secret = generate_secret()?;
+        let hash = hash_secret(&secret);
+        let created = now_ns();
+        let id = self.with(|c| {
+            c.execute(
+                "INSERT INTO tokens (tenant_id, label, scopes, secret_sha256, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![tenant.0 as i64, label, scopes.to_string(), hash, created, expires_at],
+            )?;
+            Ok(c.last_insert_rowid())
+        })?;
+        let info = TokenInfo {
+            id: TokenId(id),
+            tenant,
+            label: label.to_string(),
+            scopes,
+            created_at: created,
+            expires_at,
+            revoked_at: None,
+        };
+        Ok(NewToken { info, secret })
+    }
+
+    fn verify_token(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>> {
+        let hash = hash_secret(secret);
+        let info = self.with(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {TOKEN_COLS} FROM tokens WHERE secret_sha256 = ?1"),
+                [hash],
+                token_row,
+            )
+            .optional()?)
+        })?;
+        Ok(info.filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now)))
+    }
+
+    fn tokens(&self, tenant: TenantId) -> Result<Vec<TokenInfo>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {TOKEN_COLS} FROM tokens WHERE tenant_id = ?1 ORDER BY id"
+            ))?;
+            let rows = st
+                .query_map([tenant.0 as i64], token_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn revoke_token(&self, id: TokenId) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id.0, now_ns()],
+            )? > 0)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Scope;
+
+    #[test]
+    fn tenants_are_unique_and_validated() {
+        let r = SqliteRepo::in_memory().unwrap();
+        let a = r.ensure_tenant("acme").unwrap();
+        let b = r.ensure_tenant("acme").unwrap();
+        assert_eq!(a, b);
+        let c = r.ensure_tenant("globex").unwrap();
+        assert_ne!(a.id, c.id);
+        assert!(r.ensure_tenant("Bad Name").is_err());
+        assert!(r.ensure_tenant("").is_err());
+        assert_eq!(r.tenants().unwrap().len(), 2);
+        r.set_retention(a.id, Some(30), Some(1 << 30)).unwrap();
+        assert_eq!(r.tenant(a.id).unwrap().unwrap().retention_days, Some(30));
+    }
+
+    #[test]
+    fn tokens_verify_expire_and_revoke() {
+        let r = SqliteRepo::in_memory().unwrap();
+        let t = r.ensure_tenant("acme").unwrap();
+        let tok = r
+            .create_token(t.id, "shipper", Scopes::default().with(Scope::Ingest), None)
+            .unwrap();
+        let got = r.verify_token(&tok.secret, now_ns()).unwrap().unwrap();
+        assert_eq!(got.tenant, t.id);
+        assert!(got.scopes.allows(Scope::Ingest) && !got.scopes.allows(Scope::Read));
+        assert!(r.verify_token("kbh_wrong", now_ns()).unwrap().is_none());
+        // The secret is not stored anywhere in the database.
+        let stored: String = r
+            .with(|c| Ok(c.query_row("SELECT secret_sha256 FROM tokens", [], |x| x.get(0))?))
+            .unwrap();
+        assert_ne!(stored, tok.secret);
+        let exp = r
+            .create_token(t.id, "old", Scopes::default().with(Scope::Read), Some(10))
+            .unwrap();
+        assert!(r.verify_token(&exp.secret, 11).unwrap().is_none());
+        assert!(r.revoke_token(tok.info.id).unwrap());
+        assert!(r.verify_token(&tok.secret, now_ns()).unwrap().is_none());
+        assert_eq!(r.tokens(t.id).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn migrations_apply_once_on_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("meta.db");
+        let r = SqliteRepo::open(&p).unwrap();
+        r.ensure_tenant("acme").unwrap();
+        drop(r);
+        let r = SqliteRepo::open(&p).unwrap();
+        assert_eq!(r.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(r.tenants().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,517 @@
+//! The indexer: owns every partition writer, adds logged batches to the tenant's active partition,
+//! commits on an interval, rolls partitions over, applies retention and advances the log
+//! checkpoint.
+//!
+//! Visibility: a batch is searchable as soon as it is logged. Until the next commit it sits in the
+//! tenant's *pending* list, which searches scan in memory; the commit swaps in a new view (fresh
+//! searchers and an empty pending list) atomically, so a search sees each event exactly once.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use kasbah_event::TenantId;
+use tantivy::{IndexWriter, Searcher};
+
+use crate::error::{Result, StoreError};
+use crate::partition::{self, Partition, PartitionMeta};
+use crate::schema;
+use crate::wal::{self, Batch, Lsn};
+use crate::{Metrics, Retention, StoreConfig, now_ns};
+
+/// A partition as searches see it.
+#[derive(Clone)]
+pub struct PartView {
+    /// Partition number.
+    pub id: u32,
+    /// State as of the searcher's commit.
+    pub meta: PartitionMeta,
+    /// Point-in-time searcher.
+    pub searcher: Searcher,
+    /// Field handles.
+    pub fields: schema::Fields,
+}
+
+/// Batches logged but not yet committed to the index (searched in memory).
+pub type Pending = Arc<RwLock<Vec<Arc<Batch>>>>;
+
+/// What a search of one tenant reads: committed partitions plus pending batches.
+#[derive(Clone, Default)]
+pub struct TenantView {
+    /// Partitions, newest first.
+    pub partitions: Vec<PartView>,
+    /// Logged batches not yet in `partitions`.
+    pub pending: Pending,
+}
+
+/// The shared, swappable view of one tenant.
+pub type SharedView = Arc<RwLock<Arc<TenantView>>>;
+
+/// All tenants' views, shared between the indexer and searches.
+pub type Views = Arc<RwLock<HashMap<TenantId, SharedView>>>;
+
+struct Active {
+    part: Arc<Partition>,
+    writer: IndexWriter,
+    meta: PartitionMeta,
+    dirty: bool,
+}
+
+struct TenantState {
+    dir: PathBuf,
+    sealed: Vec<(Arc<Partition>, PartitionMeta)>,
+    active: Option<Active>,
+    next_id: u32,
+    /// Highest LSN this tenant holds durably (replay skips at or below it).
+    checkpoint: u64,
+    pending: Pending,
+    view: SharedView,
+}
+
+/// The acknowledgement callback of an append.
+pub type Done = Box<dyn FnOnce(Result<Lsn>) + Send>;
+
+/// Messages to the indexer thread.
+pub enum Msg {
+    /// A logged batch, its size in the backpressure account, and who to acknowledge once searchable.
+    Batch(Lsn, Arc<Batch>, u64, Option<Done>),
+    /// Commit now and report.
+    Flush(std::sync::mpsc::Sender<Result<()>>),
+    /// Seal the active partitions and report.
+    Seal(std::sync::mpsc::Sender<Result<()>>),
+    /// Apply retention now and report.
+    ApplyRetention(std::sync::mpsc::Sender<Result<()>>),
+    /// Set a tenant's retention.
+    Retention(TenantId, Retention),
+}
+
+/// The indexer's state.
+pub struct Indexer {
+    root: PathBuf,
+    wal_dir: PathBuf,
+    cfg: StoreConfig,
+    tenants: HashMap<TenantId, TenantState>,
+    views: Views,
+    metrics: Arc<Metrics>,
+    retention: HashMap<TenantId, Retention>,
+    /// Highest LSN received.
+    last: Lsn,
+    /// Backpressure bytes added since the last commit.
+    uncommitted_bytes: u64,
+    uncommitted_docs: u64,
+    last_commit: Instant,
+    last_retention: Instant,
+}
+
+impl Indexer {
+    /// Opens every tenant's partitions found under `root/tenants`.
+    pub fn open(
+        root: PathBuf,
+        wal_dir: PathBuf,
+        cfg: StoreConfig,
+        views: Views,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
+        let mut ix = Indexer {
+            root,
+            wal_dir,
+            cfg,
+            tenants: HashMap::new(),
+            views,
+            metrics,
+            retention: HashMap::new(),
+            last: Lsn(0),
+            uncommitted_bytes: 0,
+            uncommitted_docs: 0,
+            last_commit: Instant::now(),
+            last_retention: Instant::now(),
+        };
+        let tdir = ix.root.join("tenants");
+        fs::create_dir_all(&tdir).map_err(StoreError::io(&tdir))?;
+        for entry in fs::read_dir(&tdir).map_err(StoreError::io(&tdir))? {
+            let entry = entry.map_err(StoreError::io(&tdir))?;
+            if let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                ix.tenant(TenantId(id))?;
+            }
+        }
+        Ok(ix)
+    }
+
+    /// Sets the highest LSN already covered (the log checkpoint) before replay.
+    pub fn set_last(&mut self, lsn: Lsn) {
+        self.last = self.last.max(lsn);
+    }
+
+    fn tenant(&mut self, id: TenantId) -> Result<&mut TenantState> {
+        if !self.tenants.contains_key(&id) {
+            let dir = self.root.join("tenants").join(id.0.to_string());
+            fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
+            let mut parts = Vec::new();
+            for entry in fs::read_dir(&dir).map_err(StoreError::io(&dir))? {
+                let entry = entry.map_err(StoreError::io(&dir))?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if name.ends_with(".tmp") {
+                    // A partition whose creation did not finish: it was never used.
+                    let _ = fs::remove_dir_all(entry.path());
+                    continue;
+                }
+                if let Some(pid) = partition::parse_dir_name(name) {
+                    let p = Partition::open(&entry.path(), pid)?;
+                    let meta = p.meta()?;
+                    parts.push((Arc::new(p), meta));
+                }
+            }
+            parts.sort_by_key(|(p, _)| p.id);
+            let next_id = parts.last().map_or(1, |(p, _)| p.id + 1);
+            let checkpoint = parts.iter().map(|(_, m)| m.lsn).max().unwrap_or(0);
+            // The newest unsealed partition becomes active again.
+            let mut active = None;
+            if parts.last().is_some_and(|(_, m)| !m.sealed)
+                && let Some((part, meta)) = parts.pop()
+            {
+                let writer = part.writer(self.cfg.writer_heap_bytes, self.cfg.writer_threads)?;
+                active = Some(Active {
+                    part,
+                    writer,
+                    meta,
+                    dirty: false,
+                });
+            }
+            let shared: SharedView = Arc::default();
+            let st = TenantState {
+                dir,
+                sealed: parts,
+                active,
+                next_id,
+                checkpoint,
+                pending: Pending::default(),
+                view: shared.clone(),
+            };
+            self.views
+                .write()
+                .map_err(|_| StoreError::Closed)?
+                .insert(id, shared);
+            self.tenants.insert(id, st);
+            if let Some(st) = self.tenants.get_mut(&id) {
+                publish(st);
+            }
+        }
+        self.tenants.get_mut(&id).ok_or(StoreError::Closed)
+    }
+
+    /// Adds a logged batch (also used by replay, which passes zero backpressure bytes).
+    pub fn add(&mut self, lsn: Lsn, batch: Arc<Batch>, bytes: u64) -> Result<()> {
+        self.last = self.last.max(lsn);
+        self.uncommitted_bytes += bytes;
+        let cfg = self.cfg.clone();
+        let metrics = self.metrics.clone();
+        let st = self.tenant(batch.tenant)?;
+        if lsn.0 <= st.checkpoint {
+            return Ok(()); // already in a committed partition (replay after a partial commit)
+        }
+        if st.active.is_none() {
+            let id = st.next_id;
+            st.next_id += 1;
+            let (part, writer) = Partition::create(
+                &st.dir,
+                id,
+                st.checkpoint,
+                now_ns(),
+                cfg.writer_heap_bytes,
+                cfg.writer_threads,
+            )?;
+            let meta = part.meta()?;
+            st.active = Some(Active {
+                part: Arc::new(part),
+                writer,
+                meta,
+                dirty: false,
+            });
+        }
+        let Some(active) = st.active.as_mut() else {
+            return Err(StoreError::Closed);
+        };
+        let mut added = 0u64;
+        for ev in &batch.events {
+            match schema::document(&active.part.fields, ev.ts, &ev.doc) {
+                Some(doc) => {
+                    active.writer.add_document(doc)?;
+                    active.meta.min_ts = active.meta.min_ts.min(ev.ts);
+                    active.meta.max_ts = active.meta.max_ts.max(ev.ts);
+                    added += 1;
+                }
+                None => {
+                    metrics.bad_documents.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        active.meta.docs += added;
+        active.meta.lsn = lsn.0;
+        active.dirty = true;
+        st.pending
+            .write()
+            .map_err(|_| StoreError::Closed)?
+            .push(batch);
+        metrics.indexed_events.fetch_add(added, Ordering::Relaxed);
+        self.uncommitted_docs += added;
+        Ok(())
+    }
+
+    /// Whether a commit is due.
+    pub fn commit_due(&self) -> bool {
+        self.uncommitted_docs > 0
+            && (self.last_commit.elapsed() >= self.cfg.commit_interval
+                || self.uncommitted_docs >= self.cfg.max_uncommitted_docs)
+    }
+
+    /// Time until the next periodic task.
+    pub fn next_deadline(&self) -> Duration {
+        let commit = self
+            .cfg
+            .commit_interval
+            .saturating_sub(self.last_commit.elapsed());
+        let retention = Duration::from_secs(60).saturating_sub(self.last_retention.elapsed());
+        commit.min(retention).max(Duration::from_millis(5))
+    }
+
+    /// Commits every tenant with new documents, then advances and truncates the log.
+    pub fn commit(&mut self) -> Result<()> {
+        let cfg = self.cfg.clone();
+        let now = now_ns();
+        for st in self.tenants.values_mut() {
+            let Some(active) = st.active.as_mut() else {
+                continue;
+            };
+            if !active.dirty {
+                continue;
+            }
+            let roll = active.meta.docs >= cfg.partition_max_docs
+                || now.saturating_sub(active.meta.created)
+                    >= cfg.partition_max_age.as_nanos() as i64;
+            active.meta.sealed = roll;
+            let mut prepared = active.writer.prepare_commit()?;
+            prepared.set_payload(&partition::payload(&active.meta));
+            prepared.commit()?;
+            active.part.reload()?;
+            active.dirty = false;
+            st.checkpoint = st.checkpoint.max(active.meta.lsn);
+            if roll && let Some(a) = st.active.take() {
+                a.writer.wait_merging_threads()?;
+                st.sealed.push((a.part, a.meta));
+            }
+            st.pending = Pending::default();
+            publish(st);
+        }
+        wal::write_checkpoint(&self.wal_dir, self.last)?;
+        let deleted = wal::truncate(&self.wal_dir, self.last)?;
+        if deleted > 0 {
+            tracing::debug!(
+                deleted,
+                checkpoint = self.last.0,
+                "write-ahead log segments deleted"
+            );
+        }
+        self.metrics
+            .committed_events
+            .fetch_add(self.uncommitted_docs, Ordering::Relaxed);
+        self.metrics.inflight_bytes.fetch_sub(
+            self.uncommitted_bytes
+                .min(self.metrics.inflight_bytes.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        self.metrics
+            .wal_bytes
+            .store(wal::size(&self.wal_dir), Ordering::Relaxed);
+        self.uncommitted_bytes = 0;
+        self.uncommitted_docs = 0;
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Records a tenant's retention policy.
+    pub fn set_retention(&mut self, tenant: TenantId, r: Retention) {
+        self.retention.insert(tenant, r);
+    }
+
+    /// Drops partitions beyond each tenant's retention (age of the newest event, then total size).
+    pub fn apply_retention(&mut self, force: bool) -> Result<()> {
+        if !force && self.last_retention.elapsed() < Duration::from_secs(60) {
+            return Ok(());
+        }
+        self.last_retention = Instant::now();
+        let now = now_ns();
+        for (tenant, st) in self.tenants.iter_mut() {
+            let policy = self
+                .retention
+                .get(tenant)
+                .copied()
+                .unwrap_or(self.cfg.default_retention);
+            let mut drop_ids = Vec::new();
+            if let Some(age) = policy.max_age {
+                let cutoff = now.saturating_sub(age.as_nanos().min(i64::MAX as u128) as i64);
+                drop_ids.extend(
+                    st.sealed
+                        .iter()
+                        .filter(|(_, m)| m.max_ts < cutoff)
+                        .map(|(p, _)| p.id),
+                );
+            }
+            if let Some(max) = policy.max_bytes {
+                let mut sizes: Vec<(i64, u32, u64)> = st
+                    .sealed
+                    .iter()
+                    .filter(|(p, _)| !drop_ids.contains(&p.id))
+                    .map(|(p, m)| (m.max_ts, p.id, p.disk_bytes()))
+                    .collect();
+                let mut total: u64 = sizes.iter().map(|s| s.2).sum::<u64>()
+                    + st.active.as_ref().map_or(0, |a| a.part.disk_bytes());
+                sizes.sort();
+                for (_, id, bytes) in sizes {
+                    if total <= max {
+                        break;
+                    }
+                    drop_ids.push(id);
+                    total = total.saturating_sub(bytes);
+                }
+            }
+            if drop_ids.is_empty() {
+                continue;
+            }
+            let (gone, kept): (Vec<_>, Vec<_>) = st
+                .sealed
+                .drain(..)
+                .partition(|(p, _)| drop_ids.contains(&p.id));
+            st.sealed = kept;
+            publish(st);
+            for (p, m) in gone {
+                tracing::info!(
+                    tenant = tenant.0,
+                    partition = p.id,
+                    docs = m.docs,
+                    "retention: dropping partition"
+                );
+                self.metrics
+                    .dropped_by_retention
+                    .fetch_add(m.docs, Ordering::Relaxed);
+                let dir = p.dir.clone();
+                drop(p);
+                fs::remove_dir_all(&dir).map_err(StoreError::io(&dir))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Seals every tenant's active partition now (used by retention tests and rollover on demand).
+    pub fn seal_all(&mut self) -> Result<()> {
+        for st in self.tenants.values_mut() {
+            if let Some(mut a) = st.active.take() {
+                a.meta.sealed = true;
+                let mut prepared = a.writer.prepare_commit()?;
+                prepared.set_payload(&partition::payload(&a.meta));
+                prepared.commit()?;
+                a.part.reload()?;
+                a.writer.wait_merging_threads()?;
+                st.checkpoint = st.checkpoint.max(a.meta.lsn);
+                st.sealed.push((a.part, a.meta));
+                st.pending = Pending::default();
+                publish(st);
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits, then stops every writer.
+    pub fn close(mut self) -> Result<()> {
+        self.commit()?;
+        for st in self.tenants.values_mut() {
+            if let Some(a) = st.active.take() {
+                a.writer.wait_merging_threads()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The thread body: consume messages until the channel closes.
+    pub fn run(mut self, rx: std::sync::mpsc::Receiver<Msg>) -> Result<()> {
+        use std::sync::mpsc::RecvTimeoutError;
+        loop {
+            match rx.recv_timeout(self.next_deadline()) {
+                Ok(Msg::Batch(lsn, batch, bytes, done)) => {
+                    if let Err(e) = self.add(lsn, batch, bytes) {
+                        tracing::error!(error = %e, "indexing failed; the batch stays in the write-ahead log");
+                        self.metrics.index_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // Durable either way: the log holds it and replay retries indexing.
+                    if let Some(done) = done {
+                        done(Ok(lsn));
+                    }
+                }
+                Ok(Msg::Seal(reply)) => {
+                    let r = self.commit().and_then(|()| self.seal_all());
+                    let _ = reply.send(r);
+                }
+                Ok(Msg::ApplyRetention(reply)) => {
+                    let _ = reply.send(self.apply_retention(true));
+                }
+                Ok(Msg::Flush(reply)) => {
+                    let r = self.commit();
+                    let _ = reply.send(r);
+                }
+                Ok(Msg::Retention(t, r)) => self.set_retention(t, r),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if self.commit_due()
+                && let Err(e) = self.commit()
+            {
+                tracing::error!(error = %e, "commit failed; will retry");
+                self.metrics.index_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Err(e) = self.apply_retention(false) {
+                tracing::error!(error = %e, "retention failed");
+            }
+        }
+        self.close()
+    }
+}
+
+/// Publishes a tenant's current partitions and pending list to searches.
+fn publish(st: &TenantState) {
+    let mut partitions: Vec<PartView> = st
+        .sealed
+        .iter()
+        .map(|(p, m)| (p, m.clone()))
+        .chain(st.active.as_ref().map(|a| (&a.part, committed_meta(a))))
+        .map(|(p, meta)| PartView {
+            id: p.id,
+            meta,
+            searcher: p.searcher(),
+            fields: p.fields,
+        })
+        .collect();
+    partitions.sort_by(|a, b| b.meta.max_ts.cmp(&a.meta.max_ts));
+    let view = Arc::new(TenantView {
+        partitions,
+        pending: st.pending.clone(),
+    });
+    if let Ok(mut v) = st.view.write() {
+        *v = view;
+    }
+}
+
+/// The active partition's state as of its last commit (what its searcher holds).
+fn committed_meta(a: &Active) -> PartitionMeta {
+    if a.dirty {
+        a.part.meta().unwrap_or_else(|_| a.meta.clone())
+    } else {
+        a.meta.clone()
+    }
+}

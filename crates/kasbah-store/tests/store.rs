@@ -1,0 +1,283 @@
+//! End-to-end tests of the store: durability, exactly-once replay, search, isolation, retention.
+
+use std::time::Duration;
+
+use kasbah_query::{Output, parse};
+use kasbah_store::{
+    Batch, Retention, SearchRequest, Store, StoreConfig, StoredEvent, TenantId, TenantScope,
+};
+
+const T1: TenantId = TenantId(1);
+const T2: TenantId = TenantId(2);
+const SEC: i64 = 1_000_000_000;
+const BASE: i64 = 1_710_000_000 * SEC;
+
+fn ev(ts: i64, fields: serde_json::Value) -> StoredEvent {
+    let mut m = fields.as_object().cloned().unwrap_or_default();
+    m.insert(
+        "@timestamp".into(),
+        serde_json::Value::String(format!("{ts}")),
+    );
+    StoredEvent {
+        ts,
+        doc: serde_json::to_vec(&m).unwrap(),
+    }
+}
+
+fn batch(tenant: TenantId, events: Vec<StoredEvent>) -> Batch {
+    Batch { tenant, events }
+}
+
+fn cfg() -> StoreConfig {
+    StoreConfig {
+        commit_interval: Duration::from_secs(3600),
+        writer_heap_bytes: 20 << 20,
+        ..StoreConfig::default()
+    }
+}
+
+fn count(store: &Store, tenant: TenantId, q: &str) -> u64 {
+    let query = parse(q).unwrap();
+    let req = SearchRequest {
+        query: &query,
+        from: None,
+        to: None,
+        limit: 10,
+        offset: 0,
+    };
+    store.search(&TenantScope::One(tenant), &req).unwrap().total
+}
+
+fn events(
+    store: &Store,
+    tenant: TenantId,
+    q: &str,
+    limit: usize,
+    offset: usize,
+) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let query = parse(q).unwrap();
+    let req = SearchRequest {
+        query: &query,
+        from: None,
+        to: None,
+        limit,
+        offset,
+    };
+    match store
+        .search(&TenantScope::One(tenant), &req)
+        .unwrap()
+        .output
+    {
+        Output::Events(e) => e,
+        Output::Table(_) => panic!("expected events"),
+    }
+}
+
+fn sample(n: usize) -> Vec<StoredEvent> {
+    (0..n)
+        .map(|i| {
+            let proc_name = if i % 10 == 0 {
+                "PowerShell.exe"
+            } else {
+                "svchost.exe"
+            };
+            ev(
+                BASE + i as i64 * SEC,
+                serde_json::json!({
+                    "process.name": proc_name,
+                    "host.name": format!("ws-{}", i % 3),
+                    "event.code": 4688,
+                    "message": format!("process {i} started by mimikatz_{i} operator"),
+                }),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn acknowledged_events_are_searchable_before_and_after_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), cfg()).unwrap();
+    store.append_blocking(batch(T1, sample(100))).unwrap();
+    // Not committed yet: found in the pending list.
+    assert_eq!(count(&store, T1, "process.name:powershell.exe"), 10);
+    assert_eq!(count(&store, T1, "*"), 100);
+    store.flush().unwrap();
+    // Committed: the index answers, the same counts.
+    assert_eq!(count(&store, T1, "process.name:powershell.exe"), 10);
+    assert_eq!(count(&store, T1, "process.name:POWERSHELL.EXE"), 10);
+    assert_eq!(count(&store, T1, "event.code:4688"), 100);
+    assert_eq!(count(&store, T1, "host.name:ws-1"), 33);
+    assert_eq!(count(&store, T1, "*"), 100);
+    assert_eq!(count(&store, T1, "started"), 100);
+    assert_eq!(count(&store, T1, "nothing-like-this"), 0);
+    // Newest first, with paging.
+    let page = events(&store, T1, "*", 5, 0);
+    assert_eq!(page.len(), 5);
+    assert_eq!(page[0]["@timestamp"], format!("{}", BASE + 99 * SEC));
+    let next = events(&store, T1, "*", 5, 5);
+    assert_eq!(next[0]["@timestamp"], format!("{}", BASE + 94 * SEC));
+    store.append_blocking(batch(T1, sample(5))).unwrap();
+    // Committed plus pending, each once.
+    assert_eq!(count(&store, T1, "*"), 105);
+}
+
+#[test]
+fn time_range_bounds_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), cfg()).unwrap();
+    store.append_blocking(batch(T1, sample(50))).unwrap();
+    store.flush().unwrap();
+    store.append_blocking(batch(T1, sample(50))).unwrap();
+    let query = parse("*").unwrap();
+    let req = SearchRequest {
+        query: &query,
+        from: Some(BASE + 10 * SEC),
+        to: Some(BASE + 19 * SEC),
+        limit: 100,
+        offset: 0,
+    };
+    // 10 seconds in each of the committed and the pending copy.
+    assert_eq!(store.search(&TenantScope::One(T1), &req).unwrap().total, 20);
+}
+
+#[test]
+fn tenants_are_isolated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), cfg()).unwrap();
+    store.append_blocking(batch(T1, sample(30))).unwrap();
+    store.append_blocking(batch(T2, sample(7))).unwrap();
+    store.flush().unwrap();
+    assert_eq!(count(&store, T1, "*"), 30);
+    assert_eq!(count(&store, T2, "*"), 7);
+    assert_eq!(count(&store, TenantId(3), "*"), 0);
+    let query = parse("*").unwrap();
+    let req = SearchRequest {
+        query: &query,
+        from: None,
+        to: None,
+        limit: 1,
+        offset: 0,
+    };
+    assert_eq!(store.search(&TenantScope::All, &req).unwrap().total, 37);
+}
+
+/// Copies a data directory as it is on disk now: what a crash at this instant would leave.
+fn crash_copy(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            crash_copy(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn restart_replays_uncommitted_batches_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let crashed = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), cfg()).unwrap();
+        store.append_blocking(batch(T1, sample(40))).unwrap();
+        store.flush().unwrap();
+        store.append_blocking(batch(T1, sample(25))).unwrap();
+        store.append_blocking(batch(T2, sample(3))).unwrap();
+        // The last two batches are acknowledged (in the log) but not committed to the index.
+        crash_copy(dir.path(), crashed.path());
+    }
+    let store = Store::open(crashed.path(), cfg()).unwrap();
+    assert_eq!(
+        store
+            .metrics()
+            .replayed_events
+            .load(std::sync::atomic::Ordering::Relaxed),
+        28
+    );
+    assert_eq!(count(&store, T1, "*"), 65);
+    assert_eq!(count(&store, T2, "*"), 3);
+    drop(store);
+    // A clean restart replays nothing more.
+    let store = Store::open(crashed.path(), cfg()).unwrap();
+    assert_eq!(count(&store, T1, "*"), 65);
+    assert_eq!(
+        store
+            .metrics()
+            .replayed_events
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}
+
+#[test]
+fn retention_drops_old_partitions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), cfg()).unwrap();
+    // An old partition (events from 2024), sealed, then a recent one.
+    store.append_blocking(batch(T1, sample(20))).unwrap();
+    store.seal().unwrap();
+    let now = kasbah_event::Timestamp::now().as_nanos();
+    store
+        .append_blocking(batch(
+            T1,
+            vec![ev(now, serde_json::json!({"message": "fresh"}))],
+        ))
+        .unwrap();
+    store.seal().unwrap();
+    store
+        .set_retention(
+            T1,
+            Retention {
+                max_age: Some(Duration::from_secs(30 * 86400)),
+                max_bytes: None,
+            },
+        )
+        .unwrap();
+    store.apply_retention().unwrap();
+    assert_eq!(count(&store, T1, "*"), 1);
+    assert_eq!(count(&store, T1, "fresh"), 1);
+    let tdir = dir.path().join("tenants").join("1");
+    assert_eq!(std::fs::read_dir(tdir).unwrap().count(), 1);
+}
+
+#[test]
+fn overload_is_refused_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        dir.path(),
+        StoreConfig {
+            max_inflight_bytes: 1,
+            ..cfg()
+        },
+    )
+    .unwrap();
+    // The first batch is always accepted (an empty pipeline takes one batch of any size).
+    store.append_blocking(batch(T1, sample(3))).unwrap();
+    let err = store.append_blocking(batch(T1, sample(3))).unwrap_err();
+    assert!(
+        matches!(err, kasbah_store::StoreError::Overloaded(_)),
+        "{err}"
+    );
+    assert_eq!(
+        store
+            .metrics()
+            .rejected_overload
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
+    store.flush().unwrap();
+    // Once committed, room again.
+    store.append_blocking(batch(T1, sample(3))).unwrap();
+    assert_eq!(count(&store, T1, "*"), 6);
+}
+
+#[test]
+fn layout_version_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), cfg()).unwrap());
+    std::fs::write(dir.path().join("VERSION"), "kasbah-data 7\n").unwrap();
+    assert!(Store::open(dir.path(), cfg()).is_err());
+}
