@@ -1,0 +1,253 @@
+//! Server configuration: `kasbah.toml`, with every key optional and documented defaults.
+//!
+//! Precedence, lowest first: built-in defaults, the file, `KASBAH_*` environment variables and
+//! command-line flags (the binary applies the last two). `docs/configuration.md` lists every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where events, the log and metadata live.
+    pub data_dir: PathBuf,
+    /// HTTP API and console.
+    pub http: HttpConfig,
+    /// Syslog listeners.
+    pub syslog: SyslogConfig,
+    /// Storage tuning and retention.
+    pub storage: StorageConfig,
+    /// Parsing defaults.
+    pub parse: ParseConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("kasbah-data"),
+            http: HttpConfig::default(),
+            syslog: SyslogConfig::default(),
+            storage: StorageConfig::default(),
+            parse: ParseConfig::default(),
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address of the HTTP API.
+    pub listen: SocketAddr,
+    /// Largest request body of `/api/v1/ingest` and `/_bulk`.
+    pub max_body_bytes: usize,
+    /// Largest file accepted by `/api/v1/upload`.
+    pub max_upload_bytes: usize,
+    /// PEM certificate chain: serve HTTPS when set with `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 64 << 20,
+            max_upload_bytes: 512 << 20,
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+/// `[syslog]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// UDP listener (off when unset).
+    pub udp: Option<SocketAddr>,
+    /// TCP listener: RFC 6587 octet counting and newline framing.
+    pub tcp: Option<SocketAddr>,
+    /// TLS listener (RFC 5425), needs `tls_cert` and `tls_key`.
+    pub tls: Option<SocketAddr>,
+    /// PEM certificate chain of the TLS listener.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the TLS listener.
+    pub tls_key: Option<PathBuf>,
+    /// Tenant receiving syslog events.
+    pub tenant: String,
+    /// Longer messages are refused and counted.
+    pub max_message_bytes: usize,
+    /// Concurrent TCP/TLS connections; further ones are refused.
+    pub max_connections: usize,
+    /// Close connections silent for this long.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        SyslogConfig {
+            udp: None,
+            tcp: None,
+            tls: None,
+            tls_cert: None,
+            tls_key: None,
+            tenant: "default".into(),
+            max_message_bytes: 64 * 1024,
+            max_connections: 1024,
+            idle_timeout_secs: 600,
+        }
+    }
+}
+
+/// `[storage]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Index commit interval.
+    pub commit_interval_secs: u64,
+    /// Default retention by event age, days (0: keep forever).
+    pub retention_days: u32,
+    /// Default retention by size per tenant, bytes (unset: unlimited).
+    pub retention_bytes: Option<u64>,
+    /// Refuse ingestion (429/503) while this much accepted data is not yet indexed.
+    pub max_inflight_bytes: u64,
+    /// Keep each event's original record (`event.original`): more disk, exact raw text.
+    pub keep_original: bool,
+    /// Indexing memory budget.
+    pub writer_heap_bytes: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            commit_interval_secs: 5,
+            retention_days: 90,
+            retention_bytes: None,
+            max_inflight_bytes: 512 << 20,
+            keep_original: false,
+            writer_heap_bytes: 128 << 20,
+        }
+    }
+}
+
+/// `[parse]`
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ParseConfig {
+    /// Zone for timestamps without one, as `+HH:MM` (default UTC).
+    pub default_tz: Option<String>,
+}
+
+/// Configuration errors, with the file they come from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid configuration.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and where.
+        message: String,
+    },
+    /// A value is inconsistent.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        Config::parse(&text).map_err(|message| ConfigError::Parse { path: path.into(), message })
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks values that depend on each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.syslog.tls.is_some() && (self.syslog.tls_cert.is_none() || self.syslog.tls_key.is_none()) {
+            return Err(ConfigError::Invalid("syslog.tls needs syslog.tls_cert and syslog.tls_key".into()));
+        }
+        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
+            return Err(ConfigError::Invalid("http.tls_cert and http.tls_key go together".into()));
+        }
+        if !kasbah_meta::valid_tenant_name(&self.syslog.tenant) {
+            return Err(ConfigError::Invalid(format!("syslog.tenant `{}` is not a valid tenant name", self.syslog.tenant)));
+        }
+        if let Some(tz) = &self.parse.default_tz
+            && parse_tz(tz).is_none()
+        {
+            return Err(ConfigError::Invalid(format!("parse.default_tz `{tz}`: expected +HH:MM or -HH:MM")));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a zone offset `+HH:MM`, `-HHMM` or `Z`.
+pub fn parse_tz(s: &str) -> Option<kasbah_event::TzOffset> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("z") || s.eq_ignore_ascii_case("utc") {
+        return Some(kasbah_event::TzOffset::UTC);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, s.get(1..)?),
+        b'-' => (-1, s.get(1..)?),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let h: i32 = digits.get(..2)?.parse().ok()?;
+    let m: i32 = digits.get(2..)?.parse().ok()?;
+    if h > 23 || m > 59 {
+        return None;
+    }
+    kasbah_event::TzOffset::from_secs(sign * (h * 3600 + m * 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.http.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(c.storage.retention_days, 90);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn keys_are_read_and_unknown_keys_refused() {
+        let c = Config::parse("data_dir = \"/var/lib/kasbah\"\n[syslog]\nudp = \"0.0.0.0:5514\"\ntenant = \"acme\"\n").unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/kasbah"));
+        assert_eq!(c.syslog.udp, Some(SocketAddr::from(([0, 0, 0, 0], 5514))));
+        let err = Config::parse("[syslog]\nupd = \"0.0.0.0:5514\"\n").unwrap_err();
+        assert!(err.contains("upd"), "{err}");
+    }
+
+    #[test]
+    fn inconsistent_values_are_refused() {
+        let c = Config::parse("[syslog]\ntls = \"0.0.0.0:6514\"\n").unwrap();
+        assert!(c.validate().is_err());
+        let c = Config::parse("[parse]\ndefault_tz = \"Mars\"\n").unwrap();
+        assert!(c.validate().is_err());
+    }
+}

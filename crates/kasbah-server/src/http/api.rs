@@ -1,0 +1,246 @@
+//! Kasbah's own API: ingest, upload and search.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use kasbah_meta::Scope;
+use kasbah_parse::{Format, Origin};
+use kasbah_query::Output;
+use kasbah_store::{SearchRequest, TenantScope};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::authenticate;
+use crate::error::ApiError;
+use crate::ingest;
+use crate::metrics::Input;
+use crate::state::Shared;
+use crate::timespec;
+
+/// Reads a body, turning the size-limit rejection into our error (and counting it).
+pub(super) fn body(state: &Shared, input: Input, limit: usize, b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    match b {
+        Ok(b) => {
+            state.metrics.bytes.add(input, b.len() as u64);
+            Ok(b)
+        }
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            state.metrics.rejected_too_large.add(input, 1);
+            Err(ApiError::too_large(limit))
+        }
+        Err(e) => Err(ApiError::bad_request(e.body_text())),
+    }
+}
+
+fn errors_json(errors: &[kasbah_parse::BadRecord]) -> Value {
+    Value::Array(
+        errors
+            .iter()
+            .map(|b| json!({"record": b.record, "code": b.error.code.as_str(), "message": b.error.message}))
+            .collect(),
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct IngestParams {
+    format: Option<String>,
+}
+
+fn format_param(p: Option<&str>, default: Option<Format>) -> Result<Option<Format>, ApiError> {
+    match p {
+        None | Some("") => Ok(default),
+        Some("auto") => Ok(None),
+        Some(name) => name.parse::<Format>().map(Some).map_err(|e| ApiError::bad_request(e.to_string())),
+    }
+}
+
+/// `POST /api/v1/ingest`: NDJSON or a JSON array (or `?format=` another text format). The
+/// response comes after the events are durable; 503 means nothing was stored.
+pub(super) async fn ingest(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Query<IngestParams>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let who = authenticate(&state, &headers)?;
+    who.require(Scope::Ingest)?;
+    let b = body(&state, Input::Http, state.config.http.max_body_bytes, b)?;
+    let format = format_param(params.format.as_deref(), Some(Format::Jsonl))?;
+    if format == Some(Format::Evtx) {
+        return Err(ApiError::bad_request("EVTX files go to /api/v1/upload"));
+    }
+    let st = state.clone();
+    let tenant = who.tenant;
+    let parsed = tokio::task::spawn_blocking(move || {
+        let opts = st.parse_options(tenant);
+        ingest::parse(&b, format, &Origin::Input(Arc::from("http")), &opts, tenant, usize::MAX)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    state.metrics.parse_errors.add(Input::Http, parsed.bad);
+    let events = parsed.events;
+    // One batch per request: the request is stored entirely or not at all.
+    if let Some(batch) = parsed.batches.into_iter().next() {
+        if let Err(e) = ingest::commit(&state.store, batch).await {
+            state.metrics.rejected_overload.add(Input::Http, events);
+            return Err(e.into());
+        }
+    }
+    state.metrics.events.add(Input::Http, events);
+    Ok(Json(json!({"accepted": events, "rejected": parsed.bad, "errors": errors_json(&parsed.errors)})))
+}
+
+#[derive(Deserialize)]
+pub(super) struct UploadParams {
+    format: Option<String>,
+    filename: Option<String>,
+}
+
+/// Magic numbers of archives we refuse (unpack them first; no zip bombs on the server).
+fn archive_kind(b: &[u8]) -> Option<&'static str> {
+    const KINDS: &[(&[u8], &str)] = &[
+        (b"PK\x03\x04", "zip"),
+        (b"\x1f\x8b", "gzip"),
+        (b"7z\xbc\xaf\x27\x1c", "7z"),
+        (b"Rar!", "rar"),
+        (b"\xfd7zXZ\x00", "xz"),
+        (b"BZh", "bzip2"),
+        (b"\x28\xb5\x2f\xfd", "zstd"),
+    ];
+    KINDS.iter().find(|(m, _)| b.starts_with(m)).map(|(_, k)| *k)
+}
+
+/// `POST /api/v1/upload?format=auto|evtx|...&filename=NAME`: one log file as the body.
+pub(super) async fn upload(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Query<UploadParams>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let who = authenticate(&state, &headers)?;
+    who.require(Scope::Ingest)?;
+    let b = body(&state, Input::Upload, state.config.http.max_upload_bytes, b)?;
+    if let Some(kind) = archive_kind(&b) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "archive_refused",
+            format!("{kind} archives are refused: upload the files they contain"),
+        ));
+    }
+    let format = format_param(params.format.as_deref(), None)?;
+    let name = params.filename.unwrap_or_else(|| "upload".into());
+    let st = state.clone();
+    let tenant = who.tenant;
+    let origin_name = name.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        let opts = st.parse_options(tenant);
+        ingest::parse(&b, format, &Origin::File(Arc::from(origin_name.as_str())), &opts, tenant, 20_000)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    state.metrics.parse_errors.add(Input::Upload, parsed.bad);
+    let mut stored = 0u64;
+    for batch in parsed.batches {
+        let n = batch.events.len() as u64;
+        if let Err(e) = ingest::commit_patiently(&state.store, batch, Duration::from_secs(60)).await {
+            state.metrics.rejected_overload.add(Input::Upload, parsed.events - stored);
+            let mut err = ApiError::from(e);
+            err.message = format!("{}; {stored} events of this file were stored before", err.message);
+            return Err(err);
+        }
+        stored += n;
+        state.metrics.events.add(Input::Upload, n);
+    }
+    Ok(Json(json!({
+        "file": name,
+        "format": parsed.format.map(|f| f.name()),
+        "accepted": stored,
+        "rejected": parsed.bad,
+        "errors": errors_json(&parsed.errors),
+    })))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SearchBody {
+    query: String,
+    #[serde(default)]
+    from: Option<Value>,
+    #[serde(default)]
+    to: Option<Value>,
+    #[serde(default = "default_limit")]
+    limit: usize,
+    #[serde(default)]
+    offset: usize,
+}
+
+fn default_limit() -> usize {
+    100
+}
+
+/// The largest page.
+const MAX_LIMIT: usize = 10_000;
+
+/// `POST /api/v1/search`: `{"query", "from", "to", "limit", "offset"}`.
+pub(super) async fn search(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Json<SearchBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let who = authenticate(&state, &headers)?;
+    who.require(Scope::Read)?;
+    let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let now = kasbah_event::Timestamp::now().as_nanos();
+    let from = req.from.as_ref().map(|v| timespec::parse_value(v, now)).transpose().map_err(ApiError::bad_request)?;
+    let to = req.to.as_ref().map(|v| timespec::parse_value(v, now)).transpose().map_err(ApiError::bad_request)?;
+    let query = kasbah_query::parse(&req.query).map_err(|e| {
+        let mut err = ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string());
+        err.column = Some(e.column);
+        err
+    })?;
+    let limit = req.limit.min(MAX_LIMIT);
+    let offset = req.offset;
+    let st = state.clone();
+    let started = Instant::now();
+    let result = tokio::task::spawn_blocking(move || {
+        let r = SearchRequest { query: &query, from, to, limit, offset };
+        st.store.search(&TenantScope::One(who.tenant), &r)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
+    let took = started.elapsed();
+    state.metrics.searches.fetch_add(1, Ordering::Relaxed);
+    state.metrics.search_nanos.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+    let mut out = json!({
+        "total": result.total,
+        "took_ms": took.as_secs_f64() * 1000.0,
+        "exact": result.exact,
+        "partitions": result.partitions,
+    });
+    match result.output {
+        Output::Events(events) => out["events"] = Value::Array(events.into_iter().map(Value::Object).collect()),
+        Output::Table(t) => {
+            out["columns"] = json!(t.columns);
+            out["rows"] = json!(t.rows);
+        }
+    }
+    Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archives_are_recognised() {
+        assert_eq!(archive_kind(b"PK\x03\x04rest"), Some("zip"));
+        assert_eq!(archive_kind(b"\x1f\x8b\x08"), Some("gzip"));
+        assert_eq!(archive_kind(b"ElfFile\x00"), None);
+        assert_eq!(archive_kind(b"{\"a\":1}"), None);
+    }
+}

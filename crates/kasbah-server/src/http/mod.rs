@@ -1,0 +1,43 @@
+//! The HTTP API: routes, body limits and the public/authenticated split.
+//!
+//! Public (no token): `GET /healthz`, `GET /readyz`, `GET /metrics` (counters only, no event data)
+//! and the Elasticsearch version probe `GET /` that shippers call before authenticating.
+//! Everything else needs a token with the right scope; see `docs/api.md`.
+
+mod api;
+mod es;
+mod ops;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::state::Shared;
+
+/// Builds the router.
+pub fn router(state: Shared) -> Router {
+    let body = state.config.http.max_body_bytes;
+    let upload = state.config.http.max_upload_bytes;
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/v1/health", get(ops::health))
+        .route("/api/v1/ingest", post(api::ingest).layer(DefaultBodyLimit::max(body)))
+        .route("/api/v1/upload", post(api::upload).layer(DefaultBodyLimit::max(upload)))
+        .route("/api/v1/search", post(api::search))
+        .route("/", get(es::root).head(es::root_head))
+        .route("/_bulk", post(es::bulk).put(es::bulk).layer(DefaultBodyLimit::max(body)))
+        .route("/{index}/_bulk", post(es::bulk_index).put(es::bulk_index).layer(DefaultBodyLimit::max(body)))
+        .route("/_license", get(es::license))
+        .route("/_xpack", get(es::license))
+        .route("/_nodes", get(es::nodes))
+        .route("/_cluster/health", get(es::cluster_health))
+        .route("/_template/{name}", get(es::ack).put(es::ack).head(es::exists))
+        .route("/_index_template/{name}", get(es::ack).put(es::ack).head(es::exists))
+        .route("/_ilm/policy/{name}", get(es::ack).put(es::ack))
+        .route("/_ingest/pipeline/{name}", get(es::ack).put(es::ack))
+        .route("/{index}", axum::routing::put(es::ack).head(es::exists))
+        .fallback(ops::not_found)
+        .with_state(state)
+}

@@ -1,0 +1,119 @@
+//! The ingestion path shared by every input: parse records into events, encode them for the
+//! store, append, and wait for the durable acknowledgement.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kasbah_event::{Event, OutputOptions, TenantId};
+use kasbah_parse::{BadRecord, Format, Item, Origin, ParseOptions};
+use kasbah_store::{Batch, Lsn, Store, StoreError, StoredEvent};
+
+/// Bad records reported back to a sender (the rest are only counted).
+pub const MAX_REPORTED_ERRORS: usize = 20;
+
+/// Encodes one event in the stored form (flat JSON with receive time and provenance).
+pub fn encode(event: &Event) -> StoredEvent {
+    let mut doc = Vec::with_capacity(512);
+    let opts = OutputOptions { received: true, raw: event.raw.is_some(), source: true };
+    // Writing to a Vec cannot fail.
+    let _ = kasbah_event::write_json(&mut doc, event, opts);
+    StoredEvent { ts: event.timestamp.as_nanos(), doc }
+}
+
+/// The result of parsing one input.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Events, in batches of at most the requested size.
+    pub batches: Vec<Batch>,
+    /// Events in all batches.
+    pub events: u64,
+    /// Records skipped, counted.
+    pub bad: u64,
+    /// The first few skipped records, for the response.
+    pub errors: Vec<BadRecord>,
+    /// The format used.
+    pub format: Option<Format>,
+}
+
+/// Parses `input` for `tenant`, cutting the events into batches of `batch_events`.
+pub fn parse(
+    input: &[u8],
+    format: Option<Format>,
+    origin: &Origin,
+    opts: &ParseOptions,
+    tenant: TenantId,
+    batch_events: usize,
+) -> Parsed {
+    let mut out = Parsed::default();
+    let mut current: Vec<StoredEvent> = Vec::new();
+    let mut sink = |item: Item| match item {
+        Item::Event(e) => {
+            current.push(encode(&e));
+            out.events += 1;
+            if current.len() >= batch_events {
+                out.batches.push(Batch { tenant, events: std::mem::take(&mut current) });
+            }
+        }
+        Item::Bad(b) => {
+            out.bad += 1;
+            if out.errors.len() < MAX_REPORTED_ERRORS {
+                out.errors.push(b);
+            }
+        }
+    };
+    let (fmt, _) = kasbah_parse::parse_bytes(input, format, origin, opts, &mut sink);
+    if !current.is_empty() {
+        out.batches.push(Batch { tenant, events: current });
+    }
+    out.format = Some(fmt);
+    out
+}
+
+/// Appends a batch and waits for its durable acknowledgement.
+pub async fn commit(store: &Arc<Store>, batch: Batch) -> Result<Lsn, StoreError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    store.append(batch, move |r| {
+        let _ = tx.send(r);
+    });
+    rx.await.map_err(|_| StoreError::Closed)?
+}
+
+/// Appends a batch, waiting for room while the store is overloaded (for inputs that can hold
+/// their sender back: TCP streams and uploads). Gives up after `patience`.
+pub async fn commit_patiently(store: &Arc<Store>, batch: Batch, patience: Duration) -> Result<Lsn, StoreError> {
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut wait = Duration::from_millis(10);
+    loop {
+        match commit(store, batch.clone()).await {
+            Err(StoreError::Overloaded(n)) => {
+                if tokio::time::Instant::now() + wait > deadline {
+                    return Err(StoreError::Overloaded(n));
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_into_batches_and_reports_bad_records() {
+        let input = b"{\"message\":\"a\"}\n{\"message\":\"b\"}\nnot json\n{\"message\":\"c\"}\n";
+        let origin = Origin::Input(Arc::from("test"));
+        let opts = ParseOptions::default();
+        let p = parse(input, Some(Format::Jsonl), &origin, &opts, TenantId(4), 2);
+        assert_eq!(p.events, 3);
+        assert_eq!(p.bad, 1);
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.batches.len(), 2);
+        assert!(p.batches.iter().all(|b| b.tenant == TenantId(4)));
+        let doc: serde_json::Value = serde_json::from_slice(&p.batches[0].events[0].doc).unwrap();
+        assert_eq!(doc["message"], "a");
+        assert!(doc.get("event.ingested").is_some());
+    }
+}

@@ -1,0 +1,219 @@
+//! The Kasbah server: everything `kasbah serve` runs.
+//!
+//! ```text
+//! syslog UDP/TCP/TLS ─┐
+//! POST /api/v1/ingest ├─► parse (kasbah-parse) ─► Store::append ─► WAL fsync ─► 2xx / ack
+//! POST /_bulk, upload ┘                                   └─► index (tantivy) ─► /api/v1/search
+//! ```
+//!
+//! The server composes the domain crates; it owns the network I/O, authentication, limits and
+//! metrics. Detection on ingestion and the console build on it.
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod state;
+pub mod syslog;
+pub mod timespec;
+pub mod tls;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kasbah_meta::{MetaRepo, SqliteRepo};
+use kasbah_store::{Retention, Store, StoreConfig};
+use tokio::net::{TcpListener, UdpSocket};
+
+pub use config::Config;
+use state::{AppState, Shared};
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The store cannot be opened.
+    #[error("event store: {0}")]
+    Store(#[from] kasbah_store::StoreError),
+    /// The metadata database cannot be opened.
+    #[error("{0}")]
+    Meta(#[from] kasbah_meta::MetaError),
+    /// A listener cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// TLS material is unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The HTTP server failed.
+    #[error("HTTP server: {0}")]
+    Http(std::io::Error),
+}
+
+/// Opens the metadata database of a data directory.
+pub fn open_meta(data_dir: &Path) -> Result<SqliteRepo, ServeError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| ServeError::Store(kasbah_store::StoreError::Io { path: data_dir.into(), source: e }))?;
+    Ok(SqliteRepo::open(&data_dir.join("meta.db"))?)
+}
+
+/// The store configuration from the server configuration.
+pub fn store_config(cfg: &Config) -> StoreConfig {
+    StoreConfig {
+        commit_interval: Duration::from_secs(cfg.storage.commit_interval_secs.max(1)),
+        max_inflight_bytes: cfg.storage.max_inflight_bytes,
+        writer_heap_bytes: cfg.storage.writer_heap_bytes,
+        default_retention: Retention {
+            max_age: (cfg.storage.retention_days > 0).then(|| Duration::from_secs(u64::from(cfg.storage.retention_days) * 86_400)),
+            max_bytes: cfg.storage.retention_bytes,
+        },
+        ..StoreConfig::default()
+    }
+}
+
+/// A started server: its state and bound addresses.
+pub struct Server {
+    /// Shared state.
+    pub state: Shared,
+    /// The HTTP address actually bound.
+    pub http_addr: std::net::SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    http: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// Opens the data directory, binds every listener and starts serving.
+pub async fn start(config: Config) -> Result<Server, ServeError> {
+    config.validate()?;
+    let meta: Arc<dyn MetaRepo> = Arc::new(open_meta(&config.data_dir)?);
+    let store_cfg = store_config(&config);
+    let dir = config.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&dir, store_cfg))
+        .await
+        .map_err(|e| ServeError::Tls(e.to_string()))??;
+    let store = Arc::new(store);
+    for t in meta.tenants()? {
+        if t.retention_days.is_some() || t.retention_bytes.is_some() {
+            store.set_retention(
+                t.id,
+                Retention {
+                    max_age: t.retention_days.map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+                    max_bytes: t.retention_bytes,
+                },
+            )?;
+        }
+    }
+    let syslog_tenant = meta.ensure_tenant(&config.syslog.tenant)?.id;
+    let state: Shared = Arc::new(AppState { config: config.clone(), store, meta, metrics: Arc::default() });
+
+    let mut tasks = Vec::new();
+    if let Some(addr) = config.syslog.udp {
+        let sock = UdpSocket::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+        tracing::info!(addr = %sock.local_addr().unwrap_or(addr), "syslog UDP listening");
+        tasks.push(tokio::spawn(syslog::run_udp(state.clone(), syslog_tenant, sock)));
+    }
+    if let Some(addr) = config.syslog.tcp {
+        let l = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+        tracing::info!(addr = %l.local_addr().unwrap_or(addr), "syslog TCP listening");
+        tasks.push(tokio::spawn(syslog::run_stream(state.clone(), syslog_tenant, l, None)));
+    }
+    if let (Some(addr), Some(cert), Some(key)) = (config.syslog.tls, &config.syslog.tls_cert, &config.syslog.tls_key) {
+        let tls = tls::server_config(cert, key).map_err(ServeError::Tls)?;
+        let l = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+        tracing::info!(addr = %l.local_addr().unwrap_or(addr), "syslog TLS listening");
+        tasks.push(tokio::spawn(syslog::run_stream(state.clone(), syslog_tenant, l, Some(tls.into()))));
+    }
+
+    let addr = config.http.listen;
+    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    let http_addr = listener.local_addr().unwrap_or(addr);
+    let (shutdown, mut rx) = tokio::sync::watch::channel(false);
+    let app = http::router(state.clone());
+    let http_tls = match (&config.http.tls_cert, &config.http.tls_key) {
+        (Some(c), Some(k)) => Some(tls::server_config(c, k).map_err(ServeError::Tls)?),
+        _ => None,
+    };
+    let http = match http_tls {
+        None => {
+            tracing::info!(addr = %http_addr, "HTTP API listening");
+            tokio::spawn(async move {
+                axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|v| *v).await;
+                    })
+                    .await
+            })
+        }
+        Some(tls) => {
+            tracing::info!(addr = %http_addr, "HTTPS API listening");
+            tokio::spawn(http_tls_serve(listener, tls, app, rx))
+        }
+    };
+    Ok(Server { state, http_addr, tasks, http, shutdown })
+}
+
+/// Serves HTTPS: a TLS listener adapter in front of axum.
+async fn http_tls_serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), std::io::Error> {
+    let listener = TlsListener { inner: listener, acceptor: tls.into() };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|v| *v).await;
+        })
+        .await
+}
+
+/// A TCP listener that completes TLS handshakes before handing connections to axum.
+struct TlsListener {
+    inner: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((sock, addr)) = self.inner.accept().await else {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            };
+            match tokio::time::timeout(Duration::from_secs(10), self.acceptor.accept(sock)).await {
+                Ok(Ok(s)) => return (s, addr),
+                _ => continue,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+impl Server {
+    /// Graceful shutdown: stop listeners, finish requests, commit the store.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        let _ = self.shutdown.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.http).await;
+        let store = self.state.store.clone();
+        tokio::task::spawn_blocking(move || store.shutdown()).await.map_err(|e| ServeError::Http(std::io::Error::other(e)))??;
+        Ok(())
+    }
+}

@@ -1,0 +1,38 @@
+//! The state shared by every listener and request handler.
+
+use std::sync::Arc;
+
+use kasbah_meta::MetaRepo;
+use kasbah_parse::ParseOptions;
+use kasbah_store::Store;
+
+use crate::config::Config;
+use crate::metrics::ServerMetrics;
+
+/// Shared server state.
+pub struct AppState {
+    /// The configuration in force.
+    pub config: Config,
+    /// The event store.
+    pub store: Arc<Store>,
+    /// Tenants and tokens.
+    pub meta: Arc<dyn MetaRepo>,
+    /// Counters.
+    pub metrics: Arc<ServerMetrics>,
+}
+
+impl AppState {
+    /// Parse options for a tenant's input (receive time is now).
+    pub fn parse_options(&self, tenant: kasbah_event::TenantId) -> ParseOptions {
+        ParseOptions {
+            tenant,
+            received: kasbah_event::Timestamp::now(),
+            default_tz: self.config.parse.default_tz.as_deref().and_then(crate::config::parse_tz),
+            max_record_bytes: self.config.syslog.max_message_bytes.max(1 << 20),
+            keep_raw: self.config.storage.keep_original,
+        }
+    }
+}
+
+/// The handle handlers receive.
+pub type Shared = Arc<AppState>;
