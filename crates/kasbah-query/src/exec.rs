@@ -1,0 +1,806 @@
+//! Running the pipes over a stream of rows.
+//!
+//! Events stream through `where`, `fields` and `head` one at a time; `stats`, `timechart`,
+//! `top` and `rare` fold them into groups and produce a [`Table`]; `sort` followed by `head N`
+//! keeps only the best N. Whatever must be held in memory is bounded by [`Limits`]: past a limit
+//! execution stops with an [`ExecError`] rather than grow, and `values()` keeps its first
+//! [`Limits::max_values`] values in sorted order.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt::Write;
+
+use serde_json::{Number, Value};
+
+use crate::ast::{Agg, AggFunc, Expr, Pipe, SortKey, Stats, TIMESTAMP_FIELD};
+use crate::error::ExecError;
+use crate::glob::{Glob, GlobPart};
+use crate::matcher::{Num, Row, ci_cmp, value_num};
+use crate::time::{format_rfc3339, parse_rfc3339};
+
+/// Column holding the bucket start in `timechart` output.
+pub const TIME_COLUMN: &str = "_time";
+
+/// Memory bounds of execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most groups `stats`, `timechart`, `top` and `rare` may build.
+    pub max_groups: usize,
+    /// Most rows held in memory for `sort` (without a following `head`) and for event output.
+    pub max_rows: usize,
+    /// Most values `values()` keeps per group (the smallest, in sort order).
+    pub max_values: usize,
+    /// Most distinct values all `dc()` aggregations together may remember.
+    pub max_distinct: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_groups: 100_000,
+            max_rows: 100_000,
+            max_values: 100,
+            max_distinct: 1_000_000,
+        }
+    }
+}
+
+/// What a query produces: events (no aggregation) or a table.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// The events that passed, in input order unless sorted.
+    Events(Vec<Row>),
+    /// Rows of an aggregation.
+    Table(Table),
+}
+
+/// A table: named columns and rows of values in column order.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Table {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows, each with one value per column.
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Table {
+    fn to_rows(&self) -> impl Iterator<Item = Row> + '_ {
+        self.rows.iter().map(|r| {
+            self.columns
+                .iter()
+                .cloned()
+                .zip(r.iter().cloned())
+                .collect::<Row>()
+        })
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+}
+
+/// Runs `pipes` over `rows` (the events that passed the filter) with the default [`Limits`].
+pub fn execute<'a>(
+    pipes: &'a [Pipe],
+    rows: impl Iterator<Item = Row> + 'a,
+) -> Result<Output, ExecError> {
+    execute_with(pipes, rows, &Limits::default())
+}
+
+enum Data<'a> {
+    Events(Box<dyn Iterator<Item = Row> + 'a>),
+    Table(Table),
+}
+
+/// Runs `pipes` over `rows` with explicit limits.
+pub fn execute_with<'a>(
+    pipes: &'a [Pipe],
+    rows: impl Iterator<Item = Row> + 'a,
+    limits: &Limits,
+) -> Result<Output, ExecError> {
+    let mut data = Data::Events(Box::new(rows));
+    let mut i = 0;
+    while let Some(pipe) = pipes.get(i) {
+        i += 1;
+        data = match (pipe, data) {
+            (Pipe::Where(e), Data::Events(it)) => Data::Events(Box::new(it.filter(move |r| e.matches(r)))),
+            (Pipe::Where(e), Data::Table(t)) => Data::Table(where_table(e, t)),
+            (Pipe::Fields(names), Data::Events(it)) => {
+                let sel = Selector::new(names);
+                Data::Events(Box::new(it.map(move |r| sel.project(r))))
+            }
+            (Pipe::Fields(names), Data::Table(t)) => Data::Table(Selector::new(names).table(t)),
+            (Pipe::Head(n), Data::Events(it)) => Data::Events(Box::new(it.take(*n))),
+            (Pipe::Head(n), Data::Table(mut t)) => {
+                t.rows.truncate(*n);
+                Data::Table(t)
+            }
+            (Pipe::Sort(keys), Data::Events(it)) => {
+                // `sort | head N` keeps the best N only.
+                let head = match pipes.get(i) {
+                    Some(Pipe::Head(n)) if *n <= limits.max_rows => {
+                        i += 1;
+                        Some(*n)
+                    }
+                    _ => None,
+                };
+                Data::Events(Box::new(sort_events(keys, it, head, limits)?.into_iter()))
+            }
+            (Pipe::Sort(keys), Data::Table(mut t)) => {
+                sort_table(keys, &mut t);
+                Data::Table(t)
+            }
+            (Pipe::Stats(stats), data) => {
+                let mut agg = Aggregator::new(stats, None, limits);
+                feed(&mut agg, data)?;
+                Data::Table(agg.finish())
+            }
+            (Pipe::Timechart { span_ns, stats }, data) => {
+                let mut agg = Aggregator::new(stats, Some(*span_ns), limits);
+                feed(&mut agg, data)?;
+                Data::Table(agg.finish())
+            }
+            (Pipe::Top { n, field }, data) => Data::Table(top(field, *n, true, data, limits)?),
+            (Pipe::Rare { n, field }, data) => Data::Table(top(field, *n, false, data, limits)?),
+        };
+    }
+    match data {
+        Data::Table(t) => Ok(Output::Table(t)),
+        Data::Events(it) => {
+            let mut out = Vec::new();
+            for r in it {
+                if out.len() == limits.max_rows {
+                    return Err(ExecError::TooManyRows {
+                        limit: limits.max_rows,
+                    });
+                }
+                out.push(r);
+            }
+            Ok(Output::Events(out))
+        }
+    }
+}
+
+fn feed(agg: &mut Aggregator<'_>, data: Data<'_>) -> Result<(), ExecError> {
+    match data {
+        Data::Events(it) => {
+            for r in it {
+                agg.add(&r)?;
+            }
+        }
+        Data::Table(t) => {
+            for r in t.to_rows() {
+                agg.add(&r)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn where_table(e: &Expr, t: Table) -> Table {
+    let keep: Vec<bool> = t.to_rows().map(|r| e.matches(&r)).collect();
+    let rows = t
+        .rows
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(r, k)| k.then_some(r))
+        .collect();
+    Table {
+        columns: t.columns,
+        rows,
+    }
+}
+
+/// `fields` selectors: names, or patterns when they contain `*`.
+struct Selector {
+    items: Vec<Sel>,
+}
+
+enum Sel {
+    Name(String),
+    Pattern(Glob),
+}
+
+impl Selector {
+    fn new(names: &[String]) -> Selector {
+        let items = names
+            .iter()
+            .map(|n| {
+                if !n.contains('*') {
+                    return Sel::Name(n.clone());
+                }
+                let parts = n
+                    .split('*')
+                    .enumerate()
+                    .flat_map(|(i, lit)| {
+                        let star = (i > 0).then_some(GlobPart::Any);
+                        star.into_iter().chain([GlobPart::Literal(lit.to_owned())])
+                    })
+                    .collect();
+                Glob::new(parts).map_or_else(|_| Sel::Name(n.clone()), Sel::Pattern)
+            })
+            .collect();
+        Selector { items }
+    }
+
+    /// Names of `available` selected, in selector order, each once.
+    fn select<'n>(&self, available: impl Iterator<Item = &'n String> + Clone) -> Vec<&'n String> {
+        let mut out: Vec<&String> = Vec::new();
+        for s in &self.items {
+            for name in available.clone() {
+                let hit = match s {
+                    Sel::Name(n) => n == name,
+                    Sel::Pattern(g) => g.is_match(name),
+                };
+                if hit && !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        out
+    }
+
+    fn project(&self, mut row: Row) -> Row {
+        let names: Vec<String> = self.select(row.keys()).into_iter().cloned().collect();
+        let mut out = Row::new();
+        for n in names {
+            if let Some(v) = row.remove(&n) {
+                out.insert(n, v);
+            }
+        }
+        out
+    }
+
+    fn table(&self, t: Table) -> Table {
+        let idx: Vec<usize> = self
+            .select(t.columns.iter())
+            .into_iter()
+            .filter_map(|n| t.index(n))
+            .collect();
+        Table {
+            columns: idx
+                .iter()
+                .filter_map(|&i| t.columns.get(i).cloned())
+                .collect(),
+            rows: t
+                .rows
+                .iter()
+                .map(|r| {
+                    idx.iter()
+                        .map(|&i| r.get(i).cloned().unwrap_or(Value::Null))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Sort order of values: numbers (and numeric text) numerically, then text ignoring case, then
+/// booleans, then anything else by its JSON text. Missing values and nulls always come last.
+pub fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    fn class(v: &Value) -> u8 {
+        match v {
+            Value::Number(_) => 0,
+            Value::String(s) if crate::matcher::text_num(s).is_some() => 0,
+            Value::String(_) => 1,
+            Value::Bool(_) => 2,
+            _ => 3,
+        }
+    }
+    let a = a.filter(|v| !v.is_null());
+    let b = b.filter(|v| !v.is_null());
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) => class(x).cmp(&class(y)).then_with(|| match (x, y) {
+            (Value::String(p), Value::String(q)) if class(x) == 1 => ci_cmp(p, q),
+            (Value::Bool(p), Value::Bool(q)) => p.cmp(q),
+            _ => match (value_num(x), value_num(y)) {
+                (Some(p), Some(q)) => p.cmp_num(q).unwrap_or(Ordering::Equal),
+                _ => x.to_string().cmp(&y.to_string()),
+            },
+        }),
+    }
+}
+
+/// Compares by the keys, missing values last whatever the direction.
+fn compare_by(keys: &[SortKey], get: impl Fn(&str, usize) -> Option<Ordering>) -> Ordering {
+    for (i, k) in keys.iter().enumerate() {
+        if let Some(o) = get(&k.field, i).filter(|o| o.is_ne()) {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+fn key_order(k: &SortKey, a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    let missing = |v: Option<&Value>| v.is_none_or(Value::is_null);
+    let o = compare_values(a, b);
+    if k.descending && !missing(a) && !missing(b) {
+        o.reverse()
+    } else {
+        o
+    }
+}
+
+fn sort_events(
+    keys: &[SortKey],
+    it: Box<dyn Iterator<Item = Row> + '_>,
+    head: Option<usize>,
+    limits: &Limits,
+) -> Result<Vec<Row>, ExecError> {
+    let cmp = |a: &(Row, usize), b: &(Row, usize)| {
+        compare_by(keys, |f, i| {
+            keys.get(i).map(|k| key_order(k, a.0.get(f), b.0.get(f)))
+        })
+        .then(a.1.cmp(&b.1))
+    };
+    let mut buf: Vec<(Row, usize)> = Vec::new();
+    for (seq, r) in it.enumerate() {
+        match head {
+            Some(n) => {
+                buf.push((r, seq));
+                // Keep the best n; sorting every n arrivals amortises to O(log n) per row.
+                if buf.len() > n.saturating_mul(2).max(64) {
+                    buf.sort_by(cmp);
+                    buf.truncate(n);
+                }
+            }
+            None => {
+                if buf.len() == limits.max_rows {
+                    return Err(ExecError::TooManyRows {
+                        limit: limits.max_rows,
+                    });
+                }
+                buf.push((r, seq));
+            }
+        }
+    }
+    buf.sort_by(cmp);
+    if let Some(n) = head {
+        buf.truncate(n);
+    }
+    Ok(buf.into_iter().map(|(r, _)| r).collect())
+}
+
+fn sort_table(keys: &[SortKey], t: &mut Table) {
+    let idx: Vec<Option<usize>> = keys.iter().map(|k| t.index(&k.field)).collect();
+    t.rows.sort_by(|a, b| {
+        compare_by(keys, |_, i| {
+            let col = idx.get(i).copied().flatten();
+            let k = keys.get(i)?;
+            Some(key_order(
+                k,
+                col.and_then(|c| a.get(c)),
+                col.and_then(|c| b.get(c)),
+            ))
+        })
+    });
+}
+
+/// Calls `f` on each non-null scalar of `v`.
+fn for_each_scalar(v: &Value, f: &mut impl FnMut(&Value) -> Result<(), ExecError>) -> Result<(), ExecError> {
+    match v {
+        Value::Null => Ok(()),
+        Value::Array(items) => {
+            // Flat events hold arrays of scalars; deeper nesting is not looked into.
+            for x in items.iter().filter(|x| !x.is_array()) {
+                for_each_scalar(x, f)?;
+            }
+            Ok(())
+        }
+        x => f(x),
+    }
+}
+
+/// The text a value groups and counts distinct by.
+fn key_text(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => out.push_str(s),
+        other => {
+            let _ = write!(out, "{other}");
+        }
+    }
+}
+
+/// Most key combinations one event may contribute when `by` fields hold arrays.
+const MAX_FANOUT: usize = 256;
+
+/// Running state of one aggregation in one group.
+enum Acc {
+    Count(u64),
+    Dc(HashSet<String>),
+    Min(Extreme),
+    Max(Extreme),
+    Sum { int: i128, float: f64, all_int: bool, n: u64 },
+    Avg { sum: f64, n: u64 },
+    Values(BTreeSet<String>),
+}
+
+/// Smallest or largest seen: numbers win over text when there are any.
+#[derive(Default)]
+struct Extreme {
+    num: Option<(Num, Value)>,
+    text: Option<String>,
+}
+
+impl Acc {
+    fn new(f: AggFunc) -> Acc {
+        match f {
+            AggFunc::Count => Acc::Count(0),
+            AggFunc::Dc => Acc::Dc(HashSet::new()),
+            AggFunc::Min => Acc::Min(Extreme::default()),
+            AggFunc::Max => Acc::Max(Extreme::default()),
+            AggFunc::Sum => Acc::Sum {
+                int: 0,
+                float: 0.0,
+                all_int: true,
+                n: 0,
+            },
+            AggFunc::Avg => Acc::Avg { sum: 0.0, n: 0 },
+            AggFunc::Values => Acc::Values(BTreeSet::new()),
+        }
+    }
+
+    fn result(self) -> Value {
+        match self {
+            Acc::Count(c) => Value::from(c),
+            Acc::Dc(set) => Value::from(set.len()),
+            Acc::Min(e) | Acc::Max(e) => match (e.num, e.text) {
+                (Some((_, v)), _) => v,
+                (None, Some(t)) => Value::String(t),
+                (None, None) => Value::Null,
+            },
+            Acc::Sum { n: 0, .. } => Value::Null,
+            Acc::Sum {
+                int, all_int: true, ..
+            } => i64::try_from(int).map_or(float_value(int as f64), Value::from),
+            Acc::Sum { float, .. } => float_value(float),
+            Acc::Avg { n: 0, .. } => Value::Null,
+            Acc::Avg { sum, n } => float_value(sum / n as f64),
+            Acc::Values(set) => Value::Array(set.into_iter().map(Value::String).collect()),
+        }
+    }
+}
+
+fn float_value(f: f64) -> Value {
+    Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+/// Shared mutable budgets of one aggregation run.
+struct Budget {
+    distinct: usize,
+    max_distinct: usize,
+    max_values: usize,
+}
+
+impl Extreme {
+    /// Offers `x`; keeps it when it is further in direction `want` than what is kept.
+    fn offer(&mut self, x: &Value, want: Ordering) {
+        match value_num(x) {
+            Some(n) => {
+                if !matches!(&self.num, Some((cur, _)) if n.cmp_num(*cur) != Some(want)) {
+                    let v = match n {
+                        Num::Int(i) => Value::from(i),
+                        Num::Big(u) => Value::from(u),
+                        Num::Float(f) => float_value(f),
+                    };
+                    self.num = Some((n, v));
+                }
+            }
+            None => {
+                if let Value::String(s) = x
+                    && !matches!(&self.text, Some(cur) if ci_cmp(s, cur) != want)
+                {
+                    self.text = Some(s.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Whether `v` holds at least one non-null scalar.
+fn has_value(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Array(items) => items.iter().any(|x| !x.is_null() && !x.is_array()),
+        _ => true,
+    }
+}
+
+fn update(
+    acc: &mut Acc,
+    agg: &Agg,
+    row: &Row,
+    budget: &mut Budget,
+    text: &mut String,
+) -> Result<(), ExecError> {
+    let field = agg.field.as_ref().and_then(|f| row.get(f));
+    if let Acc::Count(c) = acc {
+        if agg.field.is_none() || field.is_some_and(has_value) {
+            *c += 1;
+        }
+        return Ok(());
+    }
+    let Some(v) = field else { return Ok(()) };
+    for_each_scalar(v, &mut |x| {
+        match acc {
+            Acc::Count(_) => {}
+            Acc::Dc(set) => {
+                text.clear();
+                key_text(x, text);
+                if !set.contains(text.as_str()) {
+                    if budget.distinct >= budget.max_distinct {
+                        return Err(ExecError::TooManyDistinct {
+                            limit: budget.max_distinct,
+                        });
+                    }
+                    budget.distinct += 1;
+                    set.insert(text.clone());
+                }
+            }
+            Acc::Min(e) => e.offer(x, Ordering::Less),
+            Acc::Max(e) => e.offer(x, Ordering::Greater),
+            Acc::Sum {
+                int,
+                float,
+                all_int,
+                n,
+            } => {
+                if let Some(num) = value_num(x) {
+                    *n += 1;
+                    *float += num.as_f64();
+                    match num {
+                        Num::Int(i) => *int = int.saturating_add(i128::from(i)),
+                        _ => *all_int = false,
+                    }
+                }
+            }
+            Acc::Avg { sum, n } => {
+                if let Some(num) = value_num(x) {
+                    *n += 1;
+                    *sum += num.as_f64();
+                }
+            }
+            Acc::Values(set) => {
+                text.clear();
+                key_text(x, text);
+                if !set.contains(text.as_str()) {
+                    set.insert(text.clone());
+                    if set.len() > budget.max_values {
+                        set.pop_last();
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+struct Group {
+    /// Bucket start (timechart only).
+    time: Option<i64>,
+    key: Vec<Value>,
+    accs: Vec<Acc>,
+}
+
+/// Folds rows into groups keyed by the `by` values (and the time bucket for `timechart`).
+struct Aggregator<'q> {
+    stats: &'q Stats,
+    span: Option<i64>,
+    groups: Vec<Group>,
+    /// Key text (values joined by U+001F) to index in `groups`.
+    index: HashMap<String, usize>,
+    max_groups: usize,
+    budget: Budget,
+    /// Rows that fell into at least one group.
+    rows_grouped: u64,
+    key_buf: String,
+    text_buf: String,
+}
+
+impl<'q> Aggregator<'q> {
+    fn new(stats: &'q Stats, span: Option<i64>, limits: &Limits) -> Aggregator<'q> {
+        let mut a = Aggregator {
+            stats,
+            span,
+            groups: Vec::new(),
+            index: HashMap::new(),
+            max_groups: limits.max_groups.max(1),
+            budget: Budget {
+                distinct: 0,
+                max_distinct: limits.max_distinct,
+                max_values: limits.max_values,
+            },
+            rows_grouped: 0,
+            key_buf: String::new(),
+            text_buf: String::new(),
+        };
+        // Without `by`, one row even when nothing matched (a count of 0 is an answer).
+        if stats.by.is_empty() && span.is_none() {
+            a.index.insert(String::new(), 0);
+            a.groups.push(Group {
+                time: None,
+                key: Vec::new(),
+                accs: stats.aggs.iter().map(|g| Acc::new(g.func)).collect(),
+            });
+        }
+        a
+    }
+
+    fn add(&mut self, row: &Row) -> Result<(), ExecError> {
+        let time = match self.span {
+            None => None,
+            Some(span) => {
+                let Some(ts) = row
+                    .get(TIMESTAMP_FIELD)
+                    .and_then(Value::as_str)
+                    .and_then(parse_rfc3339)
+                else {
+                    return Ok(());
+                };
+                Some(ts.div_euclid(span).saturating_mul(span))
+            }
+        };
+        // The values of each `by` field (arrays give one group per element).
+        let mut choices: Vec<Vec<&Value>> = Vec::with_capacity(self.stats.by.len());
+        for f in &self.stats.by {
+            let vals: Vec<&Value> = match row.get(f) {
+                None | Some(Value::Null) => return Ok(()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter(|x| !x.is_null() && !x.is_array())
+                    .collect(),
+                Some(v) => vec![v],
+            };
+            if vals.is_empty() {
+                return Ok(());
+            }
+            choices.push(vals);
+        }
+        self.rows_grouped += 1;
+        let mut pick = vec![0usize; choices.len()];
+        for _ in 0..MAX_FANOUT {
+            self.key_buf.clear();
+            if let Some(t) = time {
+                let _ = write!(self.key_buf, "{t}\u{1f}");
+            }
+            for (c, &p) in choices.iter().zip(&pick) {
+                if let Some(v) = c.get(p) {
+                    key_text(v, &mut self.key_buf);
+                }
+                self.key_buf.push('\u{1f}');
+            }
+            let gi = match self.index.get(self.key_buf.as_str()) {
+                Some(&gi) => gi,
+                None => {
+                    if self.groups.len() >= self.max_groups {
+                        return Err(ExecError::TooManyGroups {
+                            limit: self.max_groups,
+                        });
+                    }
+                    let key = choices
+                        .iter()
+                        .zip(&pick)
+                        .filter_map(|(c, &p)| c.get(p).map(|v| (*v).clone()))
+                        .collect();
+                    self.groups.push(Group {
+                        time,
+                        key,
+                        accs: self.stats.aggs.iter().map(|g| Acc::new(g.func)).collect(),
+                    });
+                    self.index.insert(self.key_buf.clone(), self.groups.len() - 1);
+                    self.groups.len() - 1
+                }
+            };
+            if let Some(g) = self.groups.get_mut(gi) {
+                for (acc, agg) in g.accs.iter_mut().zip(&self.stats.aggs) {
+                    update(acc, agg, row, &mut self.budget, &mut self.text_buf)?;
+                }
+            }
+            // Next combination (odometer); done when it wraps around.
+            let mut advanced = false;
+            for (p, c) in pick.iter_mut().zip(&choices).rev() {
+                *p += 1;
+                if *p < c.len() {
+                    advanced = true;
+                    break;
+                }
+                *p = 0;
+            }
+            if !advanced {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn sorted_groups(&mut self) -> Vec<Group> {
+        let mut groups = std::mem::take(&mut self.groups);
+        groups.sort_by(|a, b| {
+            a.time.cmp(&b.time).then_with(|| {
+                a.key
+                    .iter()
+                    .zip(&b.key)
+                    .map(|(x, y)| compare_values(Some(x), Some(y)))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(Ordering::Equal)
+            })
+        });
+        groups
+    }
+
+    fn finish(mut self) -> Table {
+        let mut columns = Vec::new();
+        if self.span.is_some() {
+            columns.push(TIME_COLUMN.to_owned());
+        }
+        columns.extend(self.stats.by.iter().cloned());
+        columns.extend(self.stats.aggs.iter().map(|a| a.name.clone()));
+        let rows = self
+            .sorted_groups()
+            .into_iter()
+            .map(|g| {
+                let mut row = Vec::with_capacity(columns.len());
+                if let Some(t) = g.time {
+                    row.push(Value::String(format_rfc3339(t)));
+                }
+                row.extend(g.key);
+                row.extend(g.accs.into_iter().map(Acc::result));
+                row
+            })
+            .collect();
+        Table { columns, rows }
+    }
+}
+
+/// `top` (most common first) and `rare` (least common first): value, count, percent of the rows
+/// that have the field.
+fn top(
+    field: &str,
+    n: usize,
+    most: bool,
+    data: Data<'_>,
+    limits: &Limits,
+) -> Result<Table, ExecError> {
+    let stats = Stats {
+        aggs: vec![Agg {
+            func: AggFunc::Count,
+            field: None,
+            name: "count".to_owned(),
+        }],
+        by: vec![field.to_owned()],
+    };
+    let mut agg = Aggregator::new(&stats, None, limits);
+    feed(&mut agg, data)?;
+    let total = agg.rows_grouped;
+    let mut rows: Vec<(Value, u64)> = agg
+        .sorted_groups()
+        .into_iter()
+        .filter_map(|g| {
+            let count = match g.accs.first() {
+                Some(Acc::Count(c)) => *c,
+                _ => 0,
+            };
+            g.key.into_iter().next().map(|k| (k, count))
+        })
+        .collect();
+    // Stable: equal counts keep the value order of `sorted_groups`.
+    rows.sort_by(|a, b| if most { b.1.cmp(&a.1) } else { a.1.cmp(&b.1) });
+    rows.truncate(n);
+    Ok(Table {
+        columns: vec![field.to_owned(), "count".to_owned(), "percent".to_owned()],
+        rows: rows
+            .into_iter()
+            .map(|(k, c)| {
+                let pct = if total == 0 {
+                    0.0
+                } else {
+                    (c as f64 * 10_000.0 / total as f64).round() / 100.0
+                };
+                vec![k, Value::from(c), float_value(pct)]
+            })
+            .collect(),
+    })
+}
