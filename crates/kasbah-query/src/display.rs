@@ -9,15 +9,30 @@ use crate::glob::GlobPart;
 use crate::parser::{is_escapable, looks_like_cidr};
 use crate::time::{format_rfc3339, format_span};
 
+/// Where a word is written: decides what must be escaped (see the parser's word contexts).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    /// A bare term, a field name or a pipe argument.
+    Term,
+    /// A value after `field:`, which may hold `:`, `=`, `,`...
+    Value,
+}
+
 /// Writes `s` as an unquoted word, escaping what the parser would otherwise read as syntax.
-fn write_word(f: &mut Formatter<'_>, s: &str, at_start: bool, escape_slash: bool) -> fmt::Result {
+fn write_word(f: &mut Formatter<'_>, s: &str, ctx: Ctx, at_start: bool) -> fmt::Result {
+    // `10.0.0.0/8` unescaped would read back as a network.
+    let slash = ctx == Ctx::Value && at_start && looks_like_cidr(s);
     for (i, c) in s.chars().enumerate() {
         let first = at_start && i == 0;
         let escape = is_escapable(c)
-            && match c {
-                '-' | '+' | '[' | ']' | '{' | '}' => first,
-                '/' => escape_slash,
-                _ => true,
+            && match (ctx, c) {
+                (_, '\\' | '*' | '?' | '"' | '(' | ')' | '|') => true,
+                (_, c) if c.is_whitespace() => true,
+                (_, '/') => slash,
+                (Ctx::Term, ':' | '<' | '>' | '=' | '!' | ',') => true,
+                (Ctx::Term, '-' | '+' | '[' | ']' | '{' | '}') => first,
+                (Ctx::Value, '[' | '{' | '<' | '>') => first,
+                _ => false,
             };
         if escape {
             f.write_char('\\')?;
@@ -43,7 +58,7 @@ struct Name<'a>(&'a str);
 
 impl Display for Name<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        write_word(f, self.0, true, false)
+        write_word(f, self.0, Ctx::Term, true)
     }
 }
 
@@ -91,18 +106,15 @@ impl Display for Expr {
 }
 
 /// A pattern: a bare word in full text, a value after `field:`.
-fn write_pattern(f: &mut Formatter<'_>, p: &Pattern) -> fmt::Result {
+fn write_pattern(f: &mut Formatter<'_>, p: &Pattern, ctx: Ctx) -> fmt::Result {
     match p {
         Pattern::Exact(s) if s.is_empty() => f.write_str("\"\""),
-        Pattern::Exact(s) => {
-            // `10.0.0.0/8` unescaped would read back as a network.
-            write_word(f, s, true, looks_like_cidr(s))
-        }
+        Pattern::Exact(s) => write_word(f, s, ctx, true),
         Pattern::Phrase(s) => write_quoted(f, s),
         Pattern::Wildcard(g) => {
             for (i, part) in g.parts().iter().enumerate() {
                 match part {
-                    GlobPart::Literal(s) => write_word(f, s, i == 0, false)?,
+                    GlobPart::Literal(s) => write_word(f, s, ctx, i == 0)?,
                     GlobPart::Any => f.write_char('*')?,
                     GlobPart::One => f.write_char('?')?,
                 }
@@ -133,7 +145,8 @@ impl Display for Predicate {
         match &self.test {
             Test::Eq(p) => {
                 f.write_str(sep)?;
-                write_pattern(f, p)
+                let ctx = if self.field.is_some() { Ctx::Value } else { Ctx::Term };
+                write_pattern(f, p, ctx)
             }
             Test::Exists => write!(f, "{sep}*"),
             Test::Cidr(n) => write!(f, "{sep}{}/{}", n.addr(), n.prefix()),

@@ -277,7 +277,7 @@ impl Parser {
         }
         match self.peek_at(n) {
             None => Some(n),
-            Some(c) if c.is_whitespace() || matches!(c, '(' | ')' | '"' | '|') => Some(n),
+            Some(c) if c.is_whitespace() || matches!(c, '(' | ')' | '"' | '|' | ',') => Some(n),
             Some(_) => None,
         }
     }
@@ -405,11 +405,18 @@ impl Parser {
             self.pos += n;
             self.need_operand("NOT")?;
             Expr::Not(Box::new(self.parse_unary(group)?))
-        } else if self.peek() == Some('-')
-            && self
+        } else if self.peek() == Some('-') {
+            // A lone `-` is a negation missing its term, not a search for "-" (quote that).
+            if self
                 .peek_at(1)
-                .is_some_and(|c| !c.is_whitespace() && !matches!(c, '|' | ')'))
-        {
+                .is_none_or(|c| c.is_whitespace() || matches!(c, '|' | ')'))
+            {
+                return Err(err(
+                    ErrorCode::MissingOperand,
+                    self.pos,
+                    "expected a search term right after '-'",
+                ));
+            }
             self.pos += 1;
             Expr::Not(Box::new(self.parse_unary(group)?))
         } else {
@@ -641,6 +648,11 @@ impl Parser {
                 ErrorCode::BadRange,
                 self.pos,
                 format!("expected {what} in the range"),
+            )),
+            Some(_) if self.keyword("TO").is_some() => Err(err(
+                ErrorCode::BadRange,
+                self.pos,
+                format!("expected {what} before TO (use * for none)"),
             )),
             Some(_) => self.scalar(field, Ctx::Range),
         }
@@ -894,6 +906,9 @@ impl Parser {
             let open = self.pos;
             self.pos += 1;
             self.skip_ws();
+            if self.at_pipe_end() {
+                return Err(err(ErrorCode::Unclosed, open, "unclosed '('"));
+            }
             if self.peek() != Some(')') {
                 let f = self.word(Ctx::Arg);
                 if f.is_empty() {
