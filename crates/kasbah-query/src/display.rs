@@ -145,7 +145,11 @@ impl Display for Predicate {
         match &self.test {
             Test::Eq(p) => {
                 f.write_str(sep)?;
-                let ctx = if self.field.is_some() { Ctx::Value } else { Ctx::Term };
+                let ctx = if self.field.is_some() {
+                    Ctx::Value
+                } else {
+                    Ctx::Term
+                };
                 write_pattern(f, p, ctx)
             }
             Test::Exists => write!(f, "{sep}*"),

@@ -131,7 +131,10 @@ mod tests {
             column: 17,
             message: "expected a value after ':'".into(),
         };
-        assert_eq!(e.to_string(), "column 17: expected a value after ':' [KQ003]");
+        assert_eq!(
+            e.to_string(),
+            "column 17: expected a value after ':' [KQ003]"
+        );
     }
 
     #[test]

@@ -103,7 +103,9 @@ pub fn execute_with<'a>(
     while let Some(pipe) = pipes.get(i) {
         i += 1;
         data = match (pipe, data) {
-            (Pipe::Where(e), Data::Events(it)) => Data::Events(Box::new(it.filter(move |r| e.matches(r)))),
+            (Pipe::Where(e), Data::Events(it)) => {
+                Data::Events(Box::new(it.filter(move |r| e.matches(r))))
+            }
             (Pipe::Where(e), Data::Table(t)) => Data::Table(where_table(e, t)),
             (Pipe::Fields(names), Data::Events(it)) => {
                 let sel = Selector::new(names);
@@ -380,7 +382,10 @@ fn sort_table(keys: &[SortKey], t: &mut Table) {
 }
 
 /// Calls `f` on each non-null scalar of `v`.
-fn for_each_scalar(v: &Value, f: &mut impl FnMut(&Value) -> Result<(), ExecError>) -> Result<(), ExecError> {
+fn for_each_scalar(
+    v: &Value,
+    f: &mut impl FnMut(&Value) -> Result<(), ExecError>,
+) -> Result<(), ExecError> {
     match v {
         Value::Null => Ok(()),
         Value::Array(items) => {
@@ -413,8 +418,16 @@ enum Acc {
     Dc(HashSet<String>),
     Min(Extreme),
     Max(Extreme),
-    Sum { int: i128, float: f64, all_int: bool, n: u64 },
-    Avg { sum: f64, n: u64 },
+    Sum {
+        int: i128,
+        float: f64,
+        all_int: bool,
+        n: u64,
+    },
+    Avg {
+        sum: f64,
+        n: u64,
+    },
     Values(BTreeSet<String>),
 }
 
@@ -690,7 +703,8 @@ impl<'q> Aggregator<'q> {
                         key,
                         accs: self.stats.aggs.iter().map(|g| Acc::new(g.func)).collect(),
                     });
-                    self.index.insert(self.key_buf.clone(), self.groups.len() - 1);
+                    self.index
+                        .insert(self.key_buf.clone(), self.groups.len() - 1);
                     self.groups.len() - 1
                 }
             };
@@ -803,4 +817,356 @@ fn top(
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+    use serde_json::json;
+
+    fn rows(vals: Vec<Value>) -> Vec<Row> {
+        vals.into_iter()
+            .filter_map(|v| v.as_object().cloned())
+            .collect()
+    }
+
+    /// Filters `events` with the query and runs its pipes.
+    fn run_with(src: &str, events: &[Row], limits: &Limits) -> Result<Output, ExecError> {
+        let q = parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+        let hits: Vec<Row> = events
+            .iter()
+            .filter(|r| q.filter.matches(r))
+            .cloned()
+            .collect();
+        execute_with(&q.pipes, hits.into_iter(), limits)
+    }
+
+    fn table(src: &str, events: &[Row]) -> Table {
+        match run_with(src, events, &Limits::default()) {
+            Ok(Output::Table(t)) => t,
+            other => panic!("{src}: expected a table, got {other:?}"),
+        }
+    }
+
+    fn events(src: &str, events: &[Row]) -> Vec<Row> {
+        match run_with(src, events, &Limits::default()) {
+            Ok(Output::Events(e)) => e,
+            other => panic!("{src}: expected events, got {other:?}"),
+        }
+    }
+
+    fn auth() -> Vec<Row> {
+        rows(vec![
+            json!({"@timestamp": "2024-03-14T10:00:05Z", "host.name": "web01", "user.name": "root", "event.outcome": "failure", "source.ip": "203.0.113.45", "bytes": 100}),
+            json!({"@timestamp": "2024-03-14T10:20:00Z", "host.name": "web01", "user.name": "admin", "event.outcome": "failure", "source.ip": "203.0.113.45", "bytes": 300}),
+            json!({"@timestamp": "2024-03-14T10:40:00.5Z", "host.name": "web02", "user.name": "root", "event.outcome": "failure", "source.ip": "198.51.100.7", "bytes": "250"}),
+            json!({"@timestamp": "2024-03-14T11:05:00Z", "host.name": "web01", "user.name": "deploy", "event.outcome": "success", "source.ip": "10.0.0.5", "bytes": 50.5}),
+            json!({"@timestamp": "2024-03-14T12:59:59Z", "host.name": "db01", "user.name": ["root", "postgres"], "event.outcome": "success", "source.ip": "10.0.0.9"}),
+            json!({"@timestamp": "not a time", "host.name": null, "event.outcome": "unknown"}),
+        ])
+    }
+
+    fn col<'t>(t: &'t Table, name: &str) -> Vec<&'t Value> {
+        let i = t.index(name).unwrap_or_else(|| panic!("no column {name}"));
+        t.rows.iter().filter_map(|r| r.get(i)).collect()
+    }
+
+    #[test]
+    fn no_pipes_returns_the_matching_events() {
+        let e = events("event.outcome:failure", &auth());
+        assert_eq!(e.len(), 3);
+        assert_eq!(e[2]["host.name"], "web02");
+    }
+
+    #[test]
+    fn where_filters_events_and_tables() {
+        assert_eq!(events("| where bytes >= 250", &auth()).len(), 2);
+        let t = table("| stats count() by host.name | where count > 1", &auth());
+        assert_eq!(t.rows, [[json!("web01"), json!(3)]]);
+        let t = table(
+            "| stats count() by host.name | where host.name:web*",
+            &auth(),
+        );
+        assert_eq!(col(&t, "host.name"), [&json!("web01"), &json!("web02")]);
+    }
+
+    #[test]
+    fn fields_projects() {
+        let e = events(
+            "user.name:admin | fields user.name, @timestamp, missing",
+            &auth(),
+        );
+        assert_eq!(e.len(), 1);
+        // Events keep the key order of `Row` (sorted, unless serde_json's `preserve_order` is on).
+        let mut keys: Vec<&String> = e[0].keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["@timestamp", "user.name"]);
+        let e = events("user.name:admin | fields *.name", &auth());
+        assert_eq!(e[0].keys().collect::<Vec<_>>(), ["host.name", "user.name"]);
+        let t = table(
+            "| stats count(), dc(user.name) by host.name | fields dc*, host.name",
+            &auth(),
+        );
+        assert_eq!(t.columns, ["dc(user.name)", "host.name"]);
+        assert_eq!(t.rows[0], [json!(2), json!("db01")]);
+    }
+
+    #[test]
+    fn stats_aggregations() {
+        let t = table(
+            "| stats count(), count(bytes), dc(user.name) as users, min(bytes), max(bytes), avg(bytes), sum(bytes), values(user.name)",
+            &auth(),
+        );
+        assert_eq!(
+            t.columns,
+            [
+                "count",
+                "count(bytes)",
+                "users",
+                "min(bytes)",
+                "max(bytes)",
+                "avg(bytes)",
+                "sum(bytes)",
+                "values(user.name)"
+            ]
+        );
+        // Numeric strings count as numbers; arrays contribute each element.
+        assert_eq!(
+            t.rows,
+            [[
+                json!(6),
+                json!(4),
+                json!(4),
+                json!(50.5),
+                json!(300),
+                json!(175.125),
+                json!(700.5),
+                json!(["admin", "deploy", "postgres", "root"])
+            ]]
+        );
+    }
+
+    #[test]
+    fn stats_by_groups_sorted_and_skips_missing() {
+        let t = table("| stats count() by host.name", &auth());
+        assert_eq!(t.columns, ["host.name", "count"]);
+        assert_eq!(
+            t.rows,
+            [
+                [json!("db01"), json!(1)],
+                [json!("web01"), json!(3)],
+                [json!("web02"), json!(1)]
+            ]
+        );
+        // An array `by` value counts the event once per element.
+        let t = table("| stats count() by user.name, event.outcome", &auth());
+        assert_eq!(
+            t.rows,
+            [
+                [json!("admin"), json!("failure"), json!(1)],
+                [json!("deploy"), json!("success"), json!(1)],
+                [json!("postgres"), json!("success"), json!(1)],
+                [json!("root"), json!("failure"), json!(2)],
+                [json!("root"), json!("success"), json!(1)],
+            ]
+        );
+    }
+
+    #[test]
+    fn stats_on_nothing_gives_one_row_without_by_and_none_with_by() {
+        let t = table(
+            "nosuchthing | stats count(), avg(bytes), values(x)",
+            &auth(),
+        );
+        assert_eq!(t.rows, [[json!(0), Value::Null, json!([])]]);
+        let t = table("nosuchthing | stats count() by host.name", &auth());
+        assert!(t.rows.is_empty());
+    }
+
+    #[test]
+    fn min_max_of_text_and_sum_of_integers() {
+        let r = rows(vec![
+            json!({"s": "beta", "n": 9_000_000_000_000_000_000i64}),
+            json!({"s": "Alpha", "n": 9_000_000_000_000_000_000i64}),
+        ]);
+        let t = table("| stats min(s), max(s), sum(n)", &r);
+        // The sum overflows i64 and falls back to a float rather than wrapping.
+        assert_eq!(t.rows, [[json!("Alpha"), json!("beta"), json!(1.8e19)]]);
+    }
+
+    #[test]
+    fn sort_and_head() {
+        let e = events("| sort -bytes | head 2", &auth());
+        assert_eq!(
+            e.iter().map(|r| r["bytes"].clone()).collect::<Vec<_>>(),
+            [json!(300), json!("250")]
+        );
+        // Missing values last in both directions; ties keep input order.
+        let e = events("| sort bytes", &auth());
+        let hosts: Vec<&Value> = e
+            .iter()
+            .map(|r| r.get("host.name").unwrap_or(&Value::Null))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                &json!("web01"),
+                &json!("web01"),
+                &json!("web02"),
+                &json!("web01"),
+                &json!("db01"),
+                &Value::Null
+            ]
+        );
+        let t = table(
+            "| stats count() by host.name | sort -count, host.name",
+            &auth(),
+        );
+        assert_eq!(
+            col(&t, "host.name"),
+            [&json!("web01"), &json!("db01"), &json!("web02")]
+        );
+        let t = table(
+            "| stats count() by host.name | sort host.name desc | head 1",
+            &auth(),
+        );
+        assert_eq!(t.rows, [[json!("web02"), json!(1)]]);
+        assert_eq!(events("| head", &auth()).len(), 6);
+        assert_eq!(events("| head 0", &auth()).len(), 0);
+    }
+
+    #[test]
+    fn sort_head_keeps_only_the_best_n_of_a_long_stream() {
+        let many: Vec<Row> = (0..10_000)
+            .map(|i| rows(vec![json!({"n": (i * 7919) % 10_000})]).remove(0))
+            .collect();
+        let limits = Limits {
+            max_rows: 100,
+            ..Limits::default()
+        };
+        let q = parse("| sort -n | head 3").expect("parses");
+        let Ok(Output::Events(e)) = execute_with(&q.pipes, many.clone().into_iter(), &limits)
+        else {
+            panic!("events")
+        };
+        assert_eq!(
+            e.iter().map(|r| r["n"].clone()).collect::<Vec<_>>(),
+            [json!(9999), json!(9998), json!(9997)]
+        );
+        // Without head the rows to sort are bounded.
+        let q = parse("| sort -n").expect("parses");
+        assert_eq!(
+            execute_with(&q.pipes, many.into_iter(), &limits),
+            Err(ExecError::TooManyRows { limit: 100 })
+        );
+    }
+
+    #[test]
+    fn timechart_buckets_on_timestamp() {
+        let t = table("| timechart span=1h count(), sum(bytes)", &auth());
+        assert_eq!(t.columns, ["_time", "count", "sum(bytes)"]);
+        assert_eq!(
+            t.rows,
+            [
+                [json!("2024-03-14T10:00:00Z"), json!(3), json!(650)],
+                [json!("2024-03-14T11:00:00Z"), json!(1), json!(50.5)],
+                [json!("2024-03-14T12:00:00Z"), json!(1), Value::Null],
+            ]
+        );
+        let t = table(
+            "event.outcome:failure | timechart span=30m count() by host.name",
+            &auth(),
+        );
+        assert_eq!(t.columns, ["_time", "host.name", "count"]);
+        assert_eq!(
+            t.rows,
+            [
+                [json!("2024-03-14T10:00:00Z"), json!("web01"), json!(2)],
+                [json!("2024-03-14T10:30:00Z"), json!("web02"), json!(1)],
+            ]
+        );
+    }
+
+    #[test]
+    fn top_and_rare() {
+        let t = table("| top user.name", &auth());
+        assert_eq!(t.columns, ["user.name", "count", "percent"]);
+        // 5 events have a user; root appears in 3 of them.
+        assert_eq!(t.rows[0], [json!("root"), json!(3), json!(60.0)]);
+        assert_eq!(t.rows.len(), 4);
+        let t = table("| top 1 host.name", &auth());
+        assert_eq!(t.rows, [[json!("web01"), json!(3), json!(60.0)]]);
+        let t = table("| rare 2 host.name", &auth());
+        assert_eq!(
+            t.rows,
+            [
+                [json!("db01"), json!(1), json!(20.0)],
+                [json!("web02"), json!(1), json!(20.0)]
+            ]
+        );
+    }
+
+    #[test]
+    fn limits_stop_execution_instead_of_growing() {
+        let many: Vec<Row> = (0..1000)
+            .map(|i| rows(vec![json!({"k": i, "u": format!("u{i}")})]).remove(0))
+            .collect();
+        let small = Limits {
+            max_groups: 10,
+            max_rows: 10,
+            max_values: 3,
+            max_distinct: 50,
+        };
+        assert_eq!(
+            run_with("| stats count() by k", &many, &small),
+            Err(ExecError::TooManyGroups { limit: 10 })
+        );
+        assert_eq!(
+            run_with("| top k", &many, &small),
+            Err(ExecError::TooManyGroups { limit: 10 })
+        );
+        assert_eq!(
+            run_with("| stats dc(u)", &many, &small),
+            Err(ExecError::TooManyDistinct { limit: 50 })
+        );
+        assert_eq!(
+            run_with("*", &many, &small),
+            Err(ExecError::TooManyRows { limit: 10 })
+        );
+        // values() keeps the smallest few, whatever the order of arrival.
+        let Ok(Output::Table(t)) = run_with("| stats values(u)", &many, &small) else {
+            panic!("table")
+        };
+        assert_eq!(t.rows, [[json!(["u0", "u1", "u10"])]]);
+        // Within limits all is well.
+        assert!(run_with("| head 10", &many, &small).is_ok());
+    }
+
+    #[test]
+    fn compare_values_orders_numbers_text_and_missing() {
+        let mut v = vec![
+            json!("b"),
+            Value::Null,
+            json!(10),
+            json!("9"),
+            json!("A"),
+            json!(true),
+            json!(2.5),
+        ];
+        v.sort_by(|a, b| compare_values(Some(a), Some(b)));
+        assert_eq!(
+            v,
+            [
+                json!(2.5),
+                json!("9"),
+                json!(10),
+                json!("A"),
+                json!("b"),
+                json!(true),
+                Value::Null
+            ]
+        );
+        assert_eq!(compare_values(None, Some(&json!(1))), Ordering::Greater);
+    }
 }

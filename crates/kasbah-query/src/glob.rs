@@ -81,7 +81,9 @@ impl Glob {
 
     /// True when the pattern has a `*` or `?` (a glob without one is an exact value).
     pub fn has_wildcard(&self) -> bool {
-        self.parts.iter().any(|p| !matches!(p, GlobPart::Literal(_)))
+        self.parts
+            .iter()
+            .any(|p| !matches!(p, GlobPart::Literal(_)))
     }
 
     /// True when the pattern is `*` alone (matches every value).

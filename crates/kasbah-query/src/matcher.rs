@@ -48,8 +48,9 @@ impl Predicate {
     pub fn matches(&self, row: &Row) -> bool {
         match &self.field {
             None => FULL_TEXT_FIELDS.iter().any(|f| {
-                row.get(*f)
-                    .is_some_and(|v| any_scalar(v, 0, &mut |x| with_text(x, |t| full_text(&self.test, t))))
+                row.get(*f).is_some_and(|v| {
+                    any_scalar(v, 0, &mut |x| with_text(x, |t| full_text(&self.test, t)))
+                })
             }),
             Some(f) => row
                 .get(f)
@@ -265,7 +266,10 @@ pub(crate) fn phrase_in(text: &str, needle: &str) -> bool {
     while let Some(t) = rest.next() {
         if ci_eq(t, head) {
             let mut probe = rest.clone();
-            if first.clone().all(|n| probe.next().is_some_and(|t| ci_eq(t, n))) {
+            if first
+                .clone()
+                .all(|n| probe.next().is_some_and(|t| ci_eq(t, n)))
+            {
                 return true;
             }
         }
@@ -297,7 +301,9 @@ mod tests {
     fn tokens_and_phrases() {
         assert_eq!(
             tokens("Failed password for root from 10.0.0.1").collect::<Vec<_>>(),
-            ["Failed", "password", "for", "root", "from", "10", "0", "0", "1"]
+            [
+                "Failed", "password", "for", "root", "from", "10", "0", "0", "1"
+            ]
         );
         assert!(phrase_in("Failed password for root", "failed PASSWORD"));
         assert!(phrase_in("a b a b c", "a b c"));
@@ -339,7 +345,10 @@ mod tests {
         assert!(m("process.name:p?wershell.exe", &r));
         assert!(!m("process.name:shell*", &r));
         assert!(m("process.pid:42*", &r));
-        assert!(m(r"path:C:\Windows\System32\*", &r) == false); // `\*` is a literal star
+        assert!(
+            !m(r"path:C:\Windows\System32\*", &r),
+            "`\\*` is a literal star"
+        );
         assert!(m(r"path:C:\Windows\System32\\*", &r));
         assert!(m(r"path:*\\cmd.exe", &r));
         // Exists.
@@ -387,11 +396,17 @@ mod tests {
         assert!(!m("fail", &r), "whole tokens only");
         assert!(m("fail*", &r) && m("ss?2", &r) && !m("ss?", &r));
         assert!(m(r#""failed password""#, &r) && !m(r#""password failed""#, &r));
-        assert!(m("203.0.113.45", &r), "punctuated words are phrases of tokens");
+        assert!(
+            m("203.0.113.45", &r),
+            "punctuated words are phrases of tokens"
+        );
         assert!(!m("203.0.113.46", &r));
         assert!(m("*rom 203*", &r), "two wildcard terms, each a token");
         assert!(!m(r"*rom\ 204*", &r));
-        assert!(m(r"*from\ 203*", &r), "a wildcard with punctuation spans the text");
+        assert!(
+            m(r"*from\ 203*", &r),
+            "a wildcard with punctuation spans the text"
+        );
         assert!(!m("nobody", &r), "other fields are not full text");
         assert!(m("failed AND NOT root", &r) && !m("failed -admin", &r));
         assert!(m("root OR admin", &r) && !m("root OR alice", &r));

@@ -159,7 +159,9 @@ impl Word {
                 .all(|(&(c, _), k)| c.eq_ignore_ascii_case(&k))
     }
     fn has_wildcard(&self) -> bool {
-        self.chars.iter().any(|&(c, e)| !e && (c == '*' || c == '?'))
+        self.chars
+            .iter()
+            .any(|&(c, e)| !e && (c == '*' || c == '?'))
     }
     fn glob_parts(&self) -> Vec<GlobPart> {
         let mut parts = Vec::new();
@@ -190,7 +192,9 @@ pub(crate) fn looks_like_cidr(t: &str) -> bool {
     };
     let prefix_ok = !p.is_empty() && p.chars().all(|c| c.is_ascii_digit());
     let v4 = a.contains('.') && a.chars().all(|c| c.is_ascii_digit() || c == '.');
-    let v6 = a.contains(':') && a.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+    let v6 = a.contains(':')
+        && a.chars()
+            .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
     prefix_ok && (v4 || v6)
 }
 
@@ -437,7 +441,10 @@ impl Parser {
             Some('(') => self.paren_group(group),
             Some('"') => {
                 let text = self.quoted()?;
-                Ok(pred(group.map(str::to_owned), Test::Eq(quoted_pattern(text))))
+                Ok(pred(
+                    group.map(str::to_owned),
+                    Test::Eq(quoted_pattern(text)),
+                ))
             }
             Some(_) if group.is_some() => {
                 let field = group.unwrap_or_default();
@@ -446,7 +453,11 @@ impl Parser {
             Some(c) => {
                 let w = self.word(Ctx::Term);
                 if w.is_empty() {
-                    return Err(err(ErrorCode::Syntax, self.pos, format!("unexpected '{c}'")));
+                    return Err(err(
+                        ErrorCode::Syntax,
+                        self.pos,
+                        format!("unexpected '{c}'"),
+                    ));
                 }
                 if self.peek() == Some(':') {
                     let field = field_name(&w)?;
@@ -565,7 +576,11 @@ impl Parser {
             Some(c) => {
                 let w = self.word(Ctx::Value);
                 if w.is_empty() {
-                    return Err(err(ErrorCode::Syntax, self.pos, format!("unexpected '{c}'")));
+                    return Err(err(
+                        ErrorCode::Syntax,
+                        self.pos,
+                        format!("unexpected '{c}'"),
+                    ));
                 }
                 let text = w.text();
                 if !w.has_escapes() && looks_like_cidr(&text) {
@@ -667,7 +682,10 @@ impl Parser {
         } else {
             let w = self.word(ctx);
             if w.is_empty() {
-                let found = self.peek().map(|c| format!(", found '{c}'")).unwrap_or_default();
+                let found = self
+                    .peek()
+                    .map(|c| format!(", found '{c}'"))
+                    .unwrap_or_default();
                 return Err(err(
                     ErrorCode::MissingValue,
                     self.pos,
@@ -757,7 +775,9 @@ impl Parser {
     /// With `only`, whatever follows must be the count; else only a digit-led word is one.
     fn opt_count(&mut self, cmd: &str, only: bool) -> R<usize> {
         self.skip_ws();
-        let digits = self.peek().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+');
+        let digits = self
+            .peek()
+            .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+');
         if self.at_pipe_end() || !(digits || only) {
             return Ok(DEFAULT_HEAD);
         }
@@ -875,16 +895,19 @@ impl Parser {
 
     /// `span=` at the cursor.
     fn peek_span(&self) -> bool {
-        "span=".chars().enumerate().all(|(i, k)| {
-            self.peek_at(i)
-                .is_some_and(|c| c.eq_ignore_ascii_case(&k))
-        })
+        "span="
+            .chars()
+            .enumerate()
+            .all(|(i, k)| self.peek_at(i).is_some_and(|c| c.eq_ignore_ascii_case(&k)))
     }
 
     fn agg(&mut self) -> R<Agg> {
         let w = self.word(Ctx::Arg);
         if w.is_empty() {
-            let found = self.peek().map(|c| format!(", found '{c}'")).unwrap_or_default();
+            let found = self
+                .peek()
+                .map(|c| format!(", found '{c}'"))
+                .unwrap_or_default();
             return Err(err(
                 ErrorCode::PipeArgs,
                 self.pos,

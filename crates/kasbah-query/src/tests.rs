@@ -65,7 +65,10 @@ fn fails(src: &str, code: ErrorCode, column: usize, msg: &str) {
         Ok(query) => panic!("{src:?} parsed as {query:?}"),
         Err(e) => {
             assert_eq!((e.code, e.column), (code, column), "{src:?}: {e}");
-            assert!(e.message.contains(msg), "{src:?}: {e} should mention {msg:?}");
+            assert!(
+                e.message.contains(msg),
+                "{src:?}: {e} should mention {msg:?}"
+            );
         }
     }
 }
@@ -112,12 +115,18 @@ fn field_values() {
     assert_eq!(filter("user.name: root"), p("user.name", exact("root")));
     assert_eq!(filter("@timestamp:2024"), p("@timestamp", exact("2024")));
     // Values may hold ':' (IPv6, Windows paths, times) and other punctuation.
-    assert_eq!(filter("source.ip:fe80::1"), p("source.ip", exact("fe80::1")));
+    assert_eq!(
+        filter("source.ip:fe80::1"),
+        p("source.ip", exact("fe80::1"))
+    );
     assert_eq!(
         filter(r"file.path:C:\Windows\System32\cmd.exe"),
         p("file.path", exact(r"C:\Windows\System32\cmd.exe"))
     );
-    assert_eq!(filter("url.query:a=1,b<2"), p("url.query", exact("a=1,b<2")));
+    assert_eq!(
+        filter("url.query:a=1,b<2"),
+        p("url.query", exact("a=1,b<2"))
+    );
     // Escapes.
     assert_eq!(filter(r"a:x\ y"), p("a", exact("x y")));
     assert_eq!(filter(r"a:\(x\)"), p("a", exact("(x)")));
@@ -125,17 +134,29 @@ fn field_values() {
     assert_eq!(filter(r"a:\*"), p("a", exact("*")));
     assert_eq!(filter(r"a:end\"), p("a", exact(r"end\")));
     // Field names with the characters ECS and original logs use.
-    assert_eq!(filter("id.orig_h:1.2.3.4"), p("id.orig_h", exact("1.2.3.4")));
-    assert_eq!(filter("EventData.Image:x"), p("EventData.Image", exact("x")));
+    assert_eq!(
+        filter("id.orig_h:1.2.3.4"),
+        p("id.orig_h", exact("1.2.3.4"))
+    );
+    assert_eq!(
+        filter("EventData.Image:x"),
+        p("EventData.Image", exact("x"))
+    );
     assert_eq!(filter(r"weird\ key:x"), p("weird key", exact("x")));
     // `=` and `==` are `:`; `!=` negates.
     assert_eq!(filter("user=root"), p("user", exact("root")));
     assert_eq!(filter("user == root"), p("user", exact("root")));
     assert_eq!(filter("user!=root"), not(p("user", exact("root"))));
-    assert_eq!(filter("user != ro*"), not(p("user", glob(vec![lit("ro"), GlobPart::Any]))));
+    assert_eq!(
+        filter("user != ro*"),
+        not(p("user", glob(vec![lit("ro"), GlobPart::Any])))
+    );
     canon(r"a:x\ y", r"a:x\ y");
     canon("user=root", "user:root");
-    canon(r"file.path:C:\Windows\cmd.exe", r"file.path:C:\\Windows\\cmd.exe");
+    canon(
+        r"file.path:C:\Windows\cmd.exe",
+        r"file.path:C:\\Windows\\cmd.exe",
+    );
     canon("a:-5", "a:-5");
     canon(r"a:\[x", r"a:\[x");
     canon("a:x:y=z,w", "a:x:y=z,w");
@@ -146,19 +167,22 @@ fn field_values() {
 fn wildcards() {
     assert_eq!(
         filter("process.name:power*.exe"),
-        p("process.name", glob(vec![lit("power"), GlobPart::Any, lit(".exe")]))
+        p(
+            "process.name",
+            glob(vec![lit("power"), GlobPart::Any, lit(".exe")])
+        )
     );
-    assert_eq!(
-        filter("a:?b"),
-        p("a", glob(vec![GlobPart::One, lit("b")]))
-    );
+    assert_eq!(filter("a:?b"), p("a", glob(vec![GlobPart::One, lit("b")])));
     assert_eq!(filter(r"a:b\*"), p("a", exact("b*")));
     assert_eq!(filter(r"a:b\?"), p("a", exact("b?")));
     assert_eq!(
         filter(r"file.path:C:\Windows\\*"),
         p("file.path", glob(vec![lit(r"C:\Windows\"), GlobPart::Any]))
     );
-    assert_eq!(filter("pass*"), text(glob(vec![lit("pass"), GlobPart::Any])));
+    assert_eq!(
+        filter("pass*"),
+        text(glob(vec![lit("pass"), GlobPart::Any]))
+    );
     // `*` alone: exists on a field, everything in full text; `**` is the same.
     assert_eq!(filter("a:*"), p("a", Test::Exists));
     assert_eq!(filter("a:**"), p("a", Test::Exists));
@@ -173,9 +197,18 @@ fn wildcards() {
 
 #[test]
 fn phrases_and_full_text() {
-    assert_eq!(filter(r#""failed password""#), text(phrase("failed password")));
-    assert_eq!(filter(r#"message:"failed password""#), p("message", phrase("failed password")));
-    assert_eq!(filter(r#"a:"x \"y\" \\ \z""#), p("a", phrase(r#"x "y" \ \z"#)));
+    assert_eq!(
+        filter(r#""failed password""#),
+        text(phrase("failed password"))
+    );
+    assert_eq!(
+        filter(r#"message:"failed password""#),
+        p("message", phrase("failed password"))
+    );
+    assert_eq!(
+        filter(r#"a:"x \"y\" \\ \z""#),
+        p("a", phrase(r#"x "y" \ \z"#))
+    );
     // Wildcards inside quotes are literal.
     assert_eq!(filter(r#""a*""#), text(phrase("a*")));
     // Quotes without any token are exact values ("" is the empty value).
@@ -196,18 +229,48 @@ fn phrases_and_full_text() {
 fn ranges_and_comparisons() {
     let i = |n| Bound::Included(Scalar::Int(n));
     let x = |n| Bound::Excluded(Scalar::Int(n));
-    assert_eq!(filter("bytes:[100 TO 500]"), p("bytes", range(i(100), i(500))));
-    assert_eq!(filter("bytes:{100 TO 500}"), p("bytes", range(x(100), x(500))));
-    assert_eq!(filter("bytes:[100 to 500}"), p("bytes", range(i(100), x(500))));
-    assert_eq!(filter("bytes:[ 100  TO  * ]"), p("bytes", range(i(100), Bound::Unbounded)));
-    assert_eq!(filter("bytes:[* TO *]"), p("bytes", range(Bound::Unbounded, Bound::Unbounded)));
-    assert_eq!(filter("bytes>=100"), p("bytes", range(i(100), Bound::Unbounded)));
-    assert_eq!(filter("bytes > 100"), p("bytes", range(x(100), Bound::Unbounded)));
-    assert_eq!(filter("bytes<-1"), p("bytes", range(Bound::Unbounded, x(-1))));
-    assert_eq!(filter("bytes:<=7"), p("bytes", range(Bound::Unbounded, i(7))));
+    assert_eq!(
+        filter("bytes:[100 TO 500]"),
+        p("bytes", range(i(100), i(500)))
+    );
+    assert_eq!(
+        filter("bytes:{100 TO 500}"),
+        p("bytes", range(x(100), x(500)))
+    );
+    assert_eq!(
+        filter("bytes:[100 to 500}"),
+        p("bytes", range(i(100), x(500)))
+    );
+    assert_eq!(
+        filter("bytes:[ 100  TO  * ]"),
+        p("bytes", range(i(100), Bound::Unbounded))
+    );
+    assert_eq!(
+        filter("bytes:[* TO *]"),
+        p("bytes", range(Bound::Unbounded, Bound::Unbounded))
+    );
+    assert_eq!(
+        filter("bytes>=100"),
+        p("bytes", range(i(100), Bound::Unbounded))
+    );
+    assert_eq!(
+        filter("bytes > 100"),
+        p("bytes", range(x(100), Bound::Unbounded))
+    );
+    assert_eq!(
+        filter("bytes<-1"),
+        p("bytes", range(Bound::Unbounded, x(-1)))
+    );
+    assert_eq!(
+        filter("bytes:<=7"),
+        p("bytes", range(Bound::Unbounded, i(7)))
+    );
     assert_eq!(
         filter("ratio>0.5"),
-        p("ratio", range(Bound::Excluded(Scalar::Float(0.5)), Bound::Unbounded))
+        p(
+            "ratio",
+            range(Bound::Excluded(Scalar::Float(0.5)), Bound::Unbounded)
+        )
     );
     assert_eq!(
         filter(r#"name:["a" TO m]"#),
@@ -223,7 +286,10 @@ fn ranges_and_comparisons() {
         filter("@timestamp>=2024-03-14T10:00:00Z"),
         p(
             "@timestamp",
-            range(Bound::Included(Scalar::Time(1_710_410_400_000_000_000)), Bound::Unbounded)
+            range(
+                Bound::Included(Scalar::Time(1_710_410_400_000_000_000)),
+                Bound::Unbounded
+            )
         )
     );
     assert_eq!(
@@ -251,8 +317,14 @@ fn ranges_and_comparisons() {
 #[test]
 fn cidr() {
     let net = |s| Test::Cidr(IpNet::parse(s).expect("net"));
-    assert_eq!(filter("source.ip:10.0.0.0/8"), p("source.ip", net("10.0.0.0/8")));
-    assert_eq!(filter("source.ip:2001:db8::/32"), p("source.ip", net("2001:db8::/32")));
+    assert_eq!(
+        filter("source.ip:10.0.0.0/8"),
+        p("source.ip", net("10.0.0.0/8"))
+    );
+    assert_eq!(
+        filter("source.ip:2001:db8::/32"),
+        p("source.ip", net("2001:db8::/32"))
+    );
     assert_eq!(filter("source.ip:::/0"), p("source.ip", net("::/0")));
     // Escaping the slash, or quoting, makes it text.
     assert_eq!(filter(r"a:10.0.0.0\/8"), p("a", exact("10.0.0.0/8")));
@@ -269,14 +341,23 @@ fn boolean_logic() {
     let c = || p("c", exact("3"));
     assert_eq!(filter("a:1 b:2"), Expr::And(vec![a(), b()]));
     assert_eq!(filter("a:1 and b:2"), Expr::And(vec![a(), b()]));
-    assert_eq!(filter("a:1 OR b:2 c:3"), Expr::Or(vec![a(), Expr::And(vec![b(), c()])]));
+    assert_eq!(
+        filter("a:1 OR b:2 c:3"),
+        Expr::Or(vec![a(), Expr::And(vec![b(), c()])])
+    );
     assert_eq!(filter("a:1 or b:2 or c:3"), Expr::Or(vec![a(), b(), c()]));
-    assert_eq!(filter("(a:1 OR b:2) c:3"), Expr::And(vec![Expr::Or(vec![a(), b()]), c()]));
+    assert_eq!(
+        filter("(a:1 OR b:2) c:3"),
+        Expr::And(vec![Expr::Or(vec![a(), b()]), c()])
+    );
     assert_eq!(filter("NOT a:1"), not(a()));
     assert_eq!(filter("not not a:1"), not(not(a())));
     assert_eq!(filter("-a:1"), not(a()));
     assert_eq!(filter("-(a:1 b:2)"), not(Expr::And(vec![a(), b()])));
-    assert_eq!(filter("a:(1 OR 5)"), Expr::Or(vec![a(), p("a", exact("5"))]));
+    assert_eq!(
+        filter("a:(1 OR 5)"),
+        Expr::Or(vec![a(), p("a", exact("5"))])
+    );
     assert_eq!(
         filter("a:(1 -5 \"x y\")"),
         Expr::And(vec![a(), not(p("a", exact("5"))), p("a", phrase("x y"))])
@@ -288,7 +369,10 @@ fn boolean_logic() {
     // A `-` inside a word or after a space is not negation.
     assert_eq!(filter("a-b"), text(exact("a-b")));
     // Parenthesised groups keep their structure.
-    assert_eq!(filter("(a:1 b:2) c:3"), Expr::And(vec![Expr::And(vec![a(), b()]), c()]));
+    assert_eq!(
+        filter("(a:1 b:2) c:3"),
+        Expr::And(vec![Expr::And(vec![a(), b()]), c()])
+    );
     canon("(a:1 b:2) c:3", "(a:1 AND b:2) AND c:3");
     canon("a:1 OR (b:2 OR c:3)", "a:1 OR (b:2 OR c:3)");
     canon("-(a:1 b:2) OR NOT c:3", "NOT (a:1 AND b:2) OR NOT c:3");
@@ -311,17 +395,26 @@ fn pipes() {
     );
     assert_eq!(pipes("| TABLE a"), vec![Pipe::Fields(vec!["a".into()])]);
     assert_eq!(pipes("|head"), vec![Pipe::Head(10)]);
-    assert_eq!(pipes("| head 3 | limit 0"), vec![Pipe::Head(3), Pipe::Head(0)]);
+    assert_eq!(
+        pipes("| head 3 | limit 0"),
+        vec![Pipe::Head(3), Pipe::Head(0)]
+    );
     assert_eq!(
         pipes("| sort -count, +host.name, user asc, x desc, y"),
         vec![Pipe::Sort(
-            [("count", true), ("host.name", false), ("user", false), ("x", true), ("y", false)]
-                .into_iter()
-                .map(|(f, d)| SortKey {
-                    field: f.into(),
-                    descending: d
-                })
-                .collect()
+            [
+                ("count", true),
+                ("host.name", false),
+                ("user", false),
+                ("x", true),
+                ("y", false)
+            ]
+            .into_iter()
+            .map(|(f, d)| SortKey {
+                field: f.into(),
+                descending: d
+            })
+            .collect()
         )]
     );
     assert_eq!(
@@ -345,7 +438,16 @@ fn pipes() {
     let names: Vec<&str> = s.aggs.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(
         names,
-        ["count", "count(user.name)", "users", "min(b)", "max(b)", "avg(b)", "sum(b)", "values(c)"]
+        [
+            "count",
+            "count(user.name)",
+            "users",
+            "min(b)",
+            "max(b)",
+            "avg(b)",
+            "sum(b)",
+            "values(c)"
+        ]
     );
     assert_eq!(s.aggs[2].func, AggFunc::Dc);
     assert_eq!(s.aggs[2].field.as_deref(), Some("user.name"));
@@ -367,11 +469,17 @@ fn pipes() {
     let Pipe::Timechart { span_ns, stats } = &pipes("| timechart")[0] else {
         panic!("timechart")
     };
-    assert_eq!((*span_ns, stats.aggs.len(), stats.by.len()), (3_600_000_000_000, 1, 0));
+    assert_eq!(
+        (*span_ns, stats.aggs.len(), stats.by.len()),
+        (3_600_000_000_000, 1, 0)
+    );
     let Pipe::Timechart { span_ns, stats } = &pipes("| timechart avg(b) by h span=1d")[0] else {
         panic!("timechart")
     };
-    assert_eq!((*span_ns, stats.aggs[0].func), (86_400_000_000_000, AggFunc::Avg));
+    assert_eq!(
+        (*span_ns, stats.aggs[0].func),
+        (86_400_000_000_000, AggFunc::Avg)
+    );
 
     canon("| where count > 5 | head", "* | where count>5 | head 10");
     canon(
@@ -387,7 +495,10 @@ fn pipes() {
 
 #[test]
 fn keywords_are_case_insensitive() {
-    assert_eq!(q("a:1 And b:2 oR c:3 | STATS COUNT() BY h | Sort -count"), q("a:1 AND b:2 OR c:3 | stats count() by h | sort -count"));
+    assert_eq!(
+        q("a:1 And b:2 oR c:3 | STATS COUNT() BY h | Sort -count"),
+        q("a:1 AND b:2 OR c:3 | stats count() by h | sort -count")
+    );
     assert_eq!(filter("x:[1 to 2]"), filter("x:[1 TO 2]"));
 }
 
@@ -399,7 +510,8 @@ fn time_bounds() {
         (Some(t("2024-03-14")), Some(t("2024-03-15") - 1))
     );
     assert_eq!(
-        q("(@timestamp>2024-03-14 AND x) @timestamp:[* TO 2024-03-16] @timestamp<=2024-03-17").time_bounds(),
+        q("(@timestamp>2024-03-14 AND x) @timestamp:[* TO 2024-03-16] @timestamp<=2024-03-17")
+            .time_bounds(),
         (Some(t("2024-03-14") + 1), Some(t("2024-03-16")))
     );
     assert_eq!(
@@ -415,8 +527,18 @@ fn time_bounds() {
 #[test]
 fn errors_point_at_the_column() {
     use ErrorCode::*;
-    fails("process.name:", MissingValue, 14, "expected a value after ':'");
-    fails("process.name: | head", MissingValue, 15, "expected a value after ':'");
+    fails(
+        "process.name:",
+        MissingValue,
+        14,
+        "expected a value after ':'",
+    );
+    fails(
+        "process.name: | head",
+        MissingValue,
+        15,
+        "expected a value after ':'",
+    );
     fails("(a:1 OR b:2", Unclosed, 1, "unclosed '('");
     fails("x (a:1 (b:2)", Unclosed, 3, "unclosed '('");
     fails("a:(1 OR 2", Unclosed, 3, "unclosed '('");
@@ -428,11 +550,21 @@ fn errors_point_at_the_column() {
     fails("a | | head", MissingOperand, 5, "expected a command");
     fails("a | head ten", BadNumber, 10, "expected a count for head");
     fails("a | head -1", BadNumber, 10, "expected a count");
-    fails("a | top 99999999999999999999999 x", BadNumber, 9, "expected a count");
+    fails(
+        "a | top 99999999999999999999999 x",
+        BadNumber,
+        9,
+        "expected a count",
+    );
     fails("bytes>1e999", BadNumber, 7, "out of range");
     fails("source.ip:10.0.0.0/33", BadCidr, 11, "invalid IP network");
     fails("source.ip:10.0.0/8", BadCidr, 11, "invalid IP network");
-    fails("source.ip:2001:db8::/200", BadCidr, 11, "invalid IP network");
+    fails(
+        "source.ip:2001:db8::/200",
+        BadCidr,
+        11,
+        "invalid IP network",
+    );
     fails("@timestamp>=yesterday", BadTime, 13, "RFC 3339");
     fails("@timestamp:[2024-03-14 TO 5]", BadTime, 27, "RFC 3339");
     fails("a | timechart span=1y", BadTime, 20, "bad span");
@@ -441,7 +573,12 @@ fn errors_point_at_the_column() {
     fails("bytes:[1 TO 5", Unclosed, 7, "unclosed range");
     fails("bytes:[1 TO", Unclosed, 7, "unclosed range");
     fails("bytes:[1 TO 5 6]", BadRange, 15, "expected ']'");
-    fails("bytes:[ TO 5]", BadRange, 9, "expected a lower bound before TO");
+    fails(
+        "bytes:[ TO 5]",
+        BadRange,
+        9,
+        "expected a lower bound before TO",
+    );
     fails("bytes:[]", BadRange, 8, "expected a lower bound");
     fails("bytes>*", BadRange, 7, "needs a value");
     fails("bytes>", MissingValue, 7, "expected a value after '>'");
@@ -454,20 +591,60 @@ fn errors_point_at_the_column() {
     fails("a -", MissingOperand, 3, "after '-'");
     fails(":x", Syntax, 1, "unexpected ':'");
     fails("a:1 >5", Syntax, 5, "unexpected '>'");
-    fails("pro*ess:x", Syntax, 1, "wildcards are not allowed in field names");
+    fails(
+        "pro*ess:x",
+        Syntax,
+        1,
+        "wildcards are not allowed in field names",
+    );
     fails("| stats", PipeArgs, 8, "expected an aggregation");
-    fails("| stats median(x)", UnknownFunction, 9, "unknown function 'median'");
+    fails(
+        "| stats median(x)",
+        UnknownFunction,
+        9,
+        "unknown function 'median'",
+    );
     fails("| stats dc()", PipeArgs, 9, "dc needs a field");
     fails("| stats avg", PipeArgs, 9, "avg needs a field");
     fails("| stats count(", Unclosed, 14, "unclosed '('");
     fails("| stats count(a b)", PipeArgs, 17, "expected ')'");
-    fails("| stats count() as", MissingValue, 19, "expected a column name");
-    fails("| stats count(), count()", PipeArgs, 18, "duplicate column name 'count'");
-    fails("| stats count() as h by h", PipeArgs, 9, "duplicate column name 'h'");
+    fails(
+        "| stats count() as",
+        MissingValue,
+        19,
+        "expected a column name",
+    );
+    fails(
+        "| stats count(), count()",
+        PipeArgs,
+        18,
+        "duplicate column name 'count'",
+    );
+    fails(
+        "| stats count() as h by h",
+        PipeArgs,
+        9,
+        "duplicate column name 'h'",
+    );
     fails("| stats count() by h, h", PipeArgs, 17, "appears twice");
-    fails("| stats count() by", PipeArgs, 19, "expected a field name after by");
-    fails("| timechart count() by a, b", PipeArgs, 28, "one field at most");
-    fails("| timechart span=1h span=1m", PipeArgs, 21, "span given twice");
+    fails(
+        "| stats count() by",
+        PipeArgs,
+        19,
+        "expected a field name after by",
+    );
+    fails(
+        "| timechart count() by a, b",
+        PipeArgs,
+        28,
+        "one field at most",
+    );
+    fails(
+        "| timechart span=1h span=1m",
+        PipeArgs,
+        21,
+        "span given twice",
+    );
     fails("| sort", PipeArgs, 7, "expected a field to sort by");
     fails("| sort -a asc", PipeArgs, 9, "conflicting sort order");
     fails("| top", PipeArgs, 6, "expected a field");
@@ -483,8 +660,11 @@ fn errors_point_at_the_column() {
 
 #[test]
 fn error_display_format() {
-    let e = parse("process.name:").err().expect("error");
-    assert_eq!(e.to_string(), "column 14: expected a value after ':' [KQ003]");
+    let e = parse("process.name:").expect_err("missing value");
+    assert_eq!(
+        e.to_string(),
+        "column 14: expected a value after ':' [KQ003]"
+    );
 }
 
 // ---- property tests ----
@@ -534,7 +714,9 @@ fn pattern(full_text: bool) -> impl Strategy<Value = Pattern> {
     prop_oneof![
         exact.prop_map(Pattern::Exact),
         any_text()
-            .prop_filter("phrases have a token", |s| s.chars().any(char::is_alphanumeric))
+            .prop_filter("phrases have a token", |s| s
+                .chars()
+                .any(char::is_alphanumeric))
             .prop_map(Pattern::Phrase),
         proptest::collection::vec(glob_part(), 1..5).prop_filter_map("a real wildcard", |parts| {
             let g = Glob::new(parts).ok()?;

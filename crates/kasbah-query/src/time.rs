@@ -227,7 +227,14 @@ mod tests {
             format_rfc3339(1_710_410_561_120_000_000),
             "2024-03-14T10:02:41.12Z"
         );
-        for ns in [0, 1, -1, i64::MAX, i64::MIN + 1_000_000_000, 951_782_400 * NS_PER_SEC] {
+        for ns in [
+            0,
+            1,
+            -1,
+            i64::MAX,
+            i64::MIN + 1_000_000_000,
+            951_782_400 * NS_PER_SEC,
+        ] {
             assert_eq!(parse_rfc3339(&format_rfc3339(ns)), Some(ns), "{ns}");
         }
     }
