@@ -22,11 +22,16 @@ enum Ctx {
 fn write_word(f: &mut Formatter<'_>, s: &str, ctx: Ctx, at_start: bool) -> fmt::Result {
     // `10.0.0.0/8` unescaped would read back as a network.
     let slash = ctx == Ctx::Value && at_start && looks_like_cidr(s);
-    for (i, c) in s.chars().enumerate() {
+    let mut chars = s.chars().enumerate().peekable();
+    while let Some((i, c)) = chars.next() {
         let first = at_start && i == 0;
+        // A backslash is literal unless an escapable character follows, so Windows paths print
+        // as written; at the end of the text, what follows is unknown and it is escaped.
+        let next_escapable = chars.peek().is_none_or(|&(_, n)| is_escapable(n));
         let escape = is_escapable(c)
             && match (ctx, c) {
-                (_, '\\' | '*' | '?' | '"' | '(' | ')' | '|') => true,
+                (_, '\\') => next_escapable,
+                (_, '*' | '?' | '"' | '(' | ')' | '|') => true,
                 (_, c) if c.is_whitespace() => true,
                 (_, '/') => slash,
                 (Ctx::Term, ':' | '<' | '>' | '=' | '!' | ',') => true,

@@ -399,10 +399,14 @@ fn for_each_scalar(
     }
 }
 
+static NULL: Value = Value::Null;
+
 /// The text a value groups and counts distinct by.
 fn key_text(v: &Value, out: &mut String) {
     match v {
         Value::String(s) => out.push_str(s),
+        // Distinct from the text "null".
+        Value::Null => out.push('\u{0}'),
         other => {
             let _ = write!(out, "{other}");
         }
@@ -609,6 +613,8 @@ struct Aggregator<'q> {
     budget: Budget,
     /// Rows that fell into at least one group.
     rows_grouped: u64,
+    /// Rows without a value for a `by` field are left out (`top`, `rare`).
+    skip_missing: bool,
     key_buf: String,
     text_buf: String,
 }
@@ -627,6 +633,7 @@ impl<'q> Aggregator<'q> {
                 max_values: limits.max_values,
             },
             rows_grouped: 0,
+            skip_missing: false,
             key_buf: String::new(),
             text_buf: String::new(),
         };
@@ -657,10 +664,12 @@ impl<'q> Aggregator<'q> {
             }
         };
         // The values of each `by` field (arrays give one group per element).
+        // A missing value groups under null (shown, not silently dropped), except for
+        // `top`/`rare`, which rank the values a field has.
         let mut choices: Vec<Vec<&Value>> = Vec::with_capacity(self.stats.by.len());
         for f in &self.stats.by {
             let vals: Vec<&Value> = match row.get(f) {
-                None | Some(Value::Null) => return Ok(()),
+                None | Some(Value::Null) => Vec::new(),
                 Some(Value::Array(items)) => items
                     .iter()
                     .filter(|x| !x.is_null() && !x.is_array())
@@ -668,9 +677,13 @@ impl<'q> Aggregator<'q> {
                 Some(v) => vec![v],
             };
             if vals.is_empty() {
-                return Ok(());
+                if self.skip_missing {
+                    return Ok(());
+                }
+                choices.push(vec![&NULL]);
+            } else {
+                choices.push(vals);
             }
-            choices.push(vals);
         }
         self.rows_grouped += 1;
         let mut pick = vec![0usize; choices.len()];
@@ -787,6 +800,7 @@ fn top(
         by: vec![field.to_owned()],
     };
     let mut agg = Aggregator::new(&stats, None, limits);
+    agg.skip_missing = true;
     feed(&mut agg, data)?;
     let total = agg.rows_grouped;
     let mut rows: Vec<(Value, u64)> = agg
@@ -948,7 +962,7 @@ mod tests {
     }
 
     #[test]
-    fn stats_by_groups_sorted_and_skips_missing() {
+    fn stats_by_groups_sorted_with_missing_values_last() {
         let t = table("| stats count() by host.name", &auth());
         assert_eq!(t.columns, ["host.name", "count"]);
         assert_eq!(
@@ -956,11 +970,19 @@ mod tests {
             [
                 [json!("db01"), json!(1)],
                 [json!("web01"), json!(3)],
-                [json!("web02"), json!(1)]
+                [json!("web02"), json!(1)],
+                [Value::Null, json!(1)]
             ]
         );
+        // "null" the text is not a missing value.
+        let r = rows(vec![json!({"k": "null"}), json!({"k": null}), json!({})]);
+        let t = table("| stats count() by k", &r);
+        assert_eq!(t.rows, [[json!("null"), json!(1)], [Value::Null, json!(2)]]);
         // An array `by` value counts the event once per element.
-        let t = table("| stats count() by user.name, event.outcome", &auth());
+        let t = table(
+            "user.name:* | stats count() by user.name, event.outcome",
+            &auth(),
+        );
         assert_eq!(
             t.rows,
             [
@@ -1025,7 +1047,12 @@ mod tests {
         );
         assert_eq!(
             col(&t, "host.name"),
-            [&json!("web01"), &json!("db01"), &json!("web02")]
+            [
+                &json!("web01"),
+                &json!("db01"),
+                &json!("web02"),
+                &Value::Null
+            ]
         );
         let t = table(
             "| stats count() by host.name | sort host.name desc | head 1",

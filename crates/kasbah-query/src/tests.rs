@@ -155,8 +155,12 @@ fn field_values() {
     canon("user=root", "user:root");
     canon(
         r"file.path:C:\Windows\cmd.exe",
-        r"file.path:C:\\Windows\\cmd.exe",
+        r"file.path:C:\Windows\cmd.exe",
     );
+    canon(r"a:C:\\Temp", r"a:C:\Temp");
+    canon(r"a:x\\", r"a:x\\");
+    canon(r"a:x\\\*", r"a:x\\\*");
+    canon(r"a:C:\\*", r"a:C:\\*");
     canon("a:-5", "a:-5");
     canon(r"a:\[x", r"a:\[x");
     canon("a:x:y=z,w", "a:x:y=z,w");
