@@ -219,7 +219,6 @@ fn scalar_cmp(v: &Value, s: &Scalar) -> Option<Ordering> {
         },
         Scalar::Str(s) => match v {
             Value::String(x) => Some(ci_cmp(x, s)),
-            Value::Number(n) => Some(ci_cmp(&n.to_string(), s)),
             _ => None,
         },
     }
@@ -377,6 +376,7 @@ mod tests {
         assert!(m("bytes:[100 TO *]", &r) && m("bytes:[* TO *]", &r));
         assert!(m("name:[m TO n]", &r) && m("name>=MALLORY", &r) && !m("name>n", &r));
         assert!(!m("name>5", &r), "text is not a number");
+        assert!(!m(r#"bytes>"1""#, &r), "a number is not text");
         assert!(!m("missing>5", &r));
         assert!(m("@timestamp>=2024-03-14T10:02:41Z", &r));
         assert!(!m("@timestamp>2024-03-14T10:02:41.5Z", &r));

@@ -381,6 +381,10 @@ fn boolean_logic() {
     canon("a:1 OR (b:2 OR c:3)", "a:1 OR (b:2 OR c:3)");
     canon("-(a:1 b:2) OR NOT c:3", "NOT (a:1 AND b:2) OR NOT c:3");
     canon("a:(1 OR 5)", "a:1 OR a:5");
+    canon(
+        "user=root -host.name:(a OR b) | stats count as n",
+        "user:root AND NOT (host.name:a OR host.name:b) | stats count() as n",
+    );
 }
 
 #[test]
