@@ -660,6 +660,8 @@ impl<'q> Aggregator<'q> {
                 else {
                     return Ok(());
                 };
+                // The parser never builds a span below 1 ms; a hand-built tree might.
+                let span = span.max(1);
                 Some(ts.div_euclid(span).saturating_mul(span))
             }
         };
@@ -1113,6 +1115,25 @@ mod tests {
                 [json!("2024-03-14T10:30:00Z"), json!("web02"), json!(1)],
             ]
         );
+    }
+
+    #[test]
+    fn timechart_survives_a_hand_built_zero_span() {
+        let pipes = [Pipe::Timechart {
+            span_ns: 0,
+            stats: Stats {
+                aggs: vec![Agg {
+                    func: AggFunc::Count,
+                    field: None,
+                    name: "count".into(),
+                }],
+                by: vec![],
+            },
+        }];
+        let Ok(Output::Table(t)) = execute(&pipes, auth().into_iter()) else {
+            panic!("table")
+        };
+        assert_eq!(t.rows.len(), 5, "one bucket per distinct nanosecond");
     }
 
     #[test]

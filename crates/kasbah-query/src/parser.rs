@@ -446,11 +446,10 @@ impl Parser {
                     Test::Eq(quoted_pattern(text)),
                 ))
             }
-            Some(_) if group.is_some() => {
-                let field = group.unwrap_or_default();
-                self.field_value(field)
-            }
             Some(c) => {
+                if let Some(field) = group {
+                    return self.field_value(field);
+                }
                 let w = self.word(Ctx::Term);
                 if w.is_empty() {
                     return Err(err(
