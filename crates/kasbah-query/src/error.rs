@@ -1,6 +1,7 @@
 //! Errors of the search language: parse errors that point at a column, and the limits that
 //! execution enforces instead of running out of memory. Codes are stable (`docs/errors.md`).
 
+use serde::{Serialize, Serializer};
 use thiserror::Error;
 
 /// Stable error codes (`KQ0xx` parsing, `KQ1xx` execution). Once released a code keeps its meaning.
@@ -67,6 +68,12 @@ impl ErrorCode {
     }
 }
 
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -74,7 +81,8 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// A query that cannot be parsed: where (1-based column, counted in characters) and why.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
+/// Serialises as `{"code": "KQ003", "column": 14, "message": "..."}` for API error bodies.
+#[derive(Clone, Debug, PartialEq, Eq, Error, Serialize)]
 #[error("column {column}: {message} [{code}]")]
 pub struct QueryError {
     /// The stable code.
@@ -134,6 +142,19 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "column 17: expected a value after ':' [KQ003]"
+        );
+    }
+
+    #[test]
+    fn query_error_serialises_with_its_code() {
+        let e = QueryError {
+            code: ErrorCode::BadCidr,
+            column: 3,
+            message: "m".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&e).ok().as_deref(),
+            Some(r#"{"code":"KQ007","column":3,"message":"m"}"#)
         );
     }
 

@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write;
 
+use serde::Serialize;
 use serde_json::{Number, Value};
 
 use crate::ast::{Agg, AggFunc, Expr, Pipe, SortKey, Stats, TIMESTAMP_FIELD};
@@ -45,8 +46,10 @@ impl Default for Limits {
     }
 }
 
-/// What a query produces: events (no aggregation) or a table.
-#[derive(Clone, Debug, PartialEq)]
+/// What a query produces: events (no aggregation) or a table. Serialises as
+/// `{"events": [...]}` or `{"table": {"columns": [...], "rows": [[...], ...]}}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Output {
     /// The events that passed, in input order unless sorted.
     Events(Vec<Row>),
@@ -55,7 +58,7 @@ pub enum Output {
 }
 
 /// A table: named columns and rows of values in column order.
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default, Serialize)]
 pub struct Table {
     /// Column names.
     pub columns: Vec<String>,
@@ -760,6 +763,40 @@ impl<'q> Aggregator<'q> {
         groups
     }
 
+    /// `timechart` without `by`: adds the empty buckets between the first and the last, so
+    /// that a quiet hour shows as 0 instead of vanishing from the chart (within the group limit).
+    fn fill_gaps(&self, groups: &mut Vec<Group>) {
+        let (Some(span), Some(first), Some(last)) = (
+            self.span.map(|s| s.max(1)),
+            groups.first().and_then(|g| g.time),
+            groups.last().and_then(|g| g.time),
+        ) else {
+            return;
+        };
+        let buckets = (i128::from(last) - i128::from(first)) / i128::from(span) + 1;
+        if buckets <= groups.len() as i128 || buckets > self.max_groups as i128 {
+            return;
+        }
+        let mut filled = Vec::with_capacity(usize::try_from(buckets).unwrap_or_default());
+        let mut have = std::mem::take(groups).into_iter().peekable();
+        let mut t = first;
+        while t <= last {
+            match have.next_if(|g| g.time == Some(t)) {
+                Some(g) => filled.push(g),
+                None => filled.push(Group {
+                    time: Some(t),
+                    key: Vec::new(),
+                    accs: self.stats.aggs.iter().map(|a| Acc::new(a.func)).collect(),
+                }),
+            }
+            let Some(next) = t.checked_add(span) else {
+                break;
+            };
+            t = next;
+        }
+        *groups = filled;
+    }
+
     fn finish(mut self) -> Table {
         let mut columns = Vec::new();
         if self.span.is_some() {
@@ -767,8 +804,11 @@ impl<'q> Aggregator<'q> {
         }
         columns.extend(self.stats.by.iter().cloned());
         columns.extend(self.stats.aggs.iter().map(|a| a.name.clone()));
-        let rows = self
-            .sorted_groups()
+        let mut groups = self.sorted_groups();
+        if self.stats.by.is_empty() {
+            self.fill_gaps(&mut groups);
+        }
+        let rows = groups
             .into_iter()
             .map(|g| {
                 let mut row = Vec::with_capacity(columns.len());
@@ -1103,6 +1143,32 @@ mod tests {
                 [json!("2024-03-14T12:00:00Z"), json!(1), Value::Null],
             ]
         );
+        // Quiet buckets between the first and the last show as 0 (without `by`).
+        let t = table("| timechart span=20m count()", &auth());
+        assert_eq!(
+            t.rows.iter().map(|r| r[1].clone()).collect::<Vec<_>>(),
+            [
+                json!(1),
+                json!(1),
+                json!(1),
+                json!(1),
+                json!(0),
+                json!(0),
+                json!(0),
+                json!(0),
+                json!(1)
+            ]
+        );
+        assert_eq!(t.rows[4][0], json!("2024-03-14T11:20:00Z"));
+        // Not beyond the group limit: then only the buckets with events.
+        let few = Limits {
+            max_groups: 6,
+            ..Limits::default()
+        };
+        let Ok(Output::Table(t)) = run_with("| timechart span=20m count()", &auth(), &few) else {
+            panic!("table")
+        };
+        assert_eq!(t.rows.len(), 5);
         let t = table(
             "event.outcome:failure | timechart span=30m count() by host.name",
             &auth(),
@@ -1189,6 +1255,20 @@ mod tests {
         assert_eq!(t.rows, [[json!(["u0", "u1", "u10"])]]);
         // Within limits all is well.
         assert!(run_with("| head 10", &many, &small).is_ok());
+    }
+
+    #[test]
+    fn output_serialises_for_the_api() {
+        let t = table("| stats count() by host.name | head 1", &auth());
+        assert_eq!(
+            serde_json::to_value(Output::Table(t)).ok(),
+            Some(json!({"table": {"columns": ["host.name", "count"], "rows": [["db01", 1]]}}))
+        );
+        let e = events("user.name:admin | fields user.name", &auth());
+        assert_eq!(
+            serde_json::to_value(Output::Events(e)).ok(),
+            Some(json!({"events": [{"user.name": "admin"}]}))
+        );
     }
 
     #[test]
