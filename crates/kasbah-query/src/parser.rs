@@ -677,7 +677,12 @@ impl Parser {
     fn scalar(&mut self, field: &str, ctx: Ctx) -> R<Bound<Scalar>> {
         let start = self.pos;
         let v = if self.peek() == Some('"') {
-            Scalar::Str(self.quoted()?)
+            let text = self.quoted()?;
+            // Analysts often quote times; for @timestamp a quoted time is still a time.
+            match parse_rfc3339(&text) {
+                Some(ns) if field == TIMESTAMP_FIELD => Scalar::Time(ns),
+                _ => Scalar::Str(text),
+            }
         } else {
             let w = self.word(ctx);
             if w.is_empty() {

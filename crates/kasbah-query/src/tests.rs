@@ -306,6 +306,20 @@ fn ranges_and_comparisons() {
             )
         )
     );
+    assert_eq!(
+        filter(r#"@timestamp>="2024-03-14T10:00:00Z""#),
+        filter("@timestamp>=2024-03-14T10:00:00Z")
+    );
+    assert_eq!(
+        filter(r#"event.created>="2024-03-14""#),
+        p(
+            "event.created",
+            range(
+                Bound::Included(Scalar::Str("2024-03-14".into())),
+                Bound::Unbounded
+            )
+        )
+    );
     canon("bytes:[100 TO 500]", "bytes:[100 TO 500]");
     canon("bytes:{100 TO 500]", "bytes:{100 TO 500]");
     canon("bytes:[* TO 5}", "bytes<5");
