@@ -16,7 +16,7 @@ use serde_json::{Number, Value};
 use crate::ast::{Agg, AggFunc, Expr, Pipe, SortKey, Stats, TIMESTAMP_FIELD};
 use crate::error::ExecError;
 use crate::glob::{Glob, GlobPart};
-use crate::matcher::{Num, Row, ci_cmp, value_num};
+use crate::matcher::{Num, Row, ci_cmp, text_cmp, time_of, value_num};
 use crate::time::{format_rfc3339, parse_rfc3339};
 
 /// Column holding the bucket start in `timechart` output.
@@ -280,16 +280,41 @@ impl Selector {
     }
 }
 
-/// Sort order of values: numbers (and numeric text) numerically, then text ignoring case, then
-/// booleans, then anything else by its JSON text. Missing values and nulls always come last.
+/// Sort order of values: numbers (and numeric text) numerically, then RFC 3339 times as
+/// instants, then other text ignoring case, then booleans, then anything else by its JSON text.
+/// Missing values and nulls always come last. A total order (Rust's sort may panic otherwise):
+/// each class has its own comparison, and numbers compare as `f64` with `total_cmp`.
 pub fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
-    fn class(v: &Value) -> u8 {
+    enum Key<'v> {
+        Num(f64),
+        Time(i64),
+        Text(&'v str),
+        Bool(bool),
+        Other(String),
+    }
+    impl Key<'_> {
+        fn rank(&self) -> u8 {
+            match self {
+                Key::Num(_) => 0,
+                Key::Time(_) => 1,
+                Key::Text(_) => 2,
+                Key::Bool(_) => 3,
+                Key::Other(_) => 4,
+            }
+        }
+    }
+    fn key(v: &Value) -> Key<'_> {
         match v {
-            Value::Number(_) => 0,
-            Value::String(s) if crate::matcher::text_num(s).is_some() => 0,
-            Value::String(_) => 1,
-            Value::Bool(_) => 2,
-            _ => 3,
+            Value::Bool(b) => Key::Bool(*b),
+            Value::String(s) => match (value_num(v), time_of(s)) {
+                (Some(n), _) => Key::Num(n.as_f64()),
+                (None, Some(t)) => Key::Time(t),
+                (None, None) => Key::Text(s),
+            },
+            other => match value_num(other) {
+                Some(n) => Key::Num(n.as_f64()),
+                None => Key::Other(other.to_string()),
+            },
         }
     }
     let a = a.filter(|v| !v.is_null());
@@ -298,14 +323,17 @@ pub fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Greater,
         (Some(_), None) => Ordering::Less,
-        (Some(x), Some(y)) => class(x).cmp(&class(y)).then_with(|| match (x, y) {
-            (Value::String(p), Value::String(q)) if class(x) == 1 => ci_cmp(p, q),
-            (Value::Bool(p), Value::Bool(q)) => p.cmp(q),
-            _ => match (value_num(x), value_num(y)) {
-                (Some(p), Some(q)) => p.cmp_num(q).unwrap_or(Ordering::Equal),
-                _ => x.to_string().cmp(&y.to_string()),
-            },
-        }),
+        (Some(x), Some(y)) => {
+            let (p, q) = (key(x), key(y));
+            p.rank().cmp(&q.rank()).then_with(|| match (&p, &q) {
+                (Key::Num(m), Key::Num(n)) => m.total_cmp(n),
+                (Key::Time(m), Key::Time(n)) => m.cmp(n),
+                (Key::Text(m), Key::Text(n)) => ci_cmp(m, n),
+                (Key::Bool(m), Key::Bool(n)) => m.cmp(n),
+                (Key::Other(m), Key::Other(n)) => m.cmp(n),
+                _ => Ordering::Equal,
+            })
+        }
     }
 }
 
@@ -511,7 +539,7 @@ impl Extreme {
             }
             None => {
                 if let Value::String(s) = x
-                    && !matches!(&self.text, Some(cur) if ci_cmp(s, cur) != want)
+                    && !matches!(&self.text, Some(cur) if text_cmp(s, cur) != want)
                 {
                     self.text = Some(s.clone());
                 }
@@ -1055,6 +1083,18 @@ mod tests {
             json!({"s": "Alpha", "n": 9_000_000_000_000_000_000i64}),
         ]);
         let t = table("| stats min(s), max(s), sum(n)", &r);
+        let times = rows(vec![
+            json!({"@timestamp": "2024-03-14T10:00:00.5Z"}),
+            json!({"@timestamp": "2024-03-14T10:00:00Z"}),
+        ]);
+        let m = table("| stats min(@timestamp), max(@timestamp)", &times);
+        assert_eq!(
+            m.rows,
+            [[
+                json!("2024-03-14T10:00:00Z"),
+                json!("2024-03-14T10:00:00.5Z")
+            ]]
+        );
         // The sum overflows i64 and falls back to a float rather than wrapping.
         assert_eq!(t.rows, [[json!("Alpha"), json!("beta"), json!(1.8e19)]]);
     }
@@ -1271,6 +1311,39 @@ mod tests {
         );
     }
 
+    fn any_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e20f64..1e20).prop_map(Value::from),
+            "[0-9]{1,20}(\\.[0-9]{1,3})?".prop_map(Value::from),
+            "2024-03-1[0-9]T10:00:0[0-9](\\.[0-9]{1,3})?(Z|\\+01:00)".prop_map(Value::from),
+            "[a-zA-Z0-9 ]{0,6}".prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            Just(Value::Null),
+            Just(json!([1, "a"])),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Sorting must see a total order, or Rust's sort may panic.
+        #[test]
+        fn compare_values_is_a_total_order(a in any_value(), b in any_value(), c in any_value()) {
+            let cmp = |x: &Value, y: &Value| compare_values(Some(x), Some(y));
+            proptest::prop_assert_eq!(cmp(&a, &b), cmp(&b, &a).reverse());
+            if cmp(&a, &b).is_le() && cmp(&b, &c).is_le() {
+                proptest::prop_assert!(cmp(&a, &c).is_le(), "{} <= {} <= {}", a, b, c);
+            }
+        }
+
+        #[test]
+        fn sorting_any_values_never_panics(mut v in proptest::collection::vec(any_value(), 0..50)) {
+            v.sort_by(|x, y| compare_values(Some(x), Some(y)));
+            proptest::prop_assert!(v.windows(2).all(|w| compare_values(w.first(), w.get(1)).is_le()));
+        }
+    }
+
     #[test]
     fn compare_values_orders_numbers_text_and_missing() {
         let mut v = vec![
@@ -1296,5 +1369,20 @@ mod tests {
             ]
         );
         assert_eq!(compare_values(None, Some(&json!(1))), Ordering::Greater);
+        // Times sort as instants whatever their fractional digits or offsets.
+        let mut t = vec![
+            json!("2024-03-14T10:00:00.5Z"),
+            json!("2024-03-14T10:00:00Z"),
+            json!("2024-03-14T11:00:00+02:00"),
+        ];
+        t.sort_by(|a, b| compare_values(Some(a), Some(b)));
+        assert_eq!(
+            t,
+            [
+                json!("2024-03-14T11:00:00+02:00"),
+                json!("2024-03-14T10:00:00Z"),
+                json!("2024-03-14T10:00:00.5Z")
+            ]
+        );
     }
 }

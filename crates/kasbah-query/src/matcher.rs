@@ -126,6 +126,23 @@ pub(crate) fn ci_cmp(a: &str, b: &str) -> Ordering {
         .then_with(|| a.cmp(b))
 }
 
+/// The instant of a text that is an RFC 3339 time (cheap rejection of other text first).
+pub(crate) fn time_of(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let plausible =
+        b.len() >= 10 && b.first().is_some_and(u8::is_ascii_digit) && b.get(4) == Some(&b'-');
+    plausible.then(|| parse_rfc3339(s)).flatten()
+}
+
+/// Ordering of two texts for `min` and `max`: as instants when both are RFC 3339 times
+/// (`10:00:00.5Z` after `10:00:00Z`, which text order gets wrong), else ignoring case.
+pub(crate) fn text_cmp(a: &str, b: &str) -> Ordering {
+    match (time_of(a), time_of(b)) {
+        (Some(x), Some(y)) => x.cmp(&y).then_with(|| a.cmp(b)),
+        _ => ci_cmp(a, b),
+    }
+}
+
 fn exact_eq(v: &Value, s: &str) -> bool {
     match v {
         Value::String(x) => {
