@@ -1,106 +1,57 @@
-//! Placeholder of the search-language API, replaced by the `query` branch.
-#![allow(missing_docs)]
-use std::ops::Bound;
+//! Kasbah's search language: what analysts type to find events and summarise them.
+//!
+//! ```text
+//! process.name:powershell.exe AND NOT user.name:SYSTEM | stats count() by host.name | sort -count | head 10
+//! ```
+//!
+//! A filter (field values, wildcards, ranges, phrases, CIDR networks, boolean logic, full
+//! text) then pipes (`where`, `fields`, `stats`, `sort`, `head`, `timechart`, `top`, `rare`).
+//! The crate does no I/O:
+//!
+//! - [`parse`] turns text into a typed [`Query`] or a [`QueryError`] with a column and a stable
+//!   `KQxxx` code; [`Query`] prints back as canonical syntax (`Display`).
+//! - [`Expr::matches`] tests one event (a flat JSON object, [`Row`]); stores walk [`Expr`] to
+//!   build index queries and use [`Query::time_bounds`] to prune time partitions.
+//! - [`execute`] runs the pipes over the matching events with bounded memory ([`Limits`]).
+//!
+//! The language reference for analysts is `docs/search.md`.
+//!
+//! ```
+//! use kasbah_query::{execute, parse, Output, Row};
+//! use serde_json::json;
+//!
+//! let q = parse("event.outcome:failure source.ip:203.0.113.0/24 | stats count() by user.name").unwrap();
+//! let events: Vec<Row> = [
+//!     json!({"event.outcome": "failure", "source.ip": "203.0.113.45", "user.name": "root"}),
+//!     json!({"event.outcome": "FAILURE", "source.ip": "203.0.113.9", "user.name": "root"}),
+//!     json!({"event.outcome": "success", "source.ip": "203.0.113.45", "user.name": "deploy"}),
+//! ]
+//! .into_iter()
+//! .filter_map(|v| v.as_object().cloned())
+//! .collect();
+//! let hits = events.into_iter().filter(|e| q.filter.matches(e));
+//! let Output::Table(t) = execute(&q.pipes, hits).unwrap() else { panic!() };
+//! assert_eq!(t.columns, ["user.name", "count"]);
+//! assert_eq!(t.rows, [[json!("root"), json!(2)]]);
+//! ```
 
-pub type Row = serde_json::Map<String, serde_json::Value>;
+pub mod ast;
+mod display;
+pub mod error;
+pub mod exec;
+pub mod glob;
+pub mod matcher;
+pub mod parser;
+pub mod time;
 
-#[derive(Debug, thiserror::Error)]
-#[error("column {column}: {message}")]
-pub struct QueryError {
-    pub column: usize,
-    pub message: String,
-}
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ExecError(pub String);
+#[cfg(test)]
+mod tests;
 
-#[derive(Clone, Debug)]
-pub struct Query {
-    pub filter: Expr,
-    pub pipes: Vec<Pipe>,
-}
-impl Query {
-    pub fn time_bounds(&self) -> (Option<i64>, Option<i64>) {
-        (None, None)
-    }
-}
-#[derive(Clone, Debug)]
-pub enum Expr {
-    All,
-    And(Vec<Expr>),
-    Or(Vec<Expr>),
-    Not(Box<Expr>),
-    Pred(Predicate),
-}
-#[derive(Clone, Debug)]
-pub struct Predicate {
-    pub field: Option<String>,
-    pub test: Test,
-}
-#[derive(Clone, Debug)]
-pub enum Test {
-    Eq(Pattern),
-    Range { lo: Bound<Scalar>, hi: Bound<Scalar> },
-    Exists,
-}
-#[derive(Clone, Debug)]
-pub enum Pattern {
-    Exact(String),
-    Phrase(String),
-}
-#[derive(Clone, Debug)]
-pub enum Scalar {
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Time(i64),
-}
-#[derive(Clone, Debug)]
-pub enum Pipe {
-    Head(usize),
-}
-pub enum Output {
-    Events(Vec<Row>),
-    Table(Table),
-}
-pub struct Table {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<serde_json::Value>>,
-}
-pub fn parse(src: &str) -> Result<Query, QueryError> {
-    let s = src.trim();
-    let filter = if s.is_empty() || s == "*" {
-        Expr::All
-    } else if let Some((f, v)) = s.split_once(':') {
-        Expr::Pred(Predicate { field: Some(f.to_string()), test: Test::Eq(Pattern::Exact(v.to_string())) })
-    } else {
-        Expr::Pred(Predicate { field: None, test: Test::Eq(Pattern::Exact(s.to_string())) })
-    };
-    Ok(Query { filter, pipes: vec![] })
-}
-impl Expr {
-    pub fn matches(&self, row: &Row) -> bool {
-        match self {
-            Expr::All => true,
-            Expr::And(v) => v.iter().all(|e| e.matches(row)),
-            Expr::Or(v) => v.iter().any(|e| e.matches(row)),
-            Expr::Not(e) => !e.matches(row),
-            Expr::Pred(p) => match (&p.field, &p.test) {
-                (Some(f), Test::Eq(Pattern::Exact(v))) => row.get(f).is_some_and(|x| match x {
-                    serde_json::Value::String(s) => s.eq_ignore_ascii_case(v),
-                    o => o.to_string() == *v,
-                }),
-                (None, Test::Eq(Pattern::Exact(v))) => row.get("message").and_then(|m| m.as_str()).is_some_and(|m| m.to_lowercase().split(|c: char| !c.is_alphanumeric()).any(|t| t == v.to_lowercase())),
-                _ => false,
-            },
-        }
-    }
-}
-pub fn execute(pipes: &[Pipe], rows: impl Iterator<Item = Row>) -> Result<Output, ExecError> {
-    let mut v: Vec<Row> = rows.collect();
-    for p in pipes {
-        let Pipe::Head(n) = p;
-        v.truncate(*n);
-    }
-    Ok(Output::Events(v))
-}
+pub use ast::{
+    Agg, AggFunc, Expr, IpNet, Pattern, Pipe, Predicate, Query, Scalar, SortKey, Stats, Test,
+};
+pub use error::{ErrorCode, ExecError, QueryError};
+pub use exec::{Limits, Output, Table, compare_values, execute, execute_with};
+pub use glob::{Glob, GlobPart};
+pub use matcher::Row;
+pub use parser::parse;
