@@ -29,6 +29,20 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::rules::RulesCmd,
     },
+    /// Run the server: syslog and HTTP ingestion, the event store and the search API.
+    Serve(cmd::serve::ServeArgs),
+    /// Search a running server.
+    Search(cmd::search::SearchArgs),
+    /// Manage API tokens of a data directory.
+    Token {
+        #[command(subcommand)]
+        cmd: cmd::token::TokenCmd,
+    },
+    /// Manage tenants of a data directory.
+    Tenant {
+        #[command(subcommand)]
+        cmd: cmd::token::TenantCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -38,6 +52,10 @@ fn main() -> ExitCode {
         Command::Formats => cmd::formats::run(),
         Command::Hunt(args) => cmd::hunt::run(args),
         Command::Rules { cmd } => cmd::rules::run(cmd),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Search(args) => cmd::search::run(args),
+        Command::Token { cmd } => cmd::token::run_token(cmd),
+        Command::Tenant { cmd } => cmd::token::run_tenant(cmd),
     };
     match result {
         Ok(code) => code,

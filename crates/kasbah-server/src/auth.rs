@@ -24,20 +24,30 @@ pub struct Principal {
 impl Principal {
     /// Fails with 403 unless the principal has `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.allows(scope) { Ok(()) } else { Err(ApiError::forbidden(scope.as_str())) }
+        if self.scopes.allows(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(scope.as_str()))
+        }
     }
 }
 
 /// Extracts the token secret from the headers.
 pub fn secret(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
     let (scheme, rest) = value.split_once(' ')?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
         return Some(rest.to_string());
     }
     if scheme.eq_ignore_ascii_case("basic") || scheme.eq_ignore_ascii_case("apikey") {
-        let decoded = base64::engine::general_purpose::STANDARD.decode(rest).ok()?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
         let text = String::from_utf8(decoded).ok()?;
         let (_, password) = text.split_once(':')?;
         return Some(password.to_string());
@@ -48,13 +58,23 @@ pub fn secret(headers: &HeaderMap) -> Option<String> {
 /// Authenticates a request; 401 when the token is missing, unknown, revoked or expired.
 pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let fail = || {
-        state.metrics.auth_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        state
+            .metrics
+            .auth_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ApiError::unauthorized()
     };
     let secret = secret(headers).ok_or_else(fail)?;
     let now = kasbah_event::Timestamp::now().as_nanos();
-    let info = state.meta.verify_token(&secret, now).map_err(|e| ApiError::internal(e.to_string()))?.ok_or_else(fail)?;
-    Ok(Principal { tenant: info.tenant, scopes: info.scopes })
+    let info = state
+        .meta
+        .verify_token(&secret, now)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .ok_or_else(fail)?;
+    Ok(Principal {
+        tenant: info.tenant,
+        scopes: info.scopes,
+    })
 }
 
 #[cfg(test)]
@@ -64,7 +84,10 @@ mod tests {
 
     fn h(v: &str) -> HeaderMap {
         let mut m = HeaderMap::new();
-        m.insert(axum::http::header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        m.insert(
+            axum::http::header::AUTHORIZATION,
+            HeaderValue::from_str(v).unwrap(),
+        );
         m
     }
 
@@ -72,9 +95,15 @@ mod tests {
     fn reads_bearer_basic_and_apikey() {
         assert_eq!(secret(&h("Bearer kbh_abc")).as_deref(), Some("kbh_abc"));
         let b = base64::engine::general_purpose::STANDARD.encode("elastic:kbh_abc");
-        assert_eq!(secret(&h(&format!("Basic {b}"))).as_deref(), Some("kbh_abc"));
+        assert_eq!(
+            secret(&h(&format!("Basic {b}"))).as_deref(),
+            Some("kbh_abc")
+        );
         let k = base64::engine::general_purpose::STANDARD.encode("id1:kbh_abc");
-        assert_eq!(secret(&h(&format!("ApiKey {k}"))).as_deref(), Some("kbh_abc"));
+        assert_eq!(
+            secret(&h(&format!("ApiKey {k}"))).as_deref(),
+            Some("kbh_abc")
+        );
         assert_eq!(secret(&h("Digest xyz")), None);
         assert_eq!(secret(&h("Basic !!!")), None);
         assert_eq!(secret(&HeaderMap::new()), None);

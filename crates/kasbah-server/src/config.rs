@@ -170,8 +170,14 @@ pub enum ConfigError {
 impl Config {
     /// Reads a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-        Config::parse(&text).map_err(|message| ConfigError::Parse { path: path.into(), message })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.into(),
+            message,
+        })
     }
 
     /// Parses configuration text.
@@ -181,19 +187,30 @@ impl Config {
 
     /// Checks values that depend on each other.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.syslog.tls.is_some() && (self.syslog.tls_cert.is_none() || self.syslog.tls_key.is_none()) {
-            return Err(ConfigError::Invalid("syslog.tls needs syslog.tls_cert and syslog.tls_key".into()));
+        if self.syslog.tls.is_some()
+            && (self.syslog.tls_cert.is_none() || self.syslog.tls_key.is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "syslog.tls needs syslog.tls_cert and syslog.tls_key".into(),
+            ));
         }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
-            return Err(ConfigError::Invalid("http.tls_cert and http.tls_key go together".into()));
+            return Err(ConfigError::Invalid(
+                "http.tls_cert and http.tls_key go together".into(),
+            ));
         }
         if !kasbah_meta::valid_tenant_name(&self.syslog.tenant) {
-            return Err(ConfigError::Invalid(format!("syslog.tenant `{}` is not a valid tenant name", self.syslog.tenant)));
+            return Err(ConfigError::Invalid(format!(
+                "syslog.tenant `{}` is not a valid tenant name",
+                self.syslog.tenant
+            )));
         }
         if let Some(tz) = &self.parse.default_tz
             && parse_tz(tz).is_none()
         {
-            return Err(ConfigError::Invalid(format!("parse.default_tz `{tz}`: expected +HH:MM or -HH:MM")));
+            return Err(ConfigError::Invalid(format!(
+                "parse.default_tz `{tz}`: expected +HH:MM or -HH:MM"
+            )));
         }
         Ok(())
     }
@@ -236,7 +253,10 @@ mod tests {
 
     #[test]
     fn keys_are_read_and_unknown_keys_refused() {
-        let c = Config::parse("data_dir = \"/var/lib/kasbah\"\n[syslog]\nudp = \"0.0.0.0:5514\"\ntenant = \"acme\"\n").unwrap();
+        let c = Config::parse(
+            "data_dir = \"/var/lib/kasbah\"\n[syslog]\nudp = \"0.0.0.0:5514\"\ntenant = \"acme\"\n",
+        )
+        .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/kasbah"));
         assert_eq!(c.syslog.udp, Some(SocketAddr::from(([0, 0, 0, 0], 5514))));
         let err = Config::parse("[syslog]\nupd = \"0.0.0.0:5514\"\n").unwrap_err();

@@ -26,15 +26,29 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), column: None, retry_after: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            column: None,
+            retry_after: None,
+        }
     }
     /// 401: no or bad credentials.
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API token is required (Authorization: Bearer ...)")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid API token is required (Authorization: Bearer ...)",
+        )
     }
     /// 403: the credentials do not allow this.
     pub fn forbidden(what: &str) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", format!("this token lacks the `{what}` scope"))
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this token lacks the `{what}` scope"),
+        )
     }
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -42,11 +56,18 @@ impl ApiError {
     }
     /// 503 with `Retry-After`: nothing of the request was stored.
     pub fn overloaded(message: impl Into<String>) -> Self {
-        ApiError { retry_after: Some(1), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message) }
+        ApiError {
+            retry_after: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
+        }
     }
     /// 413.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body exceeds the limit of {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body exceeds the limit of {limit} bytes"),
+        )
     }
     /// 500.
     pub fn internal(message: impl Into<String>) -> Self {
@@ -57,8 +78,12 @@ impl ApiError {
 impl From<kasbah_store::StoreError> for ApiError {
     fn from(e: kasbah_store::StoreError) -> Self {
         match e {
-            kasbah_store::StoreError::Overloaded(_) => ApiError::overloaded(format!("{e}; nothing of this request was stored")),
-            kasbah_store::StoreError::Query(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", m),
+            kasbah_store::StoreError::Overloaded(_) => {
+                ApiError::overloaded(format!("{e}; nothing of this request was stored"))
+            }
+            kasbah_store::StoreError::Query(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", m)
+            }
             other => ApiError::internal(other.to_string()),
         }
     }
@@ -72,7 +97,8 @@ impl IntoResponse for ApiError {
         }
         let mut resp = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         resp
     }

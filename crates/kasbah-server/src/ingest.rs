@@ -14,10 +14,17 @@ pub const MAX_REPORTED_ERRORS: usize = 20;
 /// Encodes one event in the stored form (flat JSON with receive time and provenance).
 pub fn encode(event: &Event) -> StoredEvent {
     let mut doc = Vec::with_capacity(512);
-    let opts = OutputOptions { received: true, raw: event.raw.is_some(), source: true };
+    let opts = OutputOptions {
+        received: true,
+        raw: event.raw.is_some(),
+        source: true,
+    };
     // Writing to a Vec cannot fail.
     let _ = kasbah_event::write_json(&mut doc, event, opts);
-    StoredEvent { ts: event.timestamp.as_nanos(), doc }
+    StoredEvent {
+        ts: event.timestamp.as_nanos(),
+        doc,
+    }
 }
 
 /// The result of parsing one input.
@@ -51,7 +58,10 @@ pub fn parse(
             current.push(encode(&e));
             out.events += 1;
             if current.len() >= batch_events {
-                out.batches.push(Batch { tenant, events: std::mem::take(&mut current) });
+                out.batches.push(Batch {
+                    tenant,
+                    events: std::mem::take(&mut current),
+                });
             }
         }
         Item::Bad(b) => {
@@ -63,7 +73,10 @@ pub fn parse(
     };
     let (fmt, _) = kasbah_parse::parse_bytes(input, format, origin, opts, &mut sink);
     if !current.is_empty() {
-        out.batches.push(Batch { tenant, events: current });
+        out.batches.push(Batch {
+            tenant,
+            events: current,
+        });
     }
     out.format = Some(fmt);
     out
@@ -80,7 +93,11 @@ pub async fn commit(store: &Arc<Store>, batch: Batch) -> Result<Lsn, StoreError>
 
 /// Appends a batch, waiting for room while the store is overloaded (for inputs that can hold
 /// their sender back: TCP streams and uploads). Gives up after `patience`.
-pub async fn commit_patiently(store: &Arc<Store>, batch: Batch, patience: Duration) -> Result<Lsn, StoreError> {
+pub async fn commit_patiently(
+    store: &Arc<Store>,
+    batch: Batch,
+    patience: Duration,
+) -> Result<Lsn, StoreError> {
     let deadline = tokio::time::Instant::now() + patience;
     let mut wait = Duration::from_millis(10);
     loop {

@@ -62,7 +62,12 @@ pub enum ServeError {
 
 /// Opens the metadata database of a data directory.
 pub fn open_meta(data_dir: &Path) -> Result<SqliteRepo, ServeError> {
-    std::fs::create_dir_all(data_dir).map_err(|e| ServeError::Store(kasbah_store::StoreError::Io { path: data_dir.into(), source: e }))?;
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        ServeError::Store(kasbah_store::StoreError::Io {
+            path: data_dir.into(),
+            source: e,
+        })
+    })?;
     Ok(SqliteRepo::open(&data_dir.join("meta.db"))?)
 }
 
@@ -73,7 +78,8 @@ pub fn store_config(cfg: &Config) -> StoreConfig {
         max_inflight_bytes: cfg.storage.max_inflight_bytes,
         writer_heap_bytes: cfg.storage.writer_heap_bytes,
         default_retention: Retention {
-            max_age: (cfg.storage.retention_days > 0).then(|| Duration::from_secs(u64::from(cfg.storage.retention_days) * 86_400)),
+            max_age: (cfg.storage.retention_days > 0)
+                .then(|| Duration::from_secs(u64::from(cfg.storage.retention_days) * 86_400)),
             max_bytes: cfg.storage.retention_bytes,
         },
         ..StoreConfig::default()
@@ -106,35 +112,68 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
             store.set_retention(
                 t.id,
                 Retention {
-                    max_age: t.retention_days.map(|d| Duration::from_secs(u64::from(d) * 86_400)),
+                    max_age: t
+                        .retention_days
+                        .map(|d| Duration::from_secs(u64::from(d) * 86_400)),
                     max_bytes: t.retention_bytes,
                 },
             )?;
         }
     }
     let syslog_tenant = meta.ensure_tenant(&config.syslog.tenant)?.id;
-    let state: Shared = Arc::new(AppState { config: config.clone(), store, meta, metrics: Arc::default() });
+    let state: Shared = Arc::new(AppState {
+        config: config.clone(),
+        store,
+        meta,
+        metrics: Arc::default(),
+    });
 
     let mut tasks = Vec::new();
     if let Some(addr) = config.syslog.udp {
-        let sock = UdpSocket::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+        let sock = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
         tracing::info!(addr = %sock.local_addr().unwrap_or(addr), "syslog UDP listening");
-        tasks.push(tokio::spawn(syslog::run_udp(state.clone(), syslog_tenant, sock)));
+        tasks.push(tokio::spawn(syslog::run_udp(
+            state.clone(),
+            syslog_tenant,
+            sock,
+        )));
     }
     if let Some(addr) = config.syslog.tcp {
-        let l = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
         tracing::info!(addr = %l.local_addr().unwrap_or(addr), "syslog TCP listening");
-        tasks.push(tokio::spawn(syslog::run_stream(state.clone(), syslog_tenant, l, None)));
+        tasks.push(tokio::spawn(syslog::run_stream(
+            state.clone(),
+            syslog_tenant,
+            l,
+            None,
+        )));
     }
-    if let (Some(addr), Some(cert), Some(key)) = (config.syslog.tls, &config.syslog.tls_cert, &config.syslog.tls_key) {
+    if let (Some(addr), Some(cert), Some(key)) = (
+        config.syslog.tls,
+        &config.syslog.tls_cert,
+        &config.syslog.tls_key,
+    ) {
         let tls = tls::server_config(cert, key).map_err(ServeError::Tls)?;
-        let l = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
         tracing::info!(addr = %l.local_addr().unwrap_or(addr), "syslog TLS listening");
-        tasks.push(tokio::spawn(syslog::run_stream(state.clone(), syslog_tenant, l, Some(tls.into()))));
+        tasks.push(tokio::spawn(syslog::run_stream(
+            state.clone(),
+            syslog_tenant,
+            l,
+            Some(tls.into()),
+        )));
     }
 
     let addr = config.http.listen;
-    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
     let http_addr = listener.local_addr().unwrap_or(addr);
     let (shutdown, mut rx) = tokio::sync::watch::channel(false);
     let app = http::router(state.clone());
@@ -146,11 +185,14 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
         None => {
             tracing::info!(addr = %http_addr, "HTTP API listening");
             tokio::spawn(async move {
-                axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|v| *v).await;
-                    })
-                    .await
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                })
+                .await
             })
         }
         Some(tls) => {
@@ -158,7 +200,13 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
             tokio::spawn(http_tls_serve(listener, tls, app, rx))
         }
     };
-    Ok(Server { state, http_addr, tasks, http, shutdown })
+    Ok(Server {
+        state,
+        http_addr,
+        tasks,
+        http,
+        shutdown,
+    })
 }
 
 /// Serves HTTPS: a TLS listener adapter in front of axum.
@@ -168,7 +216,10 @@ async fn http_tls_serve(
     app: axum::Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), std::io::Error> {
-    let listener = TlsListener { inner: listener, acceptor: tls.into() };
+    let listener = TlsListener {
+        inner: listener,
+        acceptor: tls.into(),
+    };
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|v| *v).await;
@@ -213,7 +264,9 @@ impl Server {
         }
         let _ = tokio::time::timeout(Duration::from_secs(30), self.http).await;
         let store = self.state.store.clone();
-        tokio::task::spawn_blocking(move || store.shutdown()).await.map_err(|e| ServeError::Http(std::io::Error::other(e)))??;
+        tokio::task::spawn_blocking(move || store.shutdown())
+            .await
+            .map_err(|e| ServeError::Http(std::io::Error::other(e)))??;
         Ok(())
     }
 }

@@ -23,7 +23,14 @@ pub enum Input {
 }
 
 impl Input {
-    const ALL: [Input; 6] = [Input::Http, Input::Bulk, Input::Upload, Input::SyslogUdp, Input::SyslogTcp, Input::SyslogTls];
+    const ALL: [Input; 6] = [
+        Input::Http,
+        Input::Bulk,
+        Input::Upload,
+        Input::SyslogUdp,
+        Input::SyslogTcp,
+        Input::SyslogTls,
+    ];
 
     /// Label value.
     pub fn name(self) -> &'static str {
@@ -56,7 +63,9 @@ impl PerInput {
 
     /// The count of `input`.
     pub fn get(&self, input: Input) -> u64 {
-        self.0.get(input.idx()).map_or(0, |c| c.load(Ordering::Relaxed))
+        self.0
+            .get(input.idx())
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     /// Sum over inputs.
@@ -93,7 +102,10 @@ pub struct ServerMetrics {
 }
 
 fn line(out: &mut String, name: &str, help: &str, kind: &str, v: u64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+    );
 }
 
 fn per_input(out: &mut String, name: &str, help: &str, p: &PerInput) {
@@ -107,30 +119,157 @@ fn per_input(out: &mut String, name: &str, help: &str, p: &PerInput) {
 pub fn render(m: &ServerMetrics, s: &StoreMetrics) -> String {
     let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let mut out = String::with_capacity(4096);
-    per_input(&mut out, "kasbah_ingest_events_total", "Events accepted (durably logged).", &m.events);
-    per_input(&mut out, "kasbah_ingest_bytes_total", "Bytes received.", &m.bytes);
-    per_input(&mut out, "kasbah_parse_errors_total", "Records that could not be parsed.", &m.parse_errors);
-    per_input(&mut out, "kasbah_rejected_overload_events_total", "Events refused with retry-later because the store was overloaded.", &m.rejected_overload);
-    per_input(&mut out, "kasbah_rejected_too_large_total", "Messages or request bodies refused for size.", &m.rejected_too_large);
-    line(&mut out, "kasbah_udp_dropped_total", "UDP messages that could not be stored.", "counter", l(&m.udp_dropped));
-    line(&mut out, "kasbah_auth_failures_total", "Requests refused for missing or invalid credentials.", "counter", l(&m.auth_failures));
-    line(&mut out, "kasbah_syslog_connections", "Open syslog TCP/TLS connections.", "gauge", l(&m.syslog_connections));
-    line(&mut out, "kasbah_connections_refused_total", "Connections refused at the limit.", "counter", l(&m.connections_refused));
-    line(&mut out, "kasbah_searches_total", "Searches run.", "counter", l(&m.searches));
-    line(&mut out, "kasbah_search_seconds_total", "Time spent searching.", "counter", 0);
+    per_input(
+        &mut out,
+        "kasbah_ingest_events_total",
+        "Events accepted (durably logged).",
+        &m.events,
+    );
+    per_input(
+        &mut out,
+        "kasbah_ingest_bytes_total",
+        "Bytes received.",
+        &m.bytes,
+    );
+    per_input(
+        &mut out,
+        "kasbah_parse_errors_total",
+        "Records that could not be parsed.",
+        &m.parse_errors,
+    );
+    per_input(
+        &mut out,
+        "kasbah_rejected_overload_events_total",
+        "Events refused with retry-later because the store was overloaded.",
+        &m.rejected_overload,
+    );
+    per_input(
+        &mut out,
+        "kasbah_rejected_too_large_total",
+        "Messages or request bodies refused for size.",
+        &m.rejected_too_large,
+    );
+    line(
+        &mut out,
+        "kasbah_udp_dropped_total",
+        "UDP messages that could not be stored.",
+        "counter",
+        l(&m.udp_dropped),
+    );
+    line(
+        &mut out,
+        "kasbah_auth_failures_total",
+        "Requests refused for missing or invalid credentials.",
+        "counter",
+        l(&m.auth_failures),
+    );
+    line(
+        &mut out,
+        "kasbah_syslog_connections",
+        "Open syslog TCP/TLS connections.",
+        "gauge",
+        l(&m.syslog_connections),
+    );
+    line(
+        &mut out,
+        "kasbah_connections_refused_total",
+        "Connections refused at the limit.",
+        "counter",
+        l(&m.connections_refused),
+    );
+    line(
+        &mut out,
+        "kasbah_searches_total",
+        "Searches run.",
+        "counter",
+        l(&m.searches),
+    );
+    line(
+        &mut out,
+        "kasbah_search_seconds_total",
+        "Time spent searching.",
+        "counter",
+        0,
+    );
     out.truncate(out.len() - 2);
     let _ = writeln!(out, "{}", l(&m.search_nanos) as f64 / 1e9);
-    line(&mut out, "kasbah_wal_logged_events_total", "Events written to the write-ahead log.", "counter", l(&s.logged_events));
-    line(&mut out, "kasbah_wal_syncs_total", "Group commits (fsync) of the write-ahead log.", "counter", l(&s.wal_syncs));
-    line(&mut out, "kasbah_wal_bytes", "Bytes in the write-ahead log.", "gauge", l(&s.wal_bytes));
-    line(&mut out, "kasbah_inflight_bytes", "Bytes accepted but not yet committed to the index (WAL depth).", "gauge", l(&s.inflight_bytes));
-    line(&mut out, "kasbah_indexed_events_total", "Events added to the index.", "counter", l(&s.indexed_events));
-    line(&mut out, "kasbah_committed_events_total", "Events committed in the index.", "counter", l(&s.committed_events));
-    line(&mut out, "kasbah_store_rejected_overload_events_total", "Events the store refused as overloaded.", "counter", l(&s.rejected_overload));
-    line(&mut out, "kasbah_bad_documents_total", "Stored events that could not be indexed.", "counter", l(&s.bad_documents));
-    line(&mut out, "kasbah_index_errors_total", "Failed index operations.", "counter", l(&s.index_errors));
-    line(&mut out, "kasbah_retention_dropped_events_total", "Events deleted by retention.", "counter", l(&s.dropped_by_retention));
-    line(&mut out, "kasbah_replayed_events", "Events replayed from the write-ahead log at start.", "gauge", l(&s.replayed_events));
+    line(
+        &mut out,
+        "kasbah_wal_logged_events_total",
+        "Events written to the write-ahead log.",
+        "counter",
+        l(&s.logged_events),
+    );
+    line(
+        &mut out,
+        "kasbah_wal_syncs_total",
+        "Group commits (fsync) of the write-ahead log.",
+        "counter",
+        l(&s.wal_syncs),
+    );
+    line(
+        &mut out,
+        "kasbah_wal_bytes",
+        "Bytes in the write-ahead log.",
+        "gauge",
+        l(&s.wal_bytes),
+    );
+    line(
+        &mut out,
+        "kasbah_inflight_bytes",
+        "Bytes accepted but not yet committed to the index (WAL depth).",
+        "gauge",
+        l(&s.inflight_bytes),
+    );
+    line(
+        &mut out,
+        "kasbah_indexed_events_total",
+        "Events added to the index.",
+        "counter",
+        l(&s.indexed_events),
+    );
+    line(
+        &mut out,
+        "kasbah_committed_events_total",
+        "Events committed in the index.",
+        "counter",
+        l(&s.committed_events),
+    );
+    line(
+        &mut out,
+        "kasbah_store_rejected_overload_events_total",
+        "Events the store refused as overloaded.",
+        "counter",
+        l(&s.rejected_overload),
+    );
+    line(
+        &mut out,
+        "kasbah_bad_documents_total",
+        "Stored events that could not be indexed.",
+        "counter",
+        l(&s.bad_documents),
+    );
+    line(
+        &mut out,
+        "kasbah_index_errors_total",
+        "Failed index operations.",
+        "counter",
+        l(&s.index_errors),
+    );
+    line(
+        &mut out,
+        "kasbah_retention_dropped_events_total",
+        "Events deleted by retention.",
+        "counter",
+        l(&s.dropped_by_retention),
+    );
+    line(
+        &mut out,
+        "kasbah_replayed_events",
+        "Events replayed from the write-ahead log at start.",
+        "gauge",
+        l(&s.replayed_events),
+    );
     out
 }
 
@@ -145,7 +284,10 @@ mod tests {
         m.search_nanos.store(1_500_000_000, Ordering::Relaxed);
         let s = StoreMetrics::default();
         let text = render(&m, &s);
-        assert!(text.contains("kasbah_ingest_events_total{input=\"syslog_udp\"} 3\n"), "{text}");
+        assert!(
+            text.contains("kasbah_ingest_events_total{input=\"syslog_udp\"} 3\n"),
+            "{text}"
+        );
         assert!(text.contains("kasbah_search_seconds_total 1.5\n"), "{text}");
         assert!(text.contains("# TYPE kasbah_inflight_bytes gauge\nkasbah_inflight_bytes 0\n"));
     }

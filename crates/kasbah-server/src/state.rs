@@ -27,7 +27,12 @@ impl AppState {
         ParseOptions {
             tenant,
             received: kasbah_event::Timestamp::now(),
-            default_tz: self.config.parse.default_tz.as_deref().and_then(crate::config::parse_tz),
+            default_tz: self
+                .config
+                .parse
+                .default_tz
+                .as_deref()
+                .and_then(crate::config::parse_tz),
             max_record_bytes: self.config.syslog.max_message_bytes.max(1 << 20),
             keep_raw: self.config.storage.keep_original,
         }

@@ -80,7 +80,12 @@ pub struct Framer {
 impl Framer {
     /// A framer refusing messages over `max` bytes.
     pub fn new(max: usize) -> Self {
-        Framer { max, buf: Vec::new(), skip: 0, skip_line: false }
+        Framer {
+            max,
+            buf: Vec::new(),
+            skip: 0,
+            skip_line: false,
+        }
     }
 
     /// Adds received bytes and calls `f` for each complete frame.
@@ -172,9 +177,20 @@ impl Framer {
 }
 
 /// Serves one stream connection (TCP or TLS).
-async fn serve_stream<S: AsyncRead + Unpin>(state: Shared, tenant: TenantId, input: Input, peer: SocketAddr, mut stream: S) {
-    let origin = Origin::Peer { input: Arc::from(input.name()), addr: peer };
-    let Some(mut parser) = kasbah_parse::line_parser(Format::Syslog) else { return };
+async fn serve_stream<S: AsyncRead + Unpin>(
+    state: Shared,
+    tenant: TenantId,
+    input: Input,
+    peer: SocketAddr,
+    mut stream: S,
+) {
+    let origin = Origin::Peer {
+        input: Arc::from(input.name()),
+        addr: peer,
+    };
+    let Some(mut parser) = kasbah_parse::line_parser(Format::Syslog) else {
+        return;
+    };
     let mut framer = Framer::new(state.config.syslog.max_message_bytes);
     let idle = Duration::from_secs(state.config.syslog.idle_timeout_secs.max(1));
     let mut buf = vec![0u8; 64 * 1024];
@@ -198,7 +214,15 @@ async fn serve_stream<S: AsyncRead + Unpin>(state: Shared, tenant: TenantId, inp
         framer.push(buf.get(..n).unwrap_or_default(), |frame| match frame {
             Frame::Message(m) => {
                 record += 1;
-                if !parse_message(parser.as_mut(), &state, tenant, &origin, record, m, &mut events) {
+                if !parse_message(
+                    parser.as_mut(),
+                    &state,
+                    tenant,
+                    &origin,
+                    record,
+                    m,
+                    &mut events,
+                ) {
                     bad += 1;
                 }
             }
@@ -210,7 +234,9 @@ async fn serve_stream<S: AsyncRead + Unpin>(state: Shared, tenant: TenantId, inp
             continue;
         }
         let count = events.len() as u64;
-        match ingest::commit_patiently(&state.store, Batch { tenant, events }, STREAM_PATIENCE).await {
+        match ingest::commit_patiently(&state.store, Batch { tenant, events }, STREAM_PATIENCE)
+            .await
+        {
             Ok(_) => state.metrics.events.add(input, count),
             Err(e) => {
                 // The connection is closed without reading further, so the sender keeps (and
@@ -227,8 +253,17 @@ async fn serve_stream<S: AsyncRead + Unpin>(state: Shared, tenant: TenantId, inp
 }
 
 /// Accepts TCP (or, with `tls`, TLS) syslog connections until the task is dropped.
-pub async fn run_stream(state: Shared, tenant: TenantId, listener: TcpListener, tls: Option<TlsAcceptor>) {
-    let input = if tls.is_some() { Input::SyslogTls } else { Input::SyslogTcp };
+pub async fn run_stream(
+    state: Shared,
+    tenant: TenantId,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+) {
+    let input = if tls.is_some() {
+        Input::SyslogTls
+    } else {
+        Input::SyslogTcp
+    };
     let limit = Arc::new(Semaphore::new(state.config.syslog.max_connections.max(1)));
     loop {
         let (sock, peer) = match listener.accept().await {
@@ -240,26 +275,34 @@ pub async fn run_stream(state: Shared, tenant: TenantId, listener: TcpListener, 
             }
         };
         let Ok(permit) = limit.clone().try_acquire_owned() else {
-            state.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+            state
+                .metrics
+                .connections_refused
+                .fetch_add(1, Ordering::Relaxed);
             drop(sock);
             continue;
         };
         let st = state.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
-            st.metrics.syslog_connections.fetch_add(1, Ordering::Relaxed);
+            st.metrics
+                .syslog_connections
+                .fetch_add(1, Ordering::Relaxed);
             let _ = sock.set_nodelay(true);
             match tls {
                 None => serve_stream(st.clone(), tenant, input, peer, sock).await,
                 Some(acceptor) => {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(sock)).await {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(sock)).await
+                    {
                         Ok(Ok(s)) => serve_stream(st.clone(), tenant, input, peer, s).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
             }
-            st.metrics.syslog_connections.fetch_sub(1, Ordering::Relaxed);
+            st.metrics
+                .syslog_connections
+                .fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }
@@ -289,7 +332,9 @@ pub async fn run_udp(state: Shared, tenant: TenantId, socket: UdpSocket) {
             }
         }
     });
-    let Some(mut parser) = kasbah_parse::line_parser(Format::Syslog) else { return };
+    let Some(mut parser) = kasbah_parse::line_parser(Format::Syslog) else {
+        return;
+    };
     let mut buf = vec![0u8; 65_536];
     let mut record = 0u64;
     loop {
@@ -306,9 +351,20 @@ pub async fn run_udp(state: Shared, tenant: TenantId, socket: UdpSocket) {
             continue;
         }
         record += 1;
-        let origin = Origin::Peer { input: Arc::from("syslog_udp"), addr: peer };
+        let origin = Origin::Peer {
+            input: Arc::from("syslog_udp"),
+            addr: peer,
+        };
         let mut events = Vec::with_capacity(1);
-        if !parse_message(parser.as_mut(), &state, tenant, &origin, record, buf.get(..n).unwrap_or_default(), &mut events) {
+        if !parse_message(
+            parser.as_mut(),
+            &state,
+            tenant,
+            &origin,
+            record,
+            buf.get(..n).unwrap_or_default(),
+            &mut events,
+        ) {
             state.metrics.parse_errors.add(Input::SyslogUdp, 1);
         }
         if events.is_empty() {
@@ -316,7 +372,10 @@ pub async fn run_udp(state: Shared, tenant: TenantId, socket: UdpSocket) {
         }
         let count = events.len() as u64;
         if tx.try_send(events).is_err() {
-            state.metrics.udp_dropped.fetch_add(count, Ordering::Relaxed);
+            state
+                .metrics
+                .udp_dropped
+                .fetch_add(count, Ordering::Relaxed);
         }
     }
 }
@@ -358,7 +417,10 @@ mod tests {
         let got = frames(&[b"<13>0123456789abcdef", b"more\n<13>ok\n"], 10);
         assert_eq!(got, vec!["<too large>", "<13>ok"]);
         // An oversize octet-counted frame whose body arrives over several reads.
-        let got = frames(&[b"30 <13>0123", b"45678901234567890123", b"45<13>ok\n"], 10);
+        let got = frames(
+            &[b"30 <13>0123", b"45678901234567890123", b"45<13>ok\n"],
+            10,
+        );
         assert_eq!(got, vec!["<too large>", "<13>ok"]);
     }
 

@@ -8,7 +8,10 @@ const NS: i64 = 1_000_000_000;
 /// Parses a time bound given as a JSON string or number; `now` is the reference, UTC ns.
 pub fn parse_value(v: &Value, now: i64) -> Result<i64, String> {
     match v {
-        Value::Number(n) => n.as_i64().map(epoch).ok_or_else(|| format!("{n} is not an epoch time")),
+        Value::Number(n) => n
+            .as_i64()
+            .map(epoch)
+            .ok_or_else(|| format!("{n} is not an epoch time")),
         Value::String(s) => parse(s, now),
         other => Err(format!("{other} is not a time")),
     }
@@ -16,7 +19,11 @@ pub fn parse_value(v: &Value, now: i64) -> Result<i64, String> {
 
 /// Epoch seconds, or milliseconds when the number is too large to be seconds.
 fn epoch(n: i64) -> i64 {
-    if n.abs() < 100_000_000_000 { n.saturating_mul(NS) } else { n.saturating_mul(1_000_000) }
+    if n.abs() < 100_000_000_000 {
+        n.saturating_mul(NS)
+    } else {
+        n.saturating_mul(1_000_000)
+    }
 }
 
 /// Parses a time bound.
@@ -28,7 +35,9 @@ pub fn parse(s: &str, now: i64) -> Result<i64, String> {
     let rel = s.strip_prefix("now").unwrap_or(s);
     if let Some(r) = rel.strip_prefix('-') {
         let (num, unit) = r.split_at(r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len()));
-        let n: i64 = num.parse().map_err(|_| format!("`{s}`: expected a number after '-'"))?;
+        let n: i64 = num
+            .parse()
+            .map_err(|_| format!("`{s}`: expected a number after '-'"))?;
         let mult = match unit {
             "s" => NS,
             "m" => 60 * NS,
@@ -51,7 +60,9 @@ pub fn parse(s: &str, now: i64) -> Result<i64, String> {
     };
     kasbah_parse::time::rfc3339(text, None)
         .map(|(t, _)| t.as_nanos())
-        .ok_or_else(|| format!("`{s}` is not a time: use RFC 3339, YYYY-MM-DD, epoch seconds, now or -15m"))
+        .ok_or_else(|| {
+            format!("`{s}` is not a time: use RFC 3339, YYYY-MM-DD, epoch seconds, now or -15m")
+        })
 }
 
 #[cfg(test)]
@@ -67,7 +78,10 @@ mod tests {
         assert_eq!(parse("1970-01-02", now), Ok(86_400 * NS));
         assert_eq!(parse("1970-01-01T00:00:01Z", now), Ok(NS));
         assert_eq!(parse("86400", now), Ok(86_400 * NS));
-        assert_eq!(parse_value(&serde_json::json!(1_700_000_000_000i64), now), Ok(1_700_000_000_000 * 1_000_000));
+        assert_eq!(
+            parse_value(&serde_json::json!(1_700_000_000_000i64), now),
+            Ok(1_700_000_000_000 * 1_000_000)
+        );
         assert!(parse("-5y", now).is_err());
         assert!(parse("yesterday", now).is_err());
     }

@@ -231,12 +231,14 @@ pub fn pushdown(fields: &Fields, e: &Expr) -> Option<Pushed> {
                 query: words_query(fields, ph)?,
                 exact: false,
             }),
-            (Some(f), Test::Eq(Pattern::Exact(v) | Pattern::Phrase(v))) => {
+            // A quoted value on a field matches words inside the value: the keyword index (whole
+            // values) cannot answer it, so it is verified by scanning.
+            (Some(f), Test::Eq(Pattern::Exact(v))) => {
                 if v.len() > MAX_KEYWORD_BYTES || NOT_KEYWORD_INDEXED.contains(&f.as_str()) {
                     return None;
                 }
-                let numeric = v.parse::<f64>().is_ok();
-                let exact = !numeric && matches!(p.test, Test::Eq(Pattern::Exact(_)));
+                // Numbers compare numerically in memory ("4624.0" equals 4624): verify those.
+                let exact = v.parse::<f64>().is_err();
                 Some(Pushed {
                     query: any_of(json_terms(fields, f, v)),
                     exact,

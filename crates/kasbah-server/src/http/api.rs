@@ -24,7 +24,12 @@ use crate::state::Shared;
 use crate::timespec;
 
 /// Reads a body, turning the size-limit rejection into our error (and counting it).
-pub(super) fn body(state: &Shared, input: Input, limit: usize, b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(super) fn body(
+    state: &Shared,
+    input: Input,
+    limit: usize,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
     match b {
         Ok(b) => {
             state.metrics.bytes.add(input, b.len() as u64);
@@ -42,7 +47,7 @@ fn errors_json(errors: &[kasbah_parse::BadRecord]) -> Value {
     Value::Array(
         errors
             .iter()
-            .map(|b| json!({"record": b.record, "code": b.error.code.as_str(), "message": b.error.message}))
+            .map(|b| json!({"record": b.record, "code": b.error.code.to_string(), "message": b.error.message}))
             .collect(),
     )
 }
@@ -56,7 +61,10 @@ fn format_param(p: Option<&str>, default: Option<Format>) -> Result<Option<Forma
     match p {
         None | Some("") => Ok(default),
         Some("auto") => Ok(None),
-        Some(name) => name.parse::<Format>().map(Some).map_err(|e| ApiError::bad_request(e.to_string())),
+        Some(name) => name
+            .parse::<Format>()
+            .map(Some)
+            .map_err(|e| ApiError::bad_request(e.to_string())),
     }
 }
 
@@ -79,7 +87,14 @@ pub(super) async fn ingest(
     let tenant = who.tenant;
     let parsed = tokio::task::spawn_blocking(move || {
         let opts = st.parse_options(tenant);
-        ingest::parse(&b, format, &Origin::Input(Arc::from("http")), &opts, tenant, usize::MAX)
+        ingest::parse(
+            &b,
+            format,
+            &Origin::Input(Arc::from("http")),
+            &opts,
+            tenant,
+            usize::MAX,
+        )
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -93,7 +108,9 @@ pub(super) async fn ingest(
         }
     }
     state.metrics.events.add(Input::Http, events);
-    Ok(Json(json!({"accepted": events, "rejected": parsed.bad, "errors": errors_json(&parsed.errors)})))
+    Ok(Json(
+        json!({"accepted": events, "rejected": parsed.bad, "errors": errors_json(&parsed.errors)}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -113,7 +130,10 @@ fn archive_kind(b: &[u8]) -> Option<&'static str> {
         (b"BZh", "bzip2"),
         (b"\x28\xb5\x2f\xfd", "zstd"),
     ];
-    KINDS.iter().find(|(m, _)| b.starts_with(m)).map(|(_, k)| *k)
+    KINDS
+        .iter()
+        .find(|(m, _)| b.starts_with(m))
+        .map(|(_, k)| *k)
 }
 
 /// `POST /api/v1/upload?format=auto|evtx|...&filename=NAME`: one log file as the body.
@@ -140,7 +160,14 @@ pub(super) async fn upload(
     let origin_name = name.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         let opts = st.parse_options(tenant);
-        ingest::parse(&b, format, &Origin::File(Arc::from(origin_name.as_str())), &opts, tenant, 20_000)
+        ingest::parse(
+            &b,
+            format,
+            &Origin::File(Arc::from(origin_name.as_str())),
+            &opts,
+            tenant,
+            20_000,
+        )
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?;
@@ -148,10 +175,17 @@ pub(super) async fn upload(
     let mut stored = 0u64;
     for batch in parsed.batches {
         let n = batch.events.len() as u64;
-        if let Err(e) = ingest::commit_patiently(&state.store, batch, Duration::from_secs(60)).await {
-            state.metrics.rejected_overload.add(Input::Upload, parsed.events - stored);
+        if let Err(e) = ingest::commit_patiently(&state.store, batch, Duration::from_secs(60)).await
+        {
+            state
+                .metrics
+                .rejected_overload
+                .add(Input::Upload, parsed.events - stored);
             let mut err = ApiError::from(e);
-            err.message = format!("{}; {stored} events of this file were stored before", err.message);
+            err.message = format!(
+                "{}; {stored} events of this file were stored before",
+                err.message
+            );
             return Err(err);
         }
         stored += n;
@@ -190,14 +224,30 @@ const MAX_LIMIT: usize = 10_000;
 pub(super) async fn search(
     State(state): State<Shared>,
     headers: HeaderMap,
-    body: Result<Json<SearchBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let who = authenticate(&state, &headers)?;
     who.require(Scope::Read)?;
-    let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    // Any content type: clients such as curl send form types by default.
+    let body = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let req: SearchBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body must be JSON {{\"query\", \"from\", \"to\", \"limit\", \"offset\"}}: {e}"
+        ))
+    })?;
     let now = kasbah_event::Timestamp::now().as_nanos();
-    let from = req.from.as_ref().map(|v| timespec::parse_value(v, now)).transpose().map_err(ApiError::bad_request)?;
-    let to = req.to.as_ref().map(|v| timespec::parse_value(v, now)).transpose().map_err(ApiError::bad_request)?;
+    let from = req
+        .from
+        .as_ref()
+        .map(|v| timespec::parse_value(v, now))
+        .transpose()
+        .map_err(ApiError::bad_request)?;
+    let to = req
+        .to
+        .as_ref()
+        .map(|v| timespec::parse_value(v, now))
+        .transpose()
+        .map_err(ApiError::bad_request)?;
     let query = kasbah_query::parse(&req.query).map_err(|e| {
         let mut err = ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string());
         err.column = Some(e.column);
@@ -208,14 +258,23 @@ pub(super) async fn search(
     let st = state.clone();
     let started = Instant::now();
     let result = tokio::task::spawn_blocking(move || {
-        let r = SearchRequest { query: &query, from, to, limit, offset };
+        let r = SearchRequest {
+            query: &query,
+            from,
+            to,
+            limit,
+            offset,
+        };
         st.store.search(&TenantScope::One(who.tenant), &r)
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
     let took = started.elapsed();
     state.metrics.searches.fetch_add(1, Ordering::Relaxed);
-    state.metrics.search_nanos.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+    state
+        .metrics
+        .search_nanos
+        .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
     let mut out = json!({
         "total": result.total,
         "took_ms": took.as_secs_f64() * 1000.0,
@@ -223,7 +282,9 @@ pub(super) async fn search(
         "partitions": result.partitions,
     });
     match result.output {
-        Output::Events(events) => out["events"] = Value::Array(events.into_iter().map(Value::Object).collect()),
+        Output::Events(events) => {
+            out["events"] = Value::Array(events.into_iter().map(Value::Object).collect())
+        }
         Output::Table(t) => {
             out["columns"] = json!(t.columns);
             out["rows"] = json!(t.rows);

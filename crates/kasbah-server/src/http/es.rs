@@ -52,33 +52,54 @@ pub(super) async fn root_head() -> StatusCode {
 }
 
 /// `GET /_license`, `GET /_xpack`: a basic license, which is what shippers check for.
-pub(super) async fn license(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(super) async fn license(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &headers)?;
-    Ok(Json(json!({"license": {"status": "active", "type": "basic", "mode": "basic", "uid": "kasbah"}})))
+    Ok(Json(
+        json!({"license": {"status": "active", "type": "basic", "mode": "basic", "uid": "kasbah"}}),
+    ))
 }
 
 /// `GET /_nodes`.
-pub(super) async fn nodes(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(super) async fn nodes(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &headers)?;
-    Ok(Json(json!({"_nodes": {"total": 1, "successful": 1, "failed": 0}, "cluster_name": "kasbah", "nodes": {
-        "kasbah": {"name": "kasbah", "version": VERSION, "roles": ["data", "ingest", "master"], "http": {"publish_address": "127.0.0.1:0"}}
-    }})))
+    Ok(Json(
+        json!({"_nodes": {"total": 1, "successful": 1, "failed": 0}, "cluster_name": "kasbah", "nodes": {
+            "kasbah": {"name": "kasbah", "version": VERSION, "roles": ["data", "ingest", "master"], "http": {"publish_address": "127.0.0.1:0"}}
+        }}),
+    ))
 }
 
 /// `GET /_cluster/health`.
-pub(super) async fn cluster_health(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(super) async fn cluster_health(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &headers)?;
-    Ok(Json(json!({"cluster_name": "kasbah", "status": "green", "number_of_nodes": 1, "number_of_data_nodes": 1})))
+    Ok(Json(
+        json!({"cluster_name": "kasbah", "status": "green", "number_of_nodes": 1, "number_of_data_nodes": 1}),
+    ))
 }
 
 /// Template, policy and index-creation calls: acknowledged, nothing to do (Kasbah's schema is fixed).
-pub(super) async fn ack(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(super) async fn ack(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &headers)?;
     Ok(Json(json!({"acknowledged": true})))
 }
 
 /// `HEAD` on an index or template: it exists (every index name is accepted).
-pub(super) async fn exists(State(state): State<Shared>, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+pub(super) async fn exists(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
     authenticate(&state, &headers)?;
     Ok(StatusCode::OK)
 }
@@ -111,36 +132,72 @@ struct ItemOut {
 
 /// Splits a bulk body into actions and documents, parses each document, and returns the batch
 /// and the per-item outcomes (in request order, as shippers match them by position).
-fn parse_bulk(state: &Shared, tenant: kasbah_event::TenantId, body: &[u8], default_index: Option<&str>) -> Result<(Batch, Vec<ItemOut>, u64), ApiError> {
+fn parse_bulk(
+    state: &Shared,
+    tenant: kasbah_event::TenantId,
+    body: &[u8],
+    default_index: Option<&str>,
+) -> Result<(Batch, Vec<ItemOut>, u64), ApiError> {
     let opts = state.parse_options(tenant);
     let origin = Origin::Input(Arc::from("bulk"));
-    let mut batch = Batch { tenant, events: Vec::new() };
+    let mut batch = Batch {
+        tenant,
+        events: Vec::new(),
+    };
     let mut items = Vec::new();
     let mut bad = 0u64;
-    let mut lines = body.split(|b| *b == b'\n').enumerate().filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
+    let mut lines = body
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
     while let Some((n, line)) = lines.next() {
-        let action: Value = serde_json::from_slice(line)
-            .map_err(|e| ApiError::bad_request(format!("line {}: malformed bulk action: {e}", n + 1)))?;
+        let action: Value = serde_json::from_slice(line).map_err(|e| {
+            ApiError::bad_request(format!("line {}: malformed bulk action: {e}", n + 1))
+        })?;
         let Some((op, meta)) = action.as_object().and_then(|o| o.iter().next()) else {
-            return Err(ApiError::bad_request(format!("line {}: a bulk action is an object with one key", n + 1)));
+            return Err(ApiError::bad_request(format!(
+                "line {}: a bulk action is an object with one key",
+                n + 1
+            )));
         };
-        let index = meta.get("_index").and_then(Value::as_str).or(default_index).unwrap_or("").to_string();
+        let index = meta
+            .get("_index")
+            .and_then(Value::as_str)
+            .or(default_index)
+            .unwrap_or("")
+            .to_string();
         let op: &'static str = match op.as_str() {
             "index" => "index",
             "create" => "create",
             "update" => "update",
             "delete" => "delete",
-            other => return Err(ApiError::bad_request(format!("line {}: unknown bulk action `{other}`", n + 1))),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "line {}: unknown bulk action `{other}`",
+                    n + 1
+                )));
+            }
         };
         if op == "delete" {
-            items.push(ItemOut { op, index, error: Some((405, "Kasbah does not delete events".into())) });
+            items.push(ItemOut {
+                op,
+                index,
+                error: Some((405, "Kasbah does not delete events".into())),
+            });
             continue;
         }
         let Some((_, doc)) = lines.next() else {
-            return Err(ApiError::bad_request(format!("line {}: the action has no document", n + 1)));
+            return Err(ApiError::bad_request(format!(
+                "line {}: the action has no document",
+                n + 1
+            )));
         };
         if op == "update" {
-            items.push(ItemOut { op, index, error: Some((405, "Kasbah does not update events".into())) });
+            items.push(ItemOut {
+                op,
+                index,
+                error: Some((405, "Kasbah does not update events".into())),
+            });
             continue;
         }
         let mut got = None;
@@ -156,26 +213,40 @@ fn parse_bulk(state: &Shared, tenant: kasbah_event::TenantId, body: &[u8], defau
                     e.fields.set_name("data_stream.dataset", index.as_str());
                 }
                 batch.events.push(ingest::encode(&e));
-                items.push(ItemOut { op, index, error: None });
+                items.push(ItemOut {
+                    op,
+                    index,
+                    error: None,
+                });
             }
             None => {
                 bad += 1;
-                items.push(ItemOut { op, index, error: Some((400, err.unwrap_or_else(|| "not a JSON object".into()))) });
+                items.push(ItemOut {
+                    op,
+                    index,
+                    error: Some((400, err.unwrap_or_else(|| "not a JSON object".into()))),
+                });
             }
         }
     }
     Ok((batch, items, bad))
 }
 
-async fn do_bulk(state: Shared, headers: HeaderMap, index: Option<String>, b: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+async fn do_bulk(
+    state: Shared,
+    headers: HeaderMap,
+    index: Option<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let who = authenticate(&state, &headers)?;
     who.require(Scope::Ingest)?;
     let body = super::api::body(&state, Input::Bulk, state.config.http.max_body_bytes, b)?;
     let st = state.clone();
-    let (batch, items, bad) = tokio::task::spawn_blocking(move || parse_bulk(&st, who.tenant, &body, index.as_deref()))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
+    let (batch, items, bad) =
+        tokio::task::spawn_blocking(move || parse_bulk(&st, who.tenant, &body, index.as_deref()))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??;
     state.metrics.parse_errors.add(Input::Bulk, bad);
     let n = batch.events.len() as u64;
     if n > 0 {
@@ -185,7 +256,12 @@ async fn do_bulk(state: Shared, headers: HeaderMap, index: Option<String>, b: Re
                 state.metrics.rejected_overload.add(Input::Bulk, n);
                 // Elasticsearch's own answer to overload, which every shipper retries.
                 let body = json!({"error": {"type": "es_rejected_execution_exception", "reason": "Kasbah is overloaded; retry later"}, "status": 429});
-                return Ok((StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, "1")], Json(body)).into_response());
+                return Ok((
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(axum::http::header::RETRY_AFTER, "1")],
+                    Json(body),
+                )
+                    .into_response());
             }
             Err(e) => return Err(e.into()),
         }
@@ -203,5 +279,8 @@ async fn do_bulk(state: Shared, headers: HeaderMap, index: Option<String>, b: Re
             json!({ i.op: inner })
         })
         .collect();
-    Ok(Json(json!({"took": started.elapsed().as_millis() as u64, "errors": errors, "items": items})).into_response())
+    Ok(Json(
+        json!({"took": started.elapsed().as_millis() as u64, "errors": errors, "items": items}),
+    )
+    .into_response())
 }

@@ -23,18 +23,40 @@ pub fn router(state: Shared) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/api/v1/health", get(ops::health))
-        .route("/api/v1/ingest", post(api::ingest).layer(DefaultBodyLimit::max(body)))
-        .route("/api/v1/upload", post(api::upload).layer(DefaultBodyLimit::max(upload)))
+        .route(
+            "/api/v1/ingest",
+            post(api::ingest).layer(DefaultBodyLimit::max(body)),
+        )
+        .route(
+            "/api/v1/upload",
+            post(api::upload).layer(DefaultBodyLimit::max(upload)),
+        )
         .route("/api/v1/search", post(api::search))
         .route("/", get(es::root).head(es::root_head))
-        .route("/_bulk", post(es::bulk).put(es::bulk).layer(DefaultBodyLimit::max(body)))
-        .route("/{index}/_bulk", post(es::bulk_index).put(es::bulk_index).layer(DefaultBodyLimit::max(body)))
+        .route(
+            "/_bulk",
+            post(es::bulk)
+                .put(es::bulk)
+                .layer(DefaultBodyLimit::max(body)),
+        )
+        .route(
+            "/{index}/_bulk",
+            post(es::bulk_index)
+                .put(es::bulk_index)
+                .layer(DefaultBodyLimit::max(body)),
+        )
         .route("/_license", get(es::license))
         .route("/_xpack", get(es::license))
         .route("/_nodes", get(es::nodes))
         .route("/_cluster/health", get(es::cluster_health))
-        .route("/_template/{name}", get(es::ack).put(es::ack).head(es::exists))
-        .route("/_index_template/{name}", get(es::ack).put(es::ack).head(es::exists))
+        .route(
+            "/_template/{name}",
+            get(es::ack).put(es::ack).head(es::exists),
+        )
+        .route(
+            "/_index_template/{name}",
+            get(es::ack).put(es::ack).head(es::exists),
+        )
         .route("/_ilm/policy/{name}", get(es::ack).put(es::ack))
         .route("/_ingest/pipeline/{name}", get(es::ack).put(es::ack))
         .route("/{index}", axum::routing::put(es::ack).head(es::exists))

@@ -23,7 +23,10 @@ pub(super) async fn healthz() -> Json<Value> {
 pub(super) async fn readyz(State(state): State<Shared>) -> impl IntoResponse {
     let inflight = state.store.metrics().inflight_bytes.load(Ordering::Relaxed);
     if inflight > state.config.storage.max_inflight_bytes {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "overloaded", "inflight_bytes": inflight})))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "overloaded", "inflight_bytes": inflight})),
+        )
     } else {
         (StatusCode::OK, Json(json!({"status": "ready"})))
     }
@@ -36,27 +39,37 @@ pub(super) async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
 }
 
 /// `GET /api/v1/health`: ingestion health for the console (needs `read`).
-pub(super) async fn health(State(state): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(super) async fn health(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     authenticate(&state, &headers)?.require(Scope::Read)?;
     let m = &state.metrics;
     let s = state.store.metrics();
     let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    let inputs: Value = [Input::Http, Input::Bulk, Input::Upload, Input::SyslogUdp, Input::SyslogTcp, Input::SyslogTls]
-        .into_iter()
-        .map(|i| {
-            (
-                i.name().to_string(),
-                json!({
-                    "events": m.events.get(i),
-                    "bytes": m.bytes.get(i),
-                    "parse_errors": m.parse_errors.get(i),
-                    "rejected_overload": m.rejected_overload.get(i),
-                    "rejected_too_large": m.rejected_too_large.get(i),
-                }),
-            )
-        })
-        .collect::<serde_json::Map<_, _>>()
-        .into();
+    let inputs: Value = [
+        Input::Http,
+        Input::Bulk,
+        Input::Upload,
+        Input::SyslogUdp,
+        Input::SyslogTcp,
+        Input::SyslogTls,
+    ]
+    .into_iter()
+    .map(|i| {
+        (
+            i.name().to_string(),
+            json!({
+                "events": m.events.get(i),
+                "bytes": m.bytes.get(i),
+                "parse_errors": m.parse_errors.get(i),
+                "rejected_overload": m.rejected_overload.get(i),
+                "rejected_too_large": m.rejected_too_large.get(i),
+            }),
+        )
+    })
+    .collect::<serde_json::Map<_, _>>()
+    .into();
     Ok(Json(json!({
         "inputs": inputs,
         "udp_dropped": l(&m.udp_dropped),
@@ -80,5 +93,9 @@ pub(super) async fn health(State(state): State<Shared>, headers: HeaderMap) -> R
 
 /// Anything else.
 pub(super) async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see docs/api.md")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see docs/api.md",
+    )
 }

@@ -1,0 +1,151 @@
+//! `kasbah serve`: run the server (ingestion, storage, search) until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use kasbah_server::Config;
+
+/// Log output format.
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log shippers).
+    Json,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML; every key optional, see docs/configuration.md).
+    #[arg(long, short = 'c', env = "KASBAH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (events, write-ahead log, metadata). Default: ./kasbah-data.
+    #[arg(long, env = "KASBAH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// HTTP API address. Default: 127.0.0.1:8080.
+    #[arg(long, env = "KASBAH_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Syslog over UDP on this address.
+    #[arg(long, env = "KASBAH_SYSLOG_UDP")]
+    syslog_udp: Option<SocketAddr>,
+    /// Syslog over TCP (octet counting or newline framing) on this address.
+    #[arg(long, env = "KASBAH_SYSLOG_TCP")]
+    syslog_tcp: Option<SocketAddr>,
+    /// Syslog over TLS on this address (needs --syslog-tls-cert and --syslog-tls-key).
+    #[arg(long, env = "KASBAH_SYSLOG_TLS")]
+    syslog_tls: Option<SocketAddr>,
+    /// PEM certificate chain for syslog TLS.
+    #[arg(long, env = "KASBAH_SYSLOG_TLS_CERT")]
+    syslog_tls_cert: Option<PathBuf>,
+    /// PEM private key for syslog TLS.
+    #[arg(long, env = "KASBAH_SYSLOG_TLS_KEY")]
+    syslog_tls_key: Option<PathBuf>,
+    /// Tenant receiving syslog events. Default: default.
+    #[arg(long, env = "KASBAH_SYSLOG_TENANT")]
+    syslog_tenant: Option<String>,
+    /// PEM certificate chain: serve the API over HTTPS.
+    #[arg(long, env = "KASBAH_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, env = "KASBAH_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Seed a `demo` tenant with the bundled sample incident and print a token for it.
+    #[arg(long)]
+    demo: bool,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text", env = "KASBAH_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+impl ServeArgs {
+    /// The configuration: file (or defaults), then environment and flags on top.
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut c = match &self.config {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        if let Some(d) = &self.data_dir {
+            c.data_dir = d.clone();
+        }
+        if let Some(a) = self.listen {
+            c.http.listen = a;
+        }
+        c.syslog.udp = self.syslog_udp.or(c.syslog.udp);
+        c.syslog.tcp = self.syslog_tcp.or(c.syslog.tcp);
+        c.syslog.tls = self.syslog_tls.or(c.syslog.tls);
+        c.syslog.tls_cert = self.syslog_tls_cert.clone().or(c.syslog.tls_cert);
+        c.syslog.tls_key = self.syslog_tls_key.clone().or(c.syslog.tls_key);
+        if let Some(t) = &self.syslog_tenant {
+            c.syslog.tenant = t.clone();
+        }
+        c.http.tls_cert = self.tls_cert.clone().or(c.http.tls_cert);
+        c.http.tls_key = self.tls_key.clone().or(c.http.tls_key);
+        Ok(c)
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("KASBAH_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => b.try_init(),
+        LogFormat::Json => b.json().try_init(),
+    };
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logs(args.log_format);
+    let config = args.config()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kasbah")
+        .build()?;
+    rt.block_on(async move {
+        let server = kasbah_server::start(config).await.context("cannot start the server")?;
+        let url = format!("http://{}", server.http_addr);
+        if args.demo {
+            let seeded = kasbah_server::demo::seed(&server.state).await.map_err(anyhow::Error::msg)?;
+            match seeded.token {
+                Some(tok) => {
+                    eprintln!("Demo tenant `demo` seeded with {} events of the sample incident (2024-03-15).", seeded.events);
+                    eprintln!("Try:  kasbah search --server {url} --token {tok} --from 2024-03-15 'event.outcome:failure | stats count() by source.ip'");
+                }
+                None => eprintln!("Demo tenant `demo` already seeded; make a token with `kasbah token create --tenant demo`."),
+            }
+        }
+        eprintln!("Kasbah is serving on {url} (Ctrl-C to stop).");
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests and committing the index");
+        server.shutdown().await.context("shutdown")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

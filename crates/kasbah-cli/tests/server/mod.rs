@@ -1,0 +1,350 @@
+//! A harness that runs the real `kasbah serve` binary on loopback for end-to-end tests.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub fn kasbah() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kasbah"))
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A free TCP port number (also free for UDP in practice).
+pub fn free_port() -> u16 {
+    loop {
+        let t = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = t.local_addr().expect("addr").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub child: Child,
+    pub data: PathBuf,
+    pub http: SocketAddr,
+    pub syslog: SocketAddr,
+    pub tls: Option<SocketAddr>,
+    pub extra: Vec<String>,
+}
+
+pub struct Options<'a> {
+    pub config: &'a str,
+    pub tls: Option<(&'a Path, &'a Path)>,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options {
+            config: "",
+            tls: None,
+        }
+    }
+}
+
+impl Server {
+    pub fn start(data: &Path, opts: Options<'_>) -> Server {
+        let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let syslog = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let tls = opts
+            .tls
+            .map(|_| SocketAddr::from(([127, 0, 0, 1], free_port())));
+        std::fs::create_dir_all(data).expect("data dir");
+        let cfg = data.with_extension("toml");
+        std::fs::write(&cfg, opts.config).expect("config");
+        let mut extra = vec![
+            "--config".to_string(),
+            cfg.display().to_string(),
+            "--syslog-udp".into(),
+            syslog.to_string(),
+            "--syslog-tcp".into(),
+            syslog.to_string(),
+        ];
+        if let (Some(addr), Some((cert, key))) = (tls, opts.tls) {
+            extra.extend([
+                "--syslog-tls".into(),
+                addr.to_string(),
+                "--syslog-tls-cert".into(),
+                cert.display().to_string(),
+                "--syslog-tls-key".into(),
+                key.display().to_string(),
+            ]);
+        }
+        let mut s = Server {
+            child: spawn(data, http, &extra),
+            data: data.to_path_buf(),
+            http,
+            syslog,
+            tls,
+            extra,
+        };
+        s.wait_ready();
+        s
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("kasbah serve exited early: {status}");
+            }
+            if get(&self.url("/healthz")).0 == 200 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("kasbah serve did not become healthy");
+    }
+
+    /// Restarts on the same data directory and ports.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.data, self.http, &self.extra);
+        self.wait_ready();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    /// Creates a token with the CLI, as an operator would, and returns the last word printed.
+    pub fn token(&self, tenant: &str, scope: &str) -> String {
+        let out = kasbah()
+            .args([
+                "token",
+                "create",
+                "--tenant",
+                tenant,
+                "--scope",
+                scope,
+                "--data-dir",
+            ])
+            .arg(&self.data)
+            .output()
+            .expect("token create");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .last()
+            .expect("token")
+            .to_string()
+    }
+
+    pub fn search(&self, token: &str, query: &str) -> Value {
+        let (status, body) = post(
+            &self.url("/api/v1/search"),
+            Some(token),
+            json!({"query": query}).to_string().as_bytes(),
+        );
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub fn total(&self, token: &str, query: &str) -> u64 {
+        self.search(token, query)["total"].as_u64().expect("total")
+    }
+
+    /// Polls until the search returns `want` (for inputs without acknowledgement: UDP, syslog).
+    pub fn wait_total(&self, token: &str, query: &str, want: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.total(token, query);
+            if got >= want || Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn metric(&self, name: &str) -> f64 {
+        let (_, text) = get_text(&self.url("/metrics"));
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|r| r.strip_prefix(' '))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or_else(|| panic!("metric {name} not found"))
+    }
+
+    /// Graceful stop (SIGTERM); returns whether the process exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(data: &Path, http: SocketAddr, extra: &[String]) -> Child {
+    kasbah()
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--listen")
+        .arg(http.to_string())
+        .args(extra)
+        .env("KASBAH_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn kasbah serve")
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
+    match r {
+        Ok(mut resp) => {
+            let status = resp.status().as_u16();
+            let text = resp
+                .body_mut()
+                .with_config()
+                .limit(1 << 30)
+                .read_to_string()
+                .unwrap_or_default();
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
+        }
+        Err(e) => (0, Value::String(e.to_string())),
+    }
+}
+
+pub fn post(url: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {
+    post_with(url, token.map(|t| format!("Bearer {t}")).as_deref(), body)
+}
+
+pub fn post_with(url: &str, authorization: Option<&str>, body: &[u8]) -> (u16, Value) {
+    let mut req = agent()
+        .post(url)
+        .header("Content-Type", "application/x-ndjson");
+    if let Some(a) = authorization {
+        req = req.header("Authorization", a);
+    }
+    answer(req.send(body))
+}
+
+pub fn post_headers(url: &str, token: &str, body: &[u8]) -> (u16, Value, Option<String>) {
+    let r = agent()
+        .post(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .send(body);
+    match r {
+        Ok(mut resp) => {
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from);
+            let status = resp.status().as_u16();
+            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+                retry,
+            )
+        }
+        Err(e) => (0, Value::String(e.to_string()), None),
+    }
+}
+
+pub fn get(url: &str) -> (u16, Value) {
+    answer(agent().get(url).call())
+}
+
+pub fn get_auth(url: &str, token: &str) -> (u16, Value) {
+    answer(
+        agent()
+            .get(url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .call(),
+    )
+}
+
+pub fn get_text(url: &str) -> (u16, String) {
+    match agent().get(url).call() {
+        Ok(mut r) => (
+            r.status().as_u16(),
+            r.body_mut().read_to_string().unwrap_or_default(),
+        ),
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+/// A scratch directory under the target dir, emptied first.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("server-tests")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A self-signed certificate for 127.0.0.1 made with the `openssl` command; `None` without it.
+pub fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some((cert, key))
+}
