@@ -29,7 +29,9 @@ impl Drop for Guard {
 }
 
 fn write_lines(path: &Path, tag: &str, n: usize) {
-    let text: String = (1..=n).map(|i| format!("{tag} line {i} from the shipper\n")).collect();
+    let text: String = (1..=n)
+        .map(|i| format!("{tag} line {i} from the shipper\n"))
+        .collect();
     std::fs::write(path, text).expect("input file");
 }
 
@@ -43,7 +45,10 @@ fn rsyslog_forwards_over_tcp_tls_and_elasticsearch_bulk() {
     let certs = server::self_signed(&dir);
     let s = Server::start(
         &dir.join("data"),
-        Options { config: "[syslog]\ntenant = \"net\"\n", tls: certs.as_ref().map(|(c, k)| (c.as_path(), k.as_path())) },
+        Options {
+            config: "[syslog]\ntenant = \"net\"\n",
+            tls: certs.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+        },
     );
     let ingest = s.token("es", "ingest,read");
     let reader = s.token("net", "read");
@@ -56,7 +61,10 @@ fn rsyslog_forwards_over_tcp_tls_and_elasticsearch_bulk() {
         ),
         _ => String::new(),
     };
-    let ca = certs.as_ref().map(|(c, _)| format!("DefaultNetstreamDriverCAFile=\"{}\"", c.display())).unwrap_or_default();
+    let ca = certs
+        .as_ref()
+        .map(|(c, _)| format!("DefaultNetstreamDriverCAFile=\"{}\"", c.display()))
+        .unwrap_or_default();
     let conf = format!(
         r#"global(workDirectory="{dir}" {ca})
 module(load="imfile")
@@ -107,13 +115,22 @@ action(type="omelasticsearch" server="127.0.0.1" serverport="{http}" searchIndex
 /// install script unpacks it under /opt/syslog-ng (or `KASBAH_SYSLOG_NG`).
 #[test]
 fn syslog_ng_forwards_with_bsd_and_ietf_framing() {
-    let root = std::env::var_os("KASBAH_SYSLOG_NG").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/opt/syslog-ng"));
+    let root = std::env::var_os("KASBAH_SYSLOG_NG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/syslog-ng"));
     let bin = root.join("usr/sbin/syslog-ng");
     let Some(modules) = std::fs::read_dir(root.join("usr/lib/syslog-ng"))
         .ok()
-        .and_then(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.is_dir() && p.join("libaffile.so").exists()))
+        .and_then(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .find(|p| p.is_dir() && p.join("libaffile.so").exists())
+        })
     else {
-        eprintln!("skipped: syslog-ng not found under {} (scripts/install-test-deps.sh)", root.display());
+        eprintln!(
+            "skipped: syslog-ng not found under {} (scripts/install-test-deps.sh)",
+            root.display()
+        );
         return;
     };
     if !bin.is_file() {
@@ -121,7 +138,13 @@ fn syslog_ng_forwards_with_bsd_and_ietf_framing() {
         return;
     }
     let dir = scratch("syslog-ng");
-    let s = Server::start(&dir.join("data"), Options { config: "[syslog]\ntenant = \"net\"\n", tls: None });
+    let s = Server::start(
+        &dir.join("data"),
+        Options {
+            config: "[syslog]\ntenant = \"net\"\n",
+            tls: None,
+        },
+    );
     let reader = s.token("net", "read");
     let input = dir.join("in.log");
     write_lines(&input, "syslogngtest", 15);

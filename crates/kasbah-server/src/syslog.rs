@@ -193,7 +193,7 @@ async fn serve_stream<S: AsyncRead + Unpin>(
     };
     let mut framer = Framer::new(state.config.syslog.max_message_bytes);
     let idle = Duration::from_secs(state.config.syslog.idle_timeout_secs.max(1));
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     let mut record = 0u64;
     loop {
         let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {

@@ -8,7 +8,7 @@
 //! `sort`, ...) run over the matching events through `kasbah_query::execute`.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -407,6 +407,9 @@ pub fn search(views: &[Arc<TenantView>], req: &SearchRequest<'_>) -> Result<Sear
     let filter = &req.query.filter;
     let mut partitions = 0usize;
 
+    if let Some(fast) = stats_by_columns(views, filter, &plan, &req.query.pipes, &mut partitions)? {
+        return Ok(fast);
+    }
     if !req.query.pipes.is_empty() {
         let mut rows = Vec::new();
         let verified = for_each_match(views, filter, &plan, &mut partitions, |_, row| {
@@ -505,6 +508,186 @@ pub fn search(views: &[Arc<TenantView>], req: &SearchRequest<'_>) -> Result<Sear
         exact: all_exact,
         verified,
     })
+}
+
+/// Placeholder bucket key for events without the grouped field (they group under null).
+const MISSING: &str = "\u{1}kasbah-missing";
+
+fn key_json(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::String(s) if s == MISSING => serde_json::Value::Null,
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => serde_json::Value::from(f as i64),
+            _ => v.clone(),
+        },
+        other => other.clone(),
+    }
+}
+
+/// Walks nested terms-aggregation buckets, adding `doc_count` per key path.
+fn walk_buckets(
+    node: &serde_json::Value,
+    depth: usize,
+    levels: usize,
+    key: &mut Vec<serde_json::Value>,
+    out: &mut HashMap<Vec<serde_json::Value>, u64>,
+) {
+    let Some(buckets) = node.get("buckets").and_then(|b| b.as_array()) else {
+        return;
+    };
+    for b in buckets {
+        key.push(
+            b.get("key")
+                .map(key_json)
+                .unwrap_or(serde_json::Value::Null),
+        );
+        if depth + 1 == levels {
+            *out.entry(key.clone()).or_default() +=
+                b.get("doc_count").and_then(|c| c.as_u64()).unwrap_or(0);
+        } else if let Some(child) = b.get("g") {
+            walk_buckets(child, depth + 1, levels, key, out);
+        }
+        key.pop();
+    }
+}
+
+/// `FILTER | stats count() by a[, b] | ...` answered from the columnar fast fields, without
+/// reading documents: the common dashboard query over millions of events. `None` when the query
+/// does not have that shape or the filter is not exact in every partition (the general path
+/// then answers).
+fn stats_by_columns(
+    views: &[Arc<TenantView>],
+    filter: &Expr,
+    plan: &Plan,
+    pipes: &[kasbah_query::Pipe],
+    partitions: &mut usize,
+) -> Result<Option<SearchResult>> {
+    use kasbah_query::{AggFunc, Pipe};
+    use tantivy::aggregation::agg_req::Aggregations;
+    use tantivy::aggregation::{AggContextParams, AggregationCollector, AggregationLimitsGuard};
+    let Some(Pipe::Stats(st)) = pipes.first() else {
+        return Ok(None);
+    };
+    if st.by.is_empty()
+        || st.by.len() > 2
+        || st.aggs.is_empty()
+        || !st
+            .aggs
+            .iter()
+            .all(|a| a.func == AggFunc::Count && a.field.is_none())
+    {
+        return Ok(None);
+    }
+    if st
+        .by
+        .iter()
+        .any(|f| f.starts_with('@') || NOT_KEYWORD_INDEXED.contains(&f.as_str()))
+    {
+        return Ok(None);
+    }
+    let parts: Vec<&PartView> = views
+        .iter()
+        .flat_map(|v| v.partitions.iter())
+        .filter(|p| p.meta.overlaps(plan.from, plan.to))
+        .collect();
+    let mut queries = Vec::with_capacity(parts.len());
+    for p in &parts {
+        let (q, exact) = partition_query(p, filter, plan);
+        if !exact {
+            return Ok(None);
+        }
+        queries.push(q);
+    }
+    // Nested terms aggregations, innermost last.
+    let mut agg = serde_json::Value::Null;
+    for field in st.by.iter().rev() {
+        let mut terms = serde_json::json!({"terms": {"field": format!("f.{field}"), "size": 65_000, "missing": MISSING}});
+        if !agg.is_null() {
+            terms["aggs"] = serde_json::json!({ "g": agg });
+        }
+        agg = terms;
+    }
+    let aggs: Aggregations = serde_json::from_value(serde_json::json!({ "g": agg }))
+        .map_err(|e| StoreError::Query(format!("aggregation: {e}")))?;
+    let mut counts: HashMap<Vec<serde_json::Value>, u64> = HashMap::new();
+    let mut total = 0u64;
+    for (p, q) in parts.iter().zip(&queries) {
+        *partitions += 1;
+        let ctx = AggContextParams::new(
+            AggregationLimitsGuard::new(Some(1 << 30), Some(200_000)),
+            Default::default(),
+        );
+        let collector = AggregationCollector::from_aggs(aggs.clone(), ctx);
+        let (n, res) = match p.searcher.search(q.as_ref(), &(Count, collector)) {
+            Ok(x) => x,
+            // Too many groups or a column of mixed types: the general path decides.
+            Err(_) => return Ok(None),
+        };
+        total += n as u64;
+        let json = serde_json::to_value(&res).map_err(|e| StoreError::Query(e.to_string()))?;
+        if let Some(root) = json.get("g") {
+            walk_buckets(root, 0, st.by.len(), &mut Vec::new(), &mut counts);
+        }
+    }
+    // Pending (uncommitted) events, in memory.
+    let mut verified = 0u64;
+    for v in views {
+        let pending = [Arc::new(TenantView {
+            partitions: Vec::new(),
+            pending: v.pending.clone(),
+        })];
+        let mut n = 0usize;
+        verified += for_each_match(&pending, filter, plan, &mut n, |_, row| {
+            total += 1;
+            let key = st
+                .by
+                .iter()
+                .map(|f| row.get(f).cloned().unwrap_or(serde_json::Value::Null))
+                .collect();
+            *counts.entry(key).or_default() += 1;
+            true
+        })?;
+    }
+    let columns: Vec<String> = st
+        .by
+        .iter()
+        .cloned()
+        .chain(st.aggs.iter().map(|a| a.name.clone()))
+        .collect();
+    let rows = counts.into_iter().map(|(key, n)| {
+        let mut row = Row::new();
+        for (f, k) in st.by.iter().zip(key) {
+            row.insert(f.clone(), k);
+        }
+        for a in &st.aggs {
+            row.insert(a.name.clone(), serde_json::Value::from(n));
+        }
+        row
+    });
+    let output = kasbah_query::execute(pipes.get(1..).unwrap_or_default(), rows)
+        .map_err(|e| StoreError::Query(e.to_string()))?;
+    let output = match output {
+        Output::Events(rows) => Output::Table(kasbah_query::Table {
+            rows: rows
+                .iter()
+                .map(|r| {
+                    columns
+                        .iter()
+                        .map(|c| r.get(c).cloned().unwrap_or(serde_json::Value::Null))
+                        .collect()
+                })
+                .collect(),
+            columns,
+        }),
+        table => table,
+    };
+    Ok(Some(SearchResult {
+        total,
+        output,
+        partitions: *partitions,
+        exact: true,
+        verified,
+    }))
 }
 
 /// A row that sorts as equal to every other (the heap orders by time and arrival only).

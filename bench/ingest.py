@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""End-to-end ingestion benchmark of `kasbah serve` (written for Kasbah).
+
+Generates a realistic syslog stream (FortiGate key=value traffic logs, sshd auth lines, CEF IDS
+alerts and RFC 5424 application logs; about 480 bytes per event on average), sends it over
+several TCP connections to the server's syslog listener, and measures:
+  * sustained ingestion (parse + WAL fsync + indexing) in events/s, until every event is indexed;
+  * disk bytes per event of the event store (index + compressed documents, without the WAL);
+  * search latency (p50/p95 over repeated runs) of a term query in a time range and of
+    `stats count() by` over every stored event.
+Usage: bench/ingest.py --kasbah target/release/kasbah --events 10000000 --work target/bench-ingest
+"""
+import argparse, json, os, random, shutil, socket, statistics, subprocess, sys, threading, time, urllib.request
+
+R = random.Random(7)
+USERS = ["root", "deploy", "admin", "alice", "bob", "svc-backup", "oracle", "ubuntu", "j.smith"]
+MON = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+DAY = 86400
+
+def ip():
+    return f"{R.choice([10, 192, 198, 203])}.{R.randint(0, 255)}.{R.randint(0, 255)}.{R.randint(1, 254)}"
+
+def line(i, days):
+    t = i * days * DAY // 1_000_000 % (days * DAY)
+    d, s = 1 + t // DAY, t % DAY
+    hms = f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
+    host = f"fw-edge-{i % 8:02d}"
+    k = i % 10
+    if k < 6:
+        return (f'<189>Mar {d:2d} {hms} {host} date=2024-03-{d:02d} time={hms} devname="{host}" devid="FG100F{i % 8:010d}" '
+                f'logid="0000000013" type="traffic" subtype="forward" level="notice" vd="root" eventtime={1709251200 + t}000000000 tz="+0000" '
+                f'srcip={ip()} srcport={R.randint(1024, 65535)} srcintf="wan1" srcintfrole="wan" dstip={ip()} dstport={R.choice([80, 443, 3389, 22, 445])} '
+                f'dstintf="dmz" dstintfrole="dmz" sessionid={R.randint(1, 10**9)} proto=6 action="{R.choice(["accept", "deny", "close"])}" '
+                f'policyid={R.randint(0, 99)} policytype="policy" service="HTTPS" trandisp="noop" duration={R.randint(0, 900)} '
+                f'sentbyte={R.randint(0, 99999)} rcvdbyte={R.randint(0, 999999)} sentpkt={R.randint(1, 900)} rcvdpkt={R.randint(1, 900)} appcat="unscanned"')
+    if k < 8:
+        u = R.choice(USERS)
+        return (f"<38>Mar {d:2d} {hms} srv-{i % 20:02d} sshd[{R.randint(100, 99999)}]: "
+                + R.choice([f"Failed password for {u} from {ip()} port {R.randint(1024, 65535)} ssh2",
+                            f"Accepted publickey for {u} from {ip()} port {R.randint(1024, 65535)} ssh2: ED25519 SHA256:{R.getrandbits(128):032x}",
+                            f"Invalid user {u}{R.randint(0, 999)} from {ip()} port {R.randint(1024, 65535)}",
+                            f"pam_unix(sshd:session): session opened for user {u}(uid={R.randint(0, 2000)}) by (uid=0)"]))
+    if k < 9:
+        return (f"<134>Mar {d:2d} {hms} ids-01 CEF:0|Vendor|IDS|5.5|{R.randint(1000, 9999)}|Suspicious traffic detected|{R.randint(0, 10)}|"
+                f"rt={(1709251200 + t) * 1000} src={ip()} spt={R.randint(1024, 65535)} dst={ip()} dpt={R.choice([80, 443])} proto=TCP "
+                f"act={R.choice(['Permit', 'Block'])} request=http://shop.example.org/p?id\\={i} cs1Label=Policy cs1=Web attacks msg=Detected pattern {i % 5000}")
+    return (f"<165>1 2024-03-{d:02d}T{hms}.{R.randint(0, 999999):06d}Z app-{i % 12:02d} billing {R.randint(100, 9999)} ID{R.randint(1, 99)} "
+            f'[meta sequenceId="{i}" region="eu-west"] invoice {R.randint(10**6, 10**7)} processed for customer {R.randint(1, 50000)} '
+            f"in {R.randint(1, 3000)} ms status={R.choice(['ok', 'ok', 'ok', 'retry', 'failed'])} trace={R.getrandbits(64):016x}")
+
+def generate(path, n, days):
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        return
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        for i in range(n):
+            f.write(line(i, days))
+            f.write("\n")
+    os.rename(tmp, path)
+
+def metric(base, name):
+    text = urllib.request.urlopen(base + "/metrics", timeout=30).read().decode()
+    for l in text.splitlines():
+        if l.startswith(name + " "):
+            return float(l.split()[1])
+    return 0.0
+
+def search(base, token, body):
+    req = urllib.request.Request(base + "/api/v1/search", data=json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    t = time.perf_counter()
+    ans = json.loads(urllib.request.urlopen(req, timeout=600).read())
+    return time.perf_counter() - t, ans
+
+def send(addr, path, repeat):
+    with socket.create_connection(addr) as s:
+        for _ in range(repeat):
+            with open(path, "rb") as f:
+                while True:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        break
+                    s.sendall(chunk)
+
+def du(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return total
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kasbah", required=True)
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--work", default="target/bench-ingest")
+    ap.add_argument("--runs", type=int, default=20)
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    unique = 1_000_000
+    per_conn = a.events // a.connections
+    repeat = max(1, per_conn // unique) if per_conn >= unique else 1
+    lines_per_file = min(unique, per_conn)
+    src = os.path.join(a.work, f"stream-{lines_per_file}.log")
+    generate(src, lines_per_file, 28)
+    total = lines_per_file * repeat * a.connections
+    avg = os.path.getsize(src) / lines_per_file
+    data = os.path.join(a.work, "data")
+    shutil.rmtree(data, ignore_errors=True)
+    http, sport = 18500, 18514
+    base = f"http://127.0.0.1:{http}"
+    env = dict(os.environ, KASBAH_LOG="warn")
+    srv = subprocess.Popen([a.kasbah, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{http}",
+                            "--syslog-tcp", f"127.0.0.1:{sport}"], env=env)
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.05)
+        token = subprocess.run([a.kasbah, "token", "create", "--tenant", "default", "--data-dir", data],
+                               capture_output=True, text=True, check=True).stdout.split()[-1]
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=send, args=(("127.0.0.1", sport), src, repeat)) for _ in range(a.connections)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        t_sent = time.perf_counter()
+        while metric(base, "kasbah_indexed_events_total") < total:
+            time.sleep(0.05)
+        t_indexed = time.perf_counter()
+        while metric(base, "kasbah_committed_events_total") < total:
+            time.sleep(0.1)
+        t_committed = time.perf_counter()
+        cpu = sum(float(x) for x in open(f"/proc/{srv.pid}/stat").read().split(")")[1].split()[11:13]) / os.sysconf("SC_CLK_TCK")
+        store = du(os.path.join(data, "tenants"))
+        wal = du(os.path.join(data, "wal"))
+        rss = int([l for l in open(f"/proc/{srv.pid}/status") if l.startswith("VmHWM")][0].split()[1]) // 1024
+        queries = [
+            ("term in a 1-day range", {"query": "host.name:fw-edge-03", "from": "2024-03-10T00:00:00Z", "to": "2024-03-10T23:59:59Z", "limit": 100}),
+            ("full text, all time", {"query": "invalid AND user", "limit": 100}),
+            ("stats count() by host.name", {"query": "* | stats count() by host.name"}),
+            ("filter | stats by source.ip | top 10", {"query": 'action:deny | stats count() by source.ip | sort -count | head 10'}),
+        ]
+        rows = []
+        for name, body in queries:
+            times, ans = [], None
+            for _ in range(a.runs):
+                dt, ans = search(base, token, body)
+                times.append(dt * 1000)
+            times.sort()
+            rows.append((name, ans.get("total"), statistics.median(times), times[int(len(times) * 0.95) - 1]))
+        ingest_s = t_indexed - t0
+        print(f"\nevents: {total:,} ({avg:.0f} bytes per event on average, {a.connections} TCP connections)")
+        print(f"| measure | value |\n|---|---|")
+        print(f"| sustained ingestion (parse + WAL fsync + index), events/s | {total / ingest_s:,.0f} |")
+        print(f"| time to send / to index / to commit | {t_sent - t0:.1f} s / {ingest_s:.1f} s / {t_committed - t0:.1f} s |")
+        print(f"| server CPU time (2 cores) | {cpu:.1f} s ({total / cpu:,.0f} events per CPU-second) |")
+        print(f"| peak server memory (RSS) | {rss} MiB |")
+        print(f"| store on disk (index + documents) | {store / 2**20:,.0f} MiB = {store / total:.1f} bytes/event ({avg / (store / total):.1f}x smaller than raw) |")
+        print(f"| write-ahead log after checkpoint | {wal / 2**20:,.1f} MiB |")
+        print(f"\n| query ({a.runs} runs) | matches | p50 ms | p95 ms |\n|---|---|---|---|")
+        for name, total_hits, p50, p95 in rows:
+            print(f"| {name} | {total_hits:,} | {p50:.1f} | {p95:.1f} |")
+    finally:
+        srv.terminate()
+        srv.wait(timeout=120)
+
+if __name__ == "__main__":
+    main()
