@@ -1,0 +1,1 @@
+//! Per-entity anomaly detection over template ids (filled in below).

@@ -1,0 +1,708 @@
+//! The online template miner: every message gets a template id and its parameters.
+//!
+//! Like Drain, messages are routed by their number of words and their first word to a small
+//! leaf of candidate templates and join the most similar one, or start a new template. Three
+//! changes make one default configuration work across log types:
+//! - masking below the word ([`crate::mask`]) so `uid=0` and `uid=1` are the same word, and a
+//!   message's obviously variable words take no part in the similarity;
+//! - similarity counts only the positions where both sides are literal, so a template that
+//!   has learned its variables is not penalised for them;
+//! - when two literal words differ, the template keeps what they share at punctuation
+//!   boundaries (`name=<*>,` rather than `<*>`), which is how the ground truth writes templates.
+//!
+//! Memory is bounded: at [`MinerConfig::max_templates`] the least recently used templates are
+//! evicted in batches (amortised O(1) per message). A first word with digits or variables routes
+//! to a shared wildcard leaf so that variable first words cannot create unbounded leaves.
+
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::{FxHashMap, FxHasher};
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::mask::{Masks, Tokens, WILDCARD};
+
+/// Identifies a template for the lifetime of a miner and across save/restore. Ids are never
+/// reused, also after eviction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TemplateId(pub u32);
+
+impl std::fmt::Display for TemplateId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What mining one message did to the template store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// The message matched an existing template unchanged.
+    Matched,
+    /// The message joined a template and made one of its words more general.
+    Generalised,
+    /// The message started a new template.
+    Created,
+}
+
+/// The result of mining one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mined<'a> {
+    /// The template the message belongs to.
+    pub id: TemplateId,
+    /// The raw words of the message at the template's variable positions, in order. A word
+    /// whose template word is partly literal (`uid=<*>`) contributes the variable part when it
+    /// can be located, the whole word otherwise.
+    pub params: Vec<&'a str>,
+    /// Whether the template was created, generalised or merely matched.
+    pub change: Change,
+}
+
+/// Tuning of the miner. The defaults are the configuration measured on Loghub and meant for
+/// every log type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MinerConfig {
+    /// Minimum share of literal positions that must agree for a message to join a template.
+    pub similarity: f32,
+    /// Maximum number of templates kept; least recently used ones are evicted past it.
+    pub max_templates: usize,
+    /// Maximum number of words per message; the rest is folded into one last variable word.
+    pub max_words: usize,
+    /// Which variable shapes are masked before clustering.
+    pub masks: Masks,
+}
+
+impl Default for MinerConfig {
+    fn default() -> Self {
+        MinerConfig {
+            similarity: 0.5,
+            max_templates: 100_000,
+            max_words: 128,
+            masks: Masks::default(),
+        }
+    }
+}
+
+impl MinerConfig {
+    /// Checks the values a user may have set.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(self.similarity > 0.0 && self.similarity <= 1.0) {
+            return Err(Error::Config(format!(
+                "similarity must be in (0, 1], got {}",
+                self.similarity
+            )));
+        }
+        if self.max_templates == 0 || self.max_words == 0 {
+            return Err(Error::Config(
+                "max_templates and max_words must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A template as stored: its words (with `<*>` for variables) and how often it was seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    /// The template's id.
+    pub id: TemplateId,
+    /// The words of the template; variables are `<*>`, possibly inside a word (`uid=<*>`).
+    pub words: Vec<Box<str>>,
+    /// How many messages joined this template.
+    pub count: u64,
+    /// Logical time (messages mined) of the last message that joined it; drives eviction.
+    pub last_seen: u64,
+}
+
+impl Template {
+    /// The template as one string, words separated by one space.
+    pub fn text(&self) -> String {
+        self.words.join(" ")
+    }
+}
+
+/// The key of a leaf: number of words and a hash of the first word (0 when it is variable).
+type LeafKey = (u32, u64);
+
+/// Computes the leaf of a tokenized message. Public to the crate for sharding.
+pub(crate) fn leaf_key(t: &Tokens) -> LeafKey {
+    let first = t.masked(0);
+    let h = if first.contains(WILDCARD) || first.bytes().any(|c| c.is_ascii_digit()) {
+        0
+    } else {
+        let mut h = FxHasher::default();
+        first.hash(&mut h);
+        h.finish() | 1
+    };
+    (t.len() as u32, h)
+}
+
+/// Where new ids come from: a plain counter, or a counter shared by the shards of a
+/// [`crate::SharedMiner`].
+#[derive(Debug)]
+pub(crate) enum IdSource {
+    Local(u32),
+    Shared(std::sync::Arc<std::sync::atomic::AtomicU32>),
+}
+
+impl IdSource {
+    fn next(&mut self) -> TemplateId {
+        match self {
+            IdSource::Local(n) => {
+                *n = n.saturating_add(1);
+                TemplateId(*n)
+            }
+            IdSource::Shared(a) => {
+                TemplateId(a.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1)
+            }
+        }
+    }
+    fn current(&self) -> u32 {
+        match self {
+            IdSource::Local(n) => *n,
+            IdSource::Shared(a) => a.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
+/// A single-threaded template miner. For several threads use [`crate::SharedMiner`].
+#[derive(Debug)]
+pub struct Miner {
+    cfg: MinerConfig,
+    slots: Vec<Option<Template>>,
+    free: Vec<u32>,
+    by_id: FxHashMap<TemplateId, u32>,
+    leaves: FxHashMap<LeafKey, Vec<u32>>,
+    tick: u64,
+    ids: IdSource,
+    live: usize,
+    scratch: Tokens,
+}
+
+impl Default for Miner {
+    fn default() -> Self {
+        Self::with_ids(MinerConfig::default(), IdSource::Local(0))
+    }
+}
+
+impl Miner {
+    /// A miner with the given configuration.
+    pub fn new(cfg: MinerConfig) -> Result<Self, Error> {
+        cfg.validate()?;
+        Ok(Self::with_ids(cfg, IdSource::Local(0)))
+    }
+
+    pub(crate) fn with_ids(cfg: MinerConfig, ids: IdSource) -> Self {
+        Miner {
+            cfg,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_id: FxHashMap::default(),
+            leaves: FxHashMap::default(),
+            tick: 0,
+            ids,
+            live: 0,
+            scratch: Tokens::new(),
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &MinerConfig {
+        &self.cfg
+    }
+
+    /// Mines one message: finds or creates its template and returns the template id and the
+    /// message's parameters.
+    pub fn mine<'a>(&mut self, msg: &'a str) -> Mined<'a> {
+        let mut t = std::mem::take(&mut self.scratch);
+        t.fill(msg, &self.cfg.masks, self.cfg.max_words);
+        let r = self.mine_tokens(msg, &t);
+        self.scratch = t;
+        r
+    }
+
+    /// Mines a message already tokenized with this miner's masks and word limit.
+    pub(crate) fn mine_tokens<'a>(&mut self, msg: &'a str, t: &Tokens) -> Mined<'a> {
+        self.tick += 1;
+        let key = leaf_key(t);
+        let best = self.best_match(key, t);
+        let (slot, change) = match best {
+            Some(slot) => {
+                let changed = self.absorb(slot, t);
+                (
+                    slot,
+                    if changed {
+                        Change::Generalised
+                    } else {
+                        Change::Matched
+                    },
+                )
+            }
+            None => (self.create(key, t), Change::Created),
+        };
+        let tick = self.tick;
+        match self.slots.get_mut(slot as usize).and_then(Option::as_mut) {
+            Some(tpl) => {
+                tpl.count += 1;
+                tpl.last_seen = tick;
+                let params = params_of(msg, t, &tpl.words);
+                Mined {
+                    id: tpl.id,
+                    params,
+                    change,
+                }
+            }
+            // Unreachable by construction (the slot was just found or filled); answer with a
+            // fresh id rather than panic.
+            None => Mined {
+                id: TemplateId(0),
+                params: Vec::new(),
+                change,
+            },
+        }
+    }
+
+    /// The most similar template in the message's leaf that passes the similarity threshold.
+    fn best_match(&self, key: LeafKey, t: &Tokens) -> Option<u32> {
+        let leaf = self.leaves.get(&key)?;
+        let mut best: Option<(f32, usize, u32)> = None;
+        for &slot in leaf {
+            let Some(tpl) = self.slots.get(slot as usize).and_then(Option::as_ref) else {
+                continue;
+            };
+            let Some((sim, exact)) = similarity(&tpl.words, t) else {
+                continue;
+            };
+            if sim >= self.cfg.similarity
+                && best.is_none_or(|(bs, be, _)| sim > bs || (sim == bs && exact > be))
+            {
+                best = Some((sim, exact, slot));
+            }
+        }
+        best.map(|(_, _, s)| s)
+    }
+
+    /// Generalises template `slot` so that it covers the message; true when it changed.
+    fn absorb(&mut self, slot: u32, t: &Tokens) -> bool {
+        let Some(tpl) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return false;
+        };
+        let mut changed = false;
+        for (i, w) in tpl.words.iter_mut().enumerate() {
+            let m = t.masked(i);
+            if **w == *m || glob_match(w, m) {
+                continue;
+            }
+            *w = generalise(w, m).into_boxed_str();
+            changed = true;
+        }
+        changed
+    }
+
+    fn create(&mut self, key: LeafKey, t: &Tokens) -> u32 {
+        if self.live >= self.cfg.max_templates {
+            self.evict();
+        }
+        let tpl = Template {
+            id: self.ids.next(),
+            words: (0..t.len()).map(|i| Box::from(t.masked(i))).collect(),
+            count: 0,
+            last_seen: self.tick,
+        };
+        self.insert(key, tpl)
+    }
+
+    fn insert(&mut self, key: LeafKey, tpl: Template) -> u32 {
+        let id = tpl.id;
+        let slot = match self.free.pop() {
+            Some(s) => {
+                if let Some(x) = self.slots.get_mut(s as usize) {
+                    *x = Some(tpl);
+                }
+                s
+            }
+            None => {
+                self.slots.push(Some(tpl));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_id.insert(id, slot);
+        self.leaves.entry(key).or_default().push(slot);
+        self.live += 1;
+        slot
+    }
+
+    /// Evicts the least recently used sixteenth of the templates (at least one), so that the
+    /// O(n) scan is paid once per n/16 new templates.
+    fn evict(&mut self) {
+        let mut ages: Vec<(u64, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|t| (t.last_seen, i as u32)))
+            .collect();
+        let k = (ages.len() / 16).max(1).min(ages.len());
+        if k == 0 {
+            return;
+        }
+        ages.select_nth_unstable(k - 1);
+        let doomed: rustc_hash::FxHashSet<u32> = ages[..k].iter().map(|&(_, s)| s).collect();
+        for &s in &doomed {
+            if let Some(tpl) = self.slots.get_mut(s as usize).and_then(Option::take) {
+                self.by_id.remove(&tpl.id);
+                self.free.push(s);
+                self.live -= 1;
+            }
+        }
+        self.leaves.retain(|_, v| {
+            v.retain(|s| !doomed.contains(s));
+            !v.is_empty()
+        });
+    }
+
+    /// The template with this id, if it is still kept.
+    pub fn template(&self, id: TemplateId) -> Option<&Template> {
+        let slot = *self.by_id.get(&id)?;
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    /// All templates kept, in id order.
+    pub fn templates(&self) -> Vec<&Template> {
+        let mut v: Vec<&Template> = self.slots.iter().flatten().collect();
+        v.sort_by_key(|t| t.id);
+        v
+    }
+
+    /// Number of templates kept.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether no template is kept.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// A snapshot of the miner that [`Miner::from_state`] restores exactly.
+    pub fn state(&self) -> MinerState {
+        MinerState {
+            version: MinerState::VERSION,
+            config: self.cfg.clone(),
+            last_id: self.ids.current(),
+            tick: self.tick,
+            templates: self.templates().into_iter().cloned().collect(),
+        }
+    }
+
+    /// Rebuilds a miner from a snapshot.
+    pub fn from_state(state: MinerState) -> Result<Self, Error> {
+        state.check()?;
+        let mut m = Self::with_ids(state.config, IdSource::Local(state.last_id));
+        m.tick = state.tick;
+        m.load_templates(state.templates);
+        Ok(m)
+    }
+
+    pub(crate) fn load_templates(&mut self, templates: Vec<Template>) {
+        let mut tokens = Tokens::new();
+        for tpl in templates {
+            // The leaf is recomputed from the template's own text: masking a masked word is
+            // the identity, so the template lands where its messages are routed.
+            let text = tpl.text();
+            tokens.fill(&text, &self.cfg.masks, self.cfg.max_words);
+            let key = if tokens.len() == tpl.words.len() {
+                leaf_key(&tokens)
+            } else {
+                (tpl.words.len() as u32, 0)
+            };
+            if self.by_id.contains_key(&tpl.id) {
+                continue;
+            }
+            self.insert(key, tpl);
+        }
+    }
+
+    pub(crate) fn tick(&self) -> u64 {
+        self.tick
+    }
+}
+
+/// A serialisable snapshot of a miner (configuration, templates, id counter).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MinerState {
+    /// Format version of the snapshot.
+    pub version: u32,
+    /// The miner's configuration.
+    pub config: MinerConfig,
+    /// The last id handed out, so restored miners never reuse an id.
+    pub last_id: u32,
+    /// Logical clock (messages mined).
+    pub tick: u64,
+    /// The templates, in id order.
+    pub templates: Vec<Template>,
+}
+
+impl MinerState {
+    /// The snapshot format written by this version.
+    pub const VERSION: u32 = 1;
+
+    /// Serialises to JSON.
+    pub fn to_json(&self) -> Result<String, Error> {
+        serde_json::to_string(self).map_err(Error::State)
+    }
+
+    /// Reads a snapshot written by [`MinerState::to_json`].
+    pub fn from_json(s: &str) -> Result<Self, Error> {
+        let st: MinerState = serde_json::from_str(s).map_err(Error::State)?;
+        st.check()?;
+        Ok(st)
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        if self.version != Self::VERSION {
+            return Err(Error::Version {
+                found: self.version,
+                expected: Self::VERSION,
+            });
+        }
+        self.config.validate()
+    }
+}
+
+/// Similarity of a template to a message of the same length: the share of positions where both
+/// are literal that agree. Positions where the template or the message has a whole-word
+/// variable are neutral. `None` when the words cannot be aligned.
+fn similarity(words: &[Box<str>], t: &Tokens) -> Option<(f32, usize)> {
+    if words.len() != t.len() {
+        return None;
+    }
+    let mut exact = 0usize;
+    let mut compared = 0usize;
+    for (i, w) in words.iter().enumerate() {
+        let m = t.masked(i);
+        if &**w == WILDCARD || m == WILDCARD {
+            continue;
+        }
+        compared += 1;
+        if **w == *m || (w.contains(WILDCARD) && glob_match(w, m)) {
+            exact += 1;
+        }
+    }
+    if compared == 0 {
+        return Some((1.0, 0));
+    }
+    Some((exact as f32 / compared as f32, exact))
+}
+
+/// Characters at which a template word may be cut when two literal words differ.
+fn is_boundary(c: u8) -> bool {
+    b"=:,;()[]{}\"'|+!#@/-$".contains(&c)
+}
+
+/// The most specific pattern covering two different words: their common prefix and suffix cut
+/// at punctuation, with one variable between (`name=a,` and `name=bc,` give `name=<*>,`).
+pub(crate) fn generalise(a: &str, b: &str) -> String {
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let max = ab.len().min(bb.len());
+    // Longest common prefix ending just after a boundary or a wildcard.
+    let mut p = 0;
+    let mut cut = 0;
+    while p < max && ab[p] == bb[p] {
+        p += 1;
+        if is_boundary(ab[p - 1]) || a.get(..p).is_some_and(|x| x.ends_with(WILDCARD)) {
+            cut = p;
+        }
+    }
+    let prefix_cut = cut;
+    // Longest common suffix starting at a boundary or a wildcard, not overlapping the prefix.
+    let mut s = 0;
+    let mut scut = 0;
+    while s < max - prefix_cut && ab[ab.len() - 1 - s] == bb[bb.len() - 1 - s] {
+        s += 1;
+        let from = ab.len() - s;
+        if is_boundary(ab[from]) || a.get(from..).is_some_and(|x| x.starts_with(WILDCARD)) {
+            scut = s;
+        }
+    }
+    let prefix = a.get(..prefix_cut).unwrap_or("");
+    let suffix = a.get(a.len() - scut..).unwrap_or("");
+    let mut out = String::with_capacity(prefix.len() + suffix.len() + 3);
+    out.push_str(prefix);
+    if !out.ends_with(WILDCARD) {
+        out.push_str(WILDCARD);
+    }
+    if let Some(rest) = suffix.strip_prefix(WILDCARD) {
+        out.push_str(rest);
+    } else {
+        out.push_str(suffix);
+    }
+    out
+}
+
+/// Whether `text` matches `pattern`, where each `<*>` stands for one or more characters.
+/// Leftmost-greedy matching of the literal pieces is exact for this pattern language and
+/// linear in practice.
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
+    glob_captures(pattern, text, &mut |_| {})
+}
+
+/// Like [`glob_match`], calling `cap` with each variable's text in order.
+fn glob_captures<'t>(pattern: &str, text: &'t str, cap: &mut dyn FnMut(&'t str)) -> bool {
+    if !pattern.contains(WILDCARD) {
+        return pattern == text;
+    }
+    let pieces: Vec<&str> = pattern.split(WILDCARD).collect();
+    let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else {
+        return false;
+    };
+    if !text.starts_with(first) || text.len() < first.len() + last.len() {
+        return false;
+    }
+    let end_limit = text.len() - last.len();
+    if text.get(end_limit..) != Some(*last) {
+        return false;
+    }
+    let mut pos = first.len();
+    let mut caps: Vec<(usize, usize)> = Vec::new();
+    for mid in &pieces[1..pieces.len() - 1] {
+        // A variable takes at least one character.
+        let from = pos + 1;
+        if from > end_limit {
+            return false;
+        }
+        let Some(off) = text.get(from..end_limit).and_then(|s| s.find(mid)) else {
+            return false;
+        };
+        caps.push((pos, from + off));
+        pos = from + off + mid.len();
+    }
+    if pos >= end_limit {
+        return false;
+    }
+    caps.push((pos, end_limit));
+    for (s, e) in caps {
+        if let Some(x) = text.get(s..e) {
+            cap(x);
+        }
+    }
+    true
+}
+
+/// The message's parameters: for each template word with a variable, the raw text the
+/// variables stand for (the whole raw word when masking changed its literal parts).
+fn params_of<'a>(msg: &'a str, t: &Tokens, words: &[Box<str>]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if !w.contains(WILDCARD) {
+            continue;
+        }
+        let raw = t.raw(msg, i);
+        if &**w == WILDCARD {
+            out.push(raw);
+            continue;
+        }
+        let start = out.len();
+        if !glob_captures(w, raw, &mut |c| out.push(c)) {
+            out.truncate(start);
+            out.push(raw);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mine_all(lines: &[&str]) -> (Miner, Vec<TemplateId>) {
+        let mut m = Miner::default();
+        let ids = lines.iter().map(|l| m.mine(l).id).collect();
+        (m, ids)
+    }
+
+    #[test]
+    fn groups_messages_that_differ_in_variables() {
+        let (m, ids) = mine_all(&[
+            "Invalid user admin from 10.0.0.1",
+            "Invalid user bob from 10.0.0.2",
+            "Connection closed by 10.0.0.1 [preauth]",
+            "Invalid user test from 10.0.0.3",
+        ]);
+        assert_eq!(ids[0], ids[1]);
+        assert_eq!(ids[0], ids[3]);
+        assert_ne!(ids[0], ids[2]);
+        assert_eq!(
+            m.template(ids[0]).map(Template::text).as_deref(),
+            Some("Invalid user <*> from <*>")
+        );
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn returns_params_in_order() {
+        let mut m = Miner::default();
+        m.mine("session opened for user alice by (uid=0)");
+        let r = m.mine("session opened for user bob by (uid=1000)");
+        assert_eq!(r.change, Change::Generalised);
+        assert_eq!(r.params, vec!["bob", "1000"]);
+        let r = m.mine("session opened for user carol by (uid=7)");
+        assert_eq!(r.change, Change::Matched);
+        assert_eq!(r.params, vec!["carol", "7"]);
+    }
+
+    #[test]
+    fn generalise_keeps_shared_punctuation() {
+        assert_eq!(generalise("name=com.a,", "name=org.bc,"), "name=<*>,");
+        assert_eq!(generalise("abc", "xyz"), "<*>");
+        assert_eq!(generalise("tag=\"<*>\"", "tag=\"View"), "tag=\"<*>");
+        assert!(glob_match("name=<*>,", "name=x.y,"));
+        assert!(!glob_match("name=<*>,", "name=,"));
+        assert!(!glob_match("a<*>b<*>c", "abc"));
+        assert!(glob_match("a<*>b<*>c", "axbyc"));
+    }
+
+    #[test]
+    fn eviction_bounds_memory_and_never_reuses_ids() {
+        let cfg = MinerConfig {
+            max_templates: 32,
+            ..MinerConfig::default()
+        };
+        let mut m = Miner::new(cfg).expect("valid config");
+        let mut seen = rustc_hash::FxHashSet::default();
+        for i in 0..1000 {
+            let msg = format!("event{} happened here", (b'a' + (i % 26) as u8) as char)
+                + &"x".repeat(i % 7 + 1);
+            let r = m.mine(&msg);
+            if r.change == Change::Created {
+                assert!(seen.insert(r.id), "id {} reused", r.id);
+            }
+            assert!(m.len() <= 32);
+        }
+    }
+
+    #[test]
+    fn state_round_trips() {
+        let (m, ids) = mine_all(&["a b 1", "a b 2", "c d e"]);
+        let json = m.state().to_json().expect("serialises");
+        let mut r = Miner::from_state(MinerState::from_json(&json).expect("parses"))
+            .expect("restores");
+        assert_eq!(r.templates(), m.templates());
+        assert_eq!(r.mine("a b 3").id, ids[0]);
+        let new = r.mine("something else entirely").id;
+        assert!(new.0 > ids[2].0);
+        assert!(MinerState::from_json("{}").is_err());
+    }
+
+    #[test]
+    fn bad_config_is_refused() {
+        for similarity in [0.0, 1.5, f32::NAN] {
+            let cfg = MinerConfig {
+                similarity,
+                ..MinerConfig::default()
+            };
+            assert!(Miner::new(cfg).is_err());
+        }
+    }
+}
