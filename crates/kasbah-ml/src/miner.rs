@@ -70,6 +70,10 @@ pub struct MinerConfig {
     pub max_templates: usize,
     /// Maximum number of words per message; the rest is folded into one last variable word.
     pub max_words: usize,
+    /// A word position where a group's messages differ stays a constant that tells templates
+    /// apart (`VM Paused` / `VM Resumed`) while it has at most this many distinct values; past
+    /// it the position is a variable. 1 disables the distinction (plain Drain behaviour).
+    pub max_constant_values: usize,
     /// Which variable shapes are masked before clustering.
     pub masks: Masks,
 }
@@ -80,6 +84,7 @@ impl Default for MinerConfig {
             similarity: 0.5,
             max_templates: 100_000,
             max_words: 128,
+            max_constant_values: 4,
             masks: Masks::default(),
         }
     }
@@ -103,23 +108,99 @@ impl MinerConfig {
     }
 }
 
-/// A template as stored: its words (with `<*>` for variables) and how often it was seen.
+/// A template as reported: its words (with `<*>` for variables) and how often it was seen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Template {
     /// The template's id.
     pub id: TemplateId,
     /// The words of the template; variables are `<*>`, possibly inside a word (`uid=<*>`).
     pub words: Vec<Box<str>>,
-    /// How many messages joined this template.
+    /// How many messages were reported with this template.
     pub count: u64,
-    /// Logical time (messages mined) of the last message that joined it; drives eviction.
-    pub last_seen: u64,
 }
 
 impl Template {
     /// The template as one string, words separated by one space.
     pub fn text(&self) -> String {
         self.words.join(" ")
+    }
+}
+
+/// What a group knows about one word position where its messages differed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Position {
+    /// All messages agree (or the word is a variable by its shape).
+    Fixed,
+    /// Few distinct values so far, with counts: still possibly a constant that tells two
+    /// templates apart (`VM Paused` / `VM Resumed`).
+    Few(Vec<(Box<str>, u64)>),
+    /// Too many distinct values: a variable.
+    Many,
+}
+
+/// One assignment of values to a group's `Few` positions, reported as its own template.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Variant {
+    id: TemplateId,
+    values: Vec<Box<str>>,
+    count: u64,
+}
+
+/// A cluster of messages of the same length that are similar enough to share one pattern.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    id: TemplateId,
+    words: Vec<Box<str>>,
+    positions: Vec<Position>,
+    variants: Vec<Variant>,
+    count: u64,
+    last_seen: u64,
+}
+
+impl Group {
+    /// The group's own id (also the template id while it has no variants).
+    pub fn id(&self) -> TemplateId {
+        self.id
+    }
+
+    fn is_few(&self, i: usize) -> bool {
+        matches!(self.positions.get(i), Some(Position::Few(_)))
+    }
+
+    /// The template words for a variant: the group's words with the variant's values at the
+    /// `Few` positions.
+    fn variant_words(&self, values: &[Box<str>]) -> Vec<Box<str>> {
+        let mut vals = values.iter();
+        self.words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if self.is_few(i) {
+                    vals.next().cloned().unwrap_or_else(|| w.clone())
+                } else {
+                    w.clone()
+                }
+            })
+            .collect()
+    }
+
+    fn reported(&self) -> Vec<Template> {
+        if self.variants.is_empty() {
+            return vec![Template {
+                id: self.id,
+                words: self.words.clone(),
+                count: self.count,
+            }];
+        }
+        self.variants
+            .iter()
+            .map(|v| Template {
+                id: v.id,
+                words: self.variant_words(&v.values),
+                count: v.count,
+            })
+            .collect()
     }
 }
 
@@ -167,12 +248,16 @@ impl IdSource {
     }
 }
 
+/// At most this many variants per group; past it the busiest `Few` position becomes a variable.
+const MAX_VARIANTS: usize = 32;
+
 /// A single-threaded template miner. For several threads use [`crate::SharedMiner`].
 #[derive(Debug)]
 pub struct Miner {
     cfg: MinerConfig,
-    slots: Vec<Option<Template>>,
+    slots: Vec<Option<Group>>,
     free: Vec<u32>,
+    /// Group and variant ids to the slot of their group.
     by_id: FxHashMap<TemplateId, u32>,
     leaves: FxHashMap<LeafKey, Vec<u32>>,
     tick: u64,
@@ -218,16 +303,47 @@ impl Miner {
     pub fn mine<'a>(&mut self, msg: &'a str) -> Mined<'a> {
         let mut t = std::mem::take(&mut self.scratch);
         t.fill(msg, &self.cfg.masks, self.cfg.max_words);
-        let r = self.mine_tokens(msg, &t);
+        let r = self.mine_tokens(msg, &t, true);
         self.scratch = t;
         r
     }
 
-    /// Mines a message already tokenized with this miner's masks and word limit.
-    pub(crate) fn mine_tokens<'a>(&mut self, msg: &'a str, t: &Tokens) -> Mined<'a> {
-        self.tick += 1;
+    /// Finds the template of a message without learning anything (no new template, no
+    /// generalisation, no counts). `None` when no template is similar enough.
+    pub fn lookup<'a>(&mut self, msg: &'a str) -> Option<Mined<'a>> {
+        let mut t = std::mem::take(&mut self.scratch);
+        t.fill(msg, &self.cfg.masks, self.cfg.max_words);
+        let r = self.mine_tokens(msg, &t, false);
+        self.scratch = t;
+        (r.id != TemplateId(0)).then_some(r)
+    }
+
+    /// Mines (`learn`) or looks up a message already tokenized with this miner's settings.
+    pub(crate) fn mine_tokens<'a>(&mut self, msg: &'a str, t: &Tokens, learn: bool) -> Mined<'a> {
         let key = leaf_key(t);
         let best = self.best_match(key, t);
+        let none = Mined {
+            id: TemplateId(0),
+            params: Vec::new(),
+            change: Change::Matched,
+        };
+        if !learn {
+            let Some(g) = best.and_then(|s| self.slots.get(s as usize)?.as_ref()) else {
+                return none;
+            };
+            let words = report_words(g, t);
+            let id = g
+                .variants
+                .iter()
+                .find(|v| few_values_match(g, &v.values, t))
+                .map_or(g.id, |v| v.id);
+            return Mined {
+                id,
+                params: params_of(msg, t, &words),
+                change: Change::Matched,
+            };
+        }
+        self.tick += 1;
         let (slot, change) = match best {
             Some(slot) => {
                 let changed = self.absorb(slot, t);
@@ -243,36 +359,37 @@ impl Miner {
             None => (self.create(key, t), Change::Created),
         };
         let tick = self.tick;
-        match self.slots.get_mut(slot as usize).and_then(Option::as_mut) {
-            Some(tpl) => {
-                tpl.count += 1;
-                tpl.last_seen = tick;
-                let params = params_of(msg, t, &tpl.words);
-                Mined {
-                    id: tpl.id,
-                    params,
-                    change,
-                }
+        let Some(g) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return none;
+        };
+        g.count += 1;
+        g.last_seen = tick;
+        let words = report_words(g, t);
+        let id = if g.positions.iter().any(|p| matches!(p, Position::Few(_))) {
+            let (id, new) = variant_of(g, t, &mut self.ids);
+            if new {
+                self.by_id.insert(id, slot);
             }
-            // Unreachable by construction (the slot was just found or filled); answer with a
-            // fresh id rather than panic.
-            None => Mined {
-                id: TemplateId(0),
-                params: Vec::new(),
-                change,
-            },
+            id
+        } else {
+            g.id
+        };
+        Mined {
+            id,
+            params: params_of(msg, t, &words),
+            change,
         }
     }
 
-    /// The most similar template in the message's leaf that passes the similarity threshold.
+    /// The most similar group in the message's leaf that passes the similarity threshold.
     fn best_match(&self, key: LeafKey, t: &Tokens) -> Option<u32> {
         let leaf = self.leaves.get(&key)?;
         let mut best: Option<(f32, usize, u32)> = None;
         for &slot in leaf {
-            let Some(tpl) = self.slots.get(slot as usize).and_then(Option::as_ref) else {
+            let Some(g) = self.slots.get(slot as usize).and_then(Option::as_ref) else {
                 continue;
             };
-            let Some((sim, exact)) = similarity(&tpl.words, t) else {
+            let Some((sim, exact)) = similarity(g, t) else {
                 continue;
             };
             if sim >= self.cfg.similarity
@@ -284,19 +401,53 @@ impl Miner {
         best.map(|(_, _, s)| s)
     }
 
-    /// Generalises template `slot` so that it covers the message; true when it changed.
+    /// Generalises group `slot` so that it covers the message and records the values seen at
+    /// the positions that differ; true when the pattern changed.
     fn absorb(&mut self, slot: u32, t: &Tokens) -> bool {
-        let Some(tpl) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
+        let max_values = self.cfg.max_constant_values;
+        let Some(g) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
             return false;
         };
         let mut changed = false;
-        for (i, w) in tpl.words.iter_mut().enumerate() {
+        let mut few_changed = false;
+        let prior = g.count;
+        for (i, w) in g.words.iter_mut().enumerate() {
             let m = t.masked(i);
-            if **w == *m || glob_match(w, m) {
+            let Some(pos) = g.positions.get_mut(i) else {
                 continue;
+            };
+            if **w != *m && !glob_match(w, m) {
+                if matches!(pos, Position::Fixed) {
+                    *pos = if max_values >= 2 && m != WILDCARD && !w.contains(WILDCARD) {
+                        Position::Few(vec![(w.clone(), prior)])
+                    } else {
+                        Position::Many
+                    };
+                    few_changed = true;
+                }
+                *w = generalise(w, m).into_boxed_str();
+                changed = true;
             }
-            *w = generalise(w, m).into_boxed_str();
-            changed = true;
+            if let Position::Few(vals) = pos {
+                let n = vals.len();
+                match vals.iter_mut().find(|(v, _)| **v == *m) {
+                    Some((_, c)) => *c += 1,
+                    None if n < max_values && m != WILDCARD => {
+                        vals.push((Box::from(m), 1));
+                    }
+                    None => {
+                        *pos = Position::Many;
+                        few_changed = true;
+                    }
+                }
+            }
+        }
+        if few_changed {
+            // The set of constant positions changed: the old variants no longer describe
+            // the group. Their ids are retired (never reused).
+            for v in g.variants.drain(..) {
+                self.by_id.remove(&v.id);
+            }
         }
         changed
     }
@@ -305,43 +456,49 @@ impl Miner {
         if self.live >= self.cfg.max_templates {
             self.evict();
         }
-        let tpl = Template {
+        let g = Group {
             id: self.ids.next(),
             words: (0..t.len()).map(|i| Box::from(t.masked(i))).collect(),
+            positions: vec![Position::Fixed; t.len()],
+            variants: Vec::new(),
             count: 0,
             last_seen: self.tick,
         };
-        self.insert(key, tpl)
+        self.insert(key, g)
     }
 
-    fn insert(&mut self, key: LeafKey, tpl: Template) -> u32 {
-        let id = tpl.id;
+    fn insert(&mut self, key: LeafKey, g: Group) -> u32 {
+        let ids: Vec<TemplateId> = std::iter::once(g.id)
+            .chain(g.variants.iter().map(|v| v.id))
+            .collect();
         let slot = match self.free.pop() {
             Some(s) => {
                 if let Some(x) = self.slots.get_mut(s as usize) {
-                    *x = Some(tpl);
+                    *x = Some(g);
                 }
                 s
             }
             None => {
-                self.slots.push(Some(tpl));
+                self.slots.push(Some(g));
                 (self.slots.len() - 1) as u32
             }
         };
-        self.by_id.insert(id, slot);
+        for id in ids {
+            self.by_id.insert(id, slot);
+        }
         self.leaves.entry(key).or_default().push(slot);
         self.live += 1;
         slot
     }
 
-    /// Evicts the least recently used sixteenth of the templates (at least one), so that the
-    /// O(n) scan is paid once per n/16 new templates.
+    /// Evicts the least recently used sixteenth of the groups (at least one), so that the
+    /// O(n) scan is paid once per n/16 new groups.
     fn evict(&mut self) {
         let mut ages: Vec<(u64, u32)> = self
             .slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.as_ref().map(|t| (t.last_seen, i as u32)))
+            .filter_map(|(i, s)| s.as_ref().map(|g| (g.last_seen, i as u32)))
             .collect();
         let k = (ages.len() / 16).max(1).min(ages.len());
         if k == 0 {
@@ -350,8 +507,11 @@ impl Miner {
         ages.select_nth_unstable(k - 1);
         let doomed: rustc_hash::FxHashSet<u32> = ages[..k].iter().map(|&(_, s)| s).collect();
         for &s in &doomed {
-            if let Some(tpl) = self.slots.get_mut(s as usize).and_then(Option::take) {
-                self.by_id.remove(&tpl.id);
+            if let Some(g) = self.slots.get_mut(s as usize).and_then(Option::take) {
+                self.by_id.remove(&g.id);
+                for v in &g.variants {
+                    self.by_id.remove(&v.id);
+                }
                 self.free.push(s);
                 self.live -= 1;
             }
@@ -362,20 +522,21 @@ impl Miner {
         });
     }
 
-    /// The template with this id, if it is still kept.
-    pub fn template(&self, id: TemplateId) -> Option<&Template> {
+    /// The template with this id, if it is still reported.
+    pub fn template(&self, id: TemplateId) -> Option<Template> {
         let slot = *self.by_id.get(&id)?;
-        self.slots.get(slot as usize)?.as_ref()
+        let g = self.slots.get(slot as usize)?.as_ref()?;
+        g.reported().into_iter().find(|t| t.id == id)
     }
 
-    /// All templates kept, in id order.
-    pub fn templates(&self) -> Vec<&Template> {
-        let mut v: Vec<&Template> = self.slots.iter().flatten().collect();
+    /// All templates currently reported, in id order.
+    pub fn templates(&self) -> Vec<Template> {
+        let mut v: Vec<Template> = self.slots.iter().flatten().flat_map(Group::reported).collect();
         v.sort_by_key(|t| t.id);
         v
     }
 
-    /// Number of templates kept.
+    /// Number of groups kept (the unit of the memory bound).
     pub fn len(&self) -> usize {
         self.live
     }
@@ -387,12 +548,14 @@ impl Miner {
 
     /// A snapshot of the miner that [`Miner::from_state`] restores exactly.
     pub fn state(&self) -> MinerState {
+        let mut groups: Vec<Group> = self.slots.iter().flatten().cloned().collect();
+        groups.sort_by_key(|g| g.id);
         MinerState {
             version: MinerState::VERSION,
             config: self.cfg.clone(),
             last_id: self.ids.current(),
             tick: self.tick,
-            templates: self.templates().into_iter().cloned().collect(),
+            groups,
         }
     }
 
@@ -401,26 +564,17 @@ impl Miner {
         state.check()?;
         let mut m = Self::with_ids(state.config, IdSource::Local(state.last_id));
         m.tick = state.tick;
-        m.load_templates(state.templates);
+        m.load_groups(state.groups);
         Ok(m)
     }
 
-    pub(crate) fn load_templates(&mut self, templates: Vec<Template>) {
-        let mut tokens = Tokens::new();
-        for tpl in templates {
-            // The leaf is recomputed from the template's own text: masking a masked word is
-            // the identity, so the template lands where its messages are routed.
-            let text = tpl.text();
-            tokens.fill(&text, &self.cfg.masks, self.cfg.max_words);
-            let key = if tokens.len() == tpl.words.len() {
-                leaf_key(&tokens)
-            } else {
-                (tpl.words.len() as u32, 0)
-            };
-            if self.by_id.contains_key(&tpl.id) {
+    pub(crate) fn load_groups(&mut self, groups: Vec<Group>) {
+        for g in groups {
+            if self.by_id.contains_key(&g.id) || g.positions.len() != g.words.len() {
                 continue;
             }
-            self.insert(key, tpl);
+            let key = group_key(&g, &self.cfg);
+            self.insert(key, g);
         }
     }
 
@@ -429,7 +583,85 @@ impl Miner {
     }
 }
 
-/// A serialisable snapshot of a miner (configuration, templates, id counter).
+/// The leaf of a stored group: recomputed from its words (masking a masked word is the
+/// identity, so the group lands where its messages are routed).
+pub(crate) fn group_key(g: &Group, cfg: &MinerConfig) -> LeafKey {
+    let mut tokens = Tokens::new();
+    tokens.fill(&g.words.join(" "), &cfg.masks, cfg.max_words);
+    if tokens.len() == g.words.len() {
+        leaf_key(&tokens)
+    } else {
+        (g.words.len() as u32, 0)
+    }
+}
+
+/// The words reported for a message of group `g`: the group's pattern with the message's own
+/// words at the `Few` positions.
+fn report_words(g: &Group, t: &Tokens) -> Vec<Box<str>> {
+    g.words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if g.is_few(i) {
+                Box::from(t.masked(i))
+            } else {
+                w.clone()
+            }
+        })
+        .collect()
+}
+
+fn few_values_match(g: &Group, values: &[Box<str>], t: &Tokens) -> bool {
+    let mut vals = values.iter();
+    (0..g.words.len())
+        .filter(|&i| g.is_few(i))
+        .all(|i| vals.next().is_some_and(|v| **v == *t.masked(i)))
+}
+
+/// The variant of group `g` for this message, created if new; true when created.
+fn variant_of(g: &mut Group, t: &Tokens, ids: &mut IdSource) -> (TemplateId, bool) {
+    if let Some(v) = g.variants.iter_mut().find(|v| {
+        let mut vals = v.values.iter();
+        (0..t.len())
+            .filter(|&i| matches!(g.positions.get(i), Some(Position::Few(_))))
+            .all(|i| vals.next().is_some_and(|x| **x == *t.masked(i)))
+    }) {
+        v.count += 1;
+        return (v.id, false);
+    }
+    if g.variants.len() >= MAX_VARIANTS {
+        // Too many combinations: the position with most values is a variable after all.
+        let busiest = g
+            .positions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match p {
+                Position::Few(v) => Some((v.len(), i)),
+                _ => None,
+            })
+            .max();
+        if let Some((_, i)) = busiest
+            && let Some(p) = g.positions.get_mut(i)
+        {
+            *p = Position::Many;
+        }
+        g.variants.clear();
+        return (g.id, false);
+    }
+    let values = (0..t.len())
+        .filter(|&i| g.is_few(i))
+        .map(|i| Box::from(t.masked(i)))
+        .collect();
+    let id = ids.next();
+    g.variants.push(Variant {
+        id,
+        values,
+        count: 1,
+    });
+    (id, true)
+}
+
+/// A serialisable snapshot of a miner (configuration, groups, id counter).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MinerState {
     /// Format version of the snapshot.
@@ -440,8 +672,8 @@ pub struct MinerState {
     pub last_id: u32,
     /// Logical clock (messages mined).
     pub tick: u64,
-    /// The templates, in id order.
-    pub templates: Vec<Template>,
+    /// The groups, in id order.
+    pub groups: Vec<Group>,
 }
 
 impl MinerState {
@@ -460,7 +692,7 @@ impl MinerState {
         Ok(st)
     }
 
-    fn check(&self) -> Result<(), Error> {
+    pub(crate) fn check(&self) -> Result<(), Error> {
         if self.version != Self::VERSION {
             return Err(Error::Version {
                 found: self.version,
@@ -474,15 +706,17 @@ impl MinerState {
 /// Similarity of a template to a message of the same length: the share of positions where both
 /// are literal that agree. Positions where the template or the message has a whole-word
 /// variable are neutral. `None` when the words cannot be aligned.
-fn similarity(words: &[Box<str>], t: &Tokens) -> Option<(f32, usize)> {
-    if words.len() != t.len() {
+fn similarity(g: &Group, t: &Tokens) -> Option<(f32, usize)> {
+    if g.words.len() != t.len() {
         return None;
     }
     let mut exact = 0usize;
     let mut compared = 0usize;
-    for (i, w) in words.iter().enumerate() {
+    for (i, w) in g.words.iter().enumerate() {
         let m = t.masked(i);
-        if &**w == WILDCARD || m == WILDCARD {
+        // A message word that is a variable by shape, or a position the group has learned is
+        // a variable, says nothing. A position with few values so far still counts against.
+        if m == WILDCARD || (&**w == WILDCARD && matches!(g.positions.get(i), Some(Position::Many) | Some(Position::Fixed))) {
             continue;
         }
         compared += 1;
@@ -686,6 +920,7 @@ mod tests {
     fn state_round_trips() {
         let (m, ids) = mine_all(&["a b 1", "a b 2", "c d e"]);
         let json = m.state().to_json().expect("serialises");
+        assert!(json.contains("\"groups\""));
         let mut r = Miner::from_state(MinerState::from_json(&json).expect("parses"))
             .expect("restores");
         assert_eq!(r.templates(), m.templates());

@@ -12,7 +12,7 @@ use rustc_hash::FxHasher;
 
 use crate::Error;
 use crate::mask::Tokens;
-use crate::miner::{IdSource, Mined, Miner, MinerConfig, MinerState, Template, TemplateId, leaf_key};
+use crate::miner::{Group, IdSource, Mined, Miner, MinerConfig, MinerState, Template, TemplateId, group_key};
 
 thread_local! {
     /// Tokenizing happens outside the shard lock, in per-thread scratch space.
@@ -47,8 +47,12 @@ impl SharedMiner {
     }
 
     fn shard_of(&self, t: &Tokens) -> usize {
+        self.shard_of_key(crate::miner::leaf_key(t))
+    }
+
+    fn shard_of_key(&self, key: (u32, u64)) -> usize {
         let mut h = FxHasher::default();
-        leaf_key(t).hash(&mut h);
+        key.hash(&mut h);
         (h.finish() % self.shards.len() as u64) as usize
     }
 
@@ -66,7 +70,7 @@ impl SharedMiner {
             t.fill(msg, &self.cfg.masks, self.cfg.max_words);
             let shard = self.shard_of(&t);
             let r = match self.lock(shard) {
-                Some(mut m) => m.mine_tokens(msg, &t),
+                Some(mut m) => m.mine_tokens(msg, &t, true),
                 None => Mined {
                     id: TemplateId(0),
                     params: Vec::new(),
@@ -80,14 +84,14 @@ impl SharedMiner {
 
     /// A copy of the template with this id, if it is still kept.
     pub fn template(&self, id: TemplateId) -> Option<Template> {
-        (0..self.shards.len()).find_map(|i| self.lock(i)?.template(id).cloned())
+        (0..self.shards.len()).find_map(|i| self.lock(i)?.template(id))
     }
 
     /// Copies of all templates, in id order.
     pub fn templates(&self) -> Vec<Template> {
         let mut v: Vec<Template> = (0..self.shards.len())
             .filter_map(|i| self.lock(i))
-            .flat_map(|m| m.templates().into_iter().cloned().collect::<Vec<_>>())
+            .flat_map(|m| m.templates())
             .collect();
         v.sort_by_key(|t| t.id);
         v
@@ -95,35 +99,38 @@ impl SharedMiner {
 
     /// A snapshot of all shards, in the same format as [`Miner::state`].
     pub fn state(&self) -> MinerState {
-        let tick = (0..self.shards.len())
-            .filter_map(|i| self.lock(i).map(|m| m.tick()))
-            .sum();
+        let mut tick = 0;
+        let mut groups = Vec::new();
+        for i in 0..self.shards.len() {
+            if let Some(m) = self.lock(i) {
+                tick += m.tick();
+                groups.extend(m.state().groups);
+            }
+        }
+        groups.sort_by_key(|g| g.id());
         MinerState {
             version: MinerState::VERSION,
             config: self.cfg.clone(),
             last_id: self.ids.load(std::sync::atomic::Ordering::Relaxed),
             tick,
-            templates: self.templates(),
+            groups,
         }
     }
 
     /// Restores a snapshot (of a [`Miner`] or a [`SharedMiner`]) into `shards` shards.
     pub fn from_state(state: MinerState, shards: usize) -> Result<Self, Error> {
-        let single = Miner::from_state(state.clone())?;
-        drop(single);
+        state.check()?;
         let s = Self::build(state.config, shards.max(1), state.last_id);
-        let mut t = Tokens::new();
-        let mut per: Vec<Vec<Template>> = vec![Vec::new(); s.shards.len()];
-        for tpl in state.templates {
-            t.fill(&tpl.text(), &s.cfg.masks, s.cfg.max_words);
-            let i = s.shard_of(&t);
+        let mut per: Vec<Vec<Group>> = vec![Vec::new(); s.shards.len()];
+        for g in state.groups {
+            let i = s.shard_of_key(group_key(&g, &s.cfg));
             if let Some(v) = per.get_mut(i) {
-                v.push(tpl);
+                v.push(g);
             }
         }
         for (i, v) in per.into_iter().enumerate() {
             if let Some(mut m) = s.lock(i) {
-                m.load_templates(v);
+                m.load_groups(v);
             }
         }
         Ok(s)
@@ -160,7 +167,7 @@ mod tests {
             single.mine(l);
         }
         let mut a: Vec<String> = shared.templates().iter().map(Template::text).collect();
-        let mut b: Vec<String> = single.templates().iter().map(|t| t.text()).collect();
+        let mut b: Vec<String> = single.templates().iter().map(Template::text).collect();
         a.sort();
         b.sort();
         assert_eq!(a, b);
