@@ -1,1 +1,621 @@
-//! Per-entity anomaly detection over template ids (filled in below).
+//! Per-entity anomaly detection over template ids: what is normal is learned from sequences of
+//! templates per entity (host, service, session, block id), and deviations are reported with
+//! the reason an analyst can check.
+//!
+//! The [`Model`] holds four kinds of knowledge, all counts that learn incrementally:
+//! - template frequencies: a template never seen is **new**, one seen in very few sessions is
+//!   **rare**;
+//! - an n-gram next-template model in the spirit of DeepLog (Du et al., CCS 2017) without a
+//!   neural network: for every context of up to `history` previous templates (with start and
+//!   end markers), the counts of the templates that followed. A transition is **unexpected**
+//!   when the next template is not among the `top_k` most frequent continuations of the
+//!   longest context seen in training (backing off to shorter contexts);
+//! - count vectors per session or window: per template, the largest count seen in one normal
+//!   session; a session that exceeds it is an **unusual count** (bursts, retry loops).
+//!
+//! [`Model::score_session`] scores a whole sequence (the HDFS block setting); [`Detector`]
+//! is the streaming form for a server: it is fed `(entity, template, time)` and emits
+//! [`Finding`]s as they happen, with bounded memory (entities evicted least recently used).
+
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::{FxHashMap, FxHasher};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, TemplateId};
+
+/// Marks the start of a sequence in contexts.
+const START: TemplateId = TemplateId(u32::MAX);
+/// Marks the end of a sequence as a pseudo next template.
+const END: TemplateId = TemplateId(u32::MAX - 1);
+
+/// Settings of the anomaly model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelConfig {
+    /// Longest context of the next-template model (DeepLog's window `h`).
+    pub history: usize,
+    /// A transition is normal when the next template is among this many most frequent
+    /// continuations of its context (DeepLog's `g`).
+    pub top_k: usize,
+    /// A template seen in fewer training sessions than this is rare.
+    pub rare_sessions: u64,
+    /// Model the end of a sequence (a session that stops where no normal session stopped).
+    pub model_end: bool,
+    /// Report counts above the largest seen in a normal session.
+    pub check_counts: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            history: 3,
+            top_k: 9,
+            rare_sessions: 2,
+            model_end: true,
+            check_counts: true,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Checks the values a user may have set.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.history == 0 || self.history > 16 || self.top_k == 0 {
+            return Err(Error::Config(
+                "history must be in 1..=16 and top_k at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a sequence or an event is anomalous.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// A template never seen while learning.
+    NewTemplate {
+        /// The template.
+        template: TemplateId,
+    },
+    /// A template seen in very few learning sessions.
+    RareTemplate {
+        /// The template.
+        template: TemplateId,
+        /// In how many learning sessions it was seen.
+        sessions: u64,
+    },
+    /// The next template was not among the usual continuations of the previous ones.
+    UnexpectedTransition {
+        /// The previous templates (the context used), oldest first; `None` is the start.
+        after: Vec<Option<TemplateId>>,
+        /// The template that came next; `None` is the end of the sequence.
+        next: Option<TemplateId>,
+        /// The usual continuations, most frequent first.
+        expected: Vec<Option<TemplateId>>,
+    },
+    /// A template occurred more often than in any learning session.
+    UnusualCount {
+        /// The template.
+        template: TemplateId,
+        /// Its count in this session or window.
+        count: u32,
+        /// The largest count seen in one learning session.
+        max_learned: u32,
+    },
+}
+
+impl Reason {
+    /// The weight of the reason in a score: new templates and broken sequences weigh most.
+    pub fn weight(&self) -> f64 {
+        match self {
+            Reason::NewTemplate { .. } => 1.0,
+            Reason::UnexpectedTransition { .. } => 1.0,
+            Reason::UnusualCount { .. } => 0.8,
+            Reason::RareTemplate { .. } => 0.6,
+        }
+    }
+}
+
+/// The verdict on one sequence: a score (sum of the reasons' weights) and the reasons.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// Sum of the weights of the reasons; 0 for a sequence that looks normal.
+    pub score: f64,
+    /// The reasons, in sequence order (at most one per template and transition).
+    pub reasons: Vec<Reason>,
+}
+
+impl Score {
+    /// Whether the score reaches `threshold`.
+    pub fn is_anomalous(&self, threshold: f64) -> bool {
+        self.score >= threshold
+    }
+}
+
+/// Continuations of one context: (next template, count), most frequent first after learning.
+type Continuations = Vec<(TemplateId, u32)>;
+
+/// What is normal, learned from sequences of template ids.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    cfg: ModelConfig,
+    sessions: u64,
+    /// Per template: number of sessions containing it, and its largest count in one session.
+    templates: FxHashMap<TemplateId, (u64, u32)>,
+    /// Hash of (order, context) → continuations.
+    #[serde(with = "pairs")]
+    contexts: FxHashMap<u64, Continuations>,
+}
+
+/// JSON maps need string keys; contexts are stored as a list of pairs instead.
+mod pairs {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        m: &FxHashMap<u64, Continuations>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut v: Vec<(&u64, &Continuations)> = m.iter().collect();
+        v.sort_by_key(|(k, _)| **k);
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<FxHashMap<u64, Continuations>, D::Error> {
+        let v: Vec<(u64, Continuations)> = Vec::deserialize(d)?;
+        Ok(v.into_iter().collect())
+    }
+}
+
+fn context_key(ctx: &[TemplateId]) -> u64 {
+    let mut h = FxHasher::default();
+    ctx.len().hash(&mut h);
+    ctx.hash(&mut h);
+    h.finish()
+}
+
+fn opt(t: TemplateId) -> Option<TemplateId> {
+    (t != START && t != END).then_some(t)
+}
+
+impl Model {
+    /// An empty model.
+    pub fn new(cfg: ModelConfig) -> Result<Self, Error> {
+        cfg.validate()?;
+        Ok(Model {
+            cfg,
+            ..Model::default()
+        })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// Number of sessions learned.
+    pub fn sessions(&self) -> u64 {
+        self.sessions
+    }
+
+    /// The padded sequence: `history` start markers, the templates, then the end marker.
+    fn padded(&self, seq: &[TemplateId]) -> Vec<TemplateId> {
+        let mut p = Vec::with_capacity(seq.len() + self.cfg.history + 1);
+        p.extend(std::iter::repeat_n(START, self.cfg.history));
+        p.extend_from_slice(seq);
+        if self.cfg.model_end {
+            p.push(END);
+        }
+        p
+    }
+
+    /// Learns one normal sequence (a whole session, or a window of a stream).
+    pub fn learn_session(&mut self, seq: &[TemplateId]) {
+        self.sessions += 1;
+        let mut counts: FxHashMap<TemplateId, u32> = FxHashMap::default();
+        for &t in seq {
+            *counts.entry(t).or_default() += 1;
+        }
+        for (t, c) in counts {
+            let e = self.templates.entry(t).or_default();
+            e.0 += 1;
+            e.1 = e.1.max(c);
+        }
+        let p = self.padded(seq);
+        let h = self.cfg.history;
+        for i in h..p.len() {
+            let Some(&next) = p.get(i) else { break };
+            for order in 1..=h {
+                let Some(ctx) = p.get(i - order..i) else {
+                    continue;
+                };
+                self.learn_transition(ctx, next);
+            }
+        }
+    }
+
+    fn learn_transition(&mut self, ctx: &[TemplateId], next: TemplateId) {
+        let conts = self.contexts.entry(context_key(ctx)).or_default();
+        match conts.iter().position(|(t, _)| *t == next) {
+            Some(i) => {
+                if let Some(e) = conts.get_mut(i) {
+                    e.1 = e.1.saturating_add(1);
+                }
+                // Keep most frequent first: bubble the entry up (one step per increment is
+                // enough to keep the order exact, since counts grow by one).
+                let mut j = i;
+                while j > 0 && conts.get(j - 1).map(|e| e.1) < conts.get(j).map(|e| e.1) {
+                    conts.swap(j - 1, j);
+                    j -= 1;
+                }
+            }
+            None => conts.push((next, 1)),
+        }
+    }
+
+    /// Checks one transition: `None` when it is usual, the reason otherwise.
+    fn check_transition(&self, before: &[TemplateId], next: TemplateId) -> Option<Reason> {
+        let h = self.cfg.history.min(before.len());
+        for order in (1..=h).rev() {
+            let Some(ctx) = before.get(before.len() - order..) else {
+                continue;
+            };
+            let Some(conts) = self.contexts.get(&context_key(ctx)) else {
+                continue;
+            };
+            let top = conts.iter().take(self.cfg.top_k);
+            if top.clone().any(|(t, _)| *t == next) {
+                return None;
+            }
+            return Some(Reason::UnexpectedTransition {
+                after: ctx.iter().map(|&t| opt(t)).collect(),
+                next: opt(next),
+                expected: top.map(|(t, _)| opt(*t)).collect(),
+            });
+        }
+        // No context at all was ever seen: the previous template is new, which is reported
+        // on its own; do not report the same fact twice.
+        None
+    }
+
+    /// Scores one sequence against the model.
+    pub fn score_session(&self, seq: &[TemplateId]) -> Score {
+        let mut s = Score::default();
+        let mut counts: FxHashMap<TemplateId, u32> = FxHashMap::default();
+        let mut seen_reason: rustc_hash::FxHashSet<TemplateId> = Default::default();
+        for &t in seq {
+            *counts.entry(t).or_default() += 1;
+        }
+        let p = self.padded(seq);
+        let h = self.cfg.history;
+        for i in h..p.len() {
+            let Some(&next) = p.get(i) else { break };
+            if next != END && seen_reason.insert(next) {
+                match self.templates.get(&next) {
+                    None => s.reasons.push(Reason::NewTemplate { template: next }),
+                    Some(&(n, _)) if n < self.cfg.rare_sessions => {
+                        s.reasons.push(Reason::RareTemplate {
+                            template: next,
+                            sessions: n,
+                        })
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(r) = p.get(i - h..i).and_then(|b| self.check_transition(b, next))
+                && !s.reasons.contains(&r)
+            {
+                s.reasons.push(r);
+            }
+        }
+        if self.cfg.check_counts {
+            let mut over: Vec<(TemplateId, u32, u32)> = counts
+                .iter()
+                .filter_map(|(&t, &c)| {
+                    let &(_, max) = self.templates.get(&t)?;
+                    (c > max).then_some((t, c, max))
+                })
+                .collect();
+            over.sort();
+            s.reasons
+                .extend(over.into_iter().map(|(template, count, max_learned)| {
+                    Reason::UnusualCount {
+                        template,
+                        count,
+                        max_learned,
+                    }
+                }));
+        }
+        s.score = s.reasons.iter().map(Reason::weight).sum();
+        s
+    }
+
+    /// Serialises the model to JSON.
+    pub fn to_json(&self) -> Result<String, Error> {
+        serde_json::to_string(self).map_err(Error::State)
+    }
+
+    /// Reads a model written by [`Model::to_json`].
+    pub fn from_json(s: &str) -> Result<Self, Error> {
+        let m: Model = serde_json::from_str(s).map_err(Error::State)?;
+        m.cfg.validate()?;
+        Ok(m)
+    }
+}
+
+/// Settings of the streaming detector.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DetectorConfig {
+    /// The model's settings.
+    pub model: ModelConfig,
+    /// A window of an entity closes after this many seconds without events, or when it
+    /// holds `window_events` events; it is then learned or checked as one sequence.
+    pub window_secs: u64,
+    /// Largest window, in events.
+    pub window_events: usize,
+    /// Most entities tracked at once; the least recently seen are flushed past it.
+    pub max_entities: usize,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            model: ModelConfig::default(),
+            window_secs: 3600,
+            window_events: 1000,
+            max_entities: 100_000,
+        }
+    }
+}
+
+/// A finding of the streaming detector: an entity, when, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The entity (host, block id, …).
+    pub entity: String,
+    /// Time of the event that raised it (seconds, caller's clock).
+    pub time: u64,
+    /// The reason.
+    pub reason: Reason,
+    /// The reason's weight.
+    pub score: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct EntityWindow {
+    seq: Vec<TemplateId>,
+    counts: FxHashMap<TemplateId, u32>,
+    last: u64,
+}
+
+/// The streaming detector: feed `(entity, template, time)`; in learning mode the windows of
+/// each entity train the model, in detection mode each event is checked as it arrives.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Detector {
+    cfg: DetectorConfig,
+    model: Model,
+    entities: FxHashMap<String, EntityWindow>,
+}
+
+impl Detector {
+    /// A detector with an empty model.
+    pub fn new(cfg: DetectorConfig) -> Result<Self, Error> {
+        let model = Model::new(cfg.model.clone())?;
+        Ok(Detector {
+            cfg,
+            model,
+            entities: FxHashMap::default(),
+        })
+    }
+
+    /// The learned model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Learns from one event of an entity.
+    pub fn learn(&mut self, entity: &str, template: TemplateId, time: u64) {
+        self.expire(entity, time, true);
+        let w = self.window(entity);
+        w.seq.push(template);
+        w.last = time;
+        if w.seq.len() >= self.cfg.window_events {
+            self.close(entity, true);
+        }
+    }
+
+    /// Checks one event of an entity; returns the findings it raises (none when usual).
+    pub fn observe(&mut self, entity: &str, template: TemplateId, time: u64) -> Vec<Finding> {
+        let mut out = self.expire(entity, time, false);
+        let model = &self.model;
+        let h = model.cfg.history;
+        let w = self.entities.entry(entity.to_owned()).or_default();
+        let mut before: Vec<TemplateId> = std::iter::repeat_n(START, h).collect();
+        before.extend_from_slice(&w.seq);
+        let ctx = before.get(before.len().saturating_sub(h)..).unwrap_or(&[]);
+        let mut reasons = Vec::new();
+        match model.templates.get(&template) {
+            None => reasons.push(Reason::NewTemplate { template }),
+            Some(&(n, _)) if n < model.cfg.rare_sessions => reasons.push(Reason::RareTemplate {
+                template,
+                sessions: n,
+            }),
+            Some(_) => {}
+        }
+        if let Some(r) = model.check_transition(ctx, template) {
+            reasons.push(r);
+        }
+        let c = w.counts.entry(template).or_default();
+        *c += 1;
+        if model.cfg.check_counts
+            && let Some(&(_, max)) = model.templates.get(&template)
+            && *c == max + 1
+        {
+            reasons.push(Reason::UnusualCount {
+                template,
+                count: *c,
+                max_learned: max,
+            });
+        }
+        // Only the last `history` templates are needed to check the next event.
+        if w.seq.len() >= h {
+            w.seq.drain(..=w.seq.len() - h);
+        }
+        w.seq.push(template);
+        w.last = time;
+        out.extend(reasons.into_iter().map(|reason| Finding {
+            entity: entity.to_owned(),
+            time,
+            score: reason.weight(),
+            reason,
+        }));
+        out
+    }
+
+    fn window(&mut self, entity: &str) -> &mut EntityWindow {
+        if !self.entities.contains_key(entity) && self.entities.len() >= self.cfg.max_entities {
+            self.evict_oldest();
+        }
+        self.entities.entry(entity.to_owned()).or_default()
+    }
+
+    /// Closes the entity's window if it is older than `window_secs`.
+    fn expire(&mut self, entity: &str, time: u64, learning: bool) -> Vec<Finding> {
+        let old = self
+            .entities
+            .get(entity)
+            .is_some_and(|w| !w.seq.is_empty() && time.saturating_sub(w.last) > self.cfg.window_secs);
+        if old {
+            self.close(entity, learning);
+        }
+        Vec::new()
+    }
+
+    fn close(&mut self, entity: &str, learning: bool) {
+        if let Some(w) = self.entities.remove(entity)
+            && learning
+        {
+            self.model.learn_session(&w.seq);
+        }
+    }
+
+    /// Flushes the least recently seen sixteenth of the entities (learning their windows).
+    fn evict_oldest(&mut self) {
+        let mut ages: Vec<(u64, String)> =
+            self.entities.iter().map(|(k, w)| (w.last, k.clone())).collect();
+        let k = (ages.len() / 16).max(1).min(ages.len());
+        if k == 0 {
+            return;
+        }
+        ages.select_nth_unstable_by(k - 1, |a, b| a.0.cmp(&b.0));
+        for (_, e) in ages.into_iter().take(k) {
+            self.close(&e, true);
+        }
+    }
+
+    /// Ends learning: every open window is learned as a sequence.
+    pub fn finish_learning(&mut self) {
+        let keys: Vec<String> = self.entities.keys().cloned().collect();
+        for k in keys {
+            self.close(&k, true);
+        }
+    }
+
+    /// Serialises the detector (model and open windows) to JSON.
+    pub fn to_json(&self) -> Result<String, Error> {
+        serde_json::to_string(self).map_err(Error::State)
+    }
+
+    /// Reads a detector written by [`Detector::to_json`].
+    pub fn from_json(s: &str) -> Result<Self, Error> {
+        let d: Detector = serde_json::from_str(s).map_err(Error::State)?;
+        d.cfg.model.validate()?;
+        Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(v: &[u32]) -> Vec<TemplateId> {
+        v.iter().map(|&i| TemplateId(i)).collect()
+    }
+
+    fn trained() -> Model {
+        let mut m = Model::new(ModelConfig::default()).expect("config");
+        for _ in 0..10 {
+            m.learn_session(&ids(&[1, 2, 3, 3, 4]));
+            m.learn_session(&ids(&[1, 2, 3, 4]));
+        }
+        m
+    }
+
+    #[test]
+    fn normal_sequences_score_zero() {
+        let m = trained();
+        assert_eq!(m.score_session(&ids(&[1, 2, 3, 4])), Score::default());
+        assert_eq!(m.score_session(&ids(&[1, 2, 3, 3, 4])).score, 0.0);
+    }
+
+    #[test]
+    fn explains_what_is_unusual() {
+        let m = trained();
+        let s = m.score_session(&ids(&[1, 2, 9, 4]));
+        assert!(s.reasons.contains(&Reason::NewTemplate {
+            template: TemplateId(9)
+        }));
+        let s = m.score_session(&ids(&[1, 3, 2, 4]));
+        assert!(s.is_anomalous(1.0));
+        assert!(s.reasons.iter().any(|r| matches!(
+            r,
+            Reason::UnexpectedTransition { next: Some(TemplateId(3)), .. }
+        )));
+        // Stopping early is a transition to the end that no normal session made.
+        let s = m.score_session(&ids(&[1, 2]));
+        assert!(s.reasons.iter().any(|r| matches!(
+            r,
+            Reason::UnexpectedTransition { next: None, .. }
+        )));
+        let s = m.score_session(&ids(&[1, 2, 3, 3, 3, 4]));
+        assert!(s.reasons.contains(&Reason::UnusualCount {
+            template: TemplateId(3),
+            count: 3,
+            max_learned: 2
+        }));
+    }
+
+    #[test]
+    fn model_round_trips() {
+        let m = trained();
+        let back = Model::from_json(&m.to_json().expect("json")).expect("parses");
+        assert_eq!(back, m);
+        assert!(Model::from_json("[]").is_err());
+    }
+
+    #[test]
+    fn streaming_detector_learns_windows_and_flags_events() {
+        let mut d = Detector::new(DetectorConfig::default()).expect("config");
+        for host in ["a", "b", "c"] {
+            for (i, t) in [1, 2, 3, 4].into_iter().enumerate() {
+                d.learn(host, TemplateId(t), i as u64);
+            }
+        }
+        d.finish_learning();
+        assert_eq!(d.model().sessions(), 3);
+        let mut found = Vec::new();
+        for t in [1, 2, 3, 4] {
+            found.extend(d.observe("x", TemplateId(t), 10));
+        }
+        assert!(found.is_empty(), "{found:?}");
+        let f = d.observe("x", TemplateId(7), 11);
+        assert!(f.iter().any(|f| matches!(f.reason, Reason::NewTemplate { .. })));
+        let back = Detector::from_json(&d.to_json().expect("json")).expect("parses");
+        assert_eq!(back.model(), d.model());
+    }
+}
