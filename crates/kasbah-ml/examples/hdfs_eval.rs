@@ -98,6 +98,9 @@ fn main() {
     if let Some(k) = args.get(3).and_then(|s| s.parse().ok()) {
         cfg.top_k = k;
     }
+    if let Some(k) = args.get(5).and_then(|s| s.parse().ok()) {
+        cfg.min_support = k;
+    }
     let th: f64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1.0);
 
     let train_lines = lines(&root.join("deeplog/hdfs_train"));
@@ -115,8 +118,8 @@ fn main() {
         val_n.iter().filter(|s| !train_set.contains(s)).cloned().collect();
 
     println!(
-        "model: history {} top_k {} rare_sessions {} model_end {} check_counts {}; threshold {th}; trained on {} sessions\n",
-        cfg.history, cfg.top_k, cfg.rare_sessions, cfg.model_end, cfg.check_counts, train.len()
+        "model: history {} top_k {} min_support {} rare_sessions {} model_end {} check_counts {}; threshold {th}; trained on {} sessions\n",
+        cfg.history, cfg.top_k, cfg.min_support, cfg.rare_sessions, cfg.model_end, cfg.check_counts, train.len()
     );
     println!("| set | normal | anomalous | TP | FN | FP | TN | precision | recall | F1 |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
@@ -130,6 +133,20 @@ fn main() {
         c
     };
     row("dev: robust_log_train", &dev_n, &dev_a);
+    if std::env::var_os("HDFS_EVAL_DEBUG").is_some() {
+        let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+        for s in &dev_n {
+            let sc = model.score_session(s);
+            if sc.is_anomalous(th) {
+                let k: Vec<String> = sc.reasons.iter().map(|r| format!("{:?}", std::mem::discriminant(r))).collect();
+                let first = format!("{:?}", sc.reasons);
+                *kinds.entry(first.chars().take(160).collect::<String>() + &format!(" {}", k.len())).or_default() += 1;
+            }
+        }
+        for (k, n) in kinds.iter().take(30) {
+            eprintln!("{n:4} {k}");
+        }
+    }
     let val = row("test: robust_log_valid (balanced)", &val_n, &val_a);
     let unseen = row("test: valid normals not in train + valid anomalies", &unseen_n, &val_a);
     let big = row("test: valid normals + hdfs_test_abnormal", &val_n, &test_a);

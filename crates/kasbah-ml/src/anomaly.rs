@@ -38,6 +38,10 @@ pub struct ModelConfig {
     /// A transition is normal when the next template is among this many most frequent
     /// continuations of its context (DeepLog's `g`).
     pub top_k: usize,
+    /// A context must have been followed this many times before it may judge a transition;
+    /// sparser contexts defer to shorter ones (sparse long contexts are the main source of
+    /// false alarms of n-gram models).
+    pub min_support: u32,
     /// A template seen in fewer training sessions than this is rare.
     pub rare_sessions: u64,
     /// Model the end of a sequence (a session that stops where no normal session stopped).
@@ -51,6 +55,7 @@ impl Default for ModelConfig {
         ModelConfig {
             history: 3,
             top_k: 9,
+            min_support: 200,
             rare_sessions: 2,
             model_end: true,
             check_counts: true,
@@ -270,6 +275,10 @@ impl Model {
             let top = conts.iter().take(self.cfg.top_k);
             if top.clone().any(|(t, _)| *t == next) {
                 return None;
+            }
+            let support: u64 = conts.iter().map(|(_, c)| u64::from(*c)).sum();
+            if order > 1 && support < u64::from(self.cfg.min_support) {
+                continue;
             }
             return Some(Reason::UnexpectedTransition {
                 after: ctx.iter().map(|&t| opt(t)).collect(),
