@@ -29,6 +29,13 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::rules::RulesCmd,
     },
+    /// Mine log templates: one message per line in, template ids and a summary out.
+    Templates(cmd::templates::TemplatesArgs),
+    /// Learn what is normal per entity and score deviations (new templates, unusual sequences).
+    Anomalies {
+        #[command(subcommand)]
+        cmd: cmd::anomalies::AnomaliesCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -38,6 +45,8 @@ fn main() -> ExitCode {
         Command::Formats => cmd::formats::run(),
         Command::Hunt(args) => cmd::hunt::run(args),
         Command::Rules { cmd } => cmd::rules::run(cmd),
+        Command::Templates(args) => cmd::templates::run(args),
+        Command::Anomalies { cmd } => cmd::anomalies::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,8 @@ pub mod formats;
 pub mod hunt;
 pub mod parse;
 pub mod rules;
+pub mod templates;
+pub mod anomalies;
 
 /// Something could not be done at all (unreadable input, bad option value).
 pub const EXIT_ERROR: u8 = 1;
