@@ -189,7 +189,7 @@ pub fn run(args: TemplatesArgs) -> anyhow::Result<ExitCode> {
         TemplatesFormat::Table => {
             writeln!(out, "{:>8}  {:>6}  TEMPLATE", "COUNT", "ID")?;
             for t in &summary {
-                writeln!(out, "{:>8}  {:>6}  {}", t.count, t.id, t.text())?;
+                writeln!(out, "{:>8}  {:>6}  {}", t.count, t.id.0, t.text())?;
             }
             let lines: u64 = summary.iter().map(|t| t.count).sum();
             writeln!(out, "{} templates, {lines} lines", summary.len())?;
