@@ -1,0 +1,39 @@
+//! Throughput of the miner on one core: mines every line of a file (held in memory) and
+//! prints lines/s for learning (`mine`) and for reporting (`lookup`), excluding I/O.
+//!
+//!   cargo run --release -p kasbah-ml --example mine_speed -- FILE
+use std::time::Instant;
+
+fn main() {
+    let Some(path) = std::env::args().nth(1) else {
+        eprintln!("usage: mine_speed FILE");
+        std::process::exit(2);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cannot read {path}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut m = kasbah_ml::Miner::default();
+    let t0 = Instant::now();
+    let mut sink = 0u64;
+    for l in &lines {
+        sink = sink.wrapping_add(u64::from(m.mine(l).id.0));
+    }
+    let mine = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    for l in &lines {
+        sink = sink.wrapping_add(m.lookup(l).map_or(0, |r| u64::from(r.id.0)));
+    }
+    let lookup = t1.elapsed().as_secs_f64();
+    println!(
+        "{} lines, {} templates: mine {:.0} lines/s, lookup {:.0} lines/s (checksum {sink})",
+        lines.len(),
+        m.templates().len(),
+        lines.len() as f64 / mine,
+        lines.len() as f64 / lookup
+    );
+}
