@@ -132,7 +132,7 @@ fn main() {
         );
         c
     };
-    row("dev: robust_log_train", &dev_n, &dev_a);
+    let dev = row("dev: robust_log_train", &dev_n, &dev_a);
     if std::env::var_os("HDFS_EVAL_DEBUG").is_some() {
         let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
         for s in &dev_n {
@@ -154,9 +154,10 @@ fn main() {
     println!("| recall from | FPR from | FPR | precision | recall | F1 | per 100,000 sessions: TP / FN / FP / TN |");
     println!("|---|---|---|---|---|---|---|");
     for (rn, r, fname, fpr) in [
-        ("valid anomalies", val.recall(), "valid normals", val.fpr()),
-        ("hdfs_test_abnormal", big.recall(), "valid normals", big.fpr()),
-        ("hdfs_test_abnormal", big.recall(), "valid normals not in train", unseen.fpr()),
+        ("dev anomalies", dev.recall(), "dev normals (6,000)", dev.fpr()),
+        ("valid anomalies", val.recall(), "valid normals (1,000)", val.fpr()),
+        ("hdfs_test_abnormal", big.recall(), "valid normals (1,000)", big.fpr()),
+        ("hdfs_test_abnormal", big.recall(), "valid normals not in train (114)", unseen.fpr()),
     ] {
         let (p, r2, f) = at_rate(r, fpr, 0.029);
         let tp = (r * 2900.0).round();

@@ -11,7 +11,14 @@
 //!   when the next template is not among the `top_k` most frequent continuations of the
 //!   longest context seen in training (backing off to shorter contexts);
 //! - count vectors per session or window: per template, the largest count seen in one normal
-//!   session; a session that exceeds it is an **unusual count** (bursts, retry loops).
+//!   session; a session that exceeds it is an **unusual count** (bursts, retry loops). When
+//!   sessions are repetitive (few distinct count vectors, as for HDFS blocks or request ids),
+//!   the model also keeps the distinct count vectors of normal sessions, projected onto the
+//!   *structural* templates (incidental ones, present in a minority of sessions with varying
+//!   counts, such as reads, only count as present): a session whose projected vector no normal
+//!   session had has **unseen counts**, the invariant-mining idea without solving for the
+//!   invariants. A session whose counts are a known normal shape is out of order at most, so
+//!   its unexpected transitions weigh half.
 //!
 //! [`Model::score_session`] scores a whole sequence (the HDFS block setting); [`Detector`]
 //! is the streaming form for a server: it is fed `(entity, template, time)` and emits
@@ -100,6 +107,11 @@ pub enum Reason {
         /// The usual continuations, most frequent first.
         expected: Vec<Option<TemplateId>>,
     },
+    /// No learned session had this combination of template counts.
+    UnseenCounts {
+        /// Templates whose count differs from the nearest learned session, with both counts.
+        differences: Vec<CountDifference>,
+    },
     /// A template occurred more often than in any learning session.
     UnusualCount {
         /// The template.
@@ -111,12 +123,25 @@ pub enum Reason {
     },
 }
 
+/// How a session's count of one template differs from the nearest normal session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountDifference {
+    /// The template.
+    pub template: TemplateId,
+    /// Its count in the scored session.
+    pub count: u32,
+    /// Its count in the nearest learned session.
+    pub usual: u32,
+}
+
 impl Reason {
-    /// The weight of the reason in a score: new templates and broken sequences weigh most.
+    /// The weight of the reason in a score: new templates, broken sequences and unseen count
+    /// vectors weigh most.
     pub fn weight(&self) -> f64 {
         match self {
             Reason::NewTemplate { .. } => 1.0,
             Reason::UnexpectedTransition { .. } => 1.0,
+            Reason::UnseenCounts { .. } => 1.0,
             Reason::UnusualCount { .. } => 0.8,
             Reason::RareTemplate { .. } => 0.6,
         }
@@ -130,6 +155,8 @@ pub struct Score {
     pub score: f64,
     /// The reasons, in sequence order (at most one per template and transition).
     pub reasons: Vec<Reason>,
+    /// The weight each reason contributed, parallel to `reasons`.
+    pub weights: Vec<f64>,
 }
 
 impl Score {
@@ -142,16 +169,57 @@ impl Score {
 /// Continuations of one context: (next template, count), most frequent first after learning.
 type Continuations = Vec<(TemplateId, u32)>;
 
+/// What the model knows of one template.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct TemplateStats {
+    /// Learned sessions containing it.
+    sessions: u64,
+    /// Largest count in one learned session.
+    max: u32,
+    /// Distinct counts per session seen (at most `MAX_DISTINCT_COUNTS`).
+    counts: Vec<u32>,
+}
+
+/// Distinct per-session counts remembered per template; three already make it "varying".
+const MAX_DISTINCT_COUNTS: usize = 8;
+/// Distinct count vectors remembered; past it the count-vector check turns itself off.
+const MAX_SHAPES: usize = 100_000;
+/// The nearest learned vector is searched among this many, to explain unseen counts.
+const NEAREST_SCAN: usize = 2_000;
+
+/// A session's count vector: (template, count) sorted by template.
+type Shape = Vec<(TemplateId, u32)>;
+
 /// What is normal, learned from sequences of template ids.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Model {
     cfg: ModelConfig,
     sessions: u64,
-    /// Per template: number of sessions containing it, and its largest count in one session.
-    templates: FxHashMap<TemplateId, (u64, u32)>,
+    templates: FxHashMap<TemplateId, TemplateStats>,
     /// Hash of (order, context) → continuations.
     #[serde(with = "pairs")]
     contexts: FxHashMap<u64, Continuations>,
+    /// Distinct count vectors of learned sessions.
+    shapes: Vec<Shape>,
+    /// Hashes of `shapes`, to keep them distinct.
+    shape_index: rustc_hash::FxHashSet<u64>,
+    /// Set when more than `MAX_SHAPES` distinct vectors were seen.
+    shapes_overflow: bool,
+    /// Projections of `shapes` under the current structural/incidental split; rebuilt lazily
+    /// after learning.
+    #[serde(skip)]
+    projected: std::sync::OnceLock<rustc_hash::FxHashSet<u64>>,
+}
+
+impl PartialEq for Model {
+    fn eq(&self, o: &Self) -> bool {
+        self.cfg == o.cfg
+            && self.sessions == o.sessions
+            && self.templates == o.templates
+            && self.contexts == o.contexts
+            && self.shapes == o.shapes
+            && self.shapes_overflow == o.shapes_overflow
+    }
 }
 
 /// JSON maps need string keys; contexts are stored as a list of pairs instead.
@@ -225,11 +293,26 @@ impl Model {
         for &t in seq {
             *counts.entry(t).or_default() += 1;
         }
-        for (t, c) in counts {
+        for (&t, &c) in &counts {
             let e = self.templates.entry(t).or_default();
-            e.0 += 1;
-            e.1 = e.1.max(c);
+            e.sessions += 1;
+            e.max = e.max.max(c);
+            if !e.counts.contains(&c) && e.counts.len() < MAX_DISTINCT_COUNTS {
+                e.counts.push(c);
+            }
         }
+        let mut shape: Shape = counts.into_iter().collect();
+        shape.sort_unstable();
+        let mut h = FxHasher::default();
+        shape.hash(&mut h);
+        if self.shape_index.insert(h.finish()) {
+            if self.shapes.len() < MAX_SHAPES {
+                self.shapes.push(shape);
+            } else {
+                self.shapes_overflow = true;
+            }
+        }
+        self.projected = std::sync::OnceLock::new();
         let p = self.padded(seq);
         let h = self.cfg.history;
         for i in h..p.len() {
@@ -291,6 +374,84 @@ impl Model {
         None
     }
 
+    /// Incidental templates: present in a minority of sessions, with varying counts (reads,
+    /// retries). Their counts are not part of a session's shape, only their presence.
+    fn incidental(&self, t: TemplateId) -> bool {
+        self.templates
+            .get(&t)
+            .is_some_and(|s| s.counts.len() >= 3 && s.sessions * 2 < self.sessions)
+    }
+
+    /// Whether count vectors are informative: enough sessions, and few distinct vectors
+    /// among them (sessions repeat a structure). Hosts' windows never repeat exactly; there
+    /// the check stays off by itself.
+    fn shapes_active(&self) -> bool {
+        !self.shapes_overflow && self.sessions >= 50 && (self.shapes.len() as u64) * 10 <= self.sessions
+    }
+
+    fn projection(&self, shape: &[(TemplateId, u32)]) -> u64 {
+        let mut h = FxHasher::default();
+        for &(t, c) in shape {
+            t.hash(&mut h);
+            (if self.incidental(t) { u32::MAX } else { c }).hash(&mut h);
+        }
+        h.finish()
+    }
+
+    fn projected(&self) -> &rustc_hash::FxHashSet<u64> {
+        self.projected
+            .get_or_init(|| self.shapes.iter().map(|s| self.projection(s)).collect())
+    }
+
+    /// The differences between `shape` and the nearest learned shape (L1 over structural
+    /// counts, incidental templates compared by presence).
+    fn nearest_differences(&self, shape: &[(TemplateId, u32)]) -> Vec<CountDifference> {
+        let value = |t: TemplateId, c: u32| if self.incidental(t) { u32::from(c > 0) } else { c };
+        let diff = |learned: &Shape| -> Vec<CountDifference> {
+            let mut out = Vec::new();
+            let (mut i, mut j) = (0, 0);
+            loop {
+                let a = shape.get(i);
+                let b = learned.get(j);
+                let (t, count, usual) = match (a, b) {
+                    (None, None) => break,
+                    (Some(&(ta, ca)), Some(&(tb, cb))) if ta == tb => {
+                        i += 1;
+                        j += 1;
+                        (ta, ca, cb)
+                    }
+                    (Some(&(ta, ca)), Some(&(tb, _))) if ta < tb => {
+                        i += 1;
+                        (ta, ca, 0)
+                    }
+                    (Some(&(ta, ca)), None) => {
+                        i += 1;
+                        (ta, ca, 0)
+                    }
+                    (_, Some(&(tb, cb))) => {
+                        j += 1;
+                        (tb, 0, cb)
+                    }
+                };
+                if value(t, count) != value(t, usual) {
+                    out.push(CountDifference { template: t, count, usual });
+                }
+            }
+            out
+        };
+        let cost = |d: &Vec<CountDifference>| -> u64 {
+            d.iter()
+                .map(|x| u64::from(value(x.template, x.count).abs_diff(value(x.template, x.usual))))
+                .sum()
+        };
+        self.shapes
+            .iter()
+            .take(NEAREST_SCAN)
+            .map(diff)
+            .min_by_key(cost)
+            .unwrap_or_default()
+    }
+
     /// Scores one sequence against the model.
     pub fn score_session(&self, seq: &[TemplateId]) -> Score {
         let mut s = Score::default();
@@ -306,10 +467,10 @@ impl Model {
             if next != END && seen_reason.insert(next) {
                 match self.templates.get(&next) {
                     None => s.reasons.push(Reason::NewTemplate { template: next }),
-                    Some(&(n, _)) if n < self.cfg.rare_sessions => {
+                    Some(st) if st.sessions < self.cfg.rare_sessions => {
                         s.reasons.push(Reason::RareTemplate {
                             template: next,
-                            sessions: n,
+                            sessions: st.sessions,
                         })
                     }
                     _ => {}
@@ -325,7 +486,7 @@ impl Model {
             let mut over: Vec<(TemplateId, u32, u32)> = counts
                 .iter()
                 .filter_map(|(&t, &c)| {
-                    let &(_, max) = self.templates.get(&t)?;
+                    let max = self.templates.get(&t)?.max;
                     (c > max).then_some((t, c, max))
                 })
                 .collect();
@@ -339,7 +500,28 @@ impl Model {
                     }
                 }));
         }
-        s.score = s.reasons.iter().map(Reason::weight).sum();
+        let mut known_shape = false;
+        if self.shapes_active() {
+            let mut shape: Shape = counts.into_iter().collect();
+            shape.sort_unstable();
+            if self.projected().contains(&self.projection(&shape)) {
+                known_shape = true;
+            } else {
+                s.reasons.push(Reason::UnseenCounts {
+                    differences: self.nearest_differences(&shape),
+                });
+            }
+        }
+        s.weights = s
+            .reasons
+            .iter()
+            .map(|r| match r {
+                // Known counts in an unknown order: weaker evidence.
+                Reason::UnexpectedTransition { .. } if known_shape => 0.5,
+                r => r.weight(),
+            })
+            .collect();
+        s.score = s.weights.iter().sum();
         s
     }
 
@@ -450,10 +632,12 @@ impl Detector {
         let mut reasons = Vec::new();
         match model.templates.get(&template) {
             None => reasons.push(Reason::NewTemplate { template }),
-            Some(&(n, _)) if n < model.cfg.rare_sessions => reasons.push(Reason::RareTemplate {
-                template,
-                sessions: n,
-            }),
+            Some(st) if st.sessions < model.cfg.rare_sessions => {
+                reasons.push(Reason::RareTemplate {
+                    template,
+                    sessions: st.sessions,
+                })
+            }
             Some(_) => {}
         }
         if let Some(r) = model.check_transition(ctx, template) {
@@ -462,7 +646,7 @@ impl Detector {
         let c = w.counts.entry(template).or_default();
         *c += 1;
         if model.cfg.check_counts
-            && let Some(&(_, max)) = model.templates.get(&template)
+            && let Some(max) = model.templates.get(&template).map(|st| st.max)
             && *c == max + 1
         {
             reasons.push(Reason::UnusualCount {
@@ -569,6 +753,7 @@ mod tests {
     fn normal_sequences_score_zero() {
         let m = trained();
         assert_eq!(m.score_session(&ids(&[1, 2, 3, 4])), Score::default());
+        assert!(!m.shapes_active(), "20 sessions are too few to judge count vectors");
         assert_eq!(m.score_session(&ids(&[1, 2, 3, 3, 4])).score, 0.0);
     }
 
@@ -597,6 +782,35 @@ mod tests {
             count: 3,
             max_learned: 2
         }));
+    }
+
+    #[test]
+    fn count_vectors_of_repetitive_sessions() {
+        let mut m = Model::new(ModelConfig::default()).expect("config");
+        for i in 0..60u32 {
+            let mut s = ids(&[1, 2, 2, 3]);
+            // Template 9 is incidental: in a minority of sessions, any number of times.
+            if i % 3 == 0 {
+                s.extend(std::iter::repeat_n(TemplateId(9), (i % 5 + 1) as usize));
+            }
+            s.push(TemplateId(4));
+            m.learn_session(&s);
+        }
+        assert!(m.shapes_active());
+        // Incidental counts never seen before are fine.
+        assert_eq!(m.score_session(&ids(&[1, 2, 2, 3, 9, 9, 9, 9, 9, 9, 9, 4])).score, 0.8);
+        let s = m.score_session(&ids(&[1, 2, 2, 2, 3, 4]));
+        assert!(s.is_anomalous(1.0));
+        assert!(s.reasons.contains(&Reason::UnseenCounts {
+            differences: vec![CountDifference {
+                template: TemplateId(2),
+                count: 3,
+                usual: 2
+            }]
+        }));
+        // Known counts in another order: each unexpected transition weighs half.
+        let s = m.score_session(&ids(&[1, 2, 3, 2, 4]));
+        assert!(s.weights.iter().all(|&w| w == 0.5), "{s:?}");
     }
 
     #[test]

@@ -64,8 +64,9 @@ pub struct ScoreArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ScoreFormat::Table)]
     pub format: ScoreFormat,
-    /// Report entities whose score reaches this value (a new template or an unexpected
-    /// transition weighs 1.0, an unusual count 0.8, a rare template 0.6).
+    /// Report entities whose score reaches this value (a new template, an unexpected
+    /// transition or unseen counts weigh 1.0, an unusual count 0.8, a rare template 0.6, an
+    /// unexpected transition in a session of known counts 0.5).
     #[arg(long, default_value_t = 1.0)]
     pub threshold: f64,
     /// Print all entities, also normal ones.
@@ -259,6 +260,7 @@ struct EntityOut<'a> {
 struct ReasonOut {
     #[serde(flatten)]
     reason: Reason,
+    weight: f64,
     explanation: String,
 }
 
@@ -281,6 +283,14 @@ fn describe(miner: &Miner, r: &Reason) -> String {
             expected
                 .iter()
                 .map(|x| x.map_or_else(|| "(end)".to_owned(), |i| format!("#{i}")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Reason::UnseenCounts { differences } => format!(
+            "no learned session had these counts; nearest differs in {}",
+            differences
+                .iter()
+                .map(|d| format!("{} ×{} (usually ×{})", t(d.template), d.count, d.usual))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -320,8 +330,10 @@ fn score(a: ScoreArgs) -> anyhow::Result<ExitCode> {
                     reasons: s
                         .reasons
                         .iter()
-                        .map(|r| ReasonOut {
+                        .zip(&s.weights)
+                        .map(|(r, w)| ReasonOut {
                             reason: r.clone(),
+                            weight: *w,
                             explanation: describe(&miner, r),
                         })
                         .collect(),
@@ -331,8 +343,8 @@ fn score(a: ScoreArgs) -> anyhow::Result<ExitCode> {
             }
             ScoreFormat::Table => {
                 writeln!(out, "{entity}  score {:.1}  events {events}", s.score)?;
-                for r in &s.reasons {
-                    writeln!(out, "    {}", describe(&miner, r))?;
+                for (r, w) in s.reasons.iter().zip(&s.weights) {
+                    writeln!(out, "    [{w:.1}] {}", describe(&miner, r))?;
                 }
             }
         }
