@@ -74,11 +74,29 @@ fn anomalies_learn_then_score_matches_golden() {
     let state = std::env::temp_dir().join(format!("kasbah-ml-test-{}.json", std::process::id()));
     let state_s = state.to_string_lossy().into_owned();
     let _ = std::fs::remove_file(&state);
-    kasbah(&["anomalies", "learn", "--state", &state_s, "anomalies_learn.log"]);
-    let out = kasbah(&[
-        "anomalies", "score", "--state", &state_s, "--format", "jsonl", "anomalies_score.log",
+    kasbah(&[
+        "anomalies",
+        "learn",
+        "--state",
+        &state_s,
+        "anomalies_learn.log",
     ]);
-    let table = kasbah(&["anomalies", "score", "--state", &state_s, "anomalies_score.log"]);
+    let out = kasbah(&[
+        "anomalies",
+        "score",
+        "--state",
+        &state_s,
+        "--format",
+        "jsonl",
+        "anomalies_score.log",
+    ]);
+    let table = kasbah(&[
+        "anomalies",
+        "score",
+        "--state",
+        &state_s,
+        "anomalies_score.log",
+    ]);
     let _ = std::fs::remove_file(&state);
     golden("anomalies.golden.jsonl", &out);
     golden("anomalies.golden.txt", &table);
@@ -91,7 +109,13 @@ fn anomalies_learn_then_score_matches_golden() {
 #[test]
 fn anomalies_score_without_state_is_a_clear_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_kasbah"))
-        .args(["anomalies", "score", "--state", "/nonexistent/x.json", "anomalies_score.log"])
+        .args([
+            "anomalies",
+            "score",
+            "--state",
+            "/nonexistent/x.json",
+            "anomalies_score.log",
+        ])
         .current_dir(dir())
         .output()
         .expect("runs");

@@ -60,12 +60,25 @@ impl Counts {
         let flag = |s: &Vec<TemplateId>| m.score_session(s).is_anomalous(th);
         let tp = abnormal.iter().filter(|s| flag(s)).count();
         let fp = normal.iter().filter(|s| flag(s)).count();
-        Counts { tp, fn_: abnormal.len() - tp, fp, tn: normal.len() - fp }
+        Counts {
+            tp,
+            fn_: abnormal.len() - tp,
+            fp,
+            tn: normal.len() - fp,
+        }
     }
     fn prf(&self) -> (f64, f64, f64) {
         let p = self.tp as f64 / (self.tp + self.fp).max(1) as f64;
         let r = self.tp as f64 / (self.tp + self.fn_).max(1) as f64;
-        (p, r, if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 })
+        (
+            p,
+            r,
+            if p + r > 0.0 {
+                2.0 * p * r / (p + r)
+            } else {
+                0.0
+            },
+        )
     }
     fn recall(&self) -> f64 {
         self.tp as f64 / (self.tp + self.fn_).max(1) as f64
@@ -80,7 +93,15 @@ fn at_rate(recall: f64, fpr: f64, rate: f64) -> (f64, f64, f64) {
     let tp = recall * rate;
     let fp = fpr * (1.0 - rate);
     let p = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
-    (p, recall, if p + recall > 0.0 { 2.0 * p * recall / (p + recall) } else { 0.0 })
+    (
+        p,
+        recall,
+        if p + recall > 0.0 {
+            2.0 * p * recall / (p + recall)
+        } else {
+            0.0
+        },
+    )
 }
 
 fn main() {
@@ -112,14 +133,25 @@ fn main() {
     }
     let (dev_n, dev_a) = csv(&root.join("logdeep/robust_log_train.csv"));
     let (val_n, val_a) = csv(&root.join("logdeep/robust_log_valid.csv"));
-    let test_a: Vec<Vec<TemplateId>> =
-        lines(&root.join("deeplog/hdfs_test_abnormal")).iter().map(|l| seq(l)).collect();
-    let unseen_n: Vec<Vec<TemplateId>> =
-        val_n.iter().filter(|s| !train_set.contains(s)).cloned().collect();
+    let test_a: Vec<Vec<TemplateId>> = lines(&root.join("deeplog/hdfs_test_abnormal"))
+        .iter()
+        .map(|l| seq(l))
+        .collect();
+    let unseen_n: Vec<Vec<TemplateId>> = val_n
+        .iter()
+        .filter(|s| !train_set.contains(s))
+        .cloned()
+        .collect();
 
     println!(
         "model: history {} top_k {} min_support {} rare_sessions {} model_end {} check_counts {}; threshold {th}; trained on {} sessions\n",
-        cfg.history, cfg.top_k, cfg.min_support, cfg.rare_sessions, cfg.model_end, cfg.check_counts, train.len()
+        cfg.history,
+        cfg.top_k,
+        cfg.min_support,
+        cfg.rare_sessions,
+        cfg.model_end,
+        cfg.check_counts,
+        train.len()
     );
     println!("| set | normal | anomalous | TP | FN | FP | TN | precision | recall | F1 |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
@@ -128,7 +160,12 @@ fn main() {
         let (p, r, f) = c.prf();
         println!(
             "| {name} | {} | {} | {} | {} | {} | {} | {p:.3} | {r:.3} | {f:.3} |",
-            n.len(), a.len(), c.tp, c.fn_, c.fp, c.tn
+            n.len(),
+            a.len(),
+            c.tp,
+            c.fn_,
+            c.fp,
+            c.tn
         );
         c
     };
@@ -138,9 +175,15 @@ fn main() {
         for s in &dev_n {
             let sc = model.score_session(s);
             if sc.is_anomalous(th) {
-                let k: Vec<String> = sc.reasons.iter().map(|r| format!("{:?}", std::mem::discriminant(r))).collect();
+                let k: Vec<String> = sc
+                    .reasons
+                    .iter()
+                    .map(|r| format!("{:?}", std::mem::discriminant(r)))
+                    .collect();
                 let first = format!("{:?}", sc.reasons);
-                *kinds.entry(first.chars().take(160).collect::<String>() + &format!(" {}", k.len())).or_default() += 1;
+                *kinds
+                    .entry(first.chars().take(160).collect::<String>() + &format!(" {}", k.len()))
+                    .or_default() += 1;
             }
         }
         for (k, n) in kinds.iter().take(30) {
@@ -148,16 +191,44 @@ fn main() {
         }
     }
     let val = row("test: robust_log_valid (balanced)", &val_n, &val_a);
-    let unseen = row("test: valid normals not in train + valid anomalies", &unseen_n, &val_a);
+    let unseen = row(
+        "test: valid normals not in train + valid anomalies",
+        &unseen_n,
+        &val_a,
+    );
     let big = row("test: valid normals + hdfs_test_abnormal", &val_n, &test_a);
-    println!("\nAt the real anomaly rate of 2.9% (precision from measured recall and false-positive rate):\n");
-    println!("| recall from | FPR from | FPR | precision | recall | F1 | per 100,000 sessions: TP / FN / FP / TN |");
+    println!(
+        "\nAt the real anomaly rate of 2.9% (precision from measured recall and false-positive rate):\n"
+    );
+    println!(
+        "| recall from | FPR from | FPR | precision | recall | F1 | per 100,000 sessions: TP / FN / FP / TN |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for (rn, r, fname, fpr) in [
-        ("dev anomalies", dev.recall(), "dev normals (6,000)", dev.fpr()),
-        ("valid anomalies", val.recall(), "valid normals (1,000)", val.fpr()),
-        ("hdfs_test_abnormal", big.recall(), "valid normals (1,000)", big.fpr()),
-        ("hdfs_test_abnormal", big.recall(), "valid normals not in train (114)", unseen.fpr()),
+        (
+            "dev anomalies",
+            dev.recall(),
+            "dev normals (6,000)",
+            dev.fpr(),
+        ),
+        (
+            "valid anomalies",
+            val.recall(),
+            "valid normals (1,000)",
+            val.fpr(),
+        ),
+        (
+            "hdfs_test_abnormal",
+            big.recall(),
+            "valid normals (1,000)",
+            big.fpr(),
+        ),
+        (
+            "hdfs_test_abnormal",
+            big.recall(),
+            "valid normals not in train (114)",
+            unseen.fpr(),
+        ),
     ] {
         let (p, r2, f) = at_rate(r, fpr, 0.029);
         let tp = (r * 2900.0).round();

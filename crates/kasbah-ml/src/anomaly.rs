@@ -386,7 +386,9 @@ impl Model {
     /// among them (sessions repeat a structure). Hosts' windows never repeat exactly; there
     /// the check stays off by itself.
     fn shapes_active(&self) -> bool {
-        !self.shapes_overflow && self.sessions >= 50 && (self.shapes.len() as u64) * 10 <= self.sessions
+        !self.shapes_overflow
+            && self.sessions >= 50
+            && (self.shapes.len() as u64) * 10 <= self.sessions
     }
 
     fn projection(&self, shape: &[(TemplateId, u32)]) -> u64 {
@@ -406,7 +408,13 @@ impl Model {
     /// The differences between `shape` and the nearest learned shape (L1 over structural
     /// counts, incidental templates compared by presence).
     fn nearest_differences(&self, shape: &[(TemplateId, u32)]) -> Vec<CountDifference> {
-        let value = |t: TemplateId, c: u32| if self.incidental(t) { u32::from(c > 0) } else { c };
+        let value = |t: TemplateId, c: u32| {
+            if self.incidental(t) {
+                u32::from(c > 0)
+            } else {
+                c
+            }
+        };
         let diff = |learned: &Shape| -> Vec<CountDifference> {
             let mut out = Vec::new();
             let (mut i, mut j) = (0, 0);
@@ -434,7 +442,11 @@ impl Model {
                     }
                 };
                 if value(t, count) != value(t, usual) {
-                    out.push(CountDifference { template: t, count, usual });
+                    out.push(CountDifference {
+                        template: t,
+                        count,
+                        usual,
+                    });
                 }
             }
             out
@@ -679,10 +691,9 @@ impl Detector {
 
     /// Closes the entity's window if it is older than `window_secs`.
     fn expire(&mut self, entity: &str, time: u64, learning: bool) -> Vec<Finding> {
-        let old = self
-            .entities
-            .get(entity)
-            .is_some_and(|w| !w.seq.is_empty() && time.saturating_sub(w.last) > self.cfg.window_secs);
+        let old = self.entities.get(entity).is_some_and(|w| {
+            !w.seq.is_empty() && time.saturating_sub(w.last) > self.cfg.window_secs
+        });
         if old {
             self.close(entity, learning);
         }
@@ -699,8 +710,11 @@ impl Detector {
 
     /// Flushes the least recently seen sixteenth of the entities (learning their windows).
     fn evict_oldest(&mut self) {
-        let mut ages: Vec<(u64, String)> =
-            self.entities.iter().map(|(k, w)| (w.last, k.clone())).collect();
+        let mut ages: Vec<(u64, String)> = self
+            .entities
+            .iter()
+            .map(|(k, w)| (w.last, k.clone()))
+            .collect();
         let k = (ages.len() / 16).max(1).min(ages.len());
         if k == 0 {
             return;
@@ -753,7 +767,10 @@ mod tests {
     fn normal_sequences_score_zero() {
         let m = trained();
         assert_eq!(m.score_session(&ids(&[1, 2, 3, 4])), Score::default());
-        assert!(!m.shapes_active(), "20 sessions are too few to judge count vectors");
+        assert!(
+            !m.shapes_active(),
+            "20 sessions are too few to judge count vectors"
+        );
         assert_eq!(m.score_session(&ids(&[1, 2, 3, 3, 4])).score, 0.0);
     }
 
@@ -768,14 +785,18 @@ mod tests {
         assert!(s.is_anomalous(1.0));
         assert!(s.reasons.iter().any(|r| matches!(
             r,
-            Reason::UnexpectedTransition { next: Some(TemplateId(3)), .. }
+            Reason::UnexpectedTransition {
+                next: Some(TemplateId(3)),
+                ..
+            }
         )));
         // Stopping early is a transition to the end that no normal session made.
         let s = m.score_session(&ids(&[1, 2]));
-        assert!(s.reasons.iter().any(|r| matches!(
-            r,
-            Reason::UnexpectedTransition { next: None, .. }
-        )));
+        assert!(
+            s.reasons
+                .iter()
+                .any(|r| matches!(r, Reason::UnexpectedTransition { next: None, .. }))
+        );
         let s = m.score_session(&ids(&[1, 2, 3, 3, 3, 4]));
         assert!(s.reasons.contains(&Reason::UnusualCount {
             template: TemplateId(3),
@@ -798,7 +819,11 @@ mod tests {
         }
         assert!(m.shapes_active());
         // Incidental counts never seen before are fine.
-        assert_eq!(m.score_session(&ids(&[1, 2, 2, 3, 9, 9, 9, 9, 9, 9, 9, 4])).score, 0.8);
+        assert_eq!(
+            m.score_session(&ids(&[1, 2, 2, 3, 9, 9, 9, 9, 9, 9, 9, 4]))
+                .score,
+            0.8
+        );
         let s = m.score_session(&ids(&[1, 2, 2, 2, 3, 4]));
         assert!(s.is_anomalous(1.0));
         assert!(s.reasons.contains(&Reason::UnseenCounts {
@@ -837,7 +862,10 @@ mod tests {
         }
         assert!(found.is_empty(), "{found:?}");
         let f = d.observe("x", TemplateId(7), 11);
-        assert!(f.iter().any(|f| matches!(f.reason, Reason::NewTemplate { .. })));
+        assert!(
+            f.iter()
+                .any(|f| matches!(f.reason, Reason::NewTemplate { .. }))
+        );
         let back = Detector::from_json(&d.to_json().expect("json")).expect("parses");
         assert_eq!(back.model(), d.model());
     }

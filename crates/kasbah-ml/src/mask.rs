@@ -265,8 +265,7 @@ fn push_var(out: &mut String, word_start: usize) {
         out.pop();
         return;
     }
-    if w.ends_with('-') {
-        let before = &w[..w.len() - 1];
+    if let Some(before) = w.strip_suffix('-') {
         let sign = before
             .bytes()
             .last()
@@ -322,7 +321,8 @@ fn is_ipv6(s: &str) -> bool {
     s.len() >= 3
         && s.bytes().filter(|&c| c == b':').count() >= 2
         && s.contains("::") | (s.bytes().filter(|&c| c == b':').count() >= 5)
-        && s.bytes().all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+        && s.bytes()
+            .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -399,7 +399,14 @@ mod tests {
 
     #[test]
     fn keeps_words_that_only_contain_digits() {
-        for w in ["ssh2", "u0", "jk2_init()", "E_FAIL", "BLOCK*", "hadoop-metrics2.properties"] {
+        for w in [
+            "ssh2",
+            "u0",
+            "jk2_init()",
+            "E_FAIL",
+            "BLOCK*",
+            "hadoop-metrics2.properties",
+        ] {
             assert_eq!(m(w), w);
         }
     }

@@ -531,7 +531,12 @@ impl Miner {
 
     /// All templates currently reported, in id order.
     pub fn templates(&self) -> Vec<Template> {
-        let mut v: Vec<Template> = self.slots.iter().flatten().flat_map(Group::reported).collect();
+        let mut v: Vec<Template> = self
+            .slots
+            .iter()
+            .flatten()
+            .flat_map(Group::reported)
+            .collect();
         v.sort_by_key(|t| t.id);
         v
     }
@@ -716,7 +721,13 @@ fn similarity(g: &Group, t: &Tokens) -> Option<(f32, usize)> {
         let m = t.masked(i);
         // A message word that is a variable by shape, or a position the group has learned is
         // a variable, says nothing. A position with few values so far still counts against.
-        if m == WILDCARD || (&**w == WILDCARD && matches!(g.positions.get(i), Some(Position::Many) | Some(Position::Fixed))) {
+        if m == WILDCARD
+            || (&**w == WILDCARD
+                && matches!(
+                    g.positions.get(i),
+                    Some(Position::Many) | Some(Position::Fixed)
+                ))
+        {
             continue;
         }
         compared += 1;
@@ -885,10 +896,16 @@ mod tests {
         let mut m = Miner::default();
         for i in 0..20 {
             let state = ["Paused", "Resumed", "Started"][i % 3];
-            m.mine(&format!("[instance: {i:08x}-aaaa-bbbb-cccc-dddddddddddd] VM {state} (Lifecycle Event)"));
+            m.mine(&format!(
+                "[instance: {i:08x}-aaaa-bbbb-cccc-dddddddddddd] VM {state} (Lifecycle Event)"
+            ));
         }
-        let p = m.lookup("[instance: 1] VM Paused (Lifecycle Event)").map(|r| r.id);
-        let r = m.lookup("[instance: 2] VM Resumed (Lifecycle Event)").map(|r| r.id);
+        let p = m
+            .lookup("[instance: 1] VM Paused (Lifecycle Event)")
+            .map(|r| r.id);
+        let r = m
+            .lookup("[instance: 2] VM Resumed (Lifecycle Event)")
+            .map(|r| r.id);
         assert!(p.is_some() && r.is_some());
         assert_ne!(p, r);
         assert_eq!(
@@ -948,8 +965,8 @@ mod tests {
         let (m, ids) = mine_all(&["a b 1", "a b 2", "c d e"]);
         let json = m.state().to_json().expect("serialises");
         assert!(json.contains("\"groups\""));
-        let mut r = Miner::from_state(MinerState::from_json(&json).expect("parses"))
-            .expect("restores");
+        let mut r =
+            Miner::from_state(MinerState::from_json(&json).expect("parses")).expect("restores");
         assert_eq!(r.templates(), m.templates());
         assert_eq!(r.mine("a b 3").id, ids[0]);
         let new = r.mine("something else entirely").id;

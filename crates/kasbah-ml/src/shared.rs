@@ -12,7 +12,9 @@ use rustc_hash::FxHasher;
 
 use crate::Error;
 use crate::mask::Tokens;
-use crate::miner::{Group, IdSource, Mined, Miner, MinerConfig, MinerState, Template, TemplateId, group_key};
+use crate::miner::{
+    Group, IdSource, Mined, Miner, MinerConfig, MinerState, Template, TemplateId, group_key,
+};
 
 thread_local! {
     /// Tokenizing happens outside the shard lock, in per-thread scratch space.
@@ -145,7 +147,12 @@ mod tests {
     fn threads_agree_with_a_single_miner() {
         let lines: Vec<String> = (0..2000)
             .map(|i| match i % 4 {
-                0 => format!("Accepted password for user{} from 10.0.0.{} port {}", i % 7, i % 250, i),
+                0 => format!(
+                    "Accepted password for user{} from 10.0.0.{} port {}",
+                    i % 7,
+                    i % 250,
+                    i
+                ),
                 1 => format!("Connection closed by 10.1.{}.{}", i % 200, i % 100),
                 2 => format!("session opened for user u{} by (uid={})", i % 5, i),
                 _ => format!("disk /dev/sd{} is {}% full", i % 3, i % 100),

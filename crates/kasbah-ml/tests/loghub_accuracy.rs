@@ -9,8 +9,16 @@ use std::path::{Path, PathBuf};
 use kasbah_ml::Miner;
 
 const SYSTEMS: [&str; 10] = [
-    "HDFS", "Hadoop", "Spark", "Zookeeper", "OpenStack", "Android", "HealthApp", "Apache",
-    "OpenSSH", "Windows",
+    "HDFS",
+    "Hadoop",
+    "Spark",
+    "Zookeeper",
+    "OpenStack",
+    "Android",
+    "HealthApp",
+    "Apache",
+    "OpenSSH",
+    "Windows",
 ];
 
 fn shared() -> PathBuf {
@@ -95,7 +103,11 @@ fn loghub_2k_accuracy_floor() {
     }
     let mut sum = (0.0, 0.0);
     for s in SYSTEMS {
-        let rows = read(&root.join(s).join(format!("{s}_2k.log_structured_corrected.csv")));
+        let rows = read(
+            &root
+                .join(s)
+                .join(format!("{s}_2k.log_structured_corrected.csv")),
+        );
         let (ga, pa) = ga_pa(&rows);
         eprintln!("{s:10} GA {ga:.3} PA {pa:.3}");
         if s == "OpenSSH" {

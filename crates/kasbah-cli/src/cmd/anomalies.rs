@@ -131,7 +131,10 @@ fn syslog_header(line: &str) -> Option<(&str, &str)> {
     let rest = line.get(3..)?.trim_start();
     let (day, rest) = rest.split_once(' ')?;
     let (time, rest) = rest.split_once(' ')?;
-    if !day.bytes().all(|c| c.is_ascii_digit()) || time.len() != 8 || time.as_bytes().get(2) != Some(&b':') {
+    if !day.bytes().all(|c| c.is_ascii_digit())
+        || time.len() != 8
+        || time.as_bytes().get(2) != Some(&b':')
+    {
         return None;
     }
     let (host, rest) = rest.split_once(' ')?;
@@ -190,11 +193,20 @@ fn sequences(
 }
 
 fn read_state(path: &Path) -> anyhow::Result<State> {
-    let s = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read state {} (run `kasbah anomalies learn` first)", path.display()))?;
-    let st: State = serde_json::from_str(&s).with_context(|| format!("invalid state {}", path.display()))?;
+    let s = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read state {} (run `kasbah anomalies learn` first)",
+            path.display()
+        )
+    })?;
+    let st: State =
+        serde_json::from_str(&s).with_context(|| format!("invalid state {}", path.display()))?;
     if st.version != STATE_VERSION {
-        anyhow::bail!("state {} has version {}, expected {STATE_VERSION}", path.display(), st.version);
+        anyhow::bail!(
+            "state {} has version {}, expected {STATE_VERSION}",
+            path.display(),
+            st.version
+        );
     }
     Ok(st)
 }
@@ -210,9 +222,17 @@ pub fn run(cmd: AnomaliesCmd) -> anyhow::Result<ExitCode> {
 fn learn(a: CommonArgs) -> anyhow::Result<ExitCode> {
     let (mut miner, mut model, entity) = if a.state.exists() {
         let st = read_state(&a.state)?;
-        (Miner::from_state(st.miner)?, st.model, a.entity.or(st.entity))
+        (
+            Miner::from_state(st.miner)?,
+            st.model,
+            a.entity.or(st.entity),
+        )
     } else {
-        (Miner::new(MinerConfig::default())?, Model::new(ModelConfig::default())?, a.entity)
+        (
+            Miner::new(MinerConfig::default())?,
+            Model::new(ModelConfig::default())?,
+            a.entity,
+        )
     };
     let splitter = Splitter::new(entity.as_deref())?;
     let seqs = sequences(&a.files, &splitter, &mut miner, true)?;
@@ -235,7 +255,8 @@ fn learn(a: CommonArgs) -> anyhow::Result<ExitCode> {
         model,
     };
     let json = serde_json::to_string(&st)?;
-    std::fs::write(&a.state, json).with_context(|| format!("cannot write {}", a.state.display()))?;
+    std::fs::write(&a.state, json)
+        .with_context(|| format!("cannot write {}", a.state.display()))?;
     eprintln!(
         "learned {} entities ({} events), {} templates, {} sessions in the model; state in {}",
         seqs.len(),
@@ -274,9 +295,16 @@ fn describe(miner: &Miner, r: &Reason) -> String {
     match r {
         Reason::NewTemplate { template } => format!("new template {}", t(*template)),
         Reason::RareTemplate { template, sessions } => {
-            format!("rare template {} (seen in {sessions} learned sessions)", t(*template))
+            format!(
+                "rare template {} (seen in {sessions} learned sessions)",
+                t(*template)
+            )
         }
-        Reason::UnexpectedTransition { after, next, expected } => format!(
+        Reason::UnexpectedTransition {
+            after,
+            next,
+            expected,
+        } => format!(
             "unexpected {} after {}; usual next: {}",
             o(*next),
             after.iter().map(|x| o(*x)).collect::<Vec<_>>().join(" → "),
@@ -294,7 +322,11 @@ fn describe(miner: &Miner, r: &Reason) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Reason::UnusualCount { template, count, max_learned } => format!(
+        Reason::UnusualCount {
+            template,
+            count,
+            max_learned,
+        } => format!(
             "{} occurred {count} times (at most {max_learned} in a learned session)",
             t(*template)
         ),
@@ -350,7 +382,12 @@ fn score(a: ScoreArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if a.format == ScoreFormat::Table {
-        writeln!(out, "{flagged} of {} entities anomalous (threshold {})", scored.len(), a.threshold)?;
+        writeln!(
+            out,
+            "{flagged} of {} entities anomalous (threshold {})",
+            scored.len(),
+            a.threshold
+        )?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -1,11 +1,11 @@
 //! One module per subcommand, plus the exit codes they share.
 
+pub mod anomalies;
 pub mod formats;
 pub mod hunt;
 pub mod parse;
 pub mod rules;
 pub mod templates;
-pub mod anomalies;
 
 /// Something could not be done at all (unreadable input, bad option value).
 pub const EXIT_ERROR: u8 = 1;

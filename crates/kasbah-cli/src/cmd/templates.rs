@@ -62,7 +62,8 @@ pub(crate) fn for_each_line(
         }
         Box::new(stdin_buf.as_deref().unwrap_or_default())
     } else {
-        let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let f =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
         Box::new(std::io::BufReader::with_capacity(1 << 16, f))
     };
     let mut buf = Vec::new();
@@ -85,7 +86,8 @@ pub(crate) fn for_each_line(
 /// Loads a miner from `state` if the file exists, else makes a fresh one.
 fn load_miner(state: Option<&Path>, cfg: MinerConfig) -> anyhow::Result<Miner> {
     if let Some(p) = state.filter(|p| p.exists()) {
-        let s = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let s =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
         let st = MinerState::from_json(&s).with_context(|| format!("in {}", p.display()))?;
         return Ok(Miner::from_state(st)?);
     }
