@@ -331,7 +331,6 @@ impl Miner {
             let Some(g) = best.and_then(|s| self.slots.get(s as usize)?.as_ref()) else {
                 return none;
             };
-            let words = report_words(g, t);
             let id = g
                 .variants
                 .iter()
@@ -339,7 +338,7 @@ impl Miner {
                 .map_or(g.id, |v| v.id);
             return Mined {
                 id,
-                params: params_of(msg, t, &words),
+                params: params_of(msg, t, g),
                 change: Change::Matched,
             };
         }
@@ -364,7 +363,6 @@ impl Miner {
         };
         g.count += 1;
         g.last_seen = tick;
-        let words = report_words(g, t);
         let id = if g.positions.iter().any(|p| matches!(p, Position::Few(_))) {
             let (id, new) = variant_of(g, t, &mut self.ids);
             if new {
@@ -376,7 +374,7 @@ impl Miner {
         };
         Mined {
             id,
-            params: params_of(msg, t, &words),
+            params: params_of(msg, t, g),
             change,
         }
     }
@@ -600,22 +598,6 @@ pub(crate) fn group_key(g: &Group, cfg: &MinerConfig) -> LeafKey {
     }
 }
 
-/// The words reported for a message of group `g`: the group's pattern with the message's own
-/// words at the `Few` positions.
-fn report_words(g: &Group, t: &Tokens) -> Vec<Box<str>> {
-    g.words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if g.is_few(i) {
-                Box::from(t.masked(i))
-            } else {
-                w.clone()
-            }
-        })
-        .collect()
-}
-
 fn few_values_match(g: &Group, values: &[Box<str>], t: &Tokens) -> bool {
     let mut vals = values.iter();
     (0..g.words.len())
@@ -790,28 +772,28 @@ pub(crate) fn generalise(a: &str, b: &str) -> String {
 /// Leftmost-greedy matching of the literal pieces is exact for this pattern language and
 /// linear in practice.
 pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    glob_captures(pattern, text, &mut |_| {})
+    glob_captures(pattern, text, None)
 }
 
-/// Like [`glob_match`], calling `cap` with each variable's text in order.
-fn glob_captures<'t>(pattern: &str, text: &'t str, cap: &mut dyn FnMut(&'t str)) -> bool {
-    if !pattern.contains(WILDCARD) {
+/// Like [`glob_match`], appending each variable's text to `caps` in order (on failure some
+/// may have been appended: the caller truncates). Allocation-free.
+fn glob_captures<'t>(pattern: &str, text: &'t str, mut caps: Option<&mut Vec<&'t str>>) -> bool {
+    let Some((first, rest)) = pattern.split_once(WILDCARD) else {
         return pattern == text;
-    }
-    let pieces: Vec<&str> = pattern.split(WILDCARD).collect();
-    let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else {
-        return false;
+    };
+    let (mids, last) = match rest.rsplit_once(WILDCARD) {
+        Some((mids, last)) => (Some(mids), last),
+        None => (None, rest),
     };
     if !text.starts_with(first) || text.len() < first.len() + last.len() {
         return false;
     }
     let end_limit = text.len() - last.len();
-    if text.get(end_limit..) != Some(*last) {
+    if text.get(end_limit..) != Some(last) {
         return false;
     }
     let mut pos = first.len();
-    let mut caps: Vec<(usize, usize)> = Vec::new();
-    for mid in &pieces[1..pieces.len() - 1] {
+    for mid in mids.into_iter().flat_map(|m| m.split(WILDCARD)) {
         // A variable takes at least one character.
         let from = pos + 1;
         if from > end_limit {
@@ -820,36 +802,37 @@ fn glob_captures<'t>(pattern: &str, text: &'t str, cap: &mut dyn FnMut(&'t str))
         let Some(off) = text.get(from..end_limit).and_then(|s| s.find(mid)) else {
             return false;
         };
-        caps.push((pos, from + off));
+        if let (Some(c), Some(x)) = (caps.as_deref_mut(), text.get(pos..from + off)) {
+            c.push(x);
+        }
         pos = from + off + mid.len();
     }
     if pos >= end_limit {
         return false;
     }
-    caps.push((pos, end_limit));
-    for (s, e) in caps {
-        if let Some(x) = text.get(s..e) {
-            cap(x);
-        }
+    if let (Some(c), Some(x)) = (caps, text.get(pos..end_limit)) {
+        c.push(x);
     }
     true
 }
 
-/// The message's parameters: for each template word with a variable, the raw text the
-/// variables stand for (the whole raw word when masking changed its literal parts).
-fn params_of<'a>(msg: &'a str, t: &Tokens, words: &[Box<str>]) -> Vec<&'a str> {
+/// The message's parameters: for each reported template word with a variable, the raw text
+/// the variables stand for (the whole raw word when masking changed its literal parts).
+/// Reported words are the group's, except at `Few` positions where they are the message's own.
+fn params_of<'a>(msg: &'a str, t: &Tokens, g: &Group) -> Vec<&'a str> {
     let mut out = Vec::new();
-    for (i, w) in words.iter().enumerate() {
+    for (i, w) in g.words.iter().enumerate() {
+        let w: &str = if g.is_few(i) { t.masked(i) } else { w };
         if !w.contains(WILDCARD) {
             continue;
         }
         let raw = t.raw(msg, i);
-        if &**w == WILDCARD {
+        if w == WILDCARD {
             out.push(raw);
             continue;
         }
         let start = out.len();
-        if !glob_captures(w, raw, &mut |c| out.push(c)) {
+        if !glob_captures(w, raw, Some(&mut out)) {
             out.truncate(start);
             out.push(raw);
         }
