@@ -151,9 +151,33 @@ const SEGMENT_DELIMS: &[u8] = b",;:=|\"'+[](){}!<>";
 /// Delimiters that separate atoms inside a segment (`a.b`, `a-b`, `a/b`, `a@b`).
 const ATOM_DELIMS: &[u8] = b".-@#$%&/\\";
 
+/// The position of the first `<*>` in `s`. Scans for `*` with memchr: much cheaper than a
+/// substring search on the hot path.
+pub(crate) fn find_wildcard(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'*', b).find_map(|i| {
+        (i > 0 && b.get(i - 1) == Some(&b'<') && b.get(i + 1) == Some(&b'>')).then(|| i - 1)
+    })
+}
+
+/// Whether `s` contains a `<*>`.
+pub(crate) fn has_wildcard(s: &str) -> bool {
+    find_wildcard(s).is_some()
+}
+
 /// Appends the masked form of one whitespace-free word to `out`.
 pub fn mask_word(word: &str, masks: &Masks, out: &mut String) {
     let b = word.as_bytes();
+    // Fast path: most words are plain letters, which only the boolean and long-hex rules can
+    // turn into a variable.
+    if b.iter().all(u8::is_ascii_alphabetic) {
+        if variable_atom(word, masks) {
+            out.push_str(WILDCARD);
+        } else {
+            out.push_str(word);
+        }
+        return;
+    }
     let mut s = 0;
     while s < b.len() && OPENERS.contains(&b[s]) {
         s += 1;
@@ -177,9 +201,13 @@ pub fn mask_word(word: &str, masks: &Masks, out: &mut String) {
 
 /// Shapes that make a whole word (without its wrapping punctuation) one variable.
 fn whole_variable(core: &str, m: &Masks) -> bool {
-    (m.ip && (is_ip_endpoint(core) || is_ipv6(core)))
+    let b = core.as_bytes();
+    let colon = memchr::memchr(b':', b).is_some();
+    let digit = b.iter().any(u8::is_ascii_digit);
+    (m.ip && digit && is_ip_endpoint(core))
+        || (m.ip && colon && is_ipv6(core))
         || (m.uuid && is_uuid(core))
-        || (m.url && core.contains("://"))
+        || (m.url && colon && memchr::memmem::find(b, b"://").is_some())
         || (m.path && is_path(core))
         || (m.timestamp && is_iso_date(core))
         || (m.hex && is_mac(core))
@@ -235,6 +263,9 @@ fn mask_segment(seg: &str, m: &Masks, out: &mut String, word_start: usize) {
 
 fn variable_atom(a: &str, m: &Masks) -> bool {
     let b = a.as_bytes();
+    if b.is_empty() {
+        return false;
+    }
     let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
     if m.number && (digits == b.len() || digits >= 4) {
         return true;
@@ -248,6 +279,7 @@ fn variable_atom(a: &str, m: &Masks) -> bool {
         }
     }
     m.boolean
+        && matches!(b.len(), 4 | 5)
         && (a.eq_ignore_ascii_case("true")
             || a.eq_ignore_ascii_case("false")
             || a.eq_ignore_ascii_case("null"))
@@ -293,6 +325,9 @@ fn mostly_digits(s: &str) -> bool {
 }
 
 fn is_ipv4(s: &str) -> bool {
+    if !(7..=15).contains(&s.len()) {
+        return false;
+    }
     let mut parts = 0;
     for p in s.split('.') {
         parts += 1;

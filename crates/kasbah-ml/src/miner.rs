@@ -20,7 +20,7 @@ use rustc_hash::{FxHashMap, FxHasher};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::mask::{Masks, Tokens, WILDCARD};
+use crate::mask::{Masks, Tokens, WILDCARD, find_wildcard, has_wildcard};
 
 /// Identifies a template for the lifetime of a miner and across save/restore. Ids are never
 /// reused, also after eviction.
@@ -210,7 +210,7 @@ type LeafKey = (u32, u64);
 /// Computes the leaf of a tokenized message. Public to the crate for sharding.
 pub(crate) fn leaf_key(t: &Tokens) -> LeafKey {
     let first = t.masked(0);
-    let h = if first.contains(WILDCARD) || first.bytes().any(|c| c.is_ascii_digit()) {
+    let h = if first.bytes().any(|c| c.is_ascii_digit() || c == b'*') {
         0
     } else {
         let mut h = FxHasher::default();
@@ -416,7 +416,7 @@ impl Miner {
             };
             if **w != *m && !glob_match(w, m) {
                 if matches!(pos, Position::Fixed) {
-                    *pos = if max_values >= 2 && m != WILDCARD && !w.contains(WILDCARD) {
+                    *pos = if max_values >= 2 && m != WILDCARD && !has_wildcard(w) {
                         Position::Few(vec![(w.clone(), prior)])
                     } else {
                         Position::Many
@@ -713,7 +713,7 @@ fn similarity(g: &Group, t: &Tokens) -> Option<(f32, usize)> {
             continue;
         }
         compared += 1;
-        if **w == *m || (w.contains(WILDCARD) && glob_match(w, m)) {
+        if **w == *m || glob_match(w, m) {
             exact += 1;
         }
     }
@@ -778,9 +778,13 @@ pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
 /// Like [`glob_match`], appending each variable's text to `caps` in order (on failure some
 /// may have been appended: the caller truncates). Allocation-free.
 fn glob_captures<'t>(pattern: &str, text: &'t str, mut caps: Option<&mut Vec<&'t str>>) -> bool {
-    let Some((first, rest)) = pattern.split_once(WILDCARD) else {
+    let Some(i) = find_wildcard(pattern) else {
         return pattern == text;
     };
+    let (first, rest) = (
+        pattern.get(..i).unwrap_or(""),
+        pattern.get(i + WILDCARD.len()..).unwrap_or(""),
+    );
     let (mids, last) = match rest.rsplit_once(WILDCARD) {
         Some((mids, last)) => (Some(mids), last),
         None => (None, rest),
@@ -823,7 +827,7 @@ fn params_of<'a>(msg: &'a str, t: &Tokens, g: &Group) -> Vec<&'a str> {
     let mut out = Vec::new();
     for (i, w) in g.words.iter().enumerate() {
         let w: &str = if g.is_few(i) { t.masked(i) } else { w };
-        if !w.contains(WILDCARD) {
+        if !has_wildcard(w) {
             continue;
         }
         let raw = t.raw(msg, i);
