@@ -18,7 +18,7 @@
 //!   counts, such as reads, only count as present): a session whose projected vector no normal
 //!   session had has **unseen counts**, the invariant-mining idea without solving for the
 //!   invariants. A session whose counts are a known normal shape is out of order at most, so
-//!   its unexpected transitions weigh half.
+//!   its unexpected transitions weigh a third each (three make an anomaly).
 //!
 //! [`Model::score_session`] scores a whole sequence (the HDFS block setting); [`Detector`]
 //! is the streaming form for a server: it is fed `(entity, template, time)` and emits
@@ -529,7 +529,7 @@ impl Model {
             .iter()
             .map(|r| match r {
                 // Known counts in an unknown order: weaker evidence.
-                Reason::UnexpectedTransition { .. } if known_shape => 0.5,
+                Reason::UnexpectedTransition { .. } if known_shape => 0.34,
                 r => r.weight(),
             })
             .collect();
@@ -833,9 +833,10 @@ mod tests {
                 usual: 2
             }]
         }));
-        // Known counts in another order: each unexpected transition weighs half.
+        // Known counts in another order: each unexpected transition weighs a third.
         let s = m.score_session(&ids(&[1, 2, 3, 2, 4]));
-        assert!(s.weights.iter().all(|&w| w == 0.5), "{s:?}");
+        assert!(s.weights.iter().all(|&w| w == 0.34), "{s:?}");
+        assert!(!s.is_anomalous(1.0));
     }
 
     #[test]

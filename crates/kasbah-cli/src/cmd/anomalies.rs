@@ -66,7 +66,7 @@ pub struct ScoreArgs {
     pub format: ScoreFormat,
     /// Report entities whose score reaches this value (a new template, an unexpected
     /// transition or unseen counts weigh 1.0, an unusual count 0.8, a rare template 0.6, an
-    /// unexpected transition in a session of known counts 0.5).
+    /// unexpected transition in a session of known counts 0.34).
     #[arg(long, default_value_t = 1.0)]
     pub threshold: f64,
     /// Print all entities, also normal ones.
