@@ -309,7 +309,8 @@ impl Miner {
     }
 
     /// Finds the template of a message without learning anything (no new template, no
-    /// generalisation, no counts). `None` when no template is similar enough.
+    /// generalisation, no counts). `None` when no template is similar enough. The only state
+    /// it may touch: a combination of constant values that has no id yet gets one.
     pub fn lookup<'a>(&mut self, msg: &'a str) -> Option<Mined<'a>> {
         let mut t = std::mem::take(&mut self.scratch);
         t.fill(msg, &self.cfg.masks, self.cfg.max_words);
@@ -328,14 +329,23 @@ impl Miner {
             change: Change::Matched,
         };
         if !learn {
-            let Some(g) = best.and_then(|s| self.slots.get(s as usize)?.as_ref()) else {
+            let Some(slot) = best else {
                 return none;
             };
-            let id = g
-                .variants
-                .iter()
-                .find(|v| few_values_match(g, &v.values, t))
-                .map_or(g.id, |v| v.id);
+            let Some(g) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
+                return none;
+            };
+            // A combination of constant values not reported since the group last changed
+            // gets its variant id now; no pattern or count changes.
+            let id = if g.positions.iter().any(|p| matches!(p, Position::Few(_))) {
+                let (id, new) = variant_of(g, t, &mut self.ids, false);
+                if new {
+                    self.by_id.insert(id, slot);
+                }
+                id
+            } else {
+                g.id
+            };
             return Mined {
                 id,
                 params: params_of(msg, t, g),
@@ -364,7 +374,7 @@ impl Miner {
         g.count += 1;
         g.last_seen = tick;
         let id = if g.positions.iter().any(|p| matches!(p, Position::Few(_))) {
-            let (id, new) = variant_of(g, t, &mut self.ids);
+            let (id, new) = variant_of(g, t, &mut self.ids, true);
             if new {
                 self.by_id.insert(id, slot);
             }
@@ -598,22 +608,15 @@ pub(crate) fn group_key(g: &Group, cfg: &MinerConfig) -> LeafKey {
     }
 }
 
-fn few_values_match(g: &Group, values: &[Box<str>], t: &Tokens) -> bool {
-    let mut vals = values.iter();
-    (0..g.words.len())
-        .filter(|&i| g.is_few(i))
-        .all(|i| vals.next().is_some_and(|v| **v == *t.masked(i)))
-}
-
-/// The variant of group `g` for this message, created if new; true when created.
-fn variant_of(g: &mut Group, t: &Tokens, ids: &mut IdSource) -> (TemplateId, bool) {
+/// The variant of group `g` for this message, created if new (with a count of 1 when
+/// `count`); true when created.
+fn variant_of(g: &mut Group, t: &Tokens, ids: &mut IdSource, count: bool) -> (TemplateId, bool) {
+    let few: Vec<usize> = (0..t.len()).filter(|&i| g.is_few(i)).collect();
     if let Some(v) = g.variants.iter_mut().find(|v| {
-        let mut vals = v.values.iter();
-        (0..t.len())
-            .filter(|&i| matches!(g.positions.get(i), Some(Position::Few(_))))
-            .all(|i| vals.next().is_some_and(|x| **x == *t.masked(i)))
+        v.values.len() == few.len()
+            && v.values.iter().zip(&few).all(|(x, &i)| **x == *t.masked(i))
     }) {
-        v.count += 1;
+        v.count += u64::from(count);
         return (v.id, false);
     }
     if g.variants.len() >= MAX_VARIANTS {
@@ -635,15 +638,12 @@ fn variant_of(g: &mut Group, t: &Tokens, ids: &mut IdSource) -> (TemplateId, boo
         g.variants.clear();
         return (g.id, false);
     }
-    let values = (0..t.len())
-        .filter(|&i| g.is_few(i))
-        .map(|i| Box::from(t.masked(i)))
-        .collect();
+    let values = few.iter().map(|&i| Box::from(t.masked(i))).collect();
     let id = ids.next();
     g.variants.push(Variant {
         id,
         values,
-        count: 1,
+        count: u64::from(count),
     });
     (id, true)
 }
