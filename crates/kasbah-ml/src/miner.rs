@@ -207,10 +207,15 @@ impl Group {
 /// The key of a leaf: number of words and a hash of the first word (0 when it is variable).
 type LeafKey = (u32, u64);
 
+/// Whether a first word is literal, and so part of the leaf key.
+fn first_is_key(first: &str) -> bool {
+    !first.bytes().any(|c| c.is_ascii_digit() || c == b'*')
+}
+
 /// Computes the leaf of a tokenized message. Public to the crate for sharding.
 pub(crate) fn leaf_key(t: &Tokens) -> LeafKey {
     let first = t.masked(0);
-    let h = if first.bytes().any(|c| c.is_ascii_digit() || c == b'*') {
+    let h = if !first_is_key(first) {
         0
     } else {
         let mut h = FxHasher::default();
@@ -703,7 +708,10 @@ fn similarity(g: &Group, t: &Tokens) -> Option<(f32, usize)> {
         let m = t.masked(i);
         // A message word that is a variable by shape, or a position the group has learned is
         // a variable, says nothing. A position with few values so far still counts against.
-        if m == WILDCARD
+        // The first word chose the leaf: when it is literal it is equal by construction and
+        // is no evidence either.
+        if (i == 0 && first_is_key(m))
+            || m == WILDCARD
             || (&**w == WILDCARD
                 && matches!(
                     g.positions.get(i),
@@ -713,7 +721,12 @@ fn similarity(g: &Group, t: &Tokens) -> Option<(f32, usize)> {
             continue;
         }
         compared += 1;
-        if **w == *m || glob_match(w, m) {
+        let agrees = match g.positions.get(i) {
+            // A position that may still be a constant agrees only with a value it has seen.
+            Some(Position::Few(vals)) => vals.iter().any(|(v, _)| **v == *m),
+            _ => **w == *m || glob_match(w, m),
+        };
+        if agrees {
             exact += 1;
         }
     }
