@@ -227,8 +227,22 @@ fn mask_core(core: &str, m: &Masks, out: &mut String, word_start: usize) {
             i += 1;
         }
         let seg = &core[start..i];
+        if m.ip && is_ipv4(seg.strip_prefix('/').unwrap_or(seg)) {
+            // An endpoint inside a word (`10.0.0.1:50010:Got`) is one variable, like a whole
+            // word endpoint.
+            if b.get(i) == Some(&b':') {
+                let mut j = i + 1;
+                while j < b.len() && b[j].is_ascii_digit() && j - i <= 5 {
+                    j += 1;
+                }
+                if j > i + 1 && (j == b.len() || SEGMENT_DELIMS.contains(&b[j])) {
+                    i = j;
+                }
+            }
+            push_var(out, word_start);
+            continue;
+        }
         if (m.path && is_path(seg))
-            || (m.ip && is_ipv4(seg))
             || (m.uuid && is_uuid(seg))
             || (m.number && mostly_digits(seg))
         {
@@ -419,6 +433,7 @@ mod tests {
         assert_eq!(m("10.251.73.220:50010"), "<*>");
         assert_eq!(m("/10.251.42.84"), "<*>");
         assert_eq!(m("52.80.34.196:"), "<*>:");
+        assert_eq!(m("10.251.30.85:50010:Got"), "<*>:Got");
         assert_eq!(m("blk_-7724713468912166542"), "<*>");
         assert_eq!(m("Translation=-24.0"), "Translation=<*>");
         assert_eq!(m("flags=0x1,"), "flags=<*>,");
