@@ -118,6 +118,6 @@ fn loghub_2k_accuracy_floor() {
     }
     let (ga, pa) = (sum.0 / 10.0, sum.1 / 10.0);
     eprintln!("average    GA {ga:.3} PA {pa:.3}");
-    assert!(ga >= 0.96, "average GA {ga:.3} below the floor");
-    assert!(pa >= 0.79, "average PA {pa:.3} below the floor");
+    assert!(ga >= 0.97, "average GA {ga:.3} below the floor");
+    assert!(pa >= 0.81, "average PA {pa:.3} below the floor");
 }
