@@ -95,7 +95,7 @@ impl Tokens {
                 while end > start && b[end - 1].is_ascii_whitespace() {
                     end -= 1;
                 }
-                let rest = &msg[start..end];
+                let rest = msg.get(start..end).unwrap_or("");
                 let ms = self.buf.len();
                 if rest.bytes().any(|c| c.is_ascii_whitespace()) {
                     self.buf.push_str(WILDCARD);
@@ -110,7 +110,7 @@ impl Tokens {
                 i += 1;
             }
             let ms = self.buf.len();
-            mask_word(&msg[start..i], masks, &mut self.buf);
+            mask_word(msg.get(start..i).unwrap_or(""), masks, &mut self.buf);
             self.raw.push((start as u32, i as u32));
             self.masked.push((ms as u32, self.buf.len() as u32));
         }
@@ -187,8 +187,10 @@ pub fn mask_word(word: &str, masks: &Masks, out: &mut String) {
         e -= 1;
     }
     let start = out.len();
-    out.push_str(&word[..s]);
-    let core = &word[s..e];
+    // `s` and `e` sit next to ASCII bytes, so these are character boundaries; `get` keeps
+    // that an invariant rather than a panic.
+    out.push_str(word.get(..s).unwrap_or(""));
+    let core = word.get(s..e).unwrap_or("");
     if !core.is_empty() {
         if whole_variable(core, masks) {
             push_var(out, start);
@@ -196,7 +198,7 @@ pub fn mask_word(word: &str, masks: &Masks, out: &mut String) {
             mask_core(core, masks, out, start);
         }
     }
-    out.push_str(&word[e..]);
+    out.push_str(word.get(e..).unwrap_or(""));
 }
 
 /// Shapes that make a whole word (without its wrapping punctuation) one variable.
@@ -226,7 +228,7 @@ fn mask_core(core: &str, m: &Masks, out: &mut String, word_start: usize) {
         while i < b.len() && !SEGMENT_DELIMS.contains(&b[i]) {
             i += 1;
         }
-        let seg = &core[start..i];
+        let seg = core.get(start..i).unwrap_or("");
         if m.ip && is_ipv4(seg.strip_prefix('/').unwrap_or(seg)) {
             // An endpoint inside a word (`10.0.0.1:50010:Got`) is one variable, like a whole
             // word endpoint.
@@ -242,9 +244,7 @@ fn mask_core(core: &str, m: &Masks, out: &mut String, word_start: usize) {
             push_var(out, word_start);
             continue;
         }
-        if (m.path && is_path(seg))
-            || (m.uuid && is_uuid(seg))
-            || (m.number && mostly_digits(seg))
+        if (m.path && is_path(seg)) || (m.uuid && is_uuid(seg)) || (m.number && mostly_digits(seg))
         {
             push_var(out, word_start);
         } else {
@@ -266,7 +266,7 @@ fn mask_segment(seg: &str, m: &Masks, out: &mut String, word_start: usize) {
         while i < b.len() && !ATOM_DELIMS.contains(&b[i]) {
             i += 1;
         }
-        let atom = &seg[start..i];
+        let atom = seg.get(start..i).unwrap_or("");
         if variable_atom(atom, m) {
             push_var(out, word_start);
         } else {

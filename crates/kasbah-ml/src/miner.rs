@@ -618,8 +618,7 @@ pub(crate) fn group_key(g: &Group, cfg: &MinerConfig) -> LeafKey {
 fn variant_of(g: &mut Group, t: &Tokens, ids: &mut IdSource, count: bool) -> (TemplateId, bool) {
     let few: Vec<usize> = (0..t.len()).filter(|&i| g.is_few(i)).collect();
     if let Some(v) = g.variants.iter_mut().find(|v| {
-        v.values.len() == few.len()
-            && v.values.iter().zip(&few).all(|(x, &i)| **x == *t.masked(i))
+        v.values.len() == few.len() && v.values.iter().zip(&few).all(|(x, &i)| **x == *t.masked(i))
     }) {
         v.count += u64::from(count);
         return (v.id, false);
