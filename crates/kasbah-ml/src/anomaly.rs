@@ -464,6 +464,22 @@ impl Model {
             .unwrap_or_default()
     }
 
+    /// The unseen-counts reason for a session's count vector, if the check is active and no
+    /// learned session had its projection.
+    fn check_counts_vector(&self, counts: FxHashMap<TemplateId, u32>) -> Option<Reason> {
+        if !self.shapes_active() {
+            return None;
+        }
+        let mut shape: Shape = counts.into_iter().collect();
+        shape.sort_unstable();
+        if self.projected().contains(&self.projection(&shape)) {
+            return None;
+        }
+        Some(Reason::UnseenCounts {
+            differences: self.nearest_differences(&shape),
+        })
+    }
+
     /// Scores one sequence against the model.
     pub fn score_session(&self, seq: &[TemplateId]) -> Score {
         let mut s = Score::default();
@@ -512,18 +528,10 @@ impl Model {
                     }
                 }));
         }
-        let mut known_shape = false;
-        if self.shapes_active() {
-            let mut shape: Shape = counts.into_iter().collect();
-            shape.sort_unstable();
-            if self.projected().contains(&self.projection(&shape)) {
-                known_shape = true;
-            } else {
-                s.reasons.push(Reason::UnseenCounts {
-                    differences: self.nearest_differences(&shape),
-                });
-            }
-        }
+        let active = self.shapes_active();
+        let unseen = self.check_counts_vector(counts);
+        let known_shape = active && unseen.is_none();
+        s.reasons.extend(unseen);
         s.weights = s
             .reasons
             .iter()
@@ -591,8 +599,11 @@ pub struct Finding {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct EntityWindow {
+    /// While learning, the whole window; while detecting, the last `history` templates.
     seq: Vec<TemplateId>,
     counts: FxHashMap<TemplateId, u32>,
+    /// Events in the window (detection keeps only the tail of `seq`).
+    events: usize,
     last: u64,
 }
 
@@ -621,26 +632,32 @@ impl Detector {
         &self.model
     }
 
-    /// Learns from one event of an entity.
+    /// Learns from one event of an entity. Each entity's events form windows (closed after
+    /// `window_secs` of silence or `window_events` events) that are learned as sequences.
     pub fn learn(&mut self, entity: &str, template: TemplateId, time: u64) {
         self.expire(entity, time, true);
-        let w = self.window(entity);
+        self.make_room(entity, true);
+        let w = self.entities.entry(entity.to_owned()).or_default();
         w.seq.push(template);
+        *w.counts.entry(template).or_default() += 1;
         w.last = time;
         if w.seq.len() >= self.cfg.window_events {
-            self.close(entity, true);
+            self.close(entity, true, time);
         }
     }
 
-    /// Checks one event of an entity; returns the findings it raises (none when usual).
+    /// Checks one event of an entity and returns the findings it raises: new or rare
+    /// template, unexpected transition, count above the learned maximum; and, when an
+    /// entity's window closes (also another entity's, evicted to bound memory), unseen counts.
     pub fn observe(&mut self, entity: &str, template: TemplateId, time: u64) -> Vec<Finding> {
-        let mut out = self.expire(entity, time, false);
+        let mut out: Vec<Finding> = self.expire(entity, time, false).into_iter().collect();
+        let h = self.model.cfg.history;
+        out.extend(self.make_room(entity, false));
         let model = &self.model;
-        let h = model.cfg.history;
         let w = self.entities.entry(entity.to_owned()).or_default();
-        let mut before: Vec<TemplateId> = std::iter::repeat_n(START, h).collect();
-        before.extend_from_slice(&w.seq);
-        let ctx = before.get(before.len().saturating_sub(h)..).unwrap_or(&[]);
+        let mut ctx: Vec<TemplateId> = std::iter::repeat_n(START, h).collect();
+        ctx.extend_from_slice(&w.seq);
+        let ctx = ctx.get(ctx.len().saturating_sub(h)..).unwrap_or(&[]);
         let mut reasons = Vec::new();
         match model.templates.get(&template) {
             None => reasons.push(Reason::NewTemplate { template }),
@@ -672,44 +689,59 @@ impl Detector {
             w.seq.drain(..=w.seq.len() - h);
         }
         w.seq.push(template);
+        w.events += 1;
         w.last = time;
+        let full = w.events >= self.cfg.window_events;
         out.extend(reasons.into_iter().map(|reason| Finding {
             entity: entity.to_owned(),
             time,
             score: reason.weight(),
             reason,
         }));
+        if full {
+            out.extend(self.close(entity, false, time));
+        }
         out
     }
 
-    fn window(&mut self, entity: &str) -> &mut EntityWindow {
+    /// Before a new entity is added at `max_entities`, evicts the least recently seen ones
+    /// (their windows are learned or checked, per `learning`).
+    fn make_room(&mut self, entity: &str, learning: bool) -> Vec<Finding> {
         if !self.entities.contains_key(entity) && self.entities.len() >= self.cfg.max_entities {
-            self.evict_oldest();
-        }
-        self.entities.entry(entity.to_owned()).or_default()
-    }
-
-    /// Closes the entity's window if it is older than `window_secs`.
-    fn expire(&mut self, entity: &str, time: u64, learning: bool) -> Vec<Finding> {
-        let old = self.entities.get(entity).is_some_and(|w| {
-            !w.seq.is_empty() && time.saturating_sub(w.last) > self.cfg.window_secs
-        });
-        if old {
-            self.close(entity, learning);
+            return self.evict_oldest(learning);
         }
         Vec::new()
     }
 
-    fn close(&mut self, entity: &str, learning: bool) {
-        if let Some(w) = self.entities.remove(entity)
-            && learning
-        {
-            self.model.learn_session(&w.seq);
+    /// Closes the entity's window if it is older than `window_secs`.
+    fn expire(&mut self, entity: &str, time: u64, learning: bool) -> Option<Finding> {
+        let old = self.entities.get(entity).is_some_and(|w| {
+            !w.counts.is_empty() && time.saturating_sub(w.last) > self.cfg.window_secs
+        });
+        if old {
+            return self.close(entity, learning, time);
         }
+        None
     }
 
-    /// Flushes the least recently seen sixteenth of the entities (learning their windows).
-    fn evict_oldest(&mut self) {
+    /// Closes an entity's window: learns it, or checks its count vector.
+    fn close(&mut self, entity: &str, learning: bool, time: u64) -> Option<Finding> {
+        let w = self.entities.remove(entity)?;
+        if learning {
+            self.model.learn_session(&w.seq);
+            return None;
+        }
+        let reason = self.model.check_counts_vector(w.counts)?;
+        Some(Finding {
+            entity: entity.to_owned(),
+            time,
+            score: reason.weight(),
+            reason,
+        })
+    }
+
+    /// Closes the least recently seen sixteenth of the entities.
+    fn evict_oldest(&mut self, learning: bool) -> Vec<Finding> {
         let mut ages: Vec<(u64, String)> = self
             .entities
             .iter()
@@ -717,20 +749,30 @@ impl Detector {
             .collect();
         let k = (ages.len() / 16).max(1).min(ages.len());
         if k == 0 {
-            return;
+            return Vec::new();
         }
         ages.select_nth_unstable_by(k - 1, |a, b| a.0.cmp(&b.0));
-        for (_, e) in ages.into_iter().take(k) {
-            self.close(&e, true);
-        }
+        ages.into_iter()
+            .take(k)
+            .filter_map(|(t, e)| self.close(&e, learning, t))
+            .collect()
     }
 
     /// Ends learning: every open window is learned as a sequence.
     pub fn finish_learning(&mut self) {
         let keys: Vec<String> = self.entities.keys().cloned().collect();
         for k in keys {
-            self.close(&k, true);
+            self.close(&k, true, 0);
         }
+    }
+
+    /// Closes every open window in detection mode (end of input, or shutdown) and returns
+    /// the unseen-counts findings.
+    pub fn flush(&mut self, time: u64) -> Vec<Finding> {
+        let keys: Vec<String> = self.entities.keys().cloned().collect();
+        keys.iter()
+            .filter_map(|k| self.close(k, false, time))
+            .collect()
     }
 
     /// Serialises the detector (model and open windows) to JSON.
@@ -837,6 +879,46 @@ mod tests {
         let s = m.score_session(&ids(&[1, 2, 3, 2, 4]));
         assert!(s.weights.iter().all(|&w| w == 0.34), "{s:?}");
         assert!(!s.is_anomalous(1.0));
+    }
+
+    #[test]
+    fn streaming_windows_check_counts_and_stay_bounded() {
+        let cfg = DetectorConfig {
+            window_secs: 10,
+            max_entities: 4,
+            ..DetectorConfig::default()
+        };
+        let mut d = Detector::new(cfg).expect("config");
+        for e in 0..60u64 {
+            // Sessions of one entity, separated by more than `window_secs`.
+            for (k, t) in [1, 2, 2, 3].into_iter().enumerate() {
+                d.learn("req", TemplateId(t), e * 100 + k as u64);
+            }
+        }
+        d.finish_learning();
+        assert_eq!(d.model().sessions(), 60);
+        let mut found = Vec::new();
+        for (k, t) in [1, 2, 2, 2, 3].into_iter().enumerate() {
+            found.extend(d.observe("x", TemplateId(t), k as u64));
+        }
+        assert!(found.iter().all(|f| !matches!(f.reason, Reason::UnseenCounts { .. })));
+        // The window closes after silence: its counts are checked then.
+        let later = d.observe("x", TemplateId(1), 1000);
+        assert!(
+            later
+                .iter()
+                .any(|f| f.entity == "x" && matches!(f.reason, Reason::UnseenCounts { .. })),
+            "{later:?}"
+        );
+        for e in 0..10 {
+            d.observe(&format!("host{e}"), TemplateId(1), 2000 + e);
+        }
+        assert!(d.entities.len() <= 4);
+        // Windows holding only the first template of a session are not a normal shape.
+        let flushed = d.flush(3000);
+        assert!(!flushed.is_empty());
+        assert!(flushed.iter().all(|f| matches!(f.reason, Reason::UnseenCounts { .. })));
+        assert!(d.entities.is_empty());
     }
 
     #[test]
