@@ -123,6 +123,57 @@ pub enum Reason {
     },
 }
 
+impl Reason {
+    /// The reason in words for an analyst. `text` gives a template's text (`None` when it is
+    /// not known any more); templates are shown as `#id "text"`.
+    pub fn explain(&self, text: &dyn Fn(TemplateId) -> Option<String>) -> String {
+        let t = |id: TemplateId| match text(id) {
+            Some(x) => format!("#{id} \"{x}\""),
+            None => format!("#{id}"),
+        };
+        let o = |id: Option<TemplateId>| id.map_or_else(|| "(start/end)".to_owned(), t);
+        match self {
+            Reason::NewTemplate { template } => format!("new template {}", t(*template)),
+            Reason::RareTemplate { template, sessions } => {
+                format!(
+                    "rare template {} (seen in {sessions} learned sessions)",
+                    t(*template)
+                )
+            }
+            Reason::UnexpectedTransition {
+                after,
+                next,
+                expected,
+            } => format!(
+                "unexpected {} after {}; usual next: {}",
+                o(*next),
+                after.iter().map(|x| o(*x)).collect::<Vec<_>>().join(" → "),
+                expected
+                    .iter()
+                    .map(|x| x.map_or_else(|| "(end)".to_owned(), |i| format!("#{i}")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Reason::UnseenCounts { differences } => format!(
+                "no learned session had these counts; nearest differs in {}",
+                differences
+                    .iter()
+                    .map(|d| format!("{} ×{} (usually ×{})", t(d.template), d.count, d.usual))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Reason::UnusualCount {
+                template,
+                count,
+                max_learned,
+            } => format!(
+                "{} occurred {count} times (at most {max_learned} in a learned session)",
+                t(*template)
+            ),
+        }
+    }
+}
+
 /// How a session's count of one template differs from the nearest normal session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountDifference {
@@ -901,7 +952,11 @@ mod tests {
         for (k, t) in [1, 2, 2, 2, 3].into_iter().enumerate() {
             found.extend(d.observe("x", TemplateId(t), k as u64));
         }
-        assert!(found.iter().all(|f| !matches!(f.reason, Reason::UnseenCounts { .. })));
+        assert!(
+            found
+                .iter()
+                .all(|f| !matches!(f.reason, Reason::UnseenCounts { .. }))
+        );
         // The window closes after silence: its counts are checked then.
         let later = d.observe("x", TemplateId(1), 1000);
         assert!(
@@ -917,8 +972,37 @@ mod tests {
         // Windows holding only the first template of a session are not a normal shape.
         let flushed = d.flush(3000);
         assert!(!flushed.is_empty());
-        assert!(flushed.iter().all(|f| matches!(f.reason, Reason::UnseenCounts { .. })));
+        assert!(
+            flushed
+                .iter()
+                .all(|f| matches!(f.reason, Reason::UnseenCounts { .. }))
+        );
         assert!(d.entities.is_empty());
+    }
+
+    #[test]
+    fn reasons_read_as_sentences() {
+        let name = |id: TemplateId| (id.0 == 3).then(|| "disk <*> full".to_owned());
+        let r = Reason::UnexpectedTransition {
+            after: vec![None, Some(TemplateId(3))],
+            next: Some(TemplateId(9)),
+            expected: vec![Some(TemplateId(4)), None],
+        };
+        assert_eq!(
+            r.explain(&name),
+            "unexpected #9 after (start/end) → #3 \"disk <*> full\"; usual next: #4, (end)"
+        );
+        let r = Reason::UnseenCounts {
+            differences: vec![CountDifference {
+                template: TemplateId(3),
+                count: 2,
+                usual: 1,
+            }],
+        };
+        assert_eq!(
+            r.explain(&name),
+            "no learned session had these counts; nearest differs in #3 \"disk <*> full\" ×2 (usually ×1)"
+        );
     }
 
     #[test]

@@ -285,52 +285,9 @@ struct ReasonOut {
     explanation: String,
 }
 
+/// The reason in words, templates named by id and text.
 fn describe(miner: &Miner, r: &Reason) -> String {
-    let t = |id: TemplateId| {
-        miner
-            .template(id)
-            .map_or_else(|| format!("#{id}"), |t| format!("#{id} \"{}\"", t.text()))
-    };
-    let o = |id: Option<TemplateId>| id.map_or_else(|| "(start/end)".to_owned(), t);
-    match r {
-        Reason::NewTemplate { template } => format!("new template {}", t(*template)),
-        Reason::RareTemplate { template, sessions } => {
-            format!(
-                "rare template {} (seen in {sessions} learned sessions)",
-                t(*template)
-            )
-        }
-        Reason::UnexpectedTransition {
-            after,
-            next,
-            expected,
-        } => format!(
-            "unexpected {} after {}; usual next: {}",
-            o(*next),
-            after.iter().map(|x| o(*x)).collect::<Vec<_>>().join(" → "),
-            expected
-                .iter()
-                .map(|x| x.map_or_else(|| "(end)".to_owned(), |i| format!("#{i}")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Reason::UnseenCounts { differences } => format!(
-            "no learned session had these counts; nearest differs in {}",
-            differences
-                .iter()
-                .map(|d| format!("{} ×{} (usually ×{})", t(d.template), d.count, d.usual))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Reason::UnusualCount {
-            template,
-            count,
-            max_learned,
-        } => format!(
-            "{} occurred {count} times (at most {max_learned} in a learned session)",
-            t(*template)
-        ),
-    }
+    r.explain(&|id| miner.template(id).map(|t| t.text()))
 }
 
 fn score(a: ScoreArgs) -> anyhow::Result<ExitCode> {
