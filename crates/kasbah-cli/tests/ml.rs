@@ -107,6 +107,43 @@ fn anomalies_learn_then_score_matches_golden() {
 }
 
 #[test]
+fn anomalies_windows_cut_long_lived_entities_into_sessions() {
+    let state = std::env::temp_dir().join(format!("kasbah-ml-window-{}.json", std::process::id()));
+    let state_s = state.to_string_lossy().into_owned();
+    let _ = std::fs::remove_file(&state);
+    kasbah(&[
+        "anomalies",
+        "learn",
+        "--window",
+        "3",
+        "--state",
+        &state_s,
+        "anomalies_learn.log",
+    ]);
+    let saved = std::fs::read_to_string(&state).expect("state written");
+    let out = kasbah(&[
+        "anomalies",
+        "score",
+        "--window",
+        "3",
+        "--state",
+        &state_s,
+        "--format",
+        "jsonl",
+        "anomalies_score.log",
+    ]);
+    let _ = std::fs::remove_file(&state);
+    // 4 hosts x 9 events in windows of 3: 12 sessions learned.
+    let v: serde_json::Value = serde_json::from_str(&saved).expect("JSON state");
+    assert_eq!(v["model"]["sessions"], 12);
+    assert!(!out.contains("\"web1\""), "{out}");
+    assert!(
+        out.contains("\"web3\"") && out.contains("new_template"),
+        "{out}"
+    );
+}
+
+#[test]
 fn anomalies_score_without_state_is_a_clear_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_kasbah"))
         .args([

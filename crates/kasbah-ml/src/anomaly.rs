@@ -49,7 +49,8 @@ pub struct ModelConfig {
     /// sparser contexts defer to shorter ones (sparse long contexts are the main source of
     /// false alarms of n-gram models).
     pub min_support: u32,
-    /// A template seen in fewer training sessions than this is rare.
+    /// A template seen in fewer training sessions than this is rare (judged once ten times as
+    /// many sessions were learned).
     pub rare_sessions: u64,
     /// Model the end of a sequence (a session that stops where no normal session stopped).
     pub model_end: bool,
@@ -425,6 +426,11 @@ impl Model {
         None
     }
 
+    /// Whether enough sessions were learned for "seen in few sessions" to mean rare.
+    fn rarity_known(&self) -> bool {
+        self.sessions >= 10 * self.cfg.rare_sessions.max(1)
+    }
+
     /// Incidental templates: present in a minority of sessions, with varying counts (reads,
     /// retries). Their counts are not part of a session's shape, only their presence.
     fn incidental(&self, t: TemplateId) -> bool {
@@ -546,7 +552,7 @@ impl Model {
             if next != END && seen_reason.insert(next) {
                 match self.templates.get(&next) {
                     None => s.reasons.push(Reason::NewTemplate { template: next }),
-                    Some(st) if st.sessions < self.cfg.rare_sessions => {
+                    Some(st) if self.rarity_known() && st.sessions < self.cfg.rare_sessions => {
                         s.reasons.push(Reason::RareTemplate {
                             template: next,
                             sessions: st.sessions,
@@ -712,7 +718,7 @@ impl Detector {
         let mut reasons = Vec::new();
         match model.templates.get(&template) {
             None => reasons.push(Reason::NewTemplate { template }),
-            Some(st) if st.sessions < model.cfg.rare_sessions => {
+            Some(st) if model.rarity_known() && st.sessions < model.cfg.rare_sessions => {
                 reasons.push(Reason::RareTemplate {
                     template,
                     sessions: st.sessions,

@@ -45,6 +45,11 @@ pub struct CommonArgs {
     /// the state by `learn` and reused by `score`.
     #[arg(long)]
     pub entity: Option<String>,
+    /// Cut each entity's events into sessions of this many events (0: all of an entity's
+    /// events in the input are one session, right for blocks, requests, jobs). Use it for
+    /// long-lived entities such as hosts, so that the model learns from many sessions.
+    #[arg(long, default_value_t = 0)]
+    pub window: usize,
 }
 
 /// Output formats of `kasbah anomalies score`.
@@ -211,6 +216,31 @@ fn read_state(path: &Path) -> anyhow::Result<State> {
     Ok(st)
 }
 
+/// An entity's sessions: windows of `window` events, or the whole sequence when 0.
+fn sessions_of(seq: &[TemplateId], window: usize) -> Vec<&[TemplateId]> {
+    if window == 0 || seq.is_empty() {
+        return vec![seq];
+    }
+    seq.chunks(window).collect()
+}
+
+/// Scores each of the entity's sessions; the entity's score is the highest, its reasons those
+/// of every session that reached a non-zero score (each once).
+fn score_entity(model: &Model, seq: &[TemplateId], window: usize) -> Score {
+    let mut out = Score::default();
+    for s in sessions_of(seq, window) {
+        let sc = model.score_session(s);
+        out.score = out.score.max(sc.score);
+        for (r, w) in sc.reasons.into_iter().zip(sc.weights) {
+            if !out.reasons.contains(&r) {
+                out.reasons.push(r);
+                out.weights.push(w);
+            }
+        }
+    }
+    out
+}
+
 /// Runs `kasbah anomalies`.
 pub fn run(cmd: AnomaliesCmd) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -246,7 +276,9 @@ fn learn(a: CommonArgs) -> anyhow::Result<ExitCode> {
         remined
     };
     for (_, s) in &seqs {
-        model.learn_session(s);
+        for chunk in sessions_of(s, a.window) {
+            model.learn_session(chunk);
+        }
     }
     let st = State {
         version: STATE_VERSION,
@@ -295,9 +327,10 @@ fn score(a: ScoreArgs) -> anyhow::Result<ExitCode> {
     let mut miner = Miner::from_state(st.miner)?;
     let splitter = Splitter::new(a.common.entity.as_deref().or(st.entity.as_deref()))?;
     let seqs = sequences(&a.common.files, &splitter, &mut miner, false)?;
+    let window = a.common.window;
     let mut scored: Vec<(&str, usize, Score)> = seqs
         .iter()
-        .map(|(e, s)| (e.as_str(), s.len(), st.model.score_session(s)))
+        .map(|(e, s)| (e.as_str(), s.len(), score_entity(&st.model, s, window)))
         .collect();
     scored.sort_by(|x, y| y.2.score.total_cmp(&x.2.score).then(x.0.cmp(y.0)));
     let out = std::io::stdout();
