@@ -718,12 +718,11 @@ impl Detector {
         let mut reasons = Vec::new();
         match model.templates.get(&template) {
             None => reasons.push(Reason::NewTemplate { template }),
-            Some(st) if model.rarity_known() && st.sessions < model.cfg.rare_sessions => {
-                reasons.push(Reason::RareTemplate {
+            Some(st) if model.rarity_known() && st.sessions < model.cfg.rare_sessions => reasons
+                .push(Reason::RareTemplate {
                     template,
                     sessions: st.sessions,
-                })
-            }
+                }),
             Some(_) => {}
         }
         if let Some(r) = model.check_transition(ctx, template) {

@@ -248,7 +248,19 @@ fn mask_core(core: &str, m: &Masks, out: &mut String, word_start: usize) {
         {
             push_var(out, word_start);
         } else {
+            let before = out.len();
             mask_segment(seg, m, out, word_start);
+            // A dotted name with a variable inside (`customer-187-141-sta.isp.com.mx`,
+            // `5.36.59.76.dsl.isp.om`) is a host name made from an id: one variable.
+            let dots = seg.bytes().filter(|&c| c == b'.').count();
+            if dots >= 2
+                && out
+                    .get(before..)
+                    .is_some_and(|w| w.contains(WILDCARD) && w != WILDCARD)
+            {
+                out.truncate(before);
+                push_var(out, word_start);
+            }
         }
     }
 }
@@ -434,6 +446,8 @@ mod tests {
         assert_eq!(m("/10.251.42.84"), "<*>");
         assert_eq!(m("52.80.34.196:"), "<*>:");
         assert_eq!(m("10.251.30.85:50010:Got"), "<*>:Got");
+        assert_eq!(m("rhost=customer-187-141-143-180-sta.isp.com.mx"), "rhost=<*>");
+        assert_eq!(m("ns.example.com"), "ns.example.com");
         assert_eq!(m("blk_-7724713468912166542"), "<*>");
         assert_eq!(m("Translation=-24.0"), "Translation=<*>");
         assert_eq!(m("flags=0x1,"), "flags=<*>,");
