@@ -446,7 +446,10 @@ mod tests {
         assert_eq!(m("/10.251.42.84"), "<*>");
         assert_eq!(m("52.80.34.196:"), "<*>:");
         assert_eq!(m("10.251.30.85:50010:Got"), "<*>:Got");
-        assert_eq!(m("rhost=customer-187-141-143-180-sta.isp.com.mx"), "rhost=<*>");
+        assert_eq!(
+            m("rhost=customer-187-141-143-180-sta.isp.com.mx"),
+            "rhost=<*>"
+        );
         assert_eq!(m("ns.example.com"), "ns.example.com");
         assert_eq!(m("blk_-7724713468912166542"), "<*>");
         assert_eq!(m("Translation=-24.0"), "Translation=<*>");

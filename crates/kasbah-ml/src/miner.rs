@@ -431,7 +431,12 @@ impl Miner {
             };
             if **w != *m && !glob_match(w, m) {
                 if matches!(pos, Position::Fixed) {
-                    *pos = if max_values >= 2 && m != WILDCARD && !has_wildcard(w) {
+                    *pos = if max_values >= 2
+                        && m != WILDCARD
+                        && !has_wildcard(w)
+                        && !name_like(w)
+                        && !name_like(m)
+                    {
                         Position::Few(vec![(w.clone(), prior)])
                     } else {
                         Position::Many
@@ -445,7 +450,7 @@ impl Miner {
                 let n = vals.len();
                 match vals.iter_mut().find(|(v, _)| **v == *m) {
                     Some((_, c)) => *c += 1,
-                    None if n < max_values && m != WILDCARD => {
+                    None if n < max_values && m != WILDCARD && !name_like(m) => {
                         vals.push((Box::from(m), 1));
                     }
                     None => {
@@ -735,6 +740,12 @@ fn similarity(g: &Group, t: &Tokens) -> Option<(f32, usize)> {
     Some((exact as f32 / compared as f32, exact))
 }
 
+/// Words with a slash (`com.tencent.mm/.ui.LauncherUI`, `a/b`) name things (components, paths):
+/// when they differ they are variables, never the constants that tell two templates apart.
+fn name_like(w: &str) -> bool {
+    w.contains('/')
+}
+
 /// Characters at which a template word may be cut when two literal words differ.
 fn is_boundary(c: u8) -> bool {
     b"=:,;()[]{}\"'|+!#@/-$".contains(&c)
@@ -913,6 +924,21 @@ mod tests {
         );
         assert_eq!(m.len(), 1, "one group, three reported templates");
         assert_eq!(m.templates().len(), 3);
+    }
+
+    #[test]
+    fn differing_names_with_a_slash_are_variables() {
+        let mut m = Miner::default();
+        for app in ["com.a/.Main", "com.b/.Main", "org.c/.Start"] {
+            m.mine(&format!(
+                "resuming activity ComponentInfo{{{app}}} for user"
+            ));
+        }
+        assert_eq!(m.templates().len(), 1);
+        assert_eq!(
+            m.templates().first().map(Template::text).as_deref(),
+            Some("resuming activity ComponentInfo{<*>} for user")
+        );
     }
 
     #[test]
