@@ -252,11 +252,10 @@ fn mask_core(core: &str, m: &Masks, out: &mut String, word_start: usize) {
             mask_segment(seg, m, out, word_start);
             // A dotted name with a variable inside (`customer-187-141-sta.isp.com.mx`,
             // `5.36.59.76.dsl.isp.om`) is a host name made from an id: one variable.
-            let dots = seg.bytes().filter(|&c| c == b'.').count();
-            if dots >= 2
-                && out
-                    .get(before..)
-                    .is_some_and(|w| w.contains(WILDCARD) && w != WILDCARD)
+            if out
+                .get(before..)
+                .is_some_and(|w| w != WILDCARD && has_wildcard(w))
+                && seg.bytes().filter(|&c| c == b'.').count() >= 2
             {
                 out.truncate(before);
                 push_var(out, word_start);

@@ -111,13 +111,13 @@ fn loghub_2k_accuracy_floor() {
         let (ga, pa) = ga_pa(&rows);
         eprintln!("{s:10} GA {ga:.3} PA {pa:.3}");
         if s == "OpenSSH" {
-            assert!(ga >= 0.94 && pa >= 0.93, "OpenSSH GA {ga:.3} PA {pa:.3}");
+            assert!(ga >= 0.99 && pa >= 0.98, "OpenSSH GA {ga:.3} PA {pa:.3}");
         }
         sum.0 += ga;
         sum.1 += pa;
     }
     let (ga, pa) = (sum.0 / 10.0, sum.1 / 10.0);
     eprintln!("average    GA {ga:.3} PA {pa:.3}");
-    assert!(ga >= 0.97, "average GA {ga:.3} below the floor");
-    assert!(pa >= 0.81, "average PA {pa:.3} below the floor");
+    assert!(ga >= 0.975, "average GA {ga:.3} below the floor");
+    assert!(pa >= 0.82, "average PA {pa:.3} below the floor");
 }
