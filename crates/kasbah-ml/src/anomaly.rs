@@ -74,10 +74,14 @@ impl Default for ModelConfig {
 impl ModelConfig {
     /// Checks the values a user may have set.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.history == 0 || self.history > 16 || self.top_k == 0 {
-            return Err(Error::Config(
-                "history must be in 1..=16 and top_k at least 1".into(),
-            ));
+        if self.history == 0
+            || self.history > 16
+            || self.top_k == 0
+            || self.top_k > MAX_CONTINUATIONS
+        {
+            return Err(Error::Config(format!(
+                "history must be in 1..=16 and top_k in 1..={MAX_CONTINUATIONS}"
+            )));
         }
         Ok(())
     }
@@ -232,6 +236,13 @@ struct TemplateStats {
     counts: Vec<u32>,
 }
 
+/// Memory bounds of a model, whatever it learns from: contexts of the n-gram model, continuations
+/// per context, templates with statistics. Past them new entries are not learned (documented in
+/// docs/ml.md); real log sources stay far below.
+const MAX_CONTEXTS: usize = 1 << 20;
+const MAX_CONTINUATIONS: usize = 64;
+const MAX_TEMPLATE_STATS: usize = 1 << 20;
+
 /// Distinct per-session counts remembered per template; three already make it "varying".
 const MAX_DISTINCT_COUNTS: usize = 8;
 /// Distinct count vectors remembered; past it the count-vector check turns itself off.
@@ -346,6 +357,9 @@ impl Model {
             *counts.entry(t).or_default() += 1;
         }
         for (&t, &c) in &counts {
+            if self.templates.len() >= MAX_TEMPLATE_STATS && !self.templates.contains_key(&t) {
+                continue;
+            }
             let e = self.templates.entry(t).or_default();
             e.sessions += 1;
             e.max = e.max.max(c);
@@ -379,7 +393,11 @@ impl Model {
     }
 
     fn learn_transition(&mut self, ctx: &[TemplateId], next: TemplateId) {
-        let conts = self.contexts.entry(context_key(ctx)).or_default();
+        let key = context_key(ctx);
+        if self.contexts.len() >= MAX_CONTEXTS && !self.contexts.contains_key(&key) {
+            return;
+        }
+        let conts = self.contexts.entry(key).or_default();
         match conts.iter().position(|(t, _)| *t == next) {
             Some(i) => {
                 if let Some(e) = conts.get_mut(i) {
@@ -391,6 +409,13 @@ impl Model {
                 while j > 0 && conts.get(j - 1).map(|e| e.1) < conts.get(j).map(|e| e.1) {
                     conts.swap(j - 1, j);
                     j -= 1;
+                }
+            }
+            // Full: the least frequent continuation (last) makes room, so a continuation that
+            // becomes common later can still enter.
+            None if conts.len() >= MAX_CONTINUATIONS => {
+                if let Some(last) = conts.last_mut() {
+                    *last = (next, 1);
                 }
             }
             None => conts.push((next, 1)),
@@ -1008,6 +1033,19 @@ mod tests {
             r.explain(&name),
             "no learned session had these counts; nearest differs in #3 \"disk <*> full\" ×2 (usually ×1)"
         );
+    }
+
+    #[test]
+    fn continuations_are_bounded_and_a_late_common_one_still_enters() {
+        let mut m = Model::new(ModelConfig::default()).expect("config");
+        for i in 0..200 {
+            m.learn_session(&ids(&[1, 100 + i]));
+        }
+        for _ in 0..5 {
+            m.learn_session(&ids(&[1, 7]));
+        }
+        assert!(m.contexts.values().all(|c| c.len() <= MAX_CONTINUATIONS));
+        assert_eq!(m.score_session(&ids(&[1, 7])).reasons, vec![]);
     }
 
     #[test]
