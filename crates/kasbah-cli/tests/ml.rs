@@ -136,6 +136,7 @@ fn anomalies_windows_cut_long_lived_entities_into_sessions() {
     // 4 hosts x 9 events in windows of 3: 12 sessions learned.
     let v: serde_json::Value = serde_json::from_str(&saved).expect("JSON state");
     assert_eq!(v["model"]["sessions"], 12);
+    assert_eq!(v["window"], 3, "the window is saved and reused by score");
     assert!(!out.contains("\"web1\""), "{out}");
     assert!(
         out.contains("\"web3\"") && out.contains("new_template"),

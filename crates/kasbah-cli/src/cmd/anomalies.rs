@@ -47,9 +47,10 @@ pub struct CommonArgs {
     pub entity: Option<String>,
     /// Cut each entity's events into sessions of this many events (0: all of an entity's
     /// events in the input are one session, right for blocks, requests, jobs). Use it for
-    /// long-lived entities such as hosts, so that the model learns from many sessions.
-    #[arg(long, default_value_t = 0)]
-    pub window: usize,
+    /// long-lived entities such as hosts, so that the model learns from many sessions. Saved
+    /// in the state by `learn` and reused by `score`.
+    #[arg(long)]
+    pub window: Option<usize>,
 }
 
 /// Output formats of `kasbah anomalies score`.
@@ -84,6 +85,8 @@ pub struct ScoreArgs {
 struct State {
     version: u32,
     entity: Option<String>,
+    #[serde(default)]
+    window: usize,
     miner: MinerState,
     model: Model,
 }
@@ -250,18 +253,20 @@ pub fn run(cmd: AnomaliesCmd) -> anyhow::Result<ExitCode> {
 }
 
 fn learn(a: CommonArgs) -> anyhow::Result<ExitCode> {
-    let (mut miner, mut model, entity) = if a.state.exists() {
+    let (mut miner, mut model, entity, window) = if a.state.exists() {
         let st = read_state(&a.state)?;
         (
             Miner::from_state(st.miner)?,
             st.model,
             a.entity.or(st.entity),
+            a.window.unwrap_or(st.window),
         )
     } else {
         (
             Miner::new(MinerConfig::default())?,
             Model::new(ModelConfig::default())?,
             a.entity,
+            a.window.unwrap_or(0),
         )
     };
     let splitter = Splitter::new(entity.as_deref())?;
@@ -276,13 +281,14 @@ fn learn(a: CommonArgs) -> anyhow::Result<ExitCode> {
         remined
     };
     for (_, s) in &seqs {
-        for chunk in sessions_of(s, a.window) {
+        for chunk in sessions_of(s, window) {
             model.learn_session(chunk);
         }
     }
     let st = State {
         version: STATE_VERSION,
         entity,
+        window,
         miner: miner.state(),
         model,
     };
@@ -327,7 +333,7 @@ fn score(a: ScoreArgs) -> anyhow::Result<ExitCode> {
     let mut miner = Miner::from_state(st.miner)?;
     let splitter = Splitter::new(a.common.entity.as_deref().or(st.entity.as_deref()))?;
     let seqs = sequences(&a.common.files, &splitter, &mut miner, false)?;
-    let window = a.common.window;
+    let window = a.common.window.unwrap_or(st.window);
     let mut scored: Vec<(&str, usize, Score)> = seqs
         .iter()
         .map(|(e, s)| (e.as_str(), s.len(), score_entity(&st.model, s, window)))
