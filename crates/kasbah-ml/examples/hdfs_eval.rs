@@ -10,7 +10,10 @@
 //! and reports precision, recall and F1 on the balanced sets and at the real anomaly rate of
 //! HDFS (2.9%), from the measured recall and false-positive rate.
 //!
-//!   cargo run --release -p kasbah-ml --example hdfs_eval [-- SHARED_DIR [history top_k threshold]]
+//!   cargo run --release -p kasbah-ml --example hdfs_eval [-- SHARED_DIR [history top_k threshold min_support]]
+//!
+//! With `HDFS_EVAL_DEBUG=1` it also prints, on stderr, the reasons of the dev set's false
+//! positives (the dev set is the one used to choose defaults).
 use std::collections::HashSet;
 
 use kasbah_ml::TemplateId;

@@ -30,7 +30,8 @@ pub enum TemplatesFormat {
 /// Arguments of `kasbah templates`.
 #[derive(Args, Debug)]
 pub struct TemplatesArgs {
-    /// Files of log messages, one per line (`-` for standard input).
+    /// Files of log messages, one per line (`-` for standard input, which is held in memory
+    /// for the second pass; files are read twice).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Output format.
