@@ -1,7 +1,11 @@
 //! Throughput of the miner on one core: mines every line of a file (held in memory) and
 //! prints lines/s of CPU time for learning (`mine`) and for reporting (`lookup`), excluding I/O.
 //!
+//! Then the same lines through a `SharedMiner` (4 shards) from 1 and 2 threads: summed CPU
+//! time per line (the per-core cost with locking) and wall time.
+//!
 //!   cargo run --release -p kasbah-ml --example mine_speed -- FILE
+
 /// CPU time of this thread in seconds (Linux `schedstat`), so that other work sharing the
 /// machine does not count; falls back to wall time elsewhere.
 fn cpu_secs(wall: std::time::Instant) -> f64 {
@@ -44,4 +48,41 @@ fn main() {
         lines.len() as f64 / mine,
         lines.len() as f64 / lookup
     );
+
+    for threads in [1, 2] {
+        let shared = match kasbah_ml::SharedMiner::new(kasbah_ml::MinerConfig::default(), 4) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        };
+        let wall = std::time::Instant::now();
+        let per = lines.len().div_ceil(threads);
+        let cpu: f64 = std::thread::scope(|s| {
+            let handles: Vec<_> = lines
+                .chunks(per)
+                .map(|chunk| {
+                    let shared = &shared;
+                    s.spawn(move || {
+                        let w = std::time::Instant::now();
+                        let t0 = cpu_secs(w);
+                        let mut sink = 0u64;
+                        for l in chunk {
+                            sink = sink.wrapping_add(u64::from(shared.mine(l).id.0));
+                        }
+                        std::hint::black_box(sink);
+                        cpu_secs(w) - t0
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).sum()
+        });
+        let secs = wall.elapsed().as_secs_f64();
+        println!(
+            "SharedMiner, {threads} thread(s): {:.0} lines/s per core (CPU), {:.0} lines/s wall",
+            lines.len() as f64 / cpu,
+            lines.len() as f64 / secs
+        );
+    }
 }
