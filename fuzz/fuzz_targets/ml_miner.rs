@@ -9,7 +9,11 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let cfg = MinerConfig { max_templates: 16, max_words: 12, ..MinerConfig::default() };
+    let cfg = MinerConfig {
+        max_templates: 16,
+        max_words: 12,
+        ..MinerConfig::default()
+    };
     let Ok(mut m) = Miner::new(cfg) else { return };
     for line in text.lines() {
         let r = m.mine(line);
