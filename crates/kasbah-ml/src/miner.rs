@@ -253,6 +253,10 @@ impl IdSource {
     }
 }
 
+/// At most this many groups per leaf (word count and first word): a message is compared with
+/// at most this many groups, so mining stays linear in the message whatever the input.
+const MAX_LEAF: usize = 256;
+
 /// At most this many variants per group; past it the busiest `Few` position becomes a variable.
 const MAX_VARIANTS: usize = 32;
 
@@ -474,6 +478,9 @@ impl Miner {
         if self.live >= self.cfg.max_templates {
             self.evict();
         }
+        if self.leaves.get(&key).is_some_and(|l| l.len() >= MAX_LEAF) {
+            self.evict_from_leaf(key);
+        }
         let g = Group {
             id: self.ids.next(),
             words: (0..t.len()).map(|i| Box::from(t.masked(i))).collect(),
@@ -507,6 +514,33 @@ impl Miner {
         self.leaves.entry(key).or_default().push(slot);
         self.live += 1;
         slot
+    }
+
+    /// Evicts the least recently used group of a full leaf.
+    fn evict_from_leaf(&mut self, key: LeafKey) {
+        let Some(leaf) = self.leaves.get_mut(&key) else {
+            return;
+        };
+        let oldest = leaf
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &s)| {
+                let g = self.slots.get(s as usize)?.as_ref()?;
+                Some((g.last_seen, i))
+            })
+            .min();
+        let Some((_, i)) = oldest else {
+            return;
+        };
+        let slot = leaf.swap_remove(i);
+        if let Some(g) = self.slots.get_mut(slot as usize).and_then(Option::take) {
+            self.by_id.remove(&g.id);
+            for v in &g.variants {
+                self.by_id.remove(&v.id);
+            }
+            self.free.push(slot);
+            self.live -= 1;
+        }
     }
 
     /// Evicts the least recently used sixteenth of the groups (at least one), so that the
@@ -983,6 +1017,20 @@ mod tests {
             }
             assert!(m.len() <= 32);
         }
+    }
+
+    #[test]
+    fn leaves_are_bounded() {
+        let mut m = Miner::default();
+        // Same first word and length, nothing else in common: one leaf, all different.
+        for i in 0..2000u32 {
+            let a = (b'a' + (i % 26) as u8) as char;
+            let b = (b'a' + (i / 26 % 26) as u8) as char;
+            let c = (b'a' + (i / 676 % 26) as u8) as char;
+            m.mine(&format!("event {a}{a}{a} {b}{b}{b} {c}{c}{c}"));
+        }
+        assert!(m.leaves.values().all(|l| l.len() <= MAX_LEAF));
+        assert!(m.len() <= MAX_LEAF);
     }
 
     #[test]
