@@ -1,18 +1,23 @@
 //! The online template miner: every message gets a template id and its parameters.
 //!
 //! Like Drain, messages are routed by their number of words and their first word to a small
-//! leaf of candidate templates and join the most similar one, or start a new template. Three
-//! changes make one default configuration work across log types:
+//! leaf of candidate groups and join the most similar one, or start a new group. What makes one
+//! default configuration work across log types:
 //! - masking below the word ([`crate::mask`]) so `uid=0` and `uid=1` are the same word, and a
 //!   message's obviously variable words take no part in the similarity;
-//! - similarity counts only the positions where both sides are literal, so a template that
-//!   has learned its variables is not penalised for them;
-//! - when two literal words differ, the template keeps what they share at punctuation
+//! - similarity counts only the positions where both sides are literal (not the first word,
+//!   equal by routing), so a group that has learned its variables is not penalised for them;
+//! - a position where a group's messages differ keeps its values while there are at most
+//!   [`MinerConfig::max_constant_values`]: such a position is still a constant that tells
+//!   templates apart (`VM Paused` / `VM Resumed`), and each combination of its values is
+//!   reported as a template of its own (a *variant*); past the limit it is a variable;
+//! - when two literal words differ, the pattern keeps what they share at punctuation
 //!   boundaries (`name=<*>,` rather than `<*>`), which is how the ground truth writes templates.
 //!
-//! Memory is bounded: at [`MinerConfig::max_templates`] the least recently used templates are
-//! evicted in batches (amortised O(1) per message). A first word with digits or variables routes
-//! to a shared wildcard leaf so that variable first words cannot create unbounded leaves.
+//! Memory and time are bounded: at [`MinerConfig::max_templates`] the least recently used groups
+//! are evicted in batches (amortised O(1) per message), a leaf holds at most 256 groups, a
+//! group at most 32 variants. A first word with digits or variables routes to a shared wildcard
+//! leaf so that variable first words cannot create unbounded leaves.
 
 use std::hash::{Hash, Hasher};
 
