@@ -58,6 +58,35 @@ fn templates_jsonl_matches_golden() {
 }
 
 #[test]
+fn templates_summary_counts_every_line_even_with_eviction() {
+    let out = kasbah(&[
+        "templates",
+        "--format",
+        "jsonl",
+        "--max-templates",
+        "2",
+        "templates_input.log",
+    ]);
+    let values: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let lines = values.iter().filter(|v| v["type"] == "line").count() as u64;
+    let counted: u64 = values
+        .iter()
+        .filter(|v| v["type"] == "template")
+        .map(|v| v["count"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(counted, lines);
+    // Every line's template is in the summary with the same text.
+    for v in values.iter().filter(|v| v["type"] == "line") {
+        assert!(values.iter().any(|t| t["type"] == "template"
+            && t["template_id"] == v["template_id"]
+            && t["template"] == v["template"]));
+    }
+}
+
+#[test]
 fn templates_table_and_stdin_agree() {
     let table = kasbah(&["templates", "templates_input.log"]);
     golden("templates.golden.txt", &table);

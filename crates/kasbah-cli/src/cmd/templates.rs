@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use kasbah_ml::{Miner, MinerConfig, MinerState, Template};
+use kasbah_ml::{Miner, MinerConfig, MinerState};
 use serde::Serialize;
 
 /// Output formats of `kasbah templates`.
@@ -84,6 +84,9 @@ pub(crate) fn for_each_line(
     }
 }
 
+/// Distinct templates listed in the summary at most (the per-line output has them all).
+const MAX_SUMMARY: usize = 1_000_000;
+
 /// Loads a miner from `state` if the file exists, else makes a fresh one.
 fn load_miner(state: Option<&Path>, cfg: MinerConfig) -> anyhow::Result<Miner> {
     if let Some(p) = state.filter(|p| p.exists()) {
@@ -133,8 +136,10 @@ pub fn run(args: TemplatesArgs) -> anyhow::Result<ExitCode> {
     let mut out = BufWriter::new(out.lock());
     // Counts as reported in the second pass (the miner's own counts include earlier runs
     // restored from --state).
-    let mut counts: rustc_hash::FxHashMap<u32, u64> = Default::default();
-    let mut text_cache: rustc_hash::FxHashMap<u32, String> = Default::default();
+    // Templates as reported in the second pass, with their text at first report and their
+    // count; evicted templates keep their entry. Capped so that the summary stays bounded.
+    let mut seen: rustc_hash::FxHashMap<u32, (String, u64)> = Default::default();
+    let mut uncounted = 0u64;
     for f in &args.files {
         let name = f.display().to_string();
         for_each_line(f, &mut stdin_buf, |n, l| {
@@ -144,11 +149,23 @@ pub fn run(args: TemplatesArgs) -> anyhow::Result<ExitCode> {
                 Some(r) => r,
                 None => miner.mine(l),
             };
-            *counts.entry(r.id.0).or_default() += 1;
+            let fresh;
+            let text: &str = match seen.get_mut(&r.id.0) {
+                Some(e) => {
+                    e.1 += 1;
+                    &e.0
+                }
+                None => {
+                    fresh = miner.template(r.id).map(|t| t.text()).unwrap_or_default();
+                    if seen.len() < MAX_SUMMARY {
+                        seen.insert(r.id.0, (fresh.clone(), 1));
+                    } else {
+                        uncounted += 1;
+                    }
+                    &fresh
+                }
+            };
             if args.format == TemplatesFormat::Jsonl {
-                let text = text_cache
-                    .entry(r.id.0)
-                    .or_insert_with(|| miner.template(r.id).map(|t| t.text()).unwrap_or_default());
                 serde_json::to_writer(
                     &mut out,
                     &LineOut {
@@ -165,25 +182,19 @@ pub fn run(args: TemplatesArgs) -> anyhow::Result<ExitCode> {
             Ok(())
         })?;
     }
-    let mut summary: Vec<Template> = miner
-        .templates()
-        .into_iter()
-        .filter_map(|mut t| {
-            t.count = *counts.get(&t.id.0)?;
-            Some(t)
-        })
-        .collect();
-    summary.sort_by(|a, b| b.count.cmp(&a.count).then(a.id.cmp(&b.id)));
+    let mut summary: Vec<(u32, String, u64)> =
+        seen.into_iter().map(|(id, (t, c))| (id, t, c)).collect();
+    summary.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
     match args.format {
         TemplatesFormat::Jsonl => {
-            for t in &summary {
+            for (id, text, count) in &summary {
                 serde_json::to_writer(
                     &mut out,
                     &TemplateOut {
                         kind: "template",
-                        template_id: t.id.0,
-                        template: &t.text(),
-                        count: t.count,
+                        template_id: *id,
+                        template: text,
+                        count: *count,
                     },
                 )?;
                 out.write_all(b"\n")?;
@@ -191,12 +202,17 @@ pub fn run(args: TemplatesArgs) -> anyhow::Result<ExitCode> {
         }
         TemplatesFormat::Table => {
             writeln!(out, "{:>8}  {:>6}  TEMPLATE", "COUNT", "ID")?;
-            for t in &summary {
-                writeln!(out, "{:>8}  {:>6}  {}", t.count, t.id.0, t.text())?;
+            for (id, text, count) in &summary {
+                writeln!(out, "{count:>8}  {id:>6}  {text}")?;
             }
-            let lines: u64 = summary.iter().map(|t| t.count).sum();
+            let lines: u64 = summary.iter().map(|t| t.2).sum::<u64>() + uncounted;
             writeln!(out, "{} templates, {lines} lines", summary.len())?;
         }
+    }
+    if uncounted > 0 {
+        eprintln!(
+            "kasbah: {uncounted} lines of templates past the first {MAX_SUMMARY} are not in the summary"
+        );
     }
     out.flush()?;
     if let Some(p) = &args.state {
