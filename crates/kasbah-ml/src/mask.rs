@@ -144,12 +144,32 @@ impl Tokens {
 }
 
 /// Characters that may wrap a word and are kept literally around its masked core.
-const OPENERS: &[u8] = b"([{<\"'";
-const CLOSERS: &[u8] = b")]}>,;:.!?\"'";
+const OPENERS: ByteSet = ByteSet::of(b"([{<\"'");
+const CLOSERS: ByteSet = ByteSet::of(b")]}>,;:.!?\"'");
 /// Delimiters that separate the segments of a word (`key=value`, `a,b`, `(x)`).
-const SEGMENT_DELIMS: &[u8] = b",;:=|\"'+[](){}!<>";
+const SEGMENT_DELIMS: ByteSet = ByteSet::of(b",;:=|\"'+[](){}!<>");
 /// Delimiters that separate atoms inside a segment (`a.b`, `a-b`, `a/b`, `a@b`).
-const ATOM_DELIMS: &[u8] = b".-@#$%&/\\";
+const ATOM_DELIMS: ByteSet = ByteSet::of(b".-@#$%&/\\");
+
+/// A set of bytes as a 256-entry table: one load per test on the hot path.
+struct ByteSet([bool; 256]);
+
+impl ByteSet {
+    const fn of(chars: &[u8]) -> Self {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < chars.len() {
+            t[chars[i] as usize] = true;
+            i += 1;
+        }
+        ByteSet(t)
+    }
+
+    #[inline]
+    fn contains(&self, c: &u8) -> bool {
+        self.0[*c as usize]
+    }
+}
 
 /// The position of the first `<*>` in `s`. Scans for `*` with memchr: much cheaper than a
 /// substring search on the hot path.
