@@ -43,6 +43,13 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::token::TenantCmd,
     },
+    /// Mine log templates: one message per line in, template ids and a summary out.
+    Templates(cmd::templates::TemplatesArgs),
+    /// Learn what is normal per entity and score deviations (new templates, unusual sequences).
+    Anomalies {
+        #[command(subcommand)]
+        cmd: cmd::anomalies::AnomaliesCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,6 +63,8 @@ fn main() -> ExitCode {
         Command::Search(args) => cmd::search::run(args),
         Command::Token { cmd } => cmd::token::run_token(cmd),
         Command::Tenant { cmd } => cmd::token::run_tenant(cmd),
+        Command::Templates(args) => cmd::templates::run(args),
+        Command::Anomalies { cmd } => cmd::anomalies::run(cmd),
     };
     match result {
         Ok(code) => code,

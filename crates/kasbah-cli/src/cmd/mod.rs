@@ -1,5 +1,6 @@
 //! One module per subcommand, plus the exit codes they share.
 
+pub mod anomalies;
 pub mod formats;
 pub mod hunt;
 pub mod parse;
@@ -7,6 +8,7 @@ pub mod rules;
 pub mod search;
 pub mod serve;
 pub mod token;
+pub mod templates;
 
 /// Something could not be done at all (unreadable input, bad option value).
 pub const EXIT_ERROR: u8 = 1;
