@@ -497,7 +497,7 @@ fn publish(st: &TenantState) {
             fields: p.fields,
         })
         .collect();
-    partitions.sort_by(|a, b| b.meta.max_ts.cmp(&a.meta.max_ts));
+    partitions.sort_by_key(|p| std::cmp::Reverse(p.meta.max_ts));
     let view = Arc::new(TenantView {
         partitions,
         pending: st.pending.clone(),

@@ -383,10 +383,9 @@ fn wal_loop(
                     // The indexer acknowledges once the batch is searchable (it is durable now).
                     if let Err(e) =
                         index_tx.send(Msg::Batch(lsn, req.batch, req.bytes, Some(req.done)))
+                        && let Msg::Batch(_, _, _, Some(done)) = e.0
                     {
-                        if let Msg::Batch(_, _, _, Some(done)) = e.0 {
-                            done(Ok(lsn));
-                        }
+                        done(Ok(lsn));
                     }
                 }
             }

@@ -411,14 +411,38 @@ pub fn search(views: &[Arc<TenantView>], req: &SearchRequest<'_>) -> Result<Sear
         return Ok(fast);
     }
     if !req.query.pipes.is_empty() {
-        let mut rows = Vec::new();
-        let verified = for_each_match(views, filter, &plan, &mut partitions, |_, row| {
-            rows.push(row);
-            true
-        })?;
-        let total = rows.len() as u64;
-        let output = kasbah_query::execute(&req.query.pipes, rows.into_iter())
-            .map_err(|e| StoreError::Query(e.to_string()))?;
+        // Stream the matching events into the pipes: `... | head 10` reads ten events, not the
+        // whole store. A producer thread walks the partitions; the pipes pull through a bounded
+        // channel, and once they stop pulling the producer only counts (for `total`).
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Row>(1024);
+        let (output, (total, verified)) = std::thread::scope(|scope| {
+            let producer = scope.spawn(move || {
+                let mut total = 0u64;
+                let mut open = true;
+                let mut n = 0usize;
+                let verified = for_each_match(views, filter, &plan, &mut n, |_, row| {
+                    total += 1;
+                    if open && tx.send(row).is_err() {
+                        open = false;
+                    }
+                    true
+                });
+                (verified, total, n)
+            });
+            let output = kasbah_query::execute(&req.query.pipes, rx.into_iter());
+            let (verified, total, n) = match producer.join() {
+                Ok(x) => x,
+                Err(_) => (
+                    Err(StoreError::Query("search worker panicked".into())),
+                    0,
+                    0,
+                ),
+            };
+            partitions += n;
+            (output, (total, verified))
+        });
+        let verified = verified?;
+        let output = output.map_err(|e| StoreError::Query(e.to_string()))?;
         return Ok(SearchResult {
             total,
             output,

@@ -113,11 +113,14 @@ fn decode_body(mut b: &[u8]) -> Option<(Lsn, Batch)> {
     b.is_empty().then_some((lsn, Batch { tenant, events }))
 }
 
+/// A decoded record: its LSN, its batch and its size in bytes.
+type Decoded = (Lsn, Batch, usize);
+
 /// Reads the next record from `r`; `Ok(None)` at a clean end of file.
 fn read_record(
     r: &mut impl Read,
     buf: &mut Vec<u8>,
-) -> std::io::Result<Result<Option<(Lsn, Batch, usize)>, Bad>> {
+) -> std::io::Result<Result<Option<Decoded>, Bad>> {
     let mut header = [0u8; HEADER];
     let mut got = 0;
     while got < HEADER {

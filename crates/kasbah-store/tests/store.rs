@@ -1,5 +1,7 @@
 //! End-to-end tests of the store: durability, exactly-once replay, search, isolation, retention.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::time::Duration;
 
 use kasbah_query::{Output, parse};
@@ -356,4 +358,30 @@ fn stats_from_columns_agree_with_stats_from_documents() {
         "{:?}",
         t.rows
     );
+}
+
+#[test]
+fn pipes_stream_and_still_count_every_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), cfg()).unwrap();
+    store.append_blocking(batch(T1, sample(3000))).unwrap();
+    store.flush().unwrap();
+    let query = parse("process.name:power* | head 3").unwrap();
+    let r = store
+        .search(
+            &TenantScope::One(T1),
+            &SearchRequest {
+                query: &query,
+                from: None,
+                to: None,
+                limit: 10,
+                offset: 0,
+            },
+        )
+        .unwrap();
+    assert_eq!(r.total, 300);
+    match r.output {
+        Output::Events(e) => assert_eq!(e.len(), 3),
+        Output::Table(_) => panic!("head keeps events"),
+    }
 }

@@ -7,8 +7,8 @@ pub mod parse;
 pub mod rules;
 pub mod search;
 pub mod serve;
-pub mod token;
 pub mod templates;
+pub mod token;
 
 /// Something could not be done at all (unreadable input, bad option value).
 pub const EXIT_ERROR: u8 = 1;

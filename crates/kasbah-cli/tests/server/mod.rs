@@ -38,18 +38,10 @@ pub struct Server {
     pub extra: Vec<String>,
 }
 
+#[derive(Default)]
 pub struct Options<'a> {
     pub config: &'a str,
     pub tls: Option<(&'a Path, &'a Path)>,
-}
-
-impl Default for Options<'_> {
-    fn default() -> Self {
-        Options {
-            config: "",
-            tls: None,
-        }
-    }
 }
 
 impl Server {

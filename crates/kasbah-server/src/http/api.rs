@@ -101,11 +101,11 @@ pub(super) async fn ingest(
     state.metrics.parse_errors.add(Input::Http, parsed.bad);
     let events = parsed.events;
     // One batch per request: the request is stored entirely or not at all.
-    if let Some(batch) = parsed.batches.into_iter().next() {
-        if let Err(e) = ingest::commit(&state.store, batch).await {
-            state.metrics.rejected_overload.add(Input::Http, events);
-            return Err(e.into());
-        }
+    if let Some(batch) = parsed.batches.into_iter().next()
+        && let Err(e) = ingest::commit(&state.store, batch).await
+    {
+        state.metrics.rejected_overload.add(Input::Http, events);
+        return Err(e.into());
     }
     state.metrics.events.add(Input::Http, events);
     Ok(Json(
