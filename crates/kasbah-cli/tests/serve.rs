@@ -346,6 +346,17 @@ fn syslog_over_tcp_udp_and_tls() {
     assert_eq!(s.total(&tok, "bad AND bytes"), 1);
     drop(tcp);
     assert!(s.metric("kasbah_rejected_too_large_total{input=\"syslog_tcp\"}") >= 1.0);
+    // Text messages were mined into templates: searchable by id, listed by the API.
+    assert_eq!(s.total(&tok, "log.template_id:*"), 5);
+    let (status, t) = get_auth(&s.url("/api/v1/templates"), &tok);
+    assert_eq!(status, 200);
+    let first = &t["templates"][0];
+    assert!(
+        first["template"].as_str().is_some() && first["id"].as_u64().is_some(),
+        "{t}"
+    );
+    let id = first["id"].as_u64().unwrap_or_default();
+    assert!(s.total(&tok, &format!("log.template_id:{id}")) >= 1);
     if let Some((cert, _)) = &certs {
         let got = tls_send(
             s.tls.expect("tls addr"),

@@ -95,6 +95,7 @@ pub async fn seed(state: &Shared) -> Result<Seeded, String> {
             &opts,
             tenant.id,
             usize::MAX,
+            Some(&state.templates),
         );
         for batch in parsed.batches {
             events += batch.events.len() as u64;

@@ -50,11 +50,15 @@ pub fn parse(
     opts: &ParseOptions,
     tenant: TenantId,
     batch_events: usize,
+    templates: Option<&crate::templates::Templates>,
 ) -> Parsed {
     let mut out = Parsed::default();
     let mut current: Vec<StoredEvent> = Vec::new();
     let mut sink = |item: Item| match item {
-        Item::Event(e) => {
+        Item::Event(mut e) => {
+            if let Some(t) = templates {
+                t.annotate(tenant, &mut e);
+            }
             current.push(encode(&e));
             out.events += 1;
             if current.len() >= batch_events {
@@ -123,7 +127,15 @@ mod tests {
         let input = b"{\"message\":\"a\"}\n{\"message\":\"b\"}\nnot json\n{\"message\":\"c\"}\n";
         let origin = Origin::Input(Arc::from("test"));
         let opts = ParseOptions::default();
-        let p = parse(input, Some(Format::Jsonl), &origin, &opts, TenantId(4), 2);
+        let p = parse(
+            input,
+            Some(Format::Jsonl),
+            &origin,
+            &opts,
+            TenantId(4),
+            2,
+            None,
+        );
         assert_eq!(p.events, 3);
         assert_eq!(p.bad, 1);
         assert_eq!(p.errors.len(), 1);

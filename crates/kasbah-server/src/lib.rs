@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod state;
 pub mod syslog;
+pub mod templates;
 pub mod timespec;
 pub mod tls;
 
@@ -121,11 +122,13 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
         }
     }
     let syslog_tenant = meta.ensure_tenant(&config.syslog.tenant)?.id;
+    let templates = templates::Templates::new(&config.data_dir);
     let state: Shared = Arc::new(AppState {
         config: config.clone(),
         store,
         meta,
         metrics: Arc::default(),
+        templates,
     });
 
     let mut tasks = Vec::new();
@@ -263,6 +266,9 @@ impl Server {
             t.abort();
         }
         let _ = tokio::time::timeout(Duration::from_secs(30), self.http).await;
+        if let Err(e) = self.state.templates.save() {
+            tracing::warn!(error = %e, "could not save the template miners");
+        }
         let store = self.state.store.clone();
         tokio::task::spawn_blocking(move || store.shutdown())
             .await

@@ -19,6 +19,8 @@ pub struct AppState {
     pub meta: Arc<dyn MetaRepo>,
     /// Counters.
     pub metrics: Arc<ServerMetrics>,
+    /// Per-tenant template miners (`log.template_id`).
+    pub templates: crate::templates::Templates,
 }
 
 impl AppState {

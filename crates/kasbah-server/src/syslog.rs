@@ -47,7 +47,10 @@ fn parse_message(
     let opts = state.parse_options(tenant);
     let mut ok = true;
     let mut sink = |item: Item| match item {
-        Item::Event(e) => out.push(ingest::encode(&e)),
+        Item::Event(mut e) => {
+            state.templates.annotate(tenant, &mut e);
+            out.push(ingest::encode(&e));
+        }
         Item::Bad(_) => ok = false,
     };
     let mut cx = Cx::new(&opts, origin, &mut sink);

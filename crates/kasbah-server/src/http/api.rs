@@ -94,6 +94,7 @@ pub(super) async fn ingest(
             &opts,
             tenant,
             usize::MAX,
+            Some(&st.templates),
         )
     })
     .await
@@ -167,6 +168,7 @@ pub(super) async fn upload(
             &opts,
             tenant,
             20_000,
+            Some(&st.templates),
         )
     })
     .await
@@ -291,6 +293,24 @@ pub(super) async fn search(
         }
     }
     Ok(Json(out))
+}
+
+/// `GET /api/v1/templates`: the tenant's message templates, most frequent first (ids are the
+/// values of `log.template_id`).
+pub(super) async fn templates(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let who = authenticate(&state, &headers)?;
+    who.require(Scope::Read)?;
+    let list: Vec<Value> = state
+        .templates
+        .list(who.tenant)
+        .into_iter()
+        .take(10_000)
+        .map(|t| json!({"id": t.id.0, "template": t.text(), "count": t.count}))
+        .collect();
+    Ok(Json(json!({ "templates": list })))
 }
 
 #[cfg(test)]

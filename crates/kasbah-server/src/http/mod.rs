@@ -32,6 +32,7 @@ pub fn router(state: Shared) -> Router {
             post(api::upload).layer(DefaultBodyLimit::max(upload)),
         )
         .route("/api/v1/search", post(api::search))
+        .route("/api/v1/templates", get(api::templates))
         .route("/", get(es::root).head(es::root_head))
         .route(
             "/_bulk",
