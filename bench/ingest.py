@@ -146,7 +146,8 @@ def main():
             ("term in a 1-day range", {"query": "host.name:fw-edge-03", "from": "2024-03-10T00:00:00Z", "to": "2024-03-10T23:59:59Z", "limit": 100}),
             ("full text, all time", {"query": "invalid AND user", "limit": 100}),
             ("stats count() by host.name", {"query": "* | stats count() by host.name"}),
-            ("filter | stats by source.ip | top 10", {"query": 'action:deny | stats count() by source.ip | sort -count | head 10'}),
+            ("filter | stats by destination.port | sort", {"query": 'action:deny | stats count() by destination.port | sort -count'}),
+            ("stats by two fields, 1-day range", {"query": "* | stats count() by host.name, event.module", "from": "2024-03-10T00:00:00Z", "to": "2024-03-10T23:59:59Z"}),
         ]
         rows = []
         for name, body in queries:
