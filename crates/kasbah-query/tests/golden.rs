@@ -25,7 +25,15 @@ fn render(src: &str, events: &[Row]) -> String {
         Ok(Output::Events(rows)) => {
             let _ = writeln!(out, "events: {}", rows.len());
             for r in rows {
-                let _ = writeln!(out, "{}", serde_json::Value::Object(r));
+                // Keys sorted: serde_json's map keeps insertion order when another crate of the
+                // workspace enables `preserve_order`, and the golden file must not depend on that.
+                let sorted: std::collections::BTreeMap<String, serde_json::Value> =
+                    r.into_iter().collect();
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&sorted).unwrap_or_default()
+                );
             }
         }
         Ok(Output::Table(t)) => {

@@ -403,13 +403,13 @@ mod tests {
 
     #[test]
     fn newline_and_octet_counting_mix() {
-        let got = frames(&[b"<13>a\n11 <13>b\nc d\n<13>e\r\n"], 100);
+        let got = frames(&[b"<13>a\n9 <13>b\nc d<13>e\r\n"], 100);
         assert_eq!(got, vec!["<13>a", "<13>b\nc d", "<13>e\r"]);
     }
 
     #[test]
     fn frames_split_across_reads() {
-        let got = frames(&[b"12 <13>hello", b" w", b"<13>next\n"], 100);
+        let got = frames(&[b"11 <13>hello", b" w", b"<13>next\n"], 100);
         assert_eq!(got, vec!["<13>hello w", "<13>next"]);
     }
 

@@ -135,7 +135,7 @@ mod tests {
         );
         let mut b = event(
             "auth",
-            "Failed password for bob from 10.0.0.2 port 2222 ssh2",
+            "Failed password for root from 10.0.0.2 port 2222 ssh2",
         );
         let mut j = event(
             "jsonl",
@@ -153,7 +153,7 @@ mod tests {
         let t2 = Templates::new(dir.path());
         let mut c = event(
             "auth",
-            "Failed password for carol from 10.9.9.9 port 22 ssh2",
+            "Failed password for root from 10.9.9.9 port 22 ssh2",
         );
         t2.annotate(TenantId(1), &mut c);
         assert_eq!(id(&c), id(&a));
