@@ -357,6 +357,19 @@ fn syslog_over_tcp_udp_and_tls() {
     );
     let id = first["id"].as_u64().unwrap_or_default();
     assert!(s.total(&tok, &format!("log.template_id:{id}")) >= 1);
+    // A firewall's key=value payload after a syslog header (no app tag) is parsed as kv.
+    let mut fw = TcpStream::connect(s.syslog).expect("tcp");
+    fw.write_all(b"<189>Nov 20 10:00:07 fw-edge-01 date=2026-11-20 time=10:00:07 devname=\"fw-edge-01\" type=\"traffic\" srcip=203.0.113.7 srcport=4444 dstip=10.0.0.5 dstport=3389 proto=6 action=\"deny\" policyid=3\n").expect("send");
+    assert_eq!(s.wait_total(&tok, "action:deny", 1), 1);
+    assert_eq!(
+        s.total(
+            &tok,
+            "event.module:kv AND source.ip:203.0.113.7 AND destination.port:3389"
+        ),
+        1
+    );
+    assert_eq!(s.total(&tok, "message:\"Failed password for root\""), 1);
+    want += 1;
     if let Some((cert, _)) = &certs {
         let got = tls_send(
             s.tls.expect("tls addr"),

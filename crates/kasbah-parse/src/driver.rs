@@ -157,6 +157,32 @@ pub fn line_parser(format: Format) -> Option<Box<dyn LineParser>> {
     }
 }
 
+/// The parser for messages received from the network as syslog: each message goes to the
+/// syslog parser, or to the key=value parser when its payload is `key=value` pairs after a
+/// syslog header (FortiGate, pfSense and other firewalls send that, often without an app tag),
+/// exactly as format detection would decide for a file.
+pub fn network_syslog_parser() -> Box<dyn LineParser> {
+    Box::new(NetworkSyslog {
+        syslog: crate::syslog::SyslogParser,
+        kv: crate::kv::KvParser::default(),
+    })
+}
+
+struct NetworkSyslog {
+    syslog: crate::syslog::SyslogParser,
+    kv: crate::kv::KvParser,
+}
+
+impl LineParser for NetworkSyslog {
+    fn parse_line(&mut self, line: &str, record: u64, cx: &mut Cx<'_>) -> Result<(), ParseError> {
+        if !crate::syslog::sniff(line) && crate::kv::sniff(line) {
+            self.kv.parse_line(line, record, cx)
+        } else {
+            self.syslog.parse_line(line, record, cx)
+        }
+    }
+}
+
 /// Splits `input` into lines and feeds them to `parser`: strips `\r\n`, a leading UTF-8 BOM and
 /// blank lines, replaces invalid UTF-8 with U+FFFD, and skips lines over the size limit.
 pub fn for_each_line(input: &[u8], parser: &mut dyn LineParser, cx: &mut Cx<'_>) {

@@ -35,7 +35,8 @@ mod zeek;
 
 pub use detect::detect;
 pub use driver::{
-    Cx, Item, LineParser, Origin, ParseOptions, ParseStats, for_each_line, line_parser, parse_bytes,
+    Cx, Item, LineParser, Origin, ParseOptions, ParseStats, for_each_line, line_parser,
+    network_syslog_parser, parse_bytes,
 };
 pub use error::{BadRecord, ErrorCode, ParseError};
 pub use format::Format;

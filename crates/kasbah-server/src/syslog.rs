@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use kasbah_event::TenantId;
-use kasbah_parse::{Cx, Format, Item, LineParser, Origin};
+use kasbah_parse::{Cx, Item, LineParser, Origin};
 use kasbah_store::{Batch, StoredEvent};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -191,9 +191,7 @@ async fn serve_stream<S: AsyncRead + Unpin>(
         input: Arc::from(input.name()),
         addr: peer,
     };
-    let Some(mut parser) = kasbah_parse::line_parser(Format::Syslog) else {
-        return;
-    };
+    let mut parser = kasbah_parse::network_syslog_parser();
     let mut framer = Framer::new(state.config.syslog.max_message_bytes);
     let idle = Duration::from_secs(state.config.syslog.idle_timeout_secs.max(1));
     let mut buf = vec![0u8; 256 * 1024];
@@ -335,9 +333,7 @@ pub async fn run_udp(state: Shared, tenant: TenantId, socket: UdpSocket) {
             }
         }
     });
-    let Some(mut parser) = kasbah_parse::line_parser(Format::Syslog) else {
-        return;
-    };
+    let mut parser = kasbah_parse::network_syslog_parser();
     let mut buf = vec![0u8; 65_536];
     let mut record = 0u64;
     loop {

@@ -7,8 +7,9 @@
 //! | `text` | text with positions | full-text search over `message` and `event.original` |
 //! | `doc`  | bytes, stored (zstd) | the event as returned by search |
 //!
-//! Every event field goes into `f` under its dotted name except `event.original`, which is only
-//! in `text` and `doc` (it is large and never filtered by exact value).
+//! Every event field goes into `f` under its dotted name except `message` and `event.original`,
+//! which are only in `text` and `doc`: they are long, nearly unique per event, and searched by
+//! their words (a keyword term and a column per message would double the store's size).
 
 use tantivy::schema::{
     BytesOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
@@ -29,7 +30,7 @@ pub const MAX_KEYWORD_BYTES: usize = 4096;
 pub const MAX_WORD_BYTES: usize = 255;
 
 /// Fields kept out of the keyword index.
-pub const NOT_KEYWORD_INDEXED: &[&str] = &["event.original"];
+pub const NOT_KEYWORD_INDEXED: &[&str] = &["event.original", "message"];
 
 /// Handles on the schema's fields.
 #[derive(Clone, Copy, Debug)]

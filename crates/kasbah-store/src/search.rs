@@ -233,8 +233,18 @@ pub fn pushdown(fields: &Fields, e: &Expr) -> Option<Pushed> {
             }),
             // A quoted value on a field matches words inside the value: the keyword index (whole
             // values) cannot answer it, so it is verified by scanning.
+            // `message:...` and `event.original:...`: only their words are indexed; a value or
+            // phrase of the field implies its words in order, so the phrase query is a superset.
+            (Some(f), Test::Eq(Pattern::Exact(v) | Pattern::Phrase(v)))
+                if NOT_KEYWORD_INDEXED.contains(&f.as_str()) =>
+            {
+                Some(Pushed {
+                    query: words_query(fields, v)?,
+                    exact: false,
+                })
+            }
             (Some(f), Test::Eq(Pattern::Exact(v))) => {
-                if v.len() > MAX_KEYWORD_BYTES || NOT_KEYWORD_INDEXED.contains(&f.as_str()) {
+                if v.len() > MAX_KEYWORD_BYTES {
                     return None;
                 }
                 // Numbers compare numerically in memory ("4624.0" equals 4624): verify those.

@@ -113,6 +113,16 @@ fn acknowledged_events_are_searchable_before_and_after_commit() {
     assert_eq!(count(&store, T1, "*"), 100);
     assert_eq!(count(&store, T1, "started"), 100);
     assert_eq!(count(&store, T1, "nothing-like-this"), 0);
+    // `message` is searched by its words, not kept as a keyword.
+    assert_eq!(
+        count(&store, T1, "message:\"started by mimikatz_7 operator\""),
+        1
+    );
+    assert_eq!(
+        count(&store, T1, "message:started"),
+        0,
+        "a field value is the whole value"
+    );
     // Newest first, with paging.
     let page = events(&store, T1, "*", 5, 0);
     assert_eq!(page.len(), 5);
