@@ -47,7 +47,7 @@ fn ingest_search_and_cli_search_agree() {
     assert_eq!(s.total(&tok, "user7"), 1);
     let table = s.search(
         &tok,
-        "* | stats count() by host.name | sort -count | head 1",
+        "* | stats count() by host.name | sort -count, host.name | head 1",
     );
     assert_eq!(table["columns"], json!(["host.name", "count"]), "{table}");
     assert_eq!(table["rows"][0], json!(["web-0", 17]), "{table}");

@@ -23,7 +23,8 @@ pub enum Input {
 }
 
 impl Input {
-    const ALL: [Input; 6] = [
+    /// Every input, in the order metrics list them.
+    pub const ALL: [Input; 6] = [
         Input::Http,
         Input::Bulk,
         Input::Upload,

@@ -294,6 +294,18 @@ fn layout_version_is_checked() {
     assert!(Store::open(dir.path(), cfg()).is_err());
 }
 
+fn run(store: &Store, q: &str) -> kasbah_store::SearchResult {
+    let query = parse(q).unwrap();
+    let req = SearchRequest {
+        query: &query,
+        from: None,
+        to: None,
+        limit: 10,
+        offset: 0,
+    };
+    store.search(&TenantScope::One(T1), &req).unwrap()
+}
+
 fn table(store: &Store, q: &str) -> kasbah_query::Table {
     let query = parse(q).unwrap();
     let req = SearchRequest {
@@ -335,19 +347,7 @@ fn stats_from_columns_agree_with_stats_from_documents() {
         ]
     );
     // Answered from columns: only the 10 pending events were read.
-    let query = parse("* | stats count() by host.name").unwrap();
-    let r = store
-        .search(
-            &TenantScope::One(T1),
-            &SearchRequest {
-                query: &query,
-                from: None,
-                to: None,
-                limit: 10,
-                offset: 0,
-            },
-        )
-        .unwrap();
+    let r = run(&store, "* | stats count() by host.name");
     assert_eq!((r.total, r.verified), (100, 10));
     // A non-exact filter (wildcard) takes the document path: same answer shape and counts.
     let by_docs = table(
@@ -376,19 +376,7 @@ fn pipes_stream_and_still_count_every_match() {
     let store = Store::open(dir.path(), cfg()).unwrap();
     store.append_blocking(batch(T1, sample(3000))).unwrap();
     store.flush().unwrap();
-    let query = parse("process.name:power* | head 3").unwrap();
-    let r = store
-        .search(
-            &TenantScope::One(T1),
-            &SearchRequest {
-                query: &query,
-                from: None,
-                to: None,
-                limit: 10,
-                offset: 0,
-            },
-        )
-        .unwrap();
+    let r = run(&store, "process.name:power* | head 3");
     assert_eq!(r.total, 300);
     match r.output {
         Output::Events(e) => assert_eq!(e.len(), 3),

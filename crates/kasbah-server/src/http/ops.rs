@@ -47,29 +47,22 @@ pub(super) async fn health(
     let m = &state.metrics;
     let s = state.store.metrics();
     let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    let inputs: Value = [
-        Input::Http,
-        Input::Bulk,
-        Input::Upload,
-        Input::SyslogUdp,
-        Input::SyslogTcp,
-        Input::SyslogTls,
-    ]
-    .into_iter()
-    .map(|i| {
-        (
-            i.name().to_string(),
-            json!({
-                "events": m.events.get(i),
-                "bytes": m.bytes.get(i),
-                "parse_errors": m.parse_errors.get(i),
-                "rejected_overload": m.rejected_overload.get(i),
-                "rejected_too_large": m.rejected_too_large.get(i),
-            }),
-        )
-    })
-    .collect::<serde_json::Map<_, _>>()
-    .into();
+    let inputs: Value = Input::ALL
+        .into_iter()
+        .map(|i| {
+            (
+                i.name().to_string(),
+                json!({
+                    "events": m.events.get(i),
+                    "bytes": m.bytes.get(i),
+                    "parse_errors": m.parse_errors.get(i),
+                    "rejected_overload": m.rejected_overload.get(i),
+                    "rejected_too_large": m.rejected_too_large.get(i),
+                }),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     Ok(Json(json!({
         "inputs": inputs,
         "udp_dropped": l(&m.udp_dropped),
