@@ -147,7 +147,7 @@ def main():
         year = today.tm_year if today.tm_mon >= 3 else today.tm_year - 1
         day = f"{year}-03-10"
         queries = [
-            ("term in a 1-day range", {"query": "host.name:srv-03", "from": f"{day}T00:00:00Z", "to": f"{day}T23:59:59Z", "limit": 100}),
+            ("term in a 1-day range", {"query": "host.name:srv-06", "from": f"{day}T00:00:00Z", "to": f"{day}T23:59:59Z", "limit": 100}),
             # FortiGate lines carry their own dated fields (date=2024-03-..), so they sit in 2024.
             ("two terms in a 1-day range (firewall)", {"query": "action:deny AND destination.port:3389", "from": "2024-03-10T00:00:00Z", "to": "2024-03-10T23:59:59Z", "limit": 100}),
             ("full text, all time", {"query": "invalid AND user", "limit": 100}),

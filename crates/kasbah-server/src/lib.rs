@@ -129,6 +129,11 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
         meta,
         metrics: Arc::default(),
         templates,
+        default_tz: config
+            .parse
+            .default_tz
+            .as_deref()
+            .and_then(config::parse_tz),
     });
 
     let mut tasks = Vec::new();

@@ -21,6 +21,8 @@ pub struct AppState {
     pub metrics: Arc<ServerMetrics>,
     /// Per-tenant template miners (`log.template_id`).
     pub templates: crate::templates::Templates,
+    /// `[parse] default_tz`, parsed once (it is read for every message).
+    pub default_tz: Option<kasbah_event::TzOffset>,
 }
 
 impl AppState {
@@ -29,12 +31,7 @@ impl AppState {
         ParseOptions {
             tenant,
             received: kasbah_event::Timestamp::now(),
-            default_tz: self
-                .config
-                .parse
-                .default_tz
-                .as_deref()
-                .and_then(crate::config::parse_tz),
+            default_tz: self.default_tz,
             max_record_bytes: self.config.syslog.max_message_bytes.max(1 << 20),
             keep_raw: self.config.storage.keep_original,
         }

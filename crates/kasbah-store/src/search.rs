@@ -78,28 +78,39 @@ fn all() -> Pushed {
     }
 }
 
+/// The index terms a field value can be stored as: the lower-cased keyword, and for numbers
+/// every numeric type a JSON number is indexed as (the query evaluator compares numerically, so
+/// `3389` must also find `3389.0`).
 fn json_terms(fields: &Fields, path: &str, value: &str) -> Vec<Term> {
+    let term = || Term::from_field_json_path(fields.f, path, true);
     let mut out = Vec::new();
-    let mut t = Term::from_field_json_path(fields.f, path, true);
+    let mut t = term();
     t.append_type_and_str(&value.to_lowercase());
     out.push(t);
-    if let Ok(i) = value.parse::<i64>() {
-        let mut t = Term::from_field_json_path(fields.f, path, true);
-        t.append_type_and_fast_value(i);
-        out.push(t);
-    } else if let Ok(u) = value.parse::<u64>() {
-        let mut t = Term::from_field_json_path(fields.f, path, true);
-        t.append_type_and_fast_value(u);
-        out.push(t);
-    } else if let Ok(f) = value.parse::<f64>()
+    let v = value.trim();
+    if let Ok(f) = v.parse::<f64>()
         && f.is_finite()
     {
-        let mut t = Term::from_field_json_path(fields.f, path, true);
+        let mut t = term();
         t.append_type_and_fast_value(f);
         out.push(t);
+        if f.fract() == 0.0 && f.abs() < 9.2e18 {
+            let mut t = term();
+            t.append_type_and_fast_value(f as i64);
+            out.push(t);
+        }
     }
-    if let Ok(b) = value.to_ascii_lowercase().parse::<bool>() {
-        let mut t = Term::from_field_json_path(fields.f, path, true);
+    if let Ok(i) = v.parse::<i64>() {
+        let mut t = term();
+        t.append_type_and_fast_value(i);
+        out.push(t);
+    } else if let Ok(u) = v.parse::<u64>() {
+        let mut t = term();
+        t.append_type_and_fast_value(u);
+        out.push(t);
+    }
+    if let Ok(b) = v.to_ascii_lowercase().parse::<bool>() {
+        let mut t = term();
         t.append_type_and_fast_value(b);
         out.push(t);
     }
@@ -244,11 +255,14 @@ pub fn pushdown(fields: &Fields, e: &Expr) -> Option<Pushed> {
                 })
             }
             (Some(f), Test::Eq(Pattern::Exact(v))) => {
-                if v.len() > MAX_KEYWORD_BYTES {
+                // IPv6 addresses compare by value in memory (`2001:db8::1` = `2001:0db8::1`),
+                // which no single keyword term can find.
+                if v.len() > MAX_KEYWORD_BYTES
+                    || (v.contains(':') && v.parse::<std::net::IpAddr>().is_ok())
+                {
                     return None;
                 }
-                // Numbers compare numerically in memory ("4624.0" equals 4624): verify those.
-                let exact = v.parse::<f64>().is_err();
+                let exact = true;
                 Some(Pushed {
                     query: any_of(json_terms(fields, f, v)),
                     exact,

@@ -109,6 +109,9 @@ fn acknowledged_events_are_searchable_before_and_after_commit() {
     assert_eq!(count(&store, T1, "process.name:powershell.exe"), 10);
     assert_eq!(count(&store, T1, "process.name:POWERSHELL.EXE"), 10);
     assert_eq!(count(&store, T1, "event.code:4688"), 100);
+    // Numbers compare numerically, from the index alone.
+    assert_eq!(count(&store, T1, "event.code:4688.0"), 100);
+    assert_eq!(count(&store, T1, "event.code:4689"), 0);
     assert_eq!(count(&store, T1, "host.name:ws-1"), 33);
     assert_eq!(count(&store, T1, "*"), 100);
     assert_eq!(count(&store, T1, "started"), 100);
