@@ -310,15 +310,7 @@ fn run(store: &Store, q: &str) -> kasbah_store::SearchResult {
 }
 
 fn table(store: &Store, q: &str) -> kasbah_query::Table {
-    let query = parse(q).unwrap();
-    let req = SearchRequest {
-        query: &query,
-        from: None,
-        to: None,
-        limit: 10,
-        offset: 0,
-    };
-    match store.search(&TenantScope::One(T1), &req).unwrap().output {
+    match run(store, q).output {
         Output::Table(t) => t,
         Output::Events(e) => panic!("expected a table, got {e:?}"),
     }
