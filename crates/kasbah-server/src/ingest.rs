@@ -87,7 +87,7 @@ pub fn parse(
 }
 
 /// Appends a batch and waits for its durable acknowledgement.
-pub async fn commit(store: &Arc<Store>, batch: Batch) -> Result<Lsn, StoreError> {
+pub async fn commit(store: &Arc<Store>, batch: impl Into<Arc<Batch>>) -> Result<Lsn, StoreError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     store.append(batch, move |r| {
         let _ = tx.send(r);
@@ -102,10 +102,11 @@ pub async fn commit_patiently(
     batch: Batch,
     patience: Duration,
 ) -> Result<Lsn, StoreError> {
+    let batch = Arc::new(batch);
     let deadline = tokio::time::Instant::now() + patience;
     let mut wait = Duration::from_millis(10);
     loop {
-        match commit(store, batch.clone()).await {
+        match commit(store, Arc::clone(&batch)).await {
             Err(StoreError::Overloaded(n)) => {
                 if tokio::time::Instant::now() + wait > deadline {
                     return Err(StoreError::Overloaded(n));

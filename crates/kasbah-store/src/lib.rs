@@ -218,7 +218,13 @@ impl Store {
     }
 
     /// Queues a batch; `done` is called once it is durable (or refused). Never blocks on I/O.
-    pub fn append(&self, batch: Batch, done: impl FnOnce(Result<Lsn>) + Send + 'static) {
+    /// Takes an `Arc` so a caller retrying after [`StoreError::Overloaded`] does not copy events.
+    pub fn append(
+        &self,
+        batch: impl Into<Arc<Batch>>,
+        done: impl FnOnce(Result<Lsn>) + Send + 'static,
+    ) {
+        let batch: Arc<Batch> = batch.into();
         let bytes = batch.encoded_len() as u64;
         let events = batch.events.len() as u64;
         let inflight = self
@@ -236,7 +242,7 @@ impl Store {
             return;
         }
         let req = AppendReq {
-            batch: Arc::new(batch),
+            batch,
             bytes,
             done: Box::new(done),
         };

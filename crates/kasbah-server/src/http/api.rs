@@ -68,6 +68,32 @@ fn format_param(p: Option<&str>, default: Option<Format>) -> Result<Option<Forma
     }
 }
 
+/// Parses a request body on the blocking pool (parsing is CPU work), mining templates as it goes.
+async fn parse_off_thread(
+    state: &Shared,
+    tenant: kasbah_event::TenantId,
+    body: Bytes,
+    format: Option<Format>,
+    origin: Origin,
+    batch_events: usize,
+) -> Result<ingest::Parsed, ApiError> {
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let opts = st.parse_options(tenant);
+        ingest::parse(
+            &body,
+            format,
+            &origin,
+            &opts,
+            tenant,
+            batch_events,
+            Some(&st.templates),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))
+}
+
 /// `POST /api/v1/ingest`: NDJSON or a JSON array (or `?format=` another text format). The
 /// response comes after the events are durable; 503 means nothing was stored.
 pub(super) async fn ingest(
@@ -83,22 +109,8 @@ pub(super) async fn ingest(
     if format == Some(Format::Evtx) {
         return Err(ApiError::bad_request("EVTX files go to /api/v1/upload"));
     }
-    let st = state.clone();
-    let tenant = who.tenant;
-    let parsed = tokio::task::spawn_blocking(move || {
-        let opts = st.parse_options(tenant);
-        ingest::parse(
-            &b,
-            format,
-            &Origin::Input(Arc::from("http")),
-            &opts,
-            tenant,
-            usize::MAX,
-            Some(&st.templates),
-        )
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let origin = Origin::Input(Arc::from("http"));
+    let parsed = parse_off_thread(&state, who.tenant, b, format, origin, usize::MAX).await?;
     state.metrics.parse_errors.add(Input::Http, parsed.bad);
     let events = parsed.events;
     // One batch per request: the request is stored entirely or not at all.
@@ -156,23 +168,8 @@ pub(super) async fn upload(
     }
     let format = format_param(params.format.as_deref(), None)?;
     let name = params.filename.unwrap_or_else(|| "upload".into());
-    let st = state.clone();
-    let tenant = who.tenant;
-    let origin_name = name.clone();
-    let parsed = tokio::task::spawn_blocking(move || {
-        let opts = st.parse_options(tenant);
-        ingest::parse(
-            &b,
-            format,
-            &Origin::File(Arc::from(origin_name.as_str())),
-            &opts,
-            tenant,
-            20_000,
-            Some(&st.templates),
-        )
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let origin = Origin::File(Arc::from(name.as_str()));
+    let parsed = parse_off_thread(&state, who.tenant, b, format, origin, 20_000).await?;
     state.metrics.parse_errors.add(Input::Upload, parsed.bad);
     let mut stored = 0u64;
     for batch in parsed.batches {
