@@ -12,12 +12,14 @@
 //! Names are interned into [`FieldId`]s once; lookups on the hot path compare `u32`s and return
 //! borrowed values, so matching a rule against an event never allocates.
 
+mod entity;
 mod event;
 mod field;
 mod output;
 mod time;
 mod value;
 
+pub use entity::{Entity, EntityKind};
 pub use event::{Event, Fields, Source, TenantId};
 pub use field::{FieldId, ecs};
 pub use output::{OutputOptions, write_json};

@@ -1,4 +1,4 @@
-//! Kasbah's metadata: tenants, API tokens and per-tenant settings.
+//! Kasbah's metadata: tenants, API tokens, per-tenant settings, alerts and the audit trail.
 //!
 //! [`MetaRepo`] is the interface the server uses; [`SqliteRepo`] implements it over an embedded
 //! SQLite database (`<data-dir>/meta.db`) so one machine needs no external service, and a
@@ -9,10 +9,15 @@
 //! A fast hash is right here (unlike passwords): the secret has full entropy, so there is nothing
 //! to brute-force, and every request verifies one.
 
+mod alert;
 mod sqlite;
 mod token;
 
 pub use kasbah_event::TenantId;
+pub use alert::{
+    Alert, AlertFilter, AlertId, AlertKind, AlertRepo, AlertStatus, AlertUpdate, AuditEntry, Comment,
+    MAX_EVENT_IDS, NewAlert, NewSuppression, Resolution, RuleState, Suppression,
+};
 pub use sqlite::SqliteRepo;
 pub use token::{Scope, Scopes, TokenId, TokenInfo, generate_secret, hash_secret};
 
