@@ -463,6 +463,12 @@ impl Engine {
         }
     }
 
+    /// The longest correlation timespan, in ns (`None` without correlations): how much event
+    /// history rebuilds every correlation window.
+    pub fn correlation_horizon(&self) -> Option<i64> {
+        self.correlations.iter().map(|c| c.span).max()
+    }
+
     /// True if the rule feeds at least one correlation.
     pub fn is_correlated(&self, rule: RuleId) -> bool {
         self.correlations

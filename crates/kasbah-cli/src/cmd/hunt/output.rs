@@ -10,67 +10,11 @@ use kasbah_sigma::{CorrelationAlert, Engine, Level, RuleId, RuleInfo};
 
 use super::{Detection, OutFormat};
 
-/// Fields shown in the details column when the rule lists no `fields`.
-const NOTABLE: &[&str] = &[
-    "CommandLine",
-    "Image",
-    "ParentImage",
-    "TargetFilename",
-    "TargetObject",
-    "Details",
-    "QueryName",
-    "ScriptBlockText",
-    "ServiceName",
-    "ImagePath",
-    "TargetUserName",
-    "SubjectUserName",
-    "User",
-    "IpAddress",
-    "WorkstationName",
-    "DestinationIp",
-    "DestinationPort",
-    "process.command_line",
-    "url.original",
-    "source.ip",
-    "user.name",
-    "message",
-];
-/// Most fields in the details column.
-const MAX_DETAILS: usize = 6;
-/// Longest value shown in the details column, in characters.
-const MAX_VALUE: usize = 160;
-
-fn short(s: &str, max: usize) -> String {
-    let one_line: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if one_line.chars().count() <= max {
-        one_line
-    } else {
-        let mut t: String = one_line.chars().take(max).collect();
-        t.push('…');
-        t
-    }
-}
-
 fn details(ev: &Event, info: &RuleInfo) -> String {
-    let names: Vec<&str> = if info.meta.fields.is_empty() {
-        NOTABLE.to_vec()
-    } else {
-        info.meta.fields.iter().map(String::as_str).collect()
-    };
-    let mut parts = Vec::new();
-    for n in names {
-        if parts.len() >= MAX_DETAILS {
-            break;
-        }
-        match ev.get_name(n) {
-            Some(Value::Null) | None => {}
-            Some(Value::Str(s)) if s.is_empty() => {}
-            Some(v) => parts.push(format!("{n}: {}", short(&v.to_string(), MAX_VALUE))),
-        }
-    }
+    let parts: Vec<String> = kasbah_detect::alert::notable(ev, info)
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
     parts.join(" ¦ ")
 }
 
@@ -440,11 +384,5 @@ mod tests {
         out.push(b'|');
         csv_field(&mut out, "a,\"b\"").expect("write");
         assert_eq!(String::from_utf8_lossy(&out), "plain|\"a,\"\"b\"\"\"");
-    }
-
-    #[test]
-    fn details_are_short_single_lines() {
-        assert_eq!(short("a\nb", 10), "a b");
-        assert_eq!(short("abcdef", 3), "abc…");
     }
 }

@@ -1,0 +1,287 @@
+//! Loading Sigma rules from files and folders: the file I/O the `kasbah-sigma` crate leaves to
+//! its callers, shared by `kasbah hunt`, `kasbah rules check` and the server.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kasbah_sigma::{Code, Config, Diagnostic, Engine, Mappings, RuleSet};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+/// Why rules could not be loaded at all (individual bad rules are diagnostics, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A path cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The placeholders file is not valid.
+    #[error("{path}:{line}: {message}")]
+    Placeholders {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        line: u32,
+        /// What is wrong.
+        message: String,
+    },
+    /// A mappings file is not valid.
+    #[error("invalid mappings:\n  {0}")]
+    Mappings(String),
+}
+
+/// Options of rule loading beyond the rule folders.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Values of `expand` placeholders: a YAML file mapping each name to a value or a list.
+    pub placeholders: Option<PathBuf>,
+    /// Extra log-source mappings (YAML), added to the built-in ones.
+    pub mappings: Vec<PathBuf>,
+}
+
+/// Rules loaded and compiled, with timings.
+pub struct Loaded {
+    /// The compiled engine (its diagnostics include the parse ones).
+    pub engine: Engine,
+    /// Rule files read.
+    pub files: usize,
+    /// Time spent reading, parsing and compiling.
+    pub elapsed: Duration,
+}
+
+impl Loaded {
+    /// Detection and correlation rules loaded.
+    pub fn loaded(&self) -> usize {
+        let s = self.engine.stats();
+        s.rules + s.correlations
+    }
+
+    /// Diagnostics of documents that were skipped.
+    pub fn skipped(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.engine.diagnostics().iter().filter(|d| d.is_error())
+    }
+
+    /// Diagnostics of documents that loaded with a caveat.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.engine.diagnostics().iter().filter(|d| !d.is_error())
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LoadError + '_ {
+    move |source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Expands `paths`: files are kept as given, directories are walked recursively (sorted, hidden
+/// entries skipped) so the order is reproducible.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(io(p))?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => walk(&path, out)?,
+            Ok(t) if t.is_file() => out.push(path),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The `.yml` / `.yaml` files under `paths` (files given directly are kept whatever their name).
+pub fn rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(io(p))?;
+        if meta.is_dir() {
+            out.extend(expand(std::slice::from_ref(p))?.into_iter().filter(|f| {
+                f.extension().is_some_and(|e| {
+                    e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml")
+                })
+            }));
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn placeholders(path: &Path) -> Result<FxHashMap<String, Vec<String>>, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let bad = |line: u32, message: String| LoadError::Placeholders {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let docs = kasbah_sigma::yaml::parse(&text)
+        .map_err(|p| bad(p.line, format!("{}: {}", p.code, p.message)))?;
+    let mut out = FxHashMap::default();
+    for doc in &docs {
+        let Some(entries) = doc.as_map() else {
+            return Err(bad(
+                doc.line,
+                "placeholders must map names to values".into(),
+            ));
+        };
+        for (k, v) in entries {
+            let name = k.as_str().unwrap_or_default().trim_matches('%').to_owned();
+            let values: Vec<String> = match (v.as_str(), v.as_seq()) {
+                (Some(s), _) => vec![s.to_owned()],
+                (None, Some(items)) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect(),
+                _ => {
+                    return Err(bad(
+                        v.line,
+                        format!("placeholder '{name}' must be a value or a list of values"),
+                    ));
+                }
+            };
+            out.insert(name, values);
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the engine configuration from the options.
+pub fn config(opts: &LoadOptions) -> Result<Config, LoadError> {
+    let mut cfg = Config::default();
+    if let Some(p) = &opts.placeholders {
+        cfg.compile.placeholders = placeholders(p)?;
+    }
+    for m in &opts.mappings {
+        let text = std::fs::read_to_string(m).map_err(io(m))?;
+        let path: Arc<str> = Arc::from(m.display().to_string());
+        match Mappings::parse(&path, &text) {
+            Ok(extra) => cfg.mappings.extend(extra),
+            Err(diags) => {
+                let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+                return Err(LoadError::Mappings(lines.join("\n  ")));
+            }
+        }
+    }
+    Ok(cfg)
+}
+
+/// Reads, parses and compiles every rule under `paths` (in parallel), plus rules given as
+/// `(name, text)` pairs (embedded rule packs).
+pub fn load_with(
+    paths: &[PathBuf],
+    texts: &[(String, String)],
+    opts: &LoadOptions,
+) -> Result<Loaded, LoadError> {
+    let start = Instant::now();
+    let cfg = config(opts)?;
+    let files = rule_files(paths)?;
+    let read: Vec<Result<(String, String), (String, String)>> = files
+        .par_iter()
+        .map(|f| {
+            let name = f.display().to_string();
+            match std::fs::read(f) {
+                Ok(b) => Ok((name, String::from_utf8_lossy(&b).into_owned())),
+                Err(e) => Err((name, e.to_string())),
+            }
+        })
+        .collect();
+    let mut set = RuleSet::new();
+    let mut ok = Vec::with_capacity(read.len() + texts.len());
+    for t in read {
+        match t {
+            Ok(x) => ok.push(x),
+            Err((name, e)) => {
+                let p: Arc<str> = Arc::from(name.as_str());
+                set.push_diagnostic(Diagnostic::new(
+                    &p,
+                    0,
+                    Code::Structure,
+                    format!("cannot read: {e}"),
+                ));
+            }
+        }
+    }
+    ok.extend(texts.iter().cloned());
+    set.add_all(&ok);
+    drop(ok);
+    let engine = Engine::build(&set, &cfg);
+    Ok(Loaded {
+        engine,
+        files: files.len() + texts.len(),
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Reads, parses and compiles every rule under `paths` (in parallel).
+pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    load_with(paths, &[], opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_folders_and_reports_bad_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sub = dir.path().join("windows");
+        std::fs::create_dir(&sub).expect("mkdir");
+        std::fs::write(
+            sub.join("a.yml"),
+            "title: A\nid: a-1\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    Image|endswith: '\\a.exe'\n  condition: sel\n",
+        )
+        .expect("write");
+        std::fs::write(sub.join("broken.yml"), "title: [unclosed\n").expect("write");
+        std::fs::write(sub.join("notes.txt"), "not a rule").expect("write");
+        std::fs::write(dir.path().join(".hidden.yml"), "title: H\n").expect("write");
+        let extra = vec![(
+            "embedded/b.yml".to_string(),
+            "title: B\nid: b-1\nlogsource: {product: linux}\ndetection:\n  k: [evil]\n  condition: k\n"
+                .to_string(),
+        )];
+        let loaded =
+            load_with(&[dir.path().to_path_buf()], &extra, &LoadOptions::default()).expect("load");
+        assert_eq!(loaded.files, 3, "two .yml files and one embedded text");
+        assert_eq!(loaded.loaded(), 2);
+        let skipped: Vec<_> = loaded.skipped().collect();
+        assert_eq!(skipped.len(), 1);
+        assert!(skipped[0].to_string().contains("broken.yml"), "{}", skipped[0]);
+    }
+
+    #[test]
+    fn missing_paths_and_bad_placeholders_are_errors() {
+        let err = load(&[PathBuf::from("/nonexistent/rules")], &LoadOptions::default());
+        assert!(matches!(err, Err(LoadError::Io { .. })));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("ph.yml");
+        std::fs::write(&p, "- just\n- a list\n").expect("write");
+        let opts = LoadOptions {
+            placeholders: Some(p),
+            ..LoadOptions::default()
+        };
+        assert!(matches!(config(&opts), Err(LoadError::Placeholders { .. })));
+    }
+}
