@@ -251,6 +251,58 @@ pub fn merge(a: &mut NewAlert, b: NewAlert) {
     }
 }
 
+/// The ATT&CK tactics (Sigma tag spelling).
+pub const TACTICS: &[&str] = &[
+    "reconnaissance",
+    "resource-development",
+    "initial-access",
+    "execution",
+    "persistence",
+    "privilege-escalation",
+    "defense-evasion",
+    "credential-access",
+    "discovery",
+    "lateral-movement",
+    "collection",
+    "command-and-control",
+    "exfiltration",
+    "impact",
+];
+
+/// One ATT&CK reference of a rule's tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attack {
+    /// A tactic, such as `credential-access`.
+    Tactic(String),
+    /// A technique or sub-technique id, such as `T1059.001`.
+    Technique(String),
+}
+
+/// The ATT&CK tactics and techniques among a rule's tags (`attack.credential_access`,
+/// `attack.t1003.001`).
+pub fn attack(tags: &[String]) -> Vec<Attack> {
+    let mut out = Vec::new();
+    for t in tags {
+        let lower = t.to_ascii_lowercase();
+        let Some(rest) = lower.strip_prefix("attack.") else {
+            continue;
+        };
+        let norm = rest.replace('_', "-");
+        if TACTICS.contains(&norm.as_str()) {
+            out.push(Attack::Tactic(norm));
+        } else if rest.len() >= 5
+            && rest.starts_with('t')
+            && rest
+                .as_bytes()
+                .get(1..5)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        {
+            out.push(Attack::Technique(rest.to_ascii_uppercase()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +380,21 @@ mod tests {
         assert_eq!(a.count, 151);
         assert_eq!(a.first_seen, 0);
         assert_eq!(a.event_ids.len(), kasbah_meta::MAX_EVENT_IDS);
+    }
+
+    #[test]
+    fn attack_tags_are_split_into_tactics_and_techniques() {
+        let tags: Vec<String> = ["attack.credential_access", "attack.t1003.001", "attack.g0007", "cve.2021-1"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            attack(&tags),
+            vec![
+                Attack::Tactic("credential-access".into()),
+                Attack::Technique("T1003.001".into())
+            ]
+        );
     }
 
     #[test]

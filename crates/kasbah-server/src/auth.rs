@@ -19,6 +19,8 @@ pub struct Principal {
     pub tenant: TenantId,
     /// What it may do.
     pub scopes: Scopes,
+    /// Who, for the audit trail (`token:<label>`).
+    pub actor: String,
 }
 
 impl Principal {
@@ -74,6 +76,7 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, 
     Ok(Principal {
         tenant: info.tenant,
         scopes: info.scopes,
+        actor: format!("token:{}", info.label),
     })
 }
 

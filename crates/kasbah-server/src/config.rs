@@ -22,6 +22,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Parsing defaults.
     pub parse: ParseConfig,
+    /// Detection on ingestion and alerts.
+    pub detection: DetectionConfig,
 }
 
 impl Default for Config {
@@ -32,6 +34,7 @@ impl Default for Config {
             syslog: SyslogConfig::default(),
             storage: StorageConfig::default(),
             parse: ParseConfig::default(),
+            detection: DetectionConfig::default(),
         }
     }
 }
@@ -141,6 +144,45 @@ impl Default for StorageConfig {
 pub struct ParseConfig {
     /// Zone for timestamps without one, as `+HH:MM` (default UTC).
     pub default_tz: Option<String>,
+}
+
+/// `[detection]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectionConfig {
+    /// Run Sigma rules on every ingested event.
+    pub enabled: bool,
+    /// Load Kasbah's built-in rules (`rules/` of the repository, embedded in the binary).
+    pub builtin_rules: bool,
+    /// Sigma rule files or folders (for example a SigmaHQ checkout).
+    pub rules: Vec<PathBuf>,
+    /// Values of `expand` placeholders (YAML).
+    pub placeholders: Option<PathBuf>,
+    /// Extra log-source mappings (YAML files).
+    pub mappings: Vec<PathBuf>,
+    /// Matches of the same rule about the same entities within this many seconds of event time
+    /// merge into one alert (0: every match is an alert).
+    pub dedup_window_secs: u64,
+    /// How far behind the newest event (event time) an event may arrive and still correlate
+    /// exactly; also how long a quiet stream's correlation buffer waits (wall time).
+    pub lateness_secs: u64,
+    /// Matches per hour beyond which a rule is flagged noisy (0: never).
+    pub alert_budget_per_hour: u64,
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        DetectionConfig {
+            enabled: true,
+            builtin_rules: true,
+            rules: Vec::new(),
+            placeholders: None,
+            mappings: Vec::new(),
+            dedup_window_secs: 3600,
+            lateness_secs: 60,
+            alert_budget_per_hour: 1000,
+        }
+    }
 }
 
 /// Configuration errors, with the file they come from.

@@ -88,20 +88,21 @@ pub async fn seed(state: &Shared) -> Result<Seeded, String> {
         .unwrap_or(opts.received);
     let mut events = 0;
     for (name, bytes) in SAMPLES {
+        let received = std::time::Instant::now();
         let parsed = ingest::parse(
             bytes,
             None,
             &Origin::File(Arc::from(*name)),
             &opts,
-            tenant.id,
+            &state.prep(tenant.id),
             usize::MAX,
-            Some(&state.templates),
         );
-        for batch in parsed.batches {
-            events += batch.events.len() as u64;
-            ingest::commit(&state.store, batch)
+        for p in parsed.batches {
+            events += p.batch.events.len() as u64;
+            ingest::commit(&state.store, p.batch)
                 .await
                 .map_err(|e| e.to_string())?;
+            ingest::detected(state, tenant.id, p.findings, received);
         }
     }
     let scopes = Scopes::default().with(Scope::Read).with(Scope::Ingest);

@@ -1,9 +1,12 @@
-//! The ingestion path shared by every input: parse records into events, encode them for the
-//! store, append, and wait for the durable acknowledgement.
+//! The ingestion path shared by every input: parse records into events, mine their templates,
+//! match them against the tenant's rules, encode them for the store, append, and wait for the
+//! durable acknowledgement; then hand what the rules found to the detection worker.
 
+use std::cell::RefCell;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use kasbah_detect::{Detector, Findings, ScanScratch};
 use kasbah_event::{Event, OutputOptions, TenantId};
 use kasbah_parse::{BadRecord, Format, Item, Origin, ParseOptions};
 use kasbah_store::{Batch, Lsn, Store, StoreError, StoredEvent};
@@ -27,11 +30,48 @@ pub fn encode(event: &Event) -> StoredEvent {
     }
 }
 
+thread_local! {
+    static SCAN: RefCell<ScanScratch> = RefCell::new(ScanScratch::new());
+}
+
+/// What every event goes through before it is stored, for one tenant.
+#[derive(Clone, Copy)]
+pub struct Prep<'a> {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Template mining (`log.template_id`).
+    pub templates: Option<&'a crate::templates::Templates>,
+    /// Rule matching.
+    pub detector: Option<&'a Detector>,
+}
+
+impl Prep<'_> {
+    /// Annotates, matches and encodes one event; what the rules found goes to `found`.
+    pub fn event(&self, e: &mut Event, found: &mut Findings) -> StoredEvent {
+        if let Some(t) = self.templates {
+            t.annotate(self.tenant, e);
+        }
+        if let Some(d) = self.detector {
+            SCAN.with(|s| d.scan(self.tenant, e, &mut s.borrow_mut(), false, found));
+        }
+        encode(e)
+    }
+}
+
+/// A batch ready to append, with what the rules found in it.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The events.
+    pub batch: Batch,
+    /// Alert drafts and correlation captures, submitted once the batch is durable.
+    pub findings: Findings,
+}
+
 /// The result of parsing one input.
 #[derive(Debug, Default)]
 pub struct Parsed {
     /// Events, in batches of at most the requested size.
-    pub batches: Vec<Batch>,
+    pub batches: Vec<Prepared>,
     /// Events in all batches.
     pub events: u64,
     /// Records skipped, counted.
@@ -48,23 +88,24 @@ pub fn parse(
     format: Option<Format>,
     origin: &Origin,
     opts: &ParseOptions,
-    tenant: TenantId,
+    prep: &Prep<'_>,
     batch_events: usize,
-    templates: Option<&crate::templates::Templates>,
 ) -> Parsed {
+    let tenant = prep.tenant;
     let mut out = Parsed::default();
     let mut current: Vec<StoredEvent> = Vec::new();
+    let mut found = Findings::default();
     let mut sink = |item: Item| match item {
         Item::Event(mut e) => {
-            if let Some(t) = templates {
-                t.annotate(tenant, &mut e);
-            }
-            current.push(encode(&e));
+            current.push(prep.event(&mut e, &mut found));
             out.events += 1;
             if current.len() >= batch_events {
-                out.batches.push(Batch {
-                    tenant,
-                    events: std::mem::take(&mut current),
+                out.batches.push(Prepared {
+                    batch: Batch {
+                        tenant,
+                        events: std::mem::take(&mut current),
+                    },
+                    findings: std::mem::take(&mut found),
                 });
             }
         }
@@ -77,9 +118,12 @@ pub fn parse(
     };
     let (fmt, _) = kasbah_parse::parse_bytes(input, format, origin, opts, &mut sink);
     if !current.is_empty() {
-        out.batches.push(Batch {
-            tenant,
-            events: current,
+        out.batches.push(Prepared {
+            batch: Batch {
+                tenant,
+                events: current,
+            },
+            findings: found,
         });
     }
     out.format = Some(fmt);
@@ -93,6 +137,13 @@ pub async fn commit(store: &Arc<Store>, batch: impl Into<Arc<Batch>>) -> Result<
         let _ = tx.send(r);
     });
     rx.await.map_err(|_| StoreError::Closed)?
+}
+
+/// Hands the findings of a durable batch to detection.
+pub fn detected(state: &crate::state::AppState, tenant: TenantId, f: Findings, received: Instant) {
+    if let Some(d) = &state.detection {
+        d.submit(tenant, f, received);
+    }
 }
 
 /// Appends a batch, waiting for room while the store is overloaded (for inputs that can hold
@@ -128,21 +179,19 @@ mod tests {
         let input = b"{\"message\":\"a\"}\n{\"message\":\"b\"}\nnot json\n{\"message\":\"c\"}\n";
         let origin = Origin::Input(Arc::from("test"));
         let opts = ParseOptions::default();
-        let p = parse(
-            input,
-            Some(Format::Jsonl),
-            &origin,
-            &opts,
-            TenantId(4),
-            2,
-            None,
-        );
+        let prep = Prep {
+            tenant: TenantId(4),
+            templates: None,
+            detector: None,
+        };
+        let p = parse(input, Some(Format::Jsonl), &origin, &opts, &prep, 2);
         assert_eq!(p.events, 3);
         assert_eq!(p.bad, 1);
         assert_eq!(p.errors.len(), 1);
         assert_eq!(p.batches.len(), 2);
-        assert!(p.batches.iter().all(|b| b.tenant == TenantId(4)));
-        let doc: serde_json::Value = serde_json::from_slice(&p.batches[0].events[0].doc).unwrap();
+        assert!(p.batches.iter().all(|b| b.batch.tenant == TenantId(4)));
+        let doc: serde_json::Value =
+            serde_json::from_slice(&p.batches[0].batch.events[0].doc).unwrap();
         assert_eq!(doc["message"], "a");
         assert!(doc.get("event.ingested").is_some());
     }

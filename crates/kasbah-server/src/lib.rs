@@ -10,8 +10,10 @@
 //! metrics. Detection on ingestion and the console build on it.
 
 pub mod auth;
+pub mod builtin;
 pub mod config;
 pub mod demo;
+pub mod detection;
 pub mod error;
 pub mod http;
 pub mod ingest;
@@ -26,7 +28,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kasbah_meta::{MetaRepo, SqliteRepo};
+use kasbah_meta::{AlertRepo, MetaRepo, SqliteRepo};
 use kasbah_store::{Retention, Store, StoreConfig};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -59,6 +61,9 @@ pub enum ServeError {
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
+    /// The rules cannot be loaded.
+    #[error("rules: {0}")]
+    Rules(#[from] kasbah_detect::LoadError),
 }
 
 /// Opens the metadata database of a data directory.
@@ -87,6 +92,37 @@ pub fn store_config(cfg: &Config) -> StoreConfig {
     }
 }
 
+/// Loads the rules the configuration names (built-in ones first), logging what was skipped.
+pub fn load_rules(
+    cfg: &config::DetectionConfig,
+) -> Result<kasbah_detect::Loaded, kasbah_detect::LoadError> {
+    let builtin: Vec<(String, String)> = if cfg.builtin_rules {
+        builtin::RULES
+            .iter()
+            .map(|(p, t)| ((*p).to_owned(), (*t).to_owned()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let opts = kasbah_detect::LoadOptions {
+        placeholders: cfg.placeholders.clone(),
+        mappings: cfg.mappings.clone(),
+    };
+    let loaded = kasbah_detect::loader::load_with(&cfg.rules, &builtin, &opts)?;
+    let skipped = loaded.skipped().count();
+    tracing::info!(
+        rules = loaded.loaded(),
+        skipped,
+        files = loaded.files,
+        ms = loaded.elapsed.as_millis() as u64,
+        "detection rules loaded"
+    );
+    for d in loaded.skipped().take(20) {
+        tracing::warn!(rule = %d, "rule skipped");
+    }
+    Ok(loaded)
+}
+
 /// A started server: its state and bound addresses.
 pub struct Server {
     /// Shared state.
@@ -101,7 +137,9 @@ pub struct Server {
 /// Opens the data directory, binds every listener and starts serving.
 pub async fn start(config: Config) -> Result<Server, ServeError> {
     config.validate()?;
-    let meta: Arc<dyn MetaRepo> = Arc::new(open_meta(&config.data_dir)?);
+    let repo = Arc::new(open_meta(&config.data_dir)?);
+    let meta: Arc<dyn MetaRepo> = repo.clone();
+    let alerts: Arc<dyn AlertRepo> = repo;
     let store_cfg = store_config(&config);
     let dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir, store_cfg))
@@ -123,6 +161,28 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
     }
     let syslog_tenant = meta.ensure_tenant(&config.syslog.tenant)?.id;
     let templates = templates::Templates::new(&config.data_dir);
+    let detection = if config.detection.enabled {
+        let cfg = config.detection.clone();
+        let loaded = tokio::task::spawn_blocking(move || load_rules(&cfg))
+            .await
+            .map_err(|e| ServeError::Http(std::io::Error::other(e)))??;
+        let seed = (kasbah_event::Timestamp::now().as_nanos() as u64)
+            .rotate_left(17)
+            ^ u64::from(std::process::id());
+        let detector = Arc::new(kasbah_detect::Detector::new(Arc::new(loaded.engine), seed));
+        let d = detection::Detection::start(
+            detector,
+            alerts.clone(),
+            store.clone(),
+            config.detection.clone(),
+        );
+        for t in meta.tenants()? {
+            d.reload(t.id)?;
+        }
+        Some(Arc::new(d))
+    } else {
+        None
+    };
     let state: Shared = Arc::new(AppState {
         config: config.clone(),
         store,
@@ -134,6 +194,8 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
             .default_tz
             .as_deref()
             .and_then(config::parse_tz),
+        alerts,
+        detection,
     });
 
     let mut tasks = Vec::new();
@@ -271,6 +333,10 @@ impl Server {
             t.abort();
         }
         let _ = tokio::time::timeout(Duration::from_secs(30), self.http).await;
+        if let Some(d) = self.state.detection.clone() {
+            // Records what the rules found in everything acknowledged.
+            let _ = tokio::task::spawn_blocking(move || d.shutdown()).await;
+        }
         if let Err(e) = self.state.templates.save() {
             tracing::warn!(error = %e, "could not save the template miners");
         }

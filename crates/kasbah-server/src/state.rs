@@ -23,9 +23,22 @@ pub struct AppState {
     pub templates: crate::templates::Templates,
     /// `[parse] default_tz`, parsed once (it is read for every message).
     pub default_tz: Option<kasbah_event::TzOffset>,
+    /// Alerts, suppressions, rule states and the audit trail.
+    pub alerts: Arc<dyn kasbah_meta::AlertRepo>,
+    /// Detection on ingestion (`None` when `[detection] enabled = false`).
+    pub detection: Option<Arc<crate::detection::Detection>>,
 }
 
 impl AppState {
+    /// What a tenant's events go through before they are stored.
+    pub fn prep(&self, tenant: kasbah_event::TenantId) -> crate::ingest::Prep<'_> {
+        crate::ingest::Prep {
+            tenant,
+            templates: Some(&self.templates),
+            detector: self.detection.as_ref().map(|d| &**d.detector()),
+        }
+    }
+
     /// Parse options for a tenant's input (receive time is now).
     pub fn parse_options(&self, tenant: kasbah_event::TenantId) -> ParseOptions {
         ParseOptions {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use kasbah_detect::Findings;
 use kasbah_event::TenantId;
 use kasbah_parse::{Cx, Item, LineParser, Origin};
 use kasbah_store::{Batch, StoredEvent};
@@ -38,6 +39,7 @@ fn parse_message(
     record: u64,
     msg: &[u8],
     out: &mut Vec<StoredEvent>,
+    found: &mut Findings,
 ) -> bool {
     let text = String::from_utf8_lossy(msg);
     let text = text.trim_end_matches(['\r', '\n', '\0']);
@@ -45,12 +47,10 @@ fn parse_message(
         return true;
     }
     let opts = state.parse_options(tenant);
+    let prep = state.prep(tenant);
     let mut ok = true;
     let mut sink = |item: Item| match item {
-        Item::Event(mut e) => {
-            state.templates.annotate(tenant, &mut e);
-            out.push(ingest::encode(&e));
-        }
+        Item::Event(mut e) => out.push(prep.event(&mut e, found)),
         Item::Bad(_) => ok = false,
     };
     let mut cx = Cx::new(&opts, origin, &mut sink);
@@ -210,7 +210,9 @@ async fn serve_stream<S: AsyncRead + Unpin>(
             }
         };
         state.metrics.bytes.add(input, n as u64);
+        let received = std::time::Instant::now();
         let mut events = Vec::new();
+        let mut found = Findings::default();
         let (mut bad, mut large) = (0u64, 0u64);
         framer.push(buf.get(..n).unwrap_or_default(), |frame| match frame {
             Frame::Message(m) => {
@@ -223,6 +225,7 @@ async fn serve_stream<S: AsyncRead + Unpin>(
                     record,
                     m,
                     &mut events,
+                    &mut found,
                 ) {
                     bad += 1;
                 }
@@ -238,7 +241,10 @@ async fn serve_stream<S: AsyncRead + Unpin>(
         match ingest::commit_patiently(&state.store, Batch { tenant, events }, STREAM_PATIENCE)
             .await
         {
-            Ok(_) => state.metrics.events.add(input, count),
+            Ok(_) => {
+                state.metrics.events.add(input, count);
+                ingest::detected(&state, tenant, found, received);
+            }
             Err(e) => {
                 // The connection is closed without reading further, so the sender keeps (and
                 // resends) everything after the last durable batch.
@@ -311,20 +317,27 @@ pub async fn run_stream(
 
 /// Receives UDP syslog datagrams (one message each) until the task is dropped.
 pub async fn run_udp(state: Shared, tenant: TenantId, socket: UdpSocket) {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<StoredEvent>>(1024);
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<(Vec<StoredEvent>, Findings, std::time::Instant)>(1024);
     let st = state.clone();
     // The batcher: one append per burst of datagrams, so a flood costs one fsync per burst.
     tokio::spawn(async move {
-        while let Some(mut events) = rx.recv().await {
+        while let Some((mut events, mut found, received)) = rx.recv().await {
             while events.len() < 10_000 {
                 match rx.try_recv() {
-                    Ok(more) => events.extend(more),
+                    Ok((more, f, _)) => {
+                        events.extend(more);
+                        found.absorb(f);
+                    }
                     Err(_) => break,
                 }
             }
             let n = events.len() as u64;
             match ingest::commit(&st.store, Batch { tenant, events }).await {
-                Ok(_) => st.metrics.events.add(Input::SyslogUdp, n),
+                Ok(_) => {
+                    st.metrics.events.add(Input::SyslogUdp, n);
+                    ingest::detected(&st, tenant, found, received);
+                }
                 Err(e) => {
                     st.metrics.udp_dropped.fetch_add(n, Ordering::Relaxed);
                     st.metrics.rejected_overload.add(Input::SyslogUdp, n);
@@ -355,6 +368,8 @@ pub async fn run_udp(state: Shared, tenant: TenantId, socket: UdpSocket) {
             addr: peer,
         };
         let mut events = Vec::with_capacity(1);
+        let mut found = Findings::default();
+        let received = std::time::Instant::now();
         if !parse_message(
             parser.as_mut(),
             &state,
@@ -363,6 +378,7 @@ pub async fn run_udp(state: Shared, tenant: TenantId, socket: UdpSocket) {
             record,
             buf.get(..n).unwrap_or_default(),
             &mut events,
+            &mut found,
         ) {
             state.metrics.parse_errors.add(Input::SyslogUdp, 1);
         }
@@ -370,7 +386,7 @@ pub async fn run_udp(state: Shared, tenant: TenantId, socket: UdpSocket) {
             continue;
         }
         let count = events.len() as u64;
-        if tx.try_send(events).is_err() {
+        if tx.try_send((events, found, received)).is_err() {
             state
                 .metrics
                 .udp_dropped

@@ -323,6 +323,33 @@ impl Store {
         search::search(&views, req)
     }
 
+    /// Visits a tenant's events matching `filter` in `[from, to)` (ns), in no particular order,
+    /// until `f` returns false (retro-hunts, rebuilding correlation state). Returns the number
+    /// of events visited.
+    pub fn scan(
+        &self,
+        tenant: TenantId,
+        filter: &kasbah_query::Expr,
+        from: Option<i64>,
+        to: Option<i64>,
+        f: impl FnMut(i64, kasbah_query::Row) -> bool,
+    ) -> Result<u64> {
+        let views: Vec<Arc<TenantView>> = self.view(tenant).into_iter().collect();
+        search::scan(&views, filter, from, to, f)
+    }
+
+    /// The newest event time of a tenant, ns (`None` without data).
+    pub fn newest(&self, tenant: TenantId) -> Option<i64> {
+        let v = self.view(tenant)?;
+        let parts = v.partitions.iter().map(|p| p.meta.max_ts);
+        let pending = v
+            .pending
+            .read()
+            .ok()
+            .and_then(|p| p.iter().flat_map(|b| b.events.iter().map(|e| e.ts)).max());
+        parts.chain(pending).max()
+    }
+
     /// Tenants with data.
     pub fn tenants(&self) -> Vec<TenantId> {
         self.views

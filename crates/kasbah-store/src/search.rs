@@ -416,6 +416,25 @@ fn for_each_match(
     Ok(verified)
 }
 
+/// Visits every event of the views matching `filter` in `[from, to)`, in no particular order,
+/// until `f` returns false. Returns the number of events visited.
+pub fn scan(
+    views: &[Arc<TenantView>],
+    filter: &Expr,
+    from: Option<i64>,
+    to: Option<i64>,
+    mut f: impl FnMut(i64, Row) -> bool,
+) -> Result<u64> {
+    let plan = Plan { from, to };
+    let mut n = 0usize;
+    let mut seen = 0u64;
+    for_each_match(views, filter, &plan, &mut n, |ts, row| {
+        seen += 1;
+        f(ts, row)
+    })?;
+    Ok(seen)
+}
+
 /// Runs a search over the given tenant views.
 pub fn search(views: &[Arc<TenantView>], req: &SearchRequest<'_>) -> Result<SearchResult> {
     let (qf, qt) = req.query.time_bounds();

@@ -80,15 +80,7 @@ async fn parse_off_thread(
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
         let opts = st.parse_options(tenant);
-        ingest::parse(
-            &body,
-            format,
-            &origin,
-            &opts,
-            tenant,
-            batch_events,
-            Some(&st.templates),
-        )
+        ingest::parse(&body, format, &origin, &opts, &st.prep(tenant), batch_events)
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))
@@ -110,15 +102,17 @@ pub(super) async fn ingest(
         return Err(ApiError::bad_request("EVTX files go to /api/v1/upload"));
     }
     let origin = Origin::Input(Arc::from("http"));
+    let received = Instant::now();
     let parsed = parse_off_thread(&state, who.tenant, b, format, origin, usize::MAX).await?;
     state.metrics.parse_errors.add(Input::Http, parsed.bad);
     let events = parsed.events;
     // One batch per request: the request is stored entirely or not at all.
-    if let Some(batch) = parsed.batches.into_iter().next()
-        && let Err(e) = ingest::commit(&state.store, batch).await
-    {
-        state.metrics.rejected_overload.add(Input::Http, events);
-        return Err(e.into());
+    if let Some(p) = parsed.batches.into_iter().next() {
+        if let Err(e) = ingest::commit(&state.store, p.batch).await {
+            state.metrics.rejected_overload.add(Input::Http, events);
+            return Err(e.into());
+        }
+        ingest::detected(&state, who.tenant, p.findings, received);
     }
     state.metrics.events.add(Input::Http, events);
     Ok(Json(
@@ -169,12 +163,14 @@ pub(super) async fn upload(
     let format = format_param(params.format.as_deref(), None)?;
     let name = params.filename.unwrap_or_else(|| "upload".into());
     let origin = Origin::File(Arc::from(name.as_str()));
+    let received = Instant::now();
     let parsed = parse_off_thread(&state, who.tenant, b, format, origin, 20_000).await?;
     state.metrics.parse_errors.add(Input::Upload, parsed.bad);
     let mut stored = 0u64;
-    for batch in parsed.batches {
-        let n = batch.events.len() as u64;
-        if let Err(e) = ingest::commit_patiently(&state.store, batch, Duration::from_secs(60)).await
+    for p in parsed.batches {
+        let n = p.batch.events.len() as u64;
+        if let Err(e) =
+            ingest::commit_patiently(&state.store, p.batch, Duration::from_secs(60)).await
         {
             state
                 .metrics
@@ -189,6 +185,7 @@ pub(super) async fn upload(
         }
         stored += n;
         state.metrics.events.add(Input::Upload, n);
+        ingest::detected(&state, who.tenant, p.findings, received);
     }
     Ok(Json(json!({
         "file": name,

@@ -137,8 +137,10 @@ fn parse_bulk(
     tenant: kasbah_event::TenantId,
     body: &[u8],
     default_index: Option<&str>,
-) -> Result<(Batch, Vec<ItemOut>, u64), ApiError> {
+) -> Result<(ingest::Prepared, Vec<ItemOut>, u64), ApiError> {
     let opts = state.parse_options(tenant);
+    let prep = state.prep(tenant);
+    let mut found = kasbah_detect::Findings::default();
     let origin = Origin::Input(Arc::from("bulk"));
     let mut batch = Batch {
         tenant,
@@ -212,7 +214,7 @@ fn parse_bulk(
                 if !index.is_empty() && e.fields.get_name("data_stream.dataset").is_none() {
                     e.fields.set_name("data_stream.dataset", index.as_str());
                 }
-                batch.events.push(ingest::encode(&e));
+                batch.events.push(prep.event(&mut e, &mut found));
                 items.push(ItemOut {
                     op,
                     index,
@@ -229,7 +231,14 @@ fn parse_bulk(
             }
         }
     }
-    Ok((batch, items, bad))
+    Ok((
+        ingest::Prepared {
+            batch,
+            findings: found,
+        },
+        items,
+        bad,
+    ))
 }
 
 async fn do_bulk(
@@ -243,15 +252,19 @@ async fn do_bulk(
     who.require(Scope::Ingest)?;
     let body = super::api::body(&state, Input::Bulk, state.config.http.max_body_bytes, b)?;
     let st = state.clone();
-    let (batch, items, bad) =
+    let received = Instant::now();
+    let (prepared, items, bad) =
         tokio::task::spawn_blocking(move || parse_bulk(&st, who.tenant, &body, index.as_deref()))
             .await
             .map_err(|e| ApiError::internal(e.to_string()))??;
     state.metrics.parse_errors.add(Input::Bulk, bad);
-    let n = batch.events.len() as u64;
+    let n = prepared.batch.events.len() as u64;
     if n > 0 {
-        match ingest::commit(&state.store, batch).await {
-            Ok(_) => state.metrics.events.add(Input::Bulk, n),
+        match ingest::commit(&state.store, prepared.batch).await {
+            Ok(_) => {
+                state.metrics.events.add(Input::Bulk, n);
+                ingest::detected(&state, who.tenant, prepared.findings, received);
+            }
             Err(StoreError::Overloaded(_)) => {
                 state.metrics.rejected_overload.add(Input::Bulk, n);
                 // Elasticsearch's own answer to overload, which every shipper retries.

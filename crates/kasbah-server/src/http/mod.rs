@@ -4,13 +4,14 @@
 //! and the Elasticsearch version probe `GET /` that shippers call before authenticating.
 //! Everything else needs a token with the right scope; see `docs/api.md`.
 
+mod alerts;
 mod api;
 mod es;
 mod ops;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::state::Shared;
 
@@ -33,6 +34,25 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/api/v1/search", post(api::search))
         .route("/api/v1/templates", get(api::templates))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{id}", get(alerts::get))
+        .route("/api/v1/alerts/{id}/events", get(alerts::events))
+        .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/api/v1/alerts/{id}/assign", post(alerts::assign))
+        .route("/api/v1/alerts/{id}/close", post(alerts::close))
+        .route("/api/v1/alerts/{id}/reopen", post(alerts::reopen))
+        .route("/api/v1/alerts/{id}/comments", post(alerts::comment))
+        .route("/api/v1/rules", get(alerts::rules))
+        .route("/api/v1/rules/{id}", get(alerts::rule))
+        .route("/api/v1/rules/{id}/enable", post(alerts::enable))
+        .route("/api/v1/rules/{id}/disable", post(alerts::disable))
+        .route(
+            "/api/v1/suppressions",
+            get(alerts::suppressions).post(alerts::create_suppression),
+        )
+        .route("/api/v1/suppressions/{id}", delete(alerts::delete_suppression))
+        .route("/api/v1/retrohunt", post(alerts::retrohunt))
+        .route("/api/v1/audit", get(alerts::audit))
         .route("/", get(es::root).head(es::root_head))
         .route(
             "/_bulk",

@@ -233,44 +233,13 @@ pub(crate) struct Summary {
 }
 
 /// ATT&CK tactics as Sigma tags write them (`attack.defense-evasion`; older rules use `_`).
-const TACTICS: &[&str] = &[
-    "reconnaissance",
-    "resource-development",
-    "initial-access",
-    "execution",
-    "persistence",
-    "privilege-escalation",
-    "defense-evasion",
-    "credential-access",
-    "discovery",
-    "lateral-movement",
-    "collection",
-    "command-and-control",
-    "exfiltration",
-    "impact",
-];
-
 /// Counts the ATT&CK tactics and techniques of one detection's tags.
 pub(crate) fn count_attack(tags: &[String], s: &mut Summary) {
-    for t in tags {
-        let Some(rest) = t
-            .to_ascii_lowercase()
-            .strip_prefix("attack.")
-            .map(str::to_owned)
-        else {
-            continue;
-        };
-        let norm = rest.replace('_', "-");
-        if TACTICS.contains(&norm.as_str()) {
-            *s.tactics.entry(norm).or_default() += 1;
-        } else if rest.len() >= 5
-            && rest.starts_with('t')
-            && rest
-                .as_bytes()
-                .get(1..5)
-                .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-        {
-            *s.techniques.entry(rest.to_ascii_uppercase()).or_default() += 1;
+    use kasbah_detect::alert::Attack;
+    for a in kasbah_detect::alert::attack(tags) {
+        match a {
+            Attack::Tactic(t) => *s.tactics.entry(t).or_default() += 1,
+            Attack::Technique(t) => *s.techniques.entry(t).or_default() += 1,
         }
     }
 }
