@@ -11,13 +11,14 @@
 
 mod alert;
 mod sqlite;
+mod sqlite_alerts;
 mod token;
 
-pub use kasbah_event::TenantId;
 pub use alert::{
-    Alert, AlertFilter, AlertId, AlertKind, AlertRepo, AlertStatus, AlertUpdate, AuditEntry, Comment,
-    MAX_EVENT_IDS, NewAlert, NewSuppression, Resolution, RuleState, Suppression,
+    Alert, AlertFilter, AlertId, AlertKind, AlertRepo, AlertStatus, AlertUpdate, AuditEntry,
+    Comment, MAX_EVENT_IDS, NewAlert, NewSuppression, Resolution, RuleState, Suppression,
 };
+pub use kasbah_event::TenantId;
 pub use sqlite::SqliteRepo;
 pub use token::{Scope, Scopes, TokenId, TokenInfo, generate_secret, hash_secret};
 

@@ -4,13 +4,13 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::token::{Scopes, TokenId, TokenInfo, generate_secret, hash_secret};
 use crate::{MetaError, MetaRepo, NewToken, Result, Tenant, TenantId, valid_tenant_name};
 
 /// Schema migrations, applied in order; never edit one that has shipped, add a new one.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: tenants and tokens.
     "CREATE TABLE tenants (
         id INTEGER PRIMARY KEY,
@@ -30,6 +30,76 @@ const MIGRATIONS: &[&str] = &[
         revoked_at INTEGER
     );
     CREATE INDEX tokens_tenant ON tokens(tenant_id);",
+    // 2: alerts, comments, suppressions, rule states and the audit trail. No foreign key to
+    // `tenants`: the default tenant (id 0) of single-tenant installs has no row there.
+    // AUTOINCREMENT so a deleted row's id is never reused (audit entries name ids).
+    "CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id INTEGER NOT NULL,
+        rule_id TEXT NOT NULL,
+        rule_title TEXT NOT NULL,
+        level TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        entities TEXT NOT NULL,
+        dedup_key TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        event_ids TEXT NOT NULL,
+        retro INTEGER NOT NULL,
+        details TEXT NOT NULL,
+        status TEXT NOT NULL,
+        assignee TEXT,
+        resolution TEXT,
+        resolution_note TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX alerts_tenant ON alerts(tenant_id, id);
+    CREATE INDEX alerts_dedup ON alerts(tenant_id, dedup_key, status);
+    CREATE INDEX alerts_rule ON alerts(tenant_id, rule_id, id);
+    CREATE INDEX alerts_status ON alerts(tenant_id, status, id);
+    CREATE TABLE alert_comments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        tenant_id INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX alert_comments_alert ON alert_comments(alert_id, id);
+    CREATE TABLE suppressions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id INTEGER NOT NULL,
+        rule_id TEXT,
+        entity_kind TEXT,
+        entity_value TEXT,
+        reason TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        hits INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX suppressions_tenant ON suppressions(tenant_id, id);
+    CREATE TABLE rule_states (
+        tenant_id INTEGER NOT NULL,
+        rule_id TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        updated_by TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, rule_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX audit_log_tenant ON audit_log(tenant_id, id);",
 ];
 
 /// Metadata in an SQLite file.
@@ -37,7 +107,7 @@ pub struct SqliteRepo {
     conn: Mutex<Connection>,
 }
 
-fn now_ns() -> i64 {
+pub(crate) fn now_ns() -> i64 {
     kasbah_event::Timestamp::now().as_nanos()
 }
 
@@ -59,6 +129,8 @@ impl SqliteRepo {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        // Room for every statement the repository prepares, so the hot ones stay compiled.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)", [])?;
         let current: i64 = conn.query_row(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
@@ -83,12 +155,26 @@ impl SqliteRepo {
         })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self
             .conn
             .lock()
             .map_err(|_| MetaError::Invalid("metadata lock poisoned".into()))?;
         f(&conn)
+    }
+
+    /// Runs `f` in a write transaction, committed if it returns `Ok` and rolled back otherwise.
+    /// `IMMEDIATE` takes the write lock up front, so a concurrent writer (the CLI) makes it
+    /// wait for the busy timeout instead of failing half-way when a read would upgrade.
+    pub(crate) fn with_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| MetaError::Invalid("metadata lock poisoned".into()))?;
+        let tx = Transaction::new(&mut conn, TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
     }
 
     /// The schema version (number of migrations applied).
