@@ -384,10 +384,15 @@ mod tests {
 
     #[test]
     fn attack_tags_are_split_into_tactics_and_techniques() {
-        let tags: Vec<String> = ["attack.credential_access", "attack.t1003.001", "attack.g0007", "cve.2021-1"]
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let tags: Vec<String> = [
+            "attack.credential_access",
+            "attack.t1003.001",
+            "attack.g0007",
+            "cve.2021-1",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
         assert_eq!(
             attack(&tags),
             vec![

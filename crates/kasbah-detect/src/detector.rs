@@ -252,13 +252,20 @@ mod tests {
         d.scan(TenantId(1), &mut c, &mut s, false, &mut f);
         assert_eq!(f.hits, 4, "two events, two rules each");
         assert_eq!(f.alerts.len(), 2, "merged by rule and entities");
-        assert!(f.alerts.iter().all(|x| x.count == 2 && x.event_ids.len() == 2));
+        assert!(
+            f.alerts
+                .iter()
+                .all(|x| x.count == 2 && x.event_ids.len() == 2)
+        );
         assert_eq!(f.captures.len(), 2, "w-1 feeds the correlation");
         let id_a = a.get_name("event.id").and_then(Value::as_str).expect("id");
         let id_b = b.get_name("event.id").and_then(Value::as_str).expect("id");
         assert_ne!(id_a, id_b);
         assert_eq!(id_a.len(), 32);
-        assert!(c.get_name("event.id").is_none(), "unmatched events keep no id");
+        assert!(
+            c.get_name("event.id").is_none(),
+            "unmatched events keep no id"
+        );
     }
 
     #[test]
@@ -270,12 +277,24 @@ mod tests {
         assert!(d.is_enabled(TenantId(2), w));
         let mut s = ScanScratch::new();
         let mut f1 = Findings::default();
-        d.scan(TenantId(1), &mut ev("C:\\whoami.exe", "H"), &mut s, false, &mut f1);
+        d.scan(
+            TenantId(1),
+            &mut ev("C:\\whoami.exe", "H"),
+            &mut s,
+            false,
+            &mut f1,
+        );
         assert_eq!(f1.alerts.len(), 1);
         assert_eq!(f1.alerts[0].rule_id, "p-1");
         assert_eq!(f1.captures.len(), 1, "captures still feed correlations");
         let mut f2 = Findings::default();
-        d.scan(TenantId(2), &mut ev("C:\\whoami.exe", "H"), &mut s, false, &mut f2);
+        d.scan(
+            TenantId(2),
+            &mut ev("C:\\whoami.exe", "H"),
+            &mut s,
+            false,
+            &mut f2,
+        );
         assert_eq!(f2.alerts.len(), 2);
         d.set_disabled(TenantId(1), []);
         assert!(d.is_enabled(TenantId(1), w));

@@ -231,7 +231,10 @@ mod tests {
             live.push(caps(&e, t, "10.1.1.1"), Instant::now(), &mut got);
         }
         live.finish(&mut got);
-        let mut all: Vec<Capture> = times.iter().flat_map(|t| caps(&e, *t, "10.1.1.1")).collect();
+        let mut all: Vec<Capture> = times
+            .iter()
+            .flat_map(|t| caps(&e, *t, "10.1.1.1"))
+            .collect();
         all.sort_by_key(|c| c.ts);
         let mut batch = Correlator::new(&e);
         let mut want = Vec::new();

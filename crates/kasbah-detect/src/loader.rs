@@ -268,12 +268,19 @@ mod tests {
         assert_eq!(loaded.loaded(), 2);
         let skipped: Vec<_> = loaded.skipped().collect();
         assert_eq!(skipped.len(), 1);
-        assert!(skipped[0].to_string().contains("broken.yml"), "{}", skipped[0]);
+        assert!(
+            skipped[0].to_string().contains("broken.yml"),
+            "{}",
+            skipped[0]
+        );
     }
 
     #[test]
     fn missing_paths_and_bad_placeholders_are_errors() {
-        let err = load(&[PathBuf::from("/nonexistent/rules")], &LoadOptions::default());
+        let err = load(
+            &[PathBuf::from("/nonexistent/rules")],
+            &LoadOptions::default(),
+        );
         assert!(matches!(err, Err(LoadError::Io { .. })));
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("ph.yml");

@@ -119,10 +119,7 @@ impl RuleStats {
         created: bool,
         now_ns: i64,
     ) {
-        let c = self
-            .rules
-            .entry((tenant, rule_id.to_owned()))
-            .or_default();
+        let c = self.rules.entry((tenant, rule_id.to_owned())).or_default();
         c.total += hits;
         c.alerts += u64::from(created);
         c.last_hit = now_ns;
@@ -178,9 +175,23 @@ mod tests {
         let t = TenantId(1);
         let noisy_host = Entity::new(EntityKind::Host, "build-01");
         for i in 0..50 {
-            s.record(t, "r1", std::slice::from_ref(&noisy_host), 10, i == 0, 10 * MIN);
+            s.record(
+                t,
+                "r1",
+                std::slice::from_ref(&noisy_host),
+                10,
+                i == 0,
+                10 * MIN,
+            );
         }
-        s.record(t, "r1", &[Entity::new(EntityKind::Host, "ws-7")], 1, false, 10 * MIN);
+        s.record(
+            t,
+            "r1",
+            &[Entity::new(EntityKind::Host, "ws-7")],
+            1,
+            false,
+            10 * MIN,
+        );
         s.record(t, "r2", &[], 3, true, 10 * MIN);
         s.record(TenantId(2), "r1", &[], 99, true, 10 * MIN);
         let rep = s.report(t, 100, 10 * MIN);
@@ -193,8 +204,17 @@ mod tests {
         assert!(!rep[1].noisy);
         // An hour later the rate has decayed, the totals stay.
         let later = s.report(t, 100, 71 * MIN);
-        assert_eq!(later.iter().find(|r| r.rule_id == "r1").map(|r| r.last_hour), Some(0));
-        assert_eq!(later.iter().find(|r| r.rule_id == "r1").map(|r| r.hits), Some(501));
+        assert_eq!(
+            later
+                .iter()
+                .find(|r| r.rule_id == "r1")
+                .map(|r| r.last_hour),
+            Some(0)
+        );
+        assert_eq!(
+            later.iter().find(|r| r.rule_id == "r1").map(|r| r.hits),
+            Some(501)
+        );
     }
 
     #[test]
@@ -202,12 +222,32 @@ mod tests {
         let mut s = RuleStats::new();
         let t = TenantId(1);
         for i in 0..10_000 {
-            s.record(t, "r", &[Entity::new(EntityKind::Ip, format!("10.0.{}.{}", i / 256, i % 256))], 1, false, 0);
+            s.record(
+                t,
+                "r",
+                &[Entity::new(
+                    EntityKind::Ip,
+                    format!("10.0.{}.{}", i / 256, i % 256),
+                )],
+                1,
+                false,
+                0,
+            );
         }
-        s.record(t, "r", &[Entity::new(EntityKind::Ip, "1.2.3.4")], 5_000, false, 0);
+        s.record(
+            t,
+            "r",
+            &[Entity::new(EntityKind::Ip, "1.2.3.4")],
+            5_000,
+            false,
+            0,
+        );
         let rep = s.report(t, 0, 0);
         assert_eq!(rep[0].top.len(), 10);
-        assert_eq!(rep[0].top[0].0.value, "1.2.3.4", "a heavy hitter is always found");
+        assert_eq!(
+            rep[0].top[0].0.value, "1.2.3.4",
+            "a heavy hitter is always found"
+        );
         assert!(!rep[0].noisy, "budget 0 never flags");
     }
 }

@@ -4,7 +4,11 @@
 use kasbah_meta::{NewAlert, Suppression};
 
 /// The first live suppression that covers `alert` at `now` (ns), if any.
-pub fn covering<'s>(list: &'s [Suppression], alert: &NewAlert, now: i64) -> Option<&'s Suppression> {
+pub fn covering<'s>(
+    list: &'s [Suppression],
+    alert: &NewAlert,
+    now: i64,
+) -> Option<&'s Suppression> {
     list.iter().find(|s| {
         let r = &s.rule;
         r.tenant == alert.tenant
@@ -39,7 +43,13 @@ mod tests {
         }
     }
 
-    fn sup(id: i64, tenant: u32, rule: Option<&str>, host: Option<&str>, expires: Option<i64>) -> Suppression {
+    fn sup(
+        id: i64,
+        tenant: u32,
+        rule: Option<&str>,
+        host: Option<&str>,
+        expires: Option<i64>,
+    ) -> Suppression {
         Suppression {
             id,
             rule: NewSuppression {
@@ -62,10 +72,27 @@ mod tests {
             sup(2, 1, Some("r1"), Some("scan-01"), Some(100)),
             sup(3, 1, None, Some("backup"), None),
         ];
-        assert_eq!(covering(&list, &alert("r1", "scan-01"), 50).map(|s| s.id), Some(2));
-        assert_eq!(covering(&list, &alert("r1", "scan-01"), 100).map(|s| s.id), None, "expired");
-        assert_eq!(covering(&list, &alert("r2", "scan-01"), 50).map(|s| s.id), None);
-        assert_eq!(covering(&list, &alert("r9", "backup"), 50).map(|s| s.id), Some(3));
-        assert_eq!(covering(&list, &alert("r9", "ws"), 50).map(|s| s.id), None, "other tenant's suppression");
+        assert_eq!(
+            covering(&list, &alert("r1", "scan-01"), 50).map(|s| s.id),
+            Some(2)
+        );
+        assert_eq!(
+            covering(&list, &alert("r1", "scan-01"), 100).map(|s| s.id),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            covering(&list, &alert("r2", "scan-01"), 50).map(|s| s.id),
+            None
+        );
+        assert_eq!(
+            covering(&list, &alert("r9", "backup"), 50).map(|s| s.id),
+            Some(3)
+        );
+        assert_eq!(
+            covering(&list, &alert("r9", "ws"), 50).map(|s| s.id),
+            None,
+            "other tenant's suppression"
+        );
     }
 }

@@ -82,6 +82,9 @@ mod tests {
             assert_eq!(EntityKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(EntityKind::parse("file"), None);
-        assert_eq!(Entity::new(EntityKind::Ip, "10.0.0.1").to_string(), "ip:10.0.0.1");
+        assert_eq!(
+            Entity::new(EntityKind::Ip, "10.0.0.1").to_string(),
+            "ip:10.0.0.1"
+        );
     }
 }

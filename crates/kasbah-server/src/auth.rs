@@ -76,7 +76,11 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, 
     Ok(Principal {
         tenant: info.tenant,
         scopes: info.scopes,
-        actor: format!("token:{}", info.label),
+        actor: if info.label.is_empty() {
+            format!("token:#{}", info.id.0)
+        } else {
+            format!("token:{}", info.label)
+        },
     })
 }
 

@@ -75,6 +75,7 @@ struct Inner {
     suppressions: RwLock<FxHashMap<TenantId, Arc<Vec<Suppression>>>>,
     metrics: DetectionMetrics,
     latencies: Mutex<VecDeque<u32>>,
+    pending: AtomicU64,
 }
 
 /// The detection service of a server.
@@ -174,11 +175,7 @@ impl Inner {
     }
 
     /// Applies suppressions and records drafts; returns (created, merged, suppressed).
-    fn record(
-        &self,
-        drafts: Vec<(NewAlert, Option<Instant>)>,
-        live: bool,
-    ) -> (u64, u64, u64) {
+    fn record(&self, drafts: Vec<(NewAlert, Option<Instant>)>, live: bool) -> (u64, u64, u64) {
         if drafts.is_empty() {
             return (0, 0, 0);
         }
@@ -259,6 +256,7 @@ impl Inner {
         let lateness = Duration::from_secs(self.cfg.lateness_secs);
         let mut drafts = Vec::new();
         let mut barriers = Vec::new();
+        let mut done = 0u64;
         for job in jobs {
             match job {
                 Job::Barrier(tx) => barriers.push(tx),
@@ -267,7 +265,7 @@ impl Inner {
                     findings,
                     received,
                 } => {
-                    self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
+                    done += 1;
                     self.metrics
                         .hits
                         .fetch_add(findings.hits, Ordering::Relaxed);
@@ -293,6 +291,9 @@ impl Inner {
             }
         }
         self.record(drafts, true);
+        // Counted down only once recorded, so `queued == 0` means every submitted batch's
+        // alerts are visible.
+        self.metrics.queued.fetch_sub(done, Ordering::Relaxed);
         for b in barriers {
             let _ = b.send(());
         }
@@ -356,7 +357,11 @@ impl Inner {
             let mut discard = Vec::new();
             lc.push(found.captures, Instant::now(), &mut discard);
             lc.drain(&mut discard);
-            tracing::info!(tenant = tenant.0, captures = n, "correlation windows rebuilt");
+            tracing::info!(
+                tenant = tenant.0,
+                captures = n,
+                "correlation windows rebuilt"
+            );
             live.insert(tenant, lc);
         }
     }
@@ -380,6 +385,8 @@ impl Inner {
                 Err(RecvTimeoutError::Timeout) => self.tick(&engine, &mut live),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
+            let pending: usize = live.values().map(LiveCorrelator::pending).sum();
+            self.pending.store(pending as u64, Ordering::Relaxed);
         }
         // Shutdown: windows whose events all arrived are evaluated; open ones are rebuilt from
         // the store at the next start.
@@ -412,6 +419,7 @@ impl Detection {
             suppressions: RwLock::default(),
             metrics: DetectionMetrics::default(),
             latencies: Mutex::new(VecDeque::new()),
+            pending: AtomicU64::new(0),
         });
         let (tx, rx) = mpsc::channel();
         let worker_inner = inner.clone();
@@ -502,6 +510,11 @@ impl Detection {
             .unwrap_or_default()
     }
 
+    /// Correlation captures waiting in reorder buffers (all tenants).
+    pub fn pending(&self) -> u64 {
+        self.inner.pending.load(Ordering::Relaxed)
+    }
+
     /// Ingest-to-alert latency percentiles over the last samples: `(p50, p99, samples)`.
     pub fn latency(&self) -> (Duration, Duration, usize) {
         let mut v: Vec<u32> = self
@@ -542,7 +555,7 @@ impl Detection {
         let mut scratch = ScanScratch::new();
         let mut found = Findings::default();
         let mut flushed: Vec<NewAlert> = Vec::new();
-        let mut record = |alerts: Vec<NewAlert>, out: &mut RetroOutcome| {
+        let record = |alerts: Vec<NewAlert>, out: &mut RetroOutcome| {
             let keep = |a: &NewAlert| {
                 wanted.as_ref().is_none_or(|m| {
                     inner
@@ -566,25 +579,27 @@ impl Detection {
             out.suppressed += s;
         };
         let mut captures = Vec::new();
-        let scanned = inner.store.scan(tenant, &req.filter, req.from, req.to, |_, row| {
-            if out.events >= MAX_RETRO_EVENTS {
-                out.truncated = true;
-                return false;
-            }
-            out.events += 1;
-            if let Some(mut ev) = stored_event(&row, tenant) {
-                inner
-                    .detector
-                    .scan(tenant, &mut ev, &mut scratch, true, &mut found);
-            }
-            if found.alerts.len() >= 10_000 {
-                out.matches += found.hits;
-                let f = std::mem::take(&mut found);
-                captures.extend(f.captures);
-                flushed.extend(f.alerts);
-            }
-            true
-        });
+        let scanned = inner
+            .store
+            .scan(tenant, &req.filter, req.from, req.to, |_, row| {
+                if out.events >= MAX_RETRO_EVENTS {
+                    out.truncated = true;
+                    return false;
+                }
+                out.events += 1;
+                if let Some(mut ev) = stored_event(&row, tenant) {
+                    inner
+                        .detector
+                        .scan(tenant, &mut ev, &mut scratch, true, &mut found);
+                }
+                if found.alerts.len() >= 10_000 {
+                    out.matches += found.hits;
+                    let f = std::mem::take(&mut found);
+                    captures.extend(f.captures);
+                    flushed.extend(f.alerts);
+                }
+                true
+            });
         scanned?;
         out.matches += found.hits;
         captures.extend(found.captures);

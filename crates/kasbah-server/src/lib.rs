@@ -166,8 +166,7 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
         let loaded = tokio::task::spawn_blocking(move || load_rules(&cfg))
             .await
             .map_err(|e| ServeError::Http(std::io::Error::other(e)))??;
-        let seed = (kasbah_event::Timestamp::now().as_nanos() as u64)
-            .rotate_left(17)
+        let seed = (kasbah_event::Timestamp::now().as_nanos() as u64).rotate_left(17)
             ^ u64::from(std::process::id());
         let detector = Arc::new(kasbah_detect::Detector::new(Arc::new(loaded.engine), seed));
         let d = detection::Detection::start(

@@ -163,6 +163,22 @@ impl Server {
         }
     }
 
+    /// Waits until detection has recorded every submitted batch and its correlation buffers
+    /// are empty (they flush after `lateness_secs` of quiet).
+    pub fn wait_detection(&self, token: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (status, h) = get_auth(&self.url("/api/v1/health"), token);
+            assert_eq!(status, 200, "{h}");
+            let d = h["detection"].clone();
+            if (d["queued_batches"] == 0 && d["pending_captures"] == 0) || Instant::now() > deadline
+            {
+                return d;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn metric(&self, name: &str) -> f64 {
         let (_, text) = get_text(&self.url("/metrics"));
         text.lines()
@@ -286,6 +302,15 @@ pub fn get_auth(url: &str, token: &str) -> (u16, Value) {
     answer(
         agent()
             .get(url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .call(),
+    )
+}
+
+pub fn delete_auth(url: &str, token: &str) -> (u16, Value) {
+    answer(
+        agent()
+            .delete(url)
             .header("Authorization", &format!("Bearer {token}"))
             .call(),
     )

@@ -8,15 +8,16 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use kasbah_detect::alert::Attack;
 use kasbah_event::{Entity, EntityKind, Timestamp};
+use kasbah_meta::Scope;
 use kasbah_meta::{
     Alert, AlertFilter, AlertId, AlertKind, AlertStatus, AlertUpdate, AuditEntry, Comment,
     MetaError, NewSuppression, Resolution, Suppression,
 };
-use kasbah_meta::Scope;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -26,6 +27,20 @@ use crate::detection::{Detection, RetroRequest};
 use crate::error::ApiError;
 use crate::state::Shared;
 use crate::timespec;
+
+/// A query string extractor whose errors are API errors (JSON, stable code).
+pub(super) struct Q<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Q(v))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
 
 /// Largest page of alerts.
 const MAX_PAGE: usize = 1000;
@@ -223,7 +238,7 @@ fn filter(p: ListParams) -> Result<AlertFilter, ApiError> {
 pub(super) async fn list(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Query(params): Query<ListParams>,
+    Q(params): Q<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
     let p = who(&state, &headers, Scope::Read)?;
     let f = filter(params)?;
@@ -258,7 +273,10 @@ pub(super) async fn get(
             .alert(p.tenant, AlertId(id))
             .map_err(meta_err)?
             .ok_or_else(|| meta_err(MetaError::NotFound(format!("alert {id}"))))?;
-        let comments = st.alerts.comments(p.tenant, AlertId(id)).map_err(meta_err)?;
+        let comments = st
+            .alerts
+            .comments(p.tenant, AlertId(id))
+            .map_err(meta_err)?;
         let mut v = alert_json(&a);
         v["comments"] = comments.iter().map(comment_json).collect();
         Ok(Json(v))
@@ -362,7 +380,10 @@ pub(super) async fn assign(
 ) -> Result<Json<Value>, ApiError> {
     update(state, headers, id, move || {
         let body: AssignBody = json_body(b, r#"{"assignee": "name" | null}"#)?;
-        let who = body.assignee.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let who = body
+            .assignee
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
         if who.as_ref().is_some_and(|s| s.len() > 200) {
             return Err(ApiError::bad_request("assignee: at most 200 characters"));
         }
@@ -447,7 +468,7 @@ fn rule_json(d: &Detection, tenant: kasbah_event::TenantId, id: kasbah_sigma::Ru
         "id": info.id_or_title(),
         "title": info.meta.title,
         "level": info.level().as_str(),
-        "kind": match info.kind { kasbah_sigma::RuleKind::Correlation => "correlation", _ => "detection" },
+        "kind": match info.kind { kasbah_sigma::RuleKind::Correlation(_) => "correlation", _ => "detection" },
         "status": info.meta.status.map(|s| format!("{s:?}").to_ascii_lowercase()),
         "tags": info.meta.tags,
         "path": &*info.meta.path,
@@ -472,7 +493,7 @@ fn stats_json(r: &kasbah_detect::RuleReport) -> Value {
 pub(super) async fn rules(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Query(params): Query<RulesParams>,
+    Q(params): Q<RulesParams>,
 ) -> Result<Json<Value>, ApiError> {
     let p = who(&state, &headers, Scope::Read)?;
     let d = detection(&state)?;
@@ -485,8 +506,12 @@ pub(super) async fn rules(
             .enabled
             .is_none_or(|e| v["enabled"].as_bool() == Some(e))
             && q.as_ref().is_none_or(|q| {
-                v["id"].as_str().is_some_and(|s| s.to_ascii_lowercase().contains(q))
-                    || v["title"].as_str().is_some_and(|s| s.to_ascii_lowercase().contains(q))
+                v["id"]
+                    .as_str()
+                    .is_some_and(|s| s.to_ascii_lowercase().contains(q))
+                    || v["title"]
+                        .as_str()
+                        .is_some_and(|s| s.to_ascii_lowercase().contains(q))
             })
     };
     for r in &reports {
@@ -603,7 +628,7 @@ pub(super) struct SuppressionParams {
 pub(super) async fn suppressions(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Query(params): Query<SuppressionParams>,
+    Q(params): Q<SuppressionParams>,
 ) -> Result<Json<Value>, ApiError> {
     let p = who(&state, &headers, Scope::Read)?;
     let st = state.clone();
@@ -679,18 +704,19 @@ pub(super) async fn create_suppression(
         })
         .transpose()?;
     let now = Timestamp::now().as_nanos();
-    let expires_at = match (body.expires_at, body.expires_in_secs) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "give expires_at or expires_in_secs, not both",
-            ));
-        }
-        (Some(v), None) => Some(timespec::parse_value(&v, now).map_err(ApiError::bad_request)?),
-        (None, Some(s)) => Some(now.saturating_add(
-            i64::try_from(Duration::from_secs(s).as_nanos()).unwrap_or(i64::MAX),
-        )),
-        (None, None) => None,
-    };
+    let expires_at =
+        match (body.expires_at, body.expires_in_secs) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "give expires_at or expires_in_secs, not both",
+                ));
+            }
+            (Some(v), None) => Some(timespec::parse_value(&v, now).map_err(ApiError::bad_request)?),
+            (None, Some(s)) => Some(now.saturating_add(
+                i64::try_from(Duration::from_secs(s).as_nanos()).unwrap_or(i64::MAX),
+            )),
+            (None, None) => None,
+        };
     let new = NewSuppression {
         tenant: p.tenant,
         rule_id: body.rule_id,
@@ -764,7 +790,11 @@ pub(super) async fn retrohunt(
     let rules = body
         .rules
         .as_ref()
-        .map(|ids| ids.iter().map(|i| find_rule(&d, i)).collect::<Result<Vec<_>, _>>())
+        .map(|ids| {
+            ids.iter()
+                .map(|i| find_rule(&d, i))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .transpose()?;
     let q = kasbah_query::parse(body.query.as_deref().unwrap_or("*")).map_err(|e| {
         let mut err = ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string());
@@ -795,7 +825,13 @@ pub(super) async fn retrohunt(
             "created": out.created,
         });
         st.alerts
-            .audit(p.tenant, &p.actor, "retrohunt.run", "retrohunt", &detail.to_string())
+            .audit(
+                p.tenant,
+                &p.actor,
+                "retrohunt.run",
+                "retrohunt",
+                &detail.to_string(),
+            )
             .map_err(meta_err)?;
         Ok(Json(json!({
             "events": out.events,
@@ -821,16 +857,22 @@ pub(super) struct AuditParams {
 pub(super) async fn audit(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Query(params): Query<AuditParams>,
+    Q(params): Q<AuditParams>,
 ) -> Result<Json<Value>, ApiError> {
     let p = who(&state, &headers, Scope::Admin)?;
     let st = state.clone();
     blocking(move || {
         let list = st
             .alerts
-            .audit_log(p.tenant, params.before, params.limit.unwrap_or(100).clamp(1, MAX_PAGE))
+            .audit_log(
+                p.tenant,
+                params.before,
+                params.limit.unwrap_or(100).clamp(1, MAX_PAGE),
+            )
             .map_err(meta_err)?;
-        Ok(Json(json!({"entries": list.iter().map(audit_json).collect::<Vec<_>>()})))
+        Ok(Json(
+            json!({"entries": list.iter().map(audit_json).collect::<Vec<_>>()}),
+        ))
     })
     .await
 }

@@ -80,7 +80,14 @@ async fn parse_off_thread(
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
         let opts = st.parse_options(tenant);
-        ingest::parse(&body, format, &origin, &opts, &st.prep(tenant), batch_events)
+        ingest::parse(
+            &body,
+            format,
+            &origin,
+            &opts,
+            &st.prep(tenant),
+            batch_events,
+        )
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))

@@ -50,7 +50,10 @@ pub fn router(state: Shared) -> Router {
             "/api/v1/suppressions",
             get(alerts::suppressions).post(alerts::create_suppression),
         )
-        .route("/api/v1/suppressions/{id}", delete(alerts::delete_suppression))
+        .route(
+            "/api/v1/suppressions/{id}",
+            delete(alerts::delete_suppression),
+        )
         .route("/api/v1/retrohunt", post(alerts::retrohunt))
         .route("/api/v1/audit", get(alerts::audit))
         .route("/", get(es::root).head(es::root_head))

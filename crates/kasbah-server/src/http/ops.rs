@@ -63,7 +63,29 @@ pub(super) async fn health(
         })
         .collect::<serde_json::Map<_, _>>()
         .into();
+    let detection = state.detection.as_ref().map(|d| {
+        let dm = d.metrics();
+        let (p50, p99, samples) = d.latency();
+        json!({
+            "queued_batches": l(&dm.queued),
+            "pending_captures": d.pending(),
+            "hits": l(&dm.hits),
+            "alerts_created": l(&dm.created),
+            "alerts_merged": l(&dm.merged),
+            "suppressed": l(&dm.suppressed),
+            "correlations": l(&dm.correlations),
+            "late_captures": l(&dm.late),
+            "failed": l(&dm.failed),
+            "latency_ms": {
+                "p50": p50.as_secs_f64() * 1000.0,
+                "p99": p99.as_secs_f64() * 1000.0,
+                "samples": samples,
+            },
+            "rules": d.detector().engine().rules().len(),
+        })
+    });
     Ok(Json(json!({
+        "detection": detection,
         "inputs": inputs,
         "udp_dropped": l(&m.udp_dropped),
         "auth_failures": l(&m.auth_failures),

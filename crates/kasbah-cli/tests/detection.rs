@@ -1,0 +1,526 @@
+//! End-to-end tests of detection in the server: alerts raised on ingestion through the real
+//! binary and HTTP API, their lifecycle, rule states, suppressions, retro-hunts, correlation with
+//! late events and across a crash, and agreement with `kasbah hunt` on the EVTX samples.
+
+mod server;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use server::{Options, Server, delete_auth, get_auth, kasbah, post, repo, scratch};
+
+/// The built-in Mimikatz rule (`rules/kasbah_win_mimikatz.yml`).
+const MIMIKATZ: &str = "6829e098-739b-4a84-9345-8b1cf7ea16a6";
+/// The built-in SSH brute-force correlation (`rules/kasbah_ssh_brute_force.yml`).
+const BRUTE_FORCE: &str = "90712958-b16c-4b9a-a680-eb663ace5c82";
+
+fn mimikatz_event(host: &str, second: u32) -> String {
+    json!({
+        "@timestamp": format!("2024-03-14T10:00:{second:02}Z"),
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "EventID": 1,
+        "Computer": host,
+        "User": "CORP\\eve",
+        "Image": "C:\\Users\\Public\\mimikatz.exe",
+        "CommandLine": "mimikatz.exe sekurlsa::logonpasswords exit",
+    })
+    .to_string()
+}
+
+fn ingest(s: &Server, token: &str, body: &str, format: &str) {
+    let (status, v) = post(
+        &s.url(&format!("/api/v1/ingest?format={format}")),
+        Some(token),
+        body.as_bytes(),
+    );
+    assert_eq!(status, 200, "{v}");
+}
+
+fn alerts(s: &Server, token: &str, query: &str) -> Vec<Value> {
+    let (status, v) = get_auth(&s.url(&format!("/api/v1/alerts?{query}")), token);
+    assert_eq!(status, 200, "{v}");
+    v["alerts"].as_array().cloned().unwrap_or_default()
+}
+
+fn start(name: &str, config: &str) -> Server {
+    let data = scratch(name);
+    Server::start(
+        &data,
+        Options {
+            config,
+            ..Options::default()
+        },
+    )
+}
+
+#[test]
+fn alerts_carry_attack_context_merge_duplicates_and_follow_their_lifecycle() {
+    let s = start("det-lifecycle", "[detection]\nlateness_secs = 1\n");
+    let acme = s.token("acme", "ingest,read,write");
+    let reader = s.token("acme", "read");
+    let admin = s.token("acme", "admin");
+    let globex = s.token("globex", "ingest,read,write");
+
+    // Two matching events about the same host and user: one alert counting both.
+    let body = format!(
+        "{}\n{}\n",
+        mimikatz_event("WS01", 1),
+        mimikatz_event("WS01", 2)
+    );
+    ingest(&s, &acme, &body, "jsonl");
+    s.wait_detection(&acme);
+    let list = alerts(&s, &acme, &format!("rule_id={MIMIKATZ}"));
+    assert_eq!(list.len(), 1, "{list:?}");
+    let a = &list[0];
+    assert_eq!(a["count"], 2);
+    assert_eq!(a["level"], "critical");
+    assert_eq!(a["kind"], "detection");
+    assert_eq!(a["status"], "open");
+    assert_eq!(a["first_seen"], "2024-03-14T10:00:01Z");
+    assert_eq!(a["last_seen"], "2024-03-14T10:00:02Z");
+    assert!(
+        a["attack"]["techniques"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("T1003.001"))),
+        "{a}"
+    );
+    assert_eq!(a["attack"]["tactics"], json!(["credential-access"]));
+    let entities = a["entities"].as_array().expect("entities");
+    assert!(
+        entities.contains(&json!({"kind": "host", "value": "WS01"})),
+        "{a}"
+    );
+    assert!(
+        entities.contains(&json!({"kind": "user", "value": "CORP\\eve"})),
+        "{a}"
+    );
+    assert_eq!(a["event_ids"].as_array().map(Vec::len), Some(2));
+    let id = a["id"].as_i64().expect("id");
+
+    // The alert links to its events in the store.
+    let (status, ev) = get_auth(&s.url(&format!("/api/v1/alerts/{id}/events")), &acme);
+    assert_eq!(status, 200, "{ev}");
+    let events = ev["events"].as_array().expect("events");
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["Computer"] == "WS01" && e["event.id"].is_string())
+    );
+
+    // Another tenant sees and changes nothing; a read-only token cannot change anything.
+    assert!(alerts(&s, &globex, "").is_empty());
+    assert_eq!(
+        get_auth(&s.url(&format!("/api/v1/alerts/{id}")), &globex).0,
+        404
+    );
+    let ack = s.url(&format!("/api/v1/alerts/{id}/acknowledge"));
+    assert_eq!(post(&ack, Some(&globex), b"").0, 404);
+    assert_eq!(post(&ack, Some(&reader), b"").0, 403);
+
+    // Lifecycle.
+    let (status, v) = post(&ack, Some(&acme), b"");
+    assert_eq!(
+        (status, v["status"].clone()),
+        (200, json!("acknowledged")),
+        "{v}"
+    );
+    let (status, v) = post(
+        &s.url(&format!("/api/v1/alerts/{id}/assign")),
+        Some(&acme),
+        br#"{"assignee": "alice"}"#,
+    );
+    assert_eq!(
+        (status, v["assignee"].clone()),
+        (200, json!("alice")),
+        "{v}"
+    );
+    let (status, v) = post(
+        &s.url(&format!("/api/v1/alerts/{id}/comments")),
+        Some(&acme),
+        br#"{"text": "Mimikatz on WS01: isolating the host."}"#,
+    );
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = post(
+        &s.url(&format!("/api/v1/alerts/{id}/close")),
+        Some(&acme),
+        br#"{"resolution": "nonsense"}"#,
+    );
+    assert_eq!(
+        (status, v["error"]["code"].clone()),
+        (400, json!("bad_request")),
+        "{v}"
+    );
+    let (status, v) = post(
+        &s.url(&format!("/api/v1/alerts/{id}/close")),
+        Some(&acme),
+        br#"{"resolution": "true_positive", "note": "contained"}"#,
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "closed");
+    assert_eq!(v["resolution"], "true_positive");
+    let (_, full) = get_auth(&s.url(&format!("/api/v1/alerts/{id}")), &acme);
+    let author = full["comments"][0]["author"].as_str().unwrap_or_default();
+    assert!(
+        author.starts_with("token:#"),
+        "unlabelled tokens are named by id: {author}"
+    );
+    assert!(
+        full["comments"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("isolating"))
+    );
+
+    // A closed alert absorbs nothing: the next match opens a new one.
+    ingest(&s, &acme, &mimikatz_event("WS01", 3), "jsonl");
+    s.wait_detection(&acme);
+    let open = alerts(&s, &acme, &format!("rule_id={MIMIKATZ}&status=open"));
+    assert_eq!(open.len(), 1);
+    assert_ne!(open[0]["id"].as_i64(), Some(id));
+    let (_, v) = get_auth(&s.url("/api/v1/alerts?status=closed"), &acme);
+    assert_eq!(v["counts"]["closed"], 1);
+    assert_eq!(v["counts"]["open"].as_u64().map(|n| n >= 1), Some(true));
+    assert_eq!(
+        get_auth(&s.url("/api/v1/alerts?status=maybe"), &acme).0,
+        400
+    );
+    assert_eq!(
+        get_auth(&s.url("/api/v1/alerts?level=severe"), &acme).0,
+        400
+    );
+    let crit = alerts(&s, &acme, "level=critical,high");
+    assert!(
+        crit.iter()
+            .all(|a| a["level"] == "critical" || a["level"] == "high")
+    );
+
+    // Every change is in the audit trail, which needs the admin scope.
+    assert_eq!(get_auth(&s.url("/api/v1/audit"), &acme).0, 403);
+    let (status, audit) = get_auth(&s.url("/api/v1/audit"), &admin);
+    assert_eq!(status, 200, "{audit}");
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for want in [
+        "alert.acknowledge",
+        "alert.assign",
+        "alert.comment",
+        "alert.close",
+    ] {
+        assert!(actions.contains(&want), "{want} missing from {actions:?}");
+    }
+    // The globex tenant's audit trail is its own.
+    let g_admin = s.token("globex", "admin");
+    let (_, g) = get_auth(&s.url("/api/v1/audit"), &g_admin);
+    assert_eq!(g["entries"].as_array().map(Vec::len), Some(0), "{g}");
+}
+
+#[test]
+fn rules_toggle_suppress_retro_hunt_and_flag_noise_at_run_time() {
+    let s = start(
+        "det-rules",
+        "[detection]\nlateness_secs = 1\nalert_budget_per_hour = 3\n",
+    );
+    let t = s.token("acme", "ingest,read,write");
+    let other = s.token("globex", "ingest,read,write");
+    let count = |host: &str| {
+        alerts(&s, &t, &format!("rule_id={MIMIKATZ}&limit=1000"))
+            .iter()
+            .filter(|a| {
+                a["entities"]
+                    .as_array()
+                    .is_some_and(|e| e.contains(&json!({"kind": "host", "value": host})))
+            })
+            .map(|a| a["count"].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+
+    // Disabled in acme only, at run time.
+    let (status, v) = post(
+        &s.url(&format!("/api/v1/rules/{MIMIKATZ}/disable")),
+        Some(&t),
+        b"",
+    );
+    assert_eq!((status, v["enabled"].clone()), (200, json!(false)), "{v}");
+    ingest(&s, &t, &mimikatz_event("OFF-1", 1), "jsonl");
+    ingest(&s, &other, &mimikatz_event("OFF-1", 1), "jsonl");
+    s.wait_detection(&t);
+    assert_eq!(count("OFF-1"), 0);
+    assert_eq!(alerts(&s, &other, &format!("rule_id={MIMIKATZ}")).len(), 1);
+    let (_, rules) = get_auth(&s.url("/api/v1/rules?q=mimikatz"), &t);
+    assert_eq!(rules["rules"][0]["enabled"], false, "{rules}");
+    assert_eq!(
+        post(
+            &s.url(&format!("/api/v1/rules/{MIMIKATZ}/enable")),
+            Some(&t),
+            b""
+        )
+        .0,
+        200
+    );
+    ingest(&s, &t, &mimikatz_event("ON-1", 1), "jsonl");
+    s.wait_detection(&t);
+    assert_eq!(count("ON-1"), 1);
+    assert_eq!(
+        post(&s.url("/api/v1/rules/no-such-rule/enable"), Some(&t), b"").0,
+        404
+    );
+
+    // Suppressed for one host, with a reason and an expiry.
+    let sup = s.url("/api/v1/suppressions");
+    let (status, v) = post(
+        &sup,
+        Some(&t),
+        br#"{"entity": {"kind": "host", "value": "SCANNER"}}"#,
+    );
+    assert_eq!(status, 400, "a reason is required: {v}");
+    let (status, v) = post(
+        &sup,
+        Some(&t),
+        format!(r#"{{"rule_id": "{MIMIKATZ}", "entity": {{"kind": "host", "value": "SCANNER"}}, "reason": "red team exercise", "expires_in_secs": 3600}}"#).as_bytes(),
+    );
+    assert_eq!(status, 201, "{v}");
+    let sid = v["id"].as_i64().expect("id");
+    ingest(&s, &t, &mimikatz_event("SCANNER", 1), "jsonl");
+    ingest(&s, &t, &mimikatz_event("ON-2", 1), "jsonl");
+    s.wait_detection(&t);
+    assert_eq!(count("SCANNER"), 0);
+    assert_eq!(count("ON-2"), 1);
+    let (_, list) = get_auth(&sup, &t);
+    assert_eq!(list["suppressions"][0]["hits"], 1, "{list}");
+    assert_eq!(
+        delete_auth(&s.url(&format!("/api/v1/suppressions/{sid}")), &other).0,
+        404
+    );
+    assert_eq!(
+        delete_auth(&s.url(&format!("/api/v1/suppressions/{sid}")), &t).0,
+        204
+    );
+    ingest(&s, &t, &mimikatz_event("SCANNER", 2), "jsonl");
+    s.wait_detection(&t);
+    assert_eq!(count("SCANNER"), 1, "the suppression is gone");
+
+    // Retro-hunt: events stored while the rule was off raise retrospective alerts.
+    let before = alerts(&s, &t, "retro=true").len();
+    assert_eq!(before, 0);
+    let (status, v) = post(
+        &s.url("/api/v1/retrohunt"),
+        Some(&t),
+        format!(r#"{{"rules": ["{MIMIKATZ}"], "query": "Computer:OFF-1", "from": "2024-03-14", "to": "2024-03-15"}}"#).as_bytes(),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["events"], 1, "{v}");
+    assert_eq!(v["alerts_created"], 1, "{v}");
+    let retro = alerts(&s, &t, "retro=true");
+    assert_eq!(retro.len(), 1);
+    assert!(
+        retro[0]["entities"]
+            .as_array()
+            .is_some_and(|e| e.contains(&json!({"kind": "host", "value": "OFF-1"})))
+    );
+    let (status, v) = post(
+        &s.url("/api/v1/retrohunt"),
+        Some(&t),
+        br#"{"from": "2024-03-14", "query": "a | head 1"}"#,
+    );
+    assert_eq!(status, 400, "{v}");
+
+    // Over the budget of 3 matches per hour: flagged, with the host driving it.
+    for i in 0..4 {
+        ingest(&s, &t, &mimikatz_event("NOISY", i), "jsonl");
+    }
+    s.wait_detection(&t);
+    let (_, noisy) = get_auth(&s.url("/api/v1/rules?noisy=true"), &t);
+    let r = &noisy["rules"][0];
+    assert_eq!(r["id"], MIMIKATZ, "{noisy}");
+    assert_eq!(r["stats"]["noisy"], true);
+    let top_host = r["stats"]["top"]
+        .as_array()
+        .and_then(|t| t.iter().find(|x| x["kind"] == "host"))
+        .cloned();
+    assert_eq!(
+        top_host,
+        Some(json!({"kind": "host", "value": "NOISY", "count": 4})),
+        "{r}"
+    );
+    assert!(r["stats"]["last_hour"].as_u64().is_some_and(|n| n >= 4));
+    let (_, quiet) = get_auth(&s.url("/api/v1/rules?noisy=true"), &other);
+    assert_eq!(
+        quiet["rules"].as_array().map(Vec::len),
+        Some(0),
+        "budgets are per tenant"
+    );
+}
+
+fn failed_ssh(second: u32) -> String {
+    format!(
+        "Mar 14 09:58:{second:02} web01 sshd[2{second:04}]: Failed password for root from 198.51.100.7 port 4{second:04} ssh2\n"
+    )
+}
+
+#[test]
+fn correlation_accepts_late_events_and_keeps_its_windows_across_a_crash() {
+    let mut s = start("det-corr", "[detection]\nlateness_secs = 2\n");
+    let t = s.token("acme", "ingest,read,write");
+    // Out of order (within the lateness bound): 00, 02, 01.
+    for sec in [0, 2, 1] {
+        ingest(&s, &t, &failed_ssh(sec), "auth");
+    }
+    let d = s.wait_detection(&t);
+    assert_eq!(d["late_captures"], 0, "{d}");
+    assert!(
+        alerts(&s, &t, &format!("rule_id={BRUTE_FORCE}")).is_empty(),
+        "3 of 5 failures"
+    );
+
+    // kill -9: the window must be rebuilt from the stored events.
+    s.restart();
+    for sec in [4, 3] {
+        ingest(&s, &t, &failed_ssh(sec), "auth");
+    }
+    s.wait_detection(&t);
+    let fired = alerts(&s, &t, &format!("rule_id={BRUTE_FORCE}"));
+    assert_eq!(
+        fired.len(),
+        1,
+        "five failures across the restart: {fired:?}"
+    );
+    assert_eq!(fired[0]["kind"], "correlation");
+    assert_eq!(fired[0]["details"]["value"], 5.0, "{}", fired[0]);
+    assert!(
+        fired[0]["entities"]
+            .as_array()
+            .is_some_and(|e| e.contains(&json!({"kind": "ip", "value": "198.51.100.7"})))
+    );
+    // The input rule itself is not reported (generate: false).
+    assert!(alerts(&s, &t, "rule_id=32078f22-8acd-40de-a561-8f05ce678a5b").is_empty());
+}
+
+fn shared() -> Option<PathBuf> {
+    let p = std::env::var_os("KASBAH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared"));
+    if p.join("sigma/rules").is_dir() && p.join("evtx/EVTX-ATTACK-SAMPLES").is_dir() {
+        Some(p)
+    } else {
+        eprintln!(
+            "SKIPPED: shared data not found at {} (set KASBAH_SHARED)",
+            p.display()
+        );
+        None
+    }
+}
+
+fn evtx_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("list")
+        .filter_map(Result::ok)
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            evtx_files(&p, out);
+        } else if p
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("evtx"))
+        {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn evtx_uploads_raise_exactly_the_rules_hunt_reports() {
+    let Some(shared) = shared() else { return };
+    let sigma = shared.join("sigma");
+    let dirs: Vec<PathBuf> = ["rules", "rules-emerging-threats", "rules-threat-hunting"]
+        .iter()
+        .map(|d| sigma.join(d))
+        .collect();
+    let samples = shared.join("evtx/EVTX-ATTACK-SAMPLES");
+    let list: Vec<String> = dirs
+        .iter()
+        .map(|d| format!("{:?}", d.display().to_string()))
+        .collect();
+    let config = format!(
+        "[detection]\nbuiltin_rules = false\nrules = [{}]\nlateness_secs = 1\n[http]\nmax_upload_bytes = 1073741824\n",
+        list.join(", ")
+    );
+    let s = start("det-evtx", &config);
+    let t = s.token("acme", "ingest,read");
+    let mut files = Vec::new();
+    evtx_files(&samples, &mut files);
+    assert!(files.len() > 200, "{} EVTX files", files.len());
+    for f in &files {
+        let bytes = std::fs::read(f).expect("read");
+        let name = f.strip_prefix(&samples).unwrap_or(f).display().to_string();
+        let url = s.url(&format!(
+            "/api/v1/upload?format=evtx&filename={}",
+            name.replace(' ', "%20")
+                .replace('#', "%23")
+                .replace('&', "%26")
+        ));
+        let (status, v) = post(&url, Some(&t), &bytes);
+        assert_eq!(status, 200, "{name}: {v}");
+    }
+    s.wait_detection(&t);
+    std::thread::sleep(Duration::from_millis(1500));
+    s.wait_detection(&t);
+
+    // Every alert, page by page: per rule, the number of matching events.
+    let mut server: BTreeMap<String, u64> = BTreeMap::new();
+    let mut before = String::new();
+    loop {
+        let (status, v) = get_auth(&s.url(&format!("/api/v1/alerts?limit=1000{before}")), &t);
+        assert_eq!(status, 200, "{v}");
+        for a in v["alerts"].as_array().expect("alerts") {
+            let id = a["rule_id"].as_str().expect("rule_id").to_string();
+            *server.entry(id).or_default() += a["count"].as_u64().expect("count");
+        }
+        match v["next_before"].as_i64() {
+            Some(n) => before = format!("&before={n}"),
+            None => break,
+        }
+    }
+
+    let out = kasbah()
+        .arg("hunt")
+        .args(dirs.iter().flat_map(|d| [PathBuf::from("-r"), d.clone()]))
+        .arg(&samples)
+        .args(["--format", "jsonl", "--quiet", "--no-progress"])
+        .output()
+        .expect("hunt");
+    assert!(
+        out.status.success() || out.status.code() == Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut hunt: BTreeMap<String, u64> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: Value = serde_json::from_str(line).expect("JSON line");
+        let id = v["rule_id"].as_str().expect("rule_id").to_string();
+        *hunt.entry(id).or_default() += 1;
+    }
+    assert!(hunt.len() > 100, "hunt found {} rules", hunt.len());
+    let only_server: Vec<_> = server.keys().filter(|k| !hunt.contains_key(*k)).collect();
+    let only_hunt: Vec<_> = hunt.keys().filter(|k| !server.contains_key(*k)).collect();
+    assert!(
+        only_server.is_empty() && only_hunt.is_empty(),
+        "rules alerted only by the server: {only_server:?}; only by hunt: {only_hunt:?}"
+    );
+    let differing: Vec<_> = hunt
+        .iter()
+        .filter(|(k, n)| server.get(*k) != Some(n))
+        .map(|(k, n)| (k, *n, server.get(k).copied()))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "event counts differ (rule, hunt, server): {differing:?}"
+    );
+}
