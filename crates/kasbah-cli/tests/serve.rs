@@ -535,4 +535,18 @@ fn demo_mode_seeds_the_sample_incident_once() {
     let s = Server::start(&data, Options::default());
     assert!(s.total(&token, "*") >= 50);
     assert!(s.total(&token, "event.module:auth") > 0);
+    // The built-in rules raised the incident's alerts, correlations included.
+    let (status, v) = server::get_auth(&s.url("/api/v1/alerts?limit=1000"), &token);
+    assert_eq!(status, 200, "{v}");
+    let alerts = v["alerts"].as_array().expect("alerts");
+    let rule = |id: &str| alerts.iter().any(|a| a["rule_id"] == id);
+    assert!(
+        rule("6829e098-739b-4a84-9345-8b1cf7ea16a6"),
+        "mimikatz: {v}"
+    );
+    assert!(
+        rule("90712958-b16c-4b9a-a680-eb663ace5c82"),
+        "SSH brute force: {v}"
+    );
+    assert!(alerts.len() >= 10, "{} alerts", alerts.len());
 }

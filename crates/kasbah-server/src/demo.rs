@@ -1,5 +1,5 @@
 //! `kasbah serve --demo`: seeds a `demo` tenant with the bundled sample incident (`samples/`,
-//! embedded in the binary) so a newcomer has events to search at once.
+//! embedded in the binary) so a newcomer has events to search and alerts to triage at once.
 
 use std::sync::Arc;
 
@@ -61,7 +61,7 @@ pub const TENANT: &str = "demo";
 pub struct Seeded {
     /// Events stored (0 when the tenant already had data).
     pub events: u64,
-    /// A new read+ingest token for the demo tenant (only when seeding happened).
+    /// A new read+ingest+write token for the demo tenant (only when seeding happened).
     pub token: Option<String>,
 }
 
@@ -105,7 +105,16 @@ pub async fn seed(state: &Shared) -> Result<Seeded, String> {
             ingest::detected(state, tenant.id, p.findings, received);
         }
     }
-    let scopes = Scopes::default().with(Scope::Read).with(Scope::Ingest);
+    if let Some(d) = state.detection.clone() {
+        // The sample incident is complete: raise its correlation alerts now rather than after
+        // the lateness period.
+        let _ = tokio::task::spawn_blocking(move || d.sync(true)).await;
+    }
+    // Enough to explore and triage the demo, not to administer it.
+    let scopes = Scopes::default()
+        .with(Scope::Read)
+        .with(Scope::Ingest)
+        .with(Scope::Write);
     let token = state
         .meta
         .create_token(tenant.id, "demo", scopes, None)

@@ -63,7 +63,9 @@ enum Job {
         findings: Findings,
         received: Instant,
     },
-    Barrier(Sender<()>),
+    /// Answers once every earlier job is recorded; with `true`, also releases the correlation
+    /// buffers first (end of a bulk load such as the demo seed).
+    Barrier(Sender<()>, bool),
 }
 
 struct Inner {
@@ -165,11 +167,9 @@ impl Inner {
                 continue;
             };
             if info.reported && self.detector.is_enabled(tenant, a.rule) {
-                let mut d = kasbah_detect::alert::from_correlation(tenant, a, info, retro);
-                if retro {
-                    d.dedup_key.insert_str(0, "retro\u{1f}");
-                }
-                out.push(d);
+                out.push(kasbah_detect::alert::from_correlation(
+                    tenant, a, info, retro,
+                ));
             }
         }
     }
@@ -259,7 +259,21 @@ impl Inner {
         let mut done = 0u64;
         for job in jobs {
             match job {
-                Job::Barrier(tx) => barriers.push(tx),
+                Job::Barrier(tx, flush) => {
+                    if flush {
+                        for (tenant, lc) in live.iter_mut() {
+                            let mut fired = Vec::new();
+                            lc.drain(&mut fired);
+                            let mut c = Vec::new();
+                            self.correlation_drafts(engine, *tenant, &fired, false, &mut c);
+                            self.metrics
+                                .correlations
+                                .fetch_add(c.len() as u64, Ordering::Relaxed);
+                            drafts.extend(c.into_iter().map(|a| (a, None)));
+                        }
+                    }
+                    barriers.push(tx);
+                }
                 Job::Found {
                     tenant,
                     findings,
@@ -471,14 +485,15 @@ impl Detection {
         }
     }
 
-    /// Waits until everything submitted before the call has been recorded (blocking).
-    pub fn sync(&self) {
+    /// Waits until everything submitted before the call has been recorded (blocking); with
+    /// `flush`, correlation buffers are released first instead of waiting for late events.
+    pub fn sync(&self, flush: bool) {
         let (tx, rx) = mpsc::channel();
         let sent = self
             .tx
             .lock()
             .ok()
-            .and_then(|g| g.as_ref().map(|s| s.send(Job::Barrier(tx)).is_ok()))
+            .and_then(|g| g.as_ref().map(|s| s.send(Job::Barrier(tx, flush)).is_ok()))
             .unwrap_or(false);
         if sent {
             let _ = rx.recv_timeout(Duration::from_secs(60));
@@ -569,6 +584,7 @@ impl Detection {
                 .into_iter()
                 .filter(keep)
                 .map(|mut a| {
+                    // Retrospective alerts never merge into live ones.
                     a.dedup_key.insert_str(0, "retro\u{1f}");
                     (a, None)
                 })
@@ -612,13 +628,7 @@ impl Detection {
             corr.feed(c, &mut fired);
         }
         corr.finish(&mut fired);
-        let mut c = Vec::new();
-        inner.correlation_drafts(&engine, tenant, &fired, true, &mut c);
-        for a in &mut c {
-            // Already prefixed by correlation_drafts; the closure adds it again below.
-            a.dedup_key = a.dedup_key.trim_start_matches("retro\u{1f}").to_owned();
-        }
-        flushed.extend(c);
+        inner.correlation_drafts(&engine, tenant, &fired, true, &mut flushed);
         record(flushed, &mut out);
         Ok(out)
     }

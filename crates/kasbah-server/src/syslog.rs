@@ -38,8 +38,7 @@ fn parse_message(
     origin: &Origin,
     record: u64,
     msg: &[u8],
-    out: &mut Vec<StoredEvent>,
-    found: &mut Findings,
+    (out, found): (&mut Vec<StoredEvent>, &mut Findings),
 ) -> bool {
     let text = String::from_utf8_lossy(msg);
     let text = text.trim_end_matches(['\r', '\n', '\0']);
@@ -224,8 +223,7 @@ async fn serve_stream<S: AsyncRead + Unpin>(
                     &origin,
                     record,
                     m,
-                    &mut events,
-                    &mut found,
+                    (&mut events, &mut found),
                 ) {
                     bad += 1;
                 }
@@ -377,8 +375,7 @@ pub async fn run_udp(state: Shared, tenant: TenantId, socket: UdpSocket) {
             &origin,
             record,
             buf.get(..n).unwrap_or_default(),
-            &mut events,
-            &mut found,
+            (&mut events, &mut found),
         ) {
             state.metrics.parse_errors.add(Input::SyslogUdp, 1);
         }
