@@ -6,3 +6,6 @@ cd "$(dirname "$0")/.."
 cargo build --release -p kasbah-cli --locked
 python3 bench/ingest.py --kasbah target/release/kasbah --events "${EVENTS:-10000000}" \
   --connections "${CONNECTIONS:-4}" --work target/bench-ingest --runs "${RUNS:-20}"
+# Detection on ingestion: all SigmaHQ Windows rules over replayed Windows attack events.
+python3 bench/detect.py --kasbah target/release/kasbah --events "${DETECT_EVENTS:-2000000}" \
+  --connections "${CONNECTIONS:-4}" --work target/bench-detect

@@ -61,6 +61,25 @@ impl Findings {
         }
     }
 
+    /// Merges one more match into the draft with this key, if there is one (the cheap path for
+    /// repeated matches: no details are built).
+    fn merge_hit(&mut self, key: &str, ts: i64, event_id: Option<&str>) -> bool {
+        let Some(a) = self.index.get(key).and_then(|&i| self.alerts.get_mut(i)) else {
+            return false;
+        };
+        a.count += 1;
+        a.first_seen = a.first_seen.min(ts);
+        a.last_seen = a.last_seen.max(ts);
+        if let Some(id) = event_id
+            && a.event_ids.len() < kasbah_meta::MAX_EVENT_IDS
+            && !a.event_ids.iter().any(|x| x == id)
+        {
+            a.event_ids.push(id.to_owned());
+        }
+        self.hits += 1;
+        true
+    }
+
     /// True when nothing was found.
     pub fn is_empty(&self) -> bool {
         self.alerts.is_empty() && self.captures.is_empty()
@@ -198,13 +217,17 @@ impl Detector {
                 };
                 event_id = Some(id);
             }
-            out.push(alert::from_event(
-                tenant,
-                ev,
-                info,
-                event_id.as_deref(),
-                retro,
-            ));
+            let entities = alert::entities(ev);
+            let key = alert::dedup_key(info.id_or_title(), &entities);
+            if !out.merge_hit(&key, ev.timestamp.as_nanos(), event_id.as_deref()) {
+                out.push(alert::from_event(
+                    tenant,
+                    ev,
+                    info,
+                    event_id.as_deref(),
+                    retro,
+                ));
+            }
         }
     }
 }

@@ -116,6 +116,64 @@ fn per_input(out: &mut String, name: &str, help: &str, p: &PerInput) {
     }
 }
 
+/// Appends the detection counters.
+pub fn render_detection(out: &mut String, d: &crate::detection::DetectionMetrics) {
+    let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let rows: [(&str, &str, &str, &AtomicU64); 8] = [
+        (
+            "kasbah_detection_queued_batches",
+            "Durable batches whose alerts are not recorded yet.",
+            "gauge",
+            &d.queued,
+        ),
+        (
+            "kasbah_detection_hits_total",
+            "Rule matches before deduplication.",
+            "counter",
+            &d.hits,
+        ),
+        (
+            "kasbah_alerts_created_total",
+            "Alerts created.",
+            "counter",
+            &d.created,
+        ),
+        (
+            "kasbah_alerts_merged_total",
+            "Matches merged into an existing alert.",
+            "counter",
+            &d.merged,
+        ),
+        (
+            "kasbah_alerts_suppressed_total",
+            "Alert drafts dropped by a suppression.",
+            "counter",
+            &d.suppressed,
+        ),
+        (
+            "kasbah_correlation_alerts_total",
+            "Correlation rules fired.",
+            "counter",
+            &d.correlations,
+        ),
+        (
+            "kasbah_correlation_late_total",
+            "Correlation inputs that arrived beyond the lateness bound.",
+            "counter",
+            &d.late,
+        ),
+        (
+            "kasbah_alerts_failed_total",
+            "Alert drafts lost because the alert database failed.",
+            "counter",
+            &d.failed,
+        ),
+    ];
+    for (name, help, kind, v) in rows {
+        line(out, name, help, kind, l(v));
+    }
+}
+
 /// Renders every counter in the Prometheus text format.
 pub fn render(m: &ServerMetrics, s: &StoreMetrics) -> String {
     let l = |a: &AtomicU64| a.load(Ordering::Relaxed);

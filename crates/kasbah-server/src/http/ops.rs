@@ -34,7 +34,10 @@ pub(super) async fn readyz(State(state): State<Shared>) -> impl IntoResponse {
 
 /// `GET /metrics`: Prometheus text format.
 pub(super) async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
-    let body = metrics::render(&state.metrics, state.store.metrics());
+    let mut body = metrics::render(&state.metrics, state.store.metrics());
+    if let Some(d) = &state.detection {
+        metrics::render_detection(&mut body, d.metrics());
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
