@@ -92,6 +92,9 @@ pub struct Detection {
 pub struct RetroRequest {
     /// Only these rules (`None`: every rule enabled for the tenant).
     pub rules: Option<Vec<RuleId>>,
+    /// Rules that are not loaded on the server (a new rule set): when set, these run instead
+    /// of the server's, all of them, and `rules` is ignored.
+    pub adhoc: Option<Arc<Detector>>,
     /// Only events matching this filter.
     pub filter: kasbah_query::Expr,
     /// Events at or after this time, ns.
@@ -156,6 +159,7 @@ impl Inner {
 
     fn correlation_drafts(
         &self,
+        detector: &Detector,
         engine: &Engine,
         tenant: TenantId,
         fired: &[CorrelationAlert],
@@ -166,7 +170,7 @@ impl Inner {
             let Some(info) = engine.rule(a.rule) else {
                 continue;
             };
-            if info.reported && self.detector.is_enabled(tenant, a.rule) {
+            if info.reported && detector.is_enabled(tenant, a.rule) {
                 out.push(kasbah_detect::alert::from_correlation(
                     tenant, a, info, retro,
                 ));
@@ -265,7 +269,14 @@ impl Inner {
                             let mut fired = Vec::new();
                             lc.drain(&mut fired);
                             let mut c = Vec::new();
-                            self.correlation_drafts(engine, *tenant, &fired, false, &mut c);
+                            self.correlation_drafts(
+                                &self.detector,
+                                engine,
+                                *tenant,
+                                &fired,
+                                false,
+                                &mut c,
+                            );
                             self.metrics
                                 .correlations
                                 .fetch_add(c.len() as u64, Ordering::Relaxed);
@@ -294,7 +305,14 @@ impl Inner {
                             .late
                             .fetch_add(lc.late() - late, Ordering::Relaxed);
                         let mut c = Vec::new();
-                        self.correlation_drafts(engine, tenant, &fired, false, &mut c);
+                        self.correlation_drafts(
+                            &self.detector,
+                            engine,
+                            tenant,
+                            &fired,
+                            false,
+                            &mut c,
+                        );
                         self.metrics
                             .correlations
                             .fetch_add(c.len() as u64, Ordering::Relaxed);
@@ -320,7 +338,7 @@ impl Inner {
             let mut fired = Vec::new();
             lc.tick(now, &mut fired);
             let mut c = Vec::new();
-            self.correlation_drafts(engine, *tenant, &fired, false, &mut c);
+            self.correlation_drafts(&self.detector, engine, *tenant, &fired, false, &mut c);
             self.metrics
                 .correlations
                 .fetch_add(c.len() as u64, Ordering::Relaxed);
@@ -409,7 +427,7 @@ impl Inner {
             let mut fired = Vec::new();
             lc.drain(&mut fired);
             let mut c = Vec::new();
-            self.correlation_drafts(&engine, *tenant, &fired, false, &mut c);
+            self.correlation_drafts(&self.detector, &engine, *tenant, &fired, false, &mut c);
             drafts.extend(c.into_iter().map(|a| (a, None)));
         }
         self.record(drafts, true);
@@ -451,6 +469,39 @@ impl Detection {
     /// The detector (engine and per-tenant rule states).
     pub fn detector(&self) -> &Arc<Detector> {
         &self.inner.detector
+    }
+
+    /// Compiles rules given as text (a retro-hunt's new rule set) with the server's placeholders
+    /// and mappings. Errors are the diagnostics of the documents that did not load.
+    pub fn compile_adhoc(
+        &self,
+        yaml: &str,
+    ) -> Result<Arc<Detector>, Vec<kasbah_sigma::Diagnostic>> {
+        let opts = kasbah_detect::LoadOptions {
+            placeholders: self.inner.cfg.placeholders.clone(),
+            mappings: self.inner.cfg.mappings.clone(),
+        };
+        let cfg = kasbah_detect::loader::config(&opts).map_err(|e| {
+            vec![kasbah_sigma::Diagnostic::new(
+                &Arc::from("config"),
+                0,
+                kasbah_sigma::Code::Structure,
+                e.to_string(),
+            )]
+        })?;
+        let mut set = kasbah_sigma::RuleSet::new();
+        set.add("request", yaml);
+        let engine = Engine::build(&set, &cfg);
+        let errors: Vec<_> = engine
+            .diagnostics()
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        if !errors.is_empty() || engine.rules().is_empty() {
+            return Err(errors);
+        }
+        Ok(Arc::new(Detector::new(Arc::new(engine), 0x7e7_0000)))
     }
 
     /// Counters.
@@ -556,16 +607,21 @@ impl Detection {
         req: &RetroRequest,
     ) -> Result<RetroOutcome, kasbah_store::StoreError> {
         let inner = &self.inner;
-        let engine = inner.detector.engine().clone();
-        let wanted: Option<Vec<bool>> = req.rules.as_ref().map(|ids| {
-            let mut m = vec![false; engine.rules().len()];
-            for r in ids {
-                if let Some(x) = m.get_mut(r.0 as usize) {
-                    *x = true;
-                }
-            }
-            m
-        });
+        let detector: &Detector = req.adhoc.as_deref().unwrap_or(&inner.detector);
+        let engine = detector.engine().clone();
+        let wanted: Option<Vec<bool>> =
+            req.rules
+                .as_ref()
+                .filter(|_| req.adhoc.is_none())
+                .map(|ids| {
+                    let mut m = vec![false; engine.rules().len()];
+                    for r in ids {
+                        if let Some(x) = m.get_mut(r.0 as usize) {
+                            *x = true;
+                        }
+                    }
+                    m
+                });
         let mut out = RetroOutcome::default();
         let mut scratch = ScanScratch::new();
         let mut found = Findings::default();
@@ -573,8 +629,7 @@ impl Detection {
         let record = |alerts: Vec<NewAlert>, out: &mut RetroOutcome| {
             let keep = |a: &NewAlert| {
                 wanted.as_ref().is_none_or(|m| {
-                    inner
-                        .detector
+                    detector
                         .rule_id(&a.rule_id)
                         .and_then(|r| m.get(r.0 as usize).copied())
                         .unwrap_or(false)
@@ -604,9 +659,7 @@ impl Detection {
                 }
                 out.events += 1;
                 if let Some(mut ev) = stored_event(&row, tenant) {
-                    inner
-                        .detector
-                        .scan(tenant, &mut ev, &mut scratch, true, &mut found);
+                    detector.scan(tenant, &mut ev, &mut scratch, true, &mut found);
                 }
                 if found.alerts.len() >= 10_000 {
                     out.matches += found.hits;
@@ -628,7 +681,7 @@ impl Detection {
             corr.feed(c, &mut fired);
         }
         corr.finish(&mut fired);
-        inner.correlation_drafts(&engine, tenant, &fired, true, &mut flushed);
+        inner.correlation_drafts(detector, &engine, tenant, &fired, true, &mut flushed);
         record(flushed, &mut out);
         Ok(out)
     }

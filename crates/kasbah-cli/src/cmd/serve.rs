@@ -52,6 +52,22 @@ pub struct ServeArgs {
     /// PEM private key for HTTPS.
     #[arg(long, env = "KASBAH_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Sigma rule files or folders to detect with, instead of the built-in rules (repeatable,
+    /// or `:`-separated in $KASBAH_RULES, as for `kasbah hunt`). Adds to `[detection] rules`.
+    #[arg(
+        short = 'r',
+        long = "rules",
+        value_name = "RULES_DIR",
+        env = "KASBAH_RULES",
+        value_delimiter = ':'
+    )]
+    rules: Vec<PathBuf>,
+    /// Keep the built-in rules as well when --rules is given.
+    #[arg(long)]
+    builtin_rules: bool,
+    /// Values of Sigma `expand` placeholders (YAML), as for `kasbah hunt`.
+    #[arg(long, value_name = "FILE")]
+    placeholders: Option<PathBuf>,
     /// Seed a `demo` tenant with the bundled sample incident and print a token for it.
     #[arg(long)]
     demo: bool,
@@ -83,6 +99,14 @@ impl ServeArgs {
         }
         c.http.tls_cert = self.tls_cert.clone().or(c.http.tls_cert);
         c.http.tls_key = self.tls_key.clone().or(c.http.tls_key);
+        if !self.rules.is_empty() {
+            // The same rules as `kasbah hunt -r ...`: alerts then agree with hunt exactly.
+            c.detection.rules.extend(self.rules.iter().cloned());
+            c.detection.builtin_rules = self.builtin_rules;
+        }
+        if let Some(p) = &self.placeholders {
+            c.detection.placeholders = Some(p.clone());
+        }
         Ok(c)
     }
 }

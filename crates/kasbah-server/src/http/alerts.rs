@@ -83,6 +83,7 @@ pub fn alert_json(a: &Alert) -> Value {
         "first_seen": rfc3339(n.first_seen),
         "last_seen": rfc3339(n.last_seen),
         "count": n.count,
+        "event_count": n.count,
         "event_ids": n.event_ids,
         "retro": n.retro,
         "details": serde_json::from_str::<Value>(&n.details).unwrap_or(Value::Null),
@@ -764,13 +765,15 @@ pub(super) async fn delete_suppression(
 #[serde(deny_unknown_fields)]
 struct RetroBody {
     rules: Option<Vec<String>>,
+    sigma: Option<String>,
     query: Option<String>,
     from: Value,
     to: Option<Value>,
 }
 
-/// `POST /api/v1/retrohunt` `{"rules": [ids] (default: every enabled rule), "query" (default
-/// `*`), "from", "to"}`: runs the rules over stored events and raises retrospective alerts.
+/// `POST /api/v1/retrohunt` `{"rules": [ids] (default: every enabled rule) | "sigma": "YAML of
+/// new rules", "query" (default `*`), "from", "to"}`: runs the rules over stored events and
+/// raises retrospective alerts.
 pub(super) async fn retrohunt(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -787,6 +790,26 @@ pub(super) async fn retrohunt(
         .map(|v| timespec::parse_value(v, now))
         .transpose()
         .map_err(ApiError::bad_request)?;
+    if body.sigma.is_some() && body.rules.is_some() {
+        return Err(ApiError::bad_request(
+            "give rules (ids of loaded rules) or sigma (new rules), not both",
+        ));
+    }
+    let adhoc = match &body.sigma {
+        None => None,
+        Some(text) => Some(d.compile_adhoc(text).map_err(|diags| {
+            let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_rule",
+                if lines.is_empty() {
+                    "sigma: no detection or correlation rule in the text".to_string()
+                } else {
+                    format!("sigma: {}", lines.join("; "))
+                },
+            )
+        })?),
+    };
     let rules = body
         .rules
         .as_ref()
@@ -808,6 +831,7 @@ pub(super) async fn retrohunt(
     }
     let req = RetroRequest {
         rules,
+        adhoc,
         filter: q.filter,
         from: Some(from),
         to,
@@ -818,6 +842,7 @@ pub(super) async fn retrohunt(
         let out = d.retro_hunt(p.tenant, &req)?;
         let detail = json!({
             "rules": body.rules,
+            "sigma": body.sigma.is_some(),
             "query": body.query,
             "from": rfc3339(from),
             "to": to.map(rfc3339),
