@@ -149,8 +149,22 @@ pub fn from_event(
     event_id: Option<&str>,
     retro: bool,
 ) -> NewAlert {
-    let rule_id = info.id_or_title().to_owned();
     let entities = entities(ev);
+    let key = dedup_key(info.id_or_title(), &entities);
+    draft(tenant, ev, info, entities, key, event_id, retro)
+}
+
+/// [`from_event`] with the event's entities and the dedup key already computed (the detector
+/// needs them first, to merge repeated matches without drafting).
+pub fn draft(
+    tenant: TenantId,
+    ev: &Event,
+    info: &RuleInfo,
+    entities: Vec<Entity>,
+    dedup_key: String,
+    event_id: Option<&str>,
+    retro: bool,
+) -> NewAlert {
     let mut details = Map::new();
     for (k, v) in notable(ev, info) {
         details.insert(k, Json::String(v));
@@ -161,8 +175,8 @@ pub fn from_event(
     }
     NewAlert {
         tenant,
-        dedup_key: dedup_key(&rule_id, &entities),
-        rule_id,
+        dedup_key,
+        rule_id: info.id_or_title().to_owned(),
         rule_title: info.meta.title.clone(),
         level: info.level().as_str().to_owned(),
         tags: info.meta.tags.clone(),
@@ -174,6 +188,13 @@ pub fn from_event(
         event_ids: event_id.map(str::to_owned).into_iter().collect(),
         retro,
         details: Json::Object(details).to_string(),
+    }
+}
+
+/// Adds an event id to an alert's list unless it is there or the list is full.
+pub fn add_event_id(ids: &mut Vec<String>, id: &str) {
+    if ids.len() < kasbah_meta::MAX_EVENT_IDS && !ids.iter().any(|x| x == id) {
+        ids.push(id.to_owned());
     }
 }
 
@@ -241,13 +262,8 @@ pub fn merge(a: &mut NewAlert, b: NewAlert) {
     a.count += b.count;
     a.first_seen = a.first_seen.min(b.first_seen);
     a.last_seen = a.last_seen.max(b.last_seen);
-    for id in b.event_ids {
-        if a.event_ids.len() >= kasbah_meta::MAX_EVENT_IDS {
-            break;
-        }
-        if !a.event_ids.contains(&id) {
-            a.event_ids.push(id);
-        }
+    for id in &b.event_ids {
+        add_event_id(&mut a.event_ids, id);
     }
 }
 

@@ -70,11 +70,8 @@ impl Findings {
         a.count += 1;
         a.first_seen = a.first_seen.min(ts);
         a.last_seen = a.last_seen.max(ts);
-        if let Some(id) = event_id
-            && a.event_ids.len() < kasbah_meta::MAX_EVENT_IDS
-            && !a.event_ids.iter().any(|x| x == id)
-        {
-            a.event_ids.push(id.to_owned());
+        if let Some(id) = event_id {
+            alert::add_event_id(&mut a.event_ids, id);
         }
         self.hits += 1;
         true
@@ -195,7 +192,9 @@ impl Detector {
         }
         self.engine.captures(ev, &s.hits, &mut out.captures);
         let mask = self.mask(tenant);
-        let mut event_id: Option<String> = None;
+        // The event's id and entities, the same for every rule it matches: computed once, at
+        // the first reported match.
+        let mut about: Option<(String, Vec<kasbah_event::Entity>)> = None;
         for h in &s.hits {
             let Some(info) = self.engine.rule(h.rule) else {
                 continue;
@@ -206,28 +205,42 @@ impl Detector {
             if !info.reported || off {
                 continue;
             }
-            if event_id.is_none() {
-                let id = match ev.get_name(EVENT_ID) {
-                    Some(Value::Str(s)) if !s.is_empty() => s.to_string(),
-                    _ => {
-                        let id = self.new_event_id();
-                        ev.fields.set(FieldId::intern(EVENT_ID), id.as_str());
-                        id
-                    }
-                };
-                event_id = Some(id);
-            }
-            let entities = alert::entities(ev);
-            let key = alert::dedup_key(info.id_or_title(), &entities);
-            if !out.merge_hit(&key, ev.timestamp.as_nanos(), event_id.as_deref()) {
-                out.push(alert::from_event(
+            let (event_id, entities) =
+                about.get_or_insert_with(|| (self.event_id(ev), alert::entities(ev)));
+            let key = alert::dedup_key(info.id_or_title(), entities);
+            if !out.merge_hit(&key, ev.timestamp.as_nanos(), Some(event_id)) {
+                out.push(alert::draft(
                     tenant,
                     ev,
                     info,
-                    event_id.as_deref(),
+                    entities.clone(),
+                    key,
+                    Some(event_id),
                     retro,
                 ));
             }
+        }
+    }
+
+    /// The event's `event.id`, stamping a new one on it when it has none.
+    fn event_id(&self, ev: &mut Event) -> String {
+        match ev.get_name(EVENT_ID) {
+            Some(Value::Str(s)) if !s.is_empty() => s.to_string(),
+            _ => {
+                let id = self.new_event_id();
+                ev.fields.set(FieldId::intern(EVENT_ID), id.as_str());
+                id
+            }
+        }
+    }
+
+    /// Matches one event for its correlation captures only (rebuilding correlation state): no
+    /// draft, no id.
+    pub fn captures(&self, ev: &Event, s: &mut ScanScratch, out: &mut Vec<Capture>) {
+        s.hits.clear();
+        self.engine.matches(ev, &mut s.scratch, &mut s.hits);
+        if !s.hits.is_empty() {
+            self.engine.captures(ev, &s.hits, out);
         }
     }
 }

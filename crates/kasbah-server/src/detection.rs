@@ -27,7 +27,7 @@ use kasbah_meta::{AlertRepo, NewAlert, Suppression};
 use kasbah_parse::{Format, Item, Origin, ParseOptions};
 use kasbah_sigma::{CorrelationAlert, Engine, RuleId};
 use kasbah_store::Store;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::config::DetectionConfig;
 
@@ -157,24 +157,42 @@ impl Inner {
         self.suppressions.read().ok()?.get(&tenant).cloned()
     }
 
+    /// Turns fired correlations into drafts of reported, enabled rules; `received` is when
+    /// the batch that completed them arrived (for the latency), when known.
     fn correlation_drafts(
         &self,
         detector: &Detector,
-        engine: &Engine,
         tenant: TenantId,
         fired: &[CorrelationAlert],
         retro: bool,
-        out: &mut Vec<NewAlert>,
+        received: Option<Instant>,
+        out: &mut Vec<(NewAlert, Option<Instant>)>,
     ) {
+        let engine = detector.engine();
         for a in fired {
             let Some(info) = engine.rule(a.rule) else {
                 continue;
             };
             if info.reported && detector.is_enabled(tenant, a.rule) {
-                out.push(kasbah_detect::alert::from_correlation(
-                    tenant, a, info, retro,
-                ));
+                let d = kasbah_detect::alert::from_correlation(tenant, a, info, retro);
+                out.push((d, received));
+                if !retro {
+                    self.metrics.correlations.fetch_add(1, Ordering::Relaxed);
+                }
             }
+        }
+    }
+
+    /// Releases every tenant's reorder buffer (shutdown, end of a bulk load) into drafts.
+    fn drain_all(
+        &self,
+        live: &mut FxHashMap<TenantId, LiveCorrelator<'_>>,
+        out: &mut Vec<(NewAlert, Option<Instant>)>,
+    ) {
+        for (tenant, lc) in live.iter_mut() {
+            let mut fired = Vec::new();
+            lc.drain(&mut fired);
+            self.correlation_drafts(&self.detector, *tenant, &fired, false, None, out);
         }
     }
 
@@ -265,23 +283,7 @@ impl Inner {
             match job {
                 Job::Barrier(tx, flush) => {
                     if flush {
-                        for (tenant, lc) in live.iter_mut() {
-                            let mut fired = Vec::new();
-                            lc.drain(&mut fired);
-                            let mut c = Vec::new();
-                            self.correlation_drafts(
-                                &self.detector,
-                                engine,
-                                *tenant,
-                                &fired,
-                                false,
-                                &mut c,
-                            );
-                            self.metrics
-                                .correlations
-                                .fetch_add(c.len() as u64, Ordering::Relaxed);
-                            drafts.extend(c.into_iter().map(|a| (a, None)));
-                        }
+                        self.drain_all(live, &mut drafts);
                     }
                     barriers.push(tx);
                 }
@@ -304,19 +306,14 @@ impl Inner {
                         self.metrics
                             .late
                             .fetch_add(lc.late() - late, Ordering::Relaxed);
-                        let mut c = Vec::new();
                         self.correlation_drafts(
                             &self.detector,
-                            engine,
                             tenant,
                             &fired,
                             false,
-                            &mut c,
+                            Some(received),
+                            &mut drafts,
                         );
-                        self.metrics
-                            .correlations
-                            .fetch_add(c.len() as u64, Ordering::Relaxed);
-                        drafts.extend(c.into_iter().map(|a| (a, Some(received))));
                     }
                     drafts.extend(findings.alerts.into_iter().map(|a| (a, Some(received))));
                 }
@@ -331,18 +328,13 @@ impl Inner {
         }
     }
 
-    fn tick<'e>(&self, engine: &'e Engine, live: &mut FxHashMap<TenantId, LiveCorrelator<'e>>) {
+    fn tick(&self, live: &mut FxHashMap<TenantId, LiveCorrelator<'_>>) {
         let now = Instant::now();
         let mut drafts = Vec::new();
         for (tenant, lc) in live.iter_mut() {
             let mut fired = Vec::new();
             lc.tick(now, &mut fired);
-            let mut c = Vec::new();
-            self.correlation_drafts(&self.detector, engine, *tenant, &fired, false, &mut c);
-            self.metrics
-                .correlations
-                .fetch_add(c.len() as u64, Ordering::Relaxed);
-            drafts.extend(c.into_iter().map(|a| (a, None)));
+            self.correlation_drafts(&self.detector, *tenant, &fired, false, None, &mut drafts);
         }
         self.record(drafts, true);
     }
@@ -362,16 +354,15 @@ impl Inner {
                 continue;
             };
             let mut scratch = ScanScratch::new();
-            let mut found = Findings::default();
+            let mut captures = Vec::new();
             let scanned = self.store.scan(
                 tenant,
                 &all.filter,
                 Some(newest.saturating_sub(span)),
                 None,
                 |_, row| {
-                    if let Some(mut ev) = stored_event(&row, tenant) {
-                        self.detector
-                            .scan(tenant, &mut ev, &mut scratch, false, &mut found);
+                    if let Some(ev) = stored_event(&row, tenant) {
+                        self.detector.captures(&ev, &mut scratch, &mut captures);
                     }
                     true
                 },
@@ -380,14 +371,15 @@ impl Inner {
                 tracing::warn!(tenant = tenant.0, error = %e, "correlation state not rebuilt");
                 continue;
             }
-            if found.captures.is_empty() {
+            if captures.is_empty() {
                 continue;
             }
-            let n = found.captures.len();
-            found.captures.sort_by_key(|c| c.ts);
+            let n = captures.len();
             let mut lc = LiveCorrelator::new(engine, lateness);
+            // Everything is released (in event-time order) and what fires is discarded: it was
+            // raised before the restart.
             let mut discard = Vec::new();
-            lc.push(found.captures, Instant::now(), &mut discard);
+            lc.push(captures, Instant::now(), &mut discard);
             lc.drain(&mut discard);
             tracing::info!(
                 tenant = tenant.0,
@@ -414,7 +406,7 @@ impl Inner {
                     }
                     self.process(&engine, &mut live, jobs);
                 }
-                Err(RecvTimeoutError::Timeout) => self.tick(&engine, &mut live),
+                Err(RecvTimeoutError::Timeout) => self.tick(&mut live),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             let pending: usize = live.values().map(LiveCorrelator::pending).sum();
@@ -423,13 +415,7 @@ impl Inner {
         // Shutdown: windows whose events all arrived are evaluated; open ones are rebuilt from
         // the store at the next start.
         let mut drafts = Vec::new();
-        for (tenant, lc) in live.iter_mut() {
-            let mut fired = Vec::new();
-            lc.drain(&mut fired);
-            let mut c = Vec::new();
-            self.correlation_drafts(&self.detector, &engine, *tenant, &fired, false, &mut c);
-            drafts.extend(c.into_iter().map(|a| (a, None)));
-        }
+        self.drain_all(&mut live, &mut drafts);
         self.record(drafts, true);
     }
 }
@@ -608,49 +594,15 @@ impl Detection {
     ) -> Result<RetroOutcome, kasbah_store::StoreError> {
         let inner = &self.inner;
         let detector: &Detector = req.adhoc.as_deref().unwrap_or(&inner.detector);
-        let engine = detector.engine().clone();
-        let wanted: Option<Vec<bool>> =
-            req.rules
-                .as_ref()
-                .filter(|_| req.adhoc.is_none())
-                .map(|ids| {
-                    let mut m = vec![false; engine.rules().len()];
-                    for r in ids {
-                        if let Some(x) = m.get_mut(r.0 as usize) {
-                            *x = true;
-                        }
-                    }
-                    m
-                });
+        let wanted: Option<FxHashSet<RuleId>> = req
+            .rules
+            .as_ref()
+            .filter(|_| req.adhoc.is_none())
+            .map(|ids| ids.iter().copied().collect());
         let mut out = RetroOutcome::default();
         let mut scratch = ScanScratch::new();
         let mut found = Findings::default();
-        let mut flushed: Vec<NewAlert> = Vec::new();
-        let record = |alerts: Vec<NewAlert>, out: &mut RetroOutcome| {
-            let keep = |a: &NewAlert| {
-                wanted.as_ref().is_none_or(|m| {
-                    detector
-                        .rule_id(&a.rule_id)
-                        .and_then(|r| m.get(r.0 as usize).copied())
-                        .unwrap_or(false)
-                })
-            };
-            let drafts: Vec<(NewAlert, Option<Instant>)> = alerts
-                .into_iter()
-                .filter(keep)
-                .map(|mut a| {
-                    // Retrospective alerts never merge into live ones.
-                    a.dedup_key.insert_str(0, "retro\u{1f}");
-                    (a, None)
-                })
-                .collect();
-            let (c, m, s) = inner.record(drafts, false);
-            out.created += c;
-            out.merged += m;
-            out.suppressed += s;
-        };
-        let mut captures = Vec::new();
-        let scanned = inner
+        inner
             .store
             .scan(tenant, &req.filter, req.from, req.to, |_, row| {
                 if out.events >= MAX_RETRO_EVENTS {
@@ -661,28 +613,24 @@ impl Detection {
                 if let Some(mut ev) = stored_event(&row, tenant) {
                     detector.scan(tenant, &mut ev, &mut scratch, true, &mut found);
                 }
-                if found.alerts.len() >= 10_000 {
-                    out.matches += found.hits;
-                    let f = std::mem::take(&mut found);
-                    captures.extend(f.captures);
-                    flushed.extend(f.alerts);
-                }
                 true
-            });
-        scanned?;
-        out.matches += found.hits;
-        captures.extend(found.captures);
-        flushed.extend(found.alerts);
+            })?;
+        out.matches = found.hits;
         // Correlations over the whole range, in event time.
-        captures.sort_by_key(|c| c.ts);
-        let mut corr = kasbah_sigma::Correlator::new(&engine);
-        let mut fired = Vec::new();
-        for c in captures {
-            corr.feed(c, &mut fired);
+        let fired = kasbah_sigma::Correlator::run_batch(detector.engine(), found.captures);
+        let mut drafts: Vec<(NewAlert, Option<Instant>)> =
+            found.alerts.into_iter().map(|a| (a, None)).collect();
+        inner.correlation_drafts(detector, tenant, &fired, true, None, &mut drafts);
+        drafts.retain(|(a, _)| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| detector.rule_id(&a.rule_id).is_some_and(|r| w.contains(&r)))
+        });
+        for (a, _) in &mut drafts {
+            // Retrospective alerts never merge into live ones.
+            a.dedup_key.insert_str(0, "retro\u{1f}");
         }
-        corr.finish(&mut fired);
-        inner.correlation_drafts(detector, &engine, tenant, &fired, true, &mut flushed);
-        record(flushed, &mut out);
+        (out.created, out.merged, out.suppressed) = inner.record(drafts, false);
         Ok(out)
     }
 

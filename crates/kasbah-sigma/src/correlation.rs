@@ -788,6 +788,22 @@ impl<'e> Correlator<'e> {
         });
     }
 
+    /// Correlates a whole batch of captures (any order): sorted by event time, fed, finished.
+    /// What `kasbah hunt` and retro-hunts do over a closed set of events.
+    pub fn run_batch(engine: &'e Engine, mut captures: Vec<Capture>) -> Vec<CorrelationAlert> {
+        let mut out = Vec::new();
+        if captures.is_empty() {
+            return out;
+        }
+        captures.sort_by_key(|c| c.ts);
+        let mut c = Correlator::new(engine);
+        for cap in captures {
+            c.feed(cap, &mut out);
+        }
+        c.finish(&mut out);
+        out
+    }
+
     /// End of input: evaluates every open tumbling window. Alerts go to `out`.
     pub fn finish(&mut self, out: &mut Vec<CorrelationAlert>) {
         for ci in 0..self.windows.len() {

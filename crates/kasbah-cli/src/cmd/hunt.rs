@@ -339,21 +339,12 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     }
 
     // Correlations, in event time.
-    if !captures.is_empty() {
-        captures.sort_by_key(|c| c.ts);
-        let mut correlator = Correlator::new(engine);
-        let mut alerts = Vec::new();
-        for c in captures {
-            correlator.feed(c, &mut alerts);
-        }
-        correlator.finish(&mut alerts);
-        for a in &alerts {
-            if let Some(info) = engine.rule(a.rule)
-                && info.reported
-                && info.level() >= detector.min_level
-            {
-                detections.push(output::correlation_detection(a, info));
-            }
+    for a in &Correlator::run_batch(engine, captures) {
+        if let Some(info) = engine.rule(a.rule)
+            && info.reported
+            && info.level() >= detector.min_level
+        {
+            detections.push(output::correlation_detection(a, info));
         }
     }
 
@@ -494,12 +485,7 @@ mod tests {
             keep_event: true,
         };
         let (dets, caps) = d.detect(&[ev(10, "C:\\W\\whoami.exe"), ev(20, "C:\\W\\whoami.exe")]);
-        let mut correlator = Correlator::new(&engine);
-        let mut alerts = Vec::new();
-        for c in caps {
-            correlator.feed(c, &mut alerts);
-        }
-        correlator.finish(&mut alerts);
+        let alerts = Correlator::run_batch(&engine, caps);
         assert_eq!(alerts.len(), 1);
         let mut all = dets;
         for a in &alerts {

@@ -65,9 +65,8 @@ pub struct ServeArgs {
     /// Keep the built-in rules as well when --rules is given.
     #[arg(long)]
     builtin_rules: bool,
-    /// Values of Sigma `expand` placeholders (YAML), as for `kasbah hunt`.
-    #[arg(long, value_name = "FILE")]
-    placeholders: Option<PathBuf>,
+    #[command(flatten)]
+    rule_opts: super::rules::RuleOpts,
     /// Seed a `demo` tenant with the bundled sample incident and print a token for it.
     #[arg(long)]
     demo: bool,
@@ -104,9 +103,12 @@ impl ServeArgs {
             c.detection.rules.extend(self.rules.iter().cloned());
             c.detection.builtin_rules = self.builtin_rules;
         }
-        if let Some(p) = &self.placeholders {
+        if let Some(p) = &self.rule_opts.placeholders {
             c.detection.placeholders = Some(p.clone());
         }
+        c.detection
+            .mappings
+            .extend(self.rule_opts.mappings.iter().cloned());
         Ok(c)
     }
 }

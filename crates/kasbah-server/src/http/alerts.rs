@@ -3,6 +3,7 @@
 //! scope, changes `write`, the audit trail `admin`. Every id is scoped to the caller's tenant:
 //! another tenant's alert is "not found", never "forbidden", so ids leak nothing.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -138,8 +139,8 @@ fn json_body<T: DeserializeOwned>(
         .map_err(|e| ApiError::bad_request(format!("the body must be JSON {shape}: {e}")))
 }
 
-fn detection(state: &Shared) -> Result<&Detection, ApiError> {
-    state.detection.as_deref().ok_or_else(|| {
+fn detection(state: &Shared) -> Result<Arc<Detection>, ApiError> {
+    state.detection.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
             "detection_disabled",
@@ -497,7 +498,7 @@ pub(super) async fn rules(
     Q(params): Q<RulesParams>,
 ) -> Result<Json<Value>, ApiError> {
     let p = who(&state, &headers, Scope::Read)?;
-    let d = detection(&state)?;
+    let d = &*detection(&state)?;
     let reports = d.rule_report(p.tenant);
     let mut seen = rustc_hash::FxHashSet::default();
     let mut out = Vec::new();
@@ -559,7 +560,7 @@ pub(super) async fn rule(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let p = who(&state, &headers, Scope::Read)?;
-    let d = detection(&state)?;
+    let d = &*detection(&state)?;
     let rid = find_rule(d, &id)?;
     let mut v = rule_json(d, p.tenant, rid);
     if let Some(r) = d.rule_report(p.tenant).iter().find(|r| r.rule_id == id) {
@@ -579,7 +580,7 @@ async fn set_enabled(
     enabled: bool,
 ) -> Result<Json<Value>, ApiError> {
     let p = who(&state, &headers, Scope::Write)?;
-    let d = detection(&state)?.clone_arc(&state)?;
+    let d = detection(&state)?;
     let rid = find_rule(&d, &id)?;
     let st = state.clone();
     blocking(move || {
@@ -590,15 +591,6 @@ async fn set_enabled(
         Ok(Json(rule_json(&d, p.tenant, rid)))
     })
     .await
-}
-
-impl Detection {
-    fn clone_arc(&self, state: &Shared) -> Result<std::sync::Arc<Detection>, ApiError> {
-        state
-            .detection
-            .clone()
-            .ok_or_else(|| ApiError::internal("detection vanished"))
-    }
 }
 
 /// `POST /api/v1/rules/{id}/enable`.
@@ -780,7 +772,7 @@ pub(super) async fn retrohunt(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let p = who(&state, &headers, Scope::Write)?;
-    let d = detection(&state)?.clone_arc(&state)?;
+    let d = detection(&state)?;
     let body: RetroBody = json_body(b, r#"{"rules", "query", "from", "to"}"#)?;
     let now = Timestamp::now().as_nanos();
     let from = timespec::parse_value(&body.from, now).map_err(ApiError::bad_request)?;
