@@ -18,6 +18,17 @@ use crate::alert;
 /// The `event.id` field.
 const EVENT_ID: &str = "event.id";
 
+/// Where the scanned events come from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Events about to be stored: matched events get an `event.id` (kept if they have one) so
+    /// alerts can link to them.
+    Live,
+    /// Events already in the store (retro-hunts): only their stored `event.id` is used, since
+    /// an id given now would name nothing in the store; drafts are marked retrospective.
+    Retro,
+}
+
 /// Per-thread scratch space of [`Detector::scan`].
 #[derive(Default)]
 pub struct ScanScratch {
@@ -176,13 +187,12 @@ impl Detector {
     }
 
     /// Matches one event of `tenant`, adding its alert drafts and captures to `out`.
-    /// `retro` marks drafts of a retro-hunt.
     pub fn scan(
         &self,
         tenant: TenantId,
         ev: &mut Event,
         s: &mut ScanScratch,
-        retro: bool,
+        mode: Mode,
         out: &mut Findings,
     ) {
         s.hits.clear();
@@ -194,7 +204,7 @@ impl Detector {
         let mask = self.mask(tenant);
         // The event's id and entities, the same for every rule it matches: computed once, at
         // the first reported match.
-        let mut about: Option<(String, Vec<kasbah_event::Entity>)> = None;
+        let mut about: Option<(Option<String>, Vec<kasbah_event::Entity>)> = None;
         for h in &s.hits {
             let Some(info) = self.engine.rule(h.rule) else {
                 continue;
@@ -206,30 +216,31 @@ impl Detector {
                 continue;
             }
             let (event_id, entities) =
-                about.get_or_insert_with(|| (self.event_id(ev), alert::entities(ev)));
+                about.get_or_insert_with(|| (self.event_id(ev, mode), alert::entities(ev)));
             let key = alert::dedup_key(info.id_or_title(), entities);
-            if !out.merge_hit(&key, ev.timestamp.as_nanos(), Some(event_id)) {
+            if !out.merge_hit(&key, ev.timestamp.as_nanos(), event_id.as_deref()) {
                 out.push(alert::draft(
                     tenant,
                     ev,
                     info,
                     entities.clone(),
                     key,
-                    Some(event_id),
-                    retro,
+                    event_id.as_deref(),
+                    mode == Mode::Retro,
                 ));
             }
         }
     }
 
-    /// The event's `event.id`, stamping a new one on it when it has none.
-    fn event_id(&self, ev: &mut Event) -> String {
-        match ev.get_name(EVENT_ID) {
-            Some(Value::Str(s)) if !s.is_empty() => s.to_string(),
-            _ => {
+    /// The event's `event.id`; live events without one get a new one stamped on them.
+    fn event_id(&self, ev: &mut Event, mode: Mode) -> Option<String> {
+        match (ev.get_name(EVENT_ID), mode) {
+            (Some(Value::Str(s)), _) if !s.is_empty() => Some(s.to_string()),
+            (_, Mode::Retro) => None,
+            (_, Mode::Live) => {
                 let id = self.new_event_id();
                 ev.fields.set(FieldId::intern(EVENT_ID), id.as_str());
-                id
+                Some(id)
             }
         }
     }
@@ -281,11 +292,11 @@ mod tests {
         let mut s = ScanScratch::new();
         let mut f = Findings::default();
         let mut a = ev("C:\\whoami.exe", "WS1");
-        d.scan(TenantId(1), &mut a, &mut s, false, &mut f);
+        d.scan(TenantId(1), &mut a, &mut s, Mode::Live, &mut f);
         let mut b = ev("C:\\whoami.exe", "WS1");
-        d.scan(TenantId(1), &mut b, &mut s, false, &mut f);
+        d.scan(TenantId(1), &mut b, &mut s, Mode::Live, &mut f);
         let mut c = ev("C:\\notepad.txt", "WS1");
-        d.scan(TenantId(1), &mut c, &mut s, false, &mut f);
+        d.scan(TenantId(1), &mut c, &mut s, Mode::Live, &mut f);
         assert_eq!(f.hits, 4, "two events, two rules each");
         assert_eq!(f.alerts.len(), 2, "merged by rule and entities");
         assert!(
@@ -317,7 +328,7 @@ mod tests {
             TenantId(1),
             &mut ev("C:\\whoami.exe", "H"),
             &mut s,
-            false,
+            Mode::Live,
             &mut f1,
         );
         assert_eq!(f1.alerts.len(), 1);
@@ -328,11 +339,30 @@ mod tests {
             TenantId(2),
             &mut ev("C:\\whoami.exe", "H"),
             &mut s,
-            false,
+            Mode::Live,
             &mut f2,
         );
         assert_eq!(f2.alerts.len(), 2);
         d.set_disabled(TenantId(1), []);
         assert!(d.is_enabled(TenantId(1), w));
+    }
+
+    #[test]
+    fn retro_scans_link_only_ids_the_store_has() {
+        let d = detector();
+        let mut s = ScanScratch::new();
+        let mut f = Findings::default();
+        let mut stored = ev("C:\\whoami.exe", "H");
+        stored.fields.set_name("event.id", "kept-1");
+        d.scan(TenantId(1), &mut stored, &mut s, Mode::Retro, &mut f);
+        let mut unlinked = ev("C:\\whoami.exe", "H");
+        d.scan(TenantId(1), &mut unlinked, &mut s, Mode::Retro, &mut f);
+        assert!(unlinked.get_name("event.id").is_none(), "no id invented");
+        assert!(f.alerts.iter().all(|a| a.retro && a.count == 2));
+        assert!(
+            f.alerts
+                .iter()
+                .all(|a| a.event_ids == vec!["kept-1".to_string()])
+        );
     }
 }

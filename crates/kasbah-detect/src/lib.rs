@@ -20,7 +20,7 @@ pub mod loader;
 pub mod stats;
 pub mod suppress;
 
-pub use detector::{Detector, Findings, ScanScratch};
+pub use detector::{Detector, Findings, Mode, ScanScratch};
 pub use live::LiveCorrelator;
 pub use loader::{LoadError, LoadOptions, Loaded};
 pub use stats::{RuleReport, RuleStats};

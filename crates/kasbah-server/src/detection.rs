@@ -21,7 +21,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use kasbah_detect::{Detector, Findings, LiveCorrelator, RuleReport, RuleStats, ScanScratch};
+use kasbah_detect::{Detector, Findings, LiveCorrelator, Mode, RuleReport, RuleStats, ScanScratch};
 use kasbah_event::{Event, TenantId};
 use kasbah_meta::{AlertRepo, NewAlert, Suppression};
 use kasbah_parse::{Format, Item, Origin, ParseOptions};
@@ -611,7 +611,7 @@ impl Detection {
                 }
                 out.events += 1;
                 if let Some(mut ev) = stored_event(&row, tenant) {
-                    detector.scan(tenant, &mut ev, &mut scratch, true, &mut found);
+                    detector.scan(tenant, &mut ev, &mut scratch, Mode::Retro, &mut found);
                 }
                 true
             })?;

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kasbah_detect::{Detector, Findings, ScanScratch};
+use kasbah_detect::{Detector, Findings, Mode, ScanScratch};
 use kasbah_event::{Event, OutputOptions, TenantId};
 use kasbah_parse::{BadRecord, Format, Item, Origin, ParseOptions};
 use kasbah_store::{Batch, Lsn, Store, StoreError, StoredEvent};
@@ -52,7 +52,7 @@ impl Prep<'_> {
             t.annotate(self.tenant, e);
         }
         if let Some(d) = self.detector {
-            SCAN.with(|s| d.scan(self.tenant, e, &mut s.borrow_mut(), false, found));
+            SCAN.with(|s| d.scan(self.tenant, e, &mut s.borrow_mut(), Mode::Live, found));
         }
         encode(e)
     }
