@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use server::{Options, Server, delete_auth, get_auth, kasbah, post, repo, scratch};
+use server::{Options, Server, delete_auth, get_auth, kasbah, post, scratch};
 
 /// The built-in Mimikatz rule (`rules/kasbah_win_mimikatz.yml`).
 const MIMIKATZ: &str = "6829e098-739b-4a84-9345-8b1cf7ea16a6";
@@ -404,21 +404,6 @@ fn correlation_accepts_late_events_and_keeps_its_windows_across_a_crash() {
     assert!(alerts(&s, &t, "rule_id=32078f22-8acd-40de-a561-8f05ce678a5b").is_empty());
 }
 
-fn shared() -> Option<PathBuf> {
-    let p = std::env::var_os("KASBAH_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared"));
-    if p.join("sigma/rules").is_dir() && p.join("evtx/EVTX-ATTACK-SAMPLES").is_dir() {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIPPED: shared data not found at {} (set KASBAH_SHARED)",
-            p.display()
-        );
-        None
-    }
-}
-
 fn evtx_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .expect("list")
@@ -440,7 +425,9 @@ fn evtx_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn evtx_uploads_raise_exactly_the_rules_hunt_reports() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = server::shared(&["sigma/rules", "evtx/EVTX-ATTACK-SAMPLES"]) else {
+        return;
+    };
     let sigma = shared.join("sigma");
     let dirs: Vec<PathBuf> = ["rules", "rules-emerging-threats", "rules-threat-hunting"]
         .iter()

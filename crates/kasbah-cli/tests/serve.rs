@@ -274,10 +274,7 @@ fn uploads_parse_files_and_refuse_archives_and_oversize_bodies() {
 
 #[test]
 fn shared_evtx_upload_is_searchable() {
-    let Some(evtx) = shared_evtx() else {
-        eprintln!("skipped: ../shared/evtx not found (set KASBAH_SHARED)");
-        return;
-    };
+    let Some(evtx) = shared_evtx() else { return };
     let dir = scratch("evtx");
     let s = Server::start(&dir.join("data"), Options::default());
     let tok = s.token("ir", "ingest,read");
@@ -294,10 +291,8 @@ fn shared_evtx_upload_is_searchable() {
 }
 
 fn shared_evtx() -> Option<std::path::PathBuf> {
-    let root = std::env::var_os("KASBAH_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| server::repo().join("../shared"));
-    let dir = root.join("evtx/EVTX-ATTACK-SAMPLES/Credential Access");
+    const DIR: &str = "evtx/EVTX-ATTACK-SAMPLES/Credential Access";
+    let dir = server::shared(&[DIR])?.join(DIR);
     std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok())

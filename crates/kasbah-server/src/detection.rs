@@ -467,7 +467,8 @@ impl Detection {
             placeholders: self.inner.cfg.placeholders.clone(),
             mappings: self.inner.cfg.mappings.clone(),
         };
-        let cfg = kasbah_detect::loader::config(&opts).map_err(|e| {
+        let texts = [("request".to_owned(), yaml.to_owned())];
+        let loaded = kasbah_detect::loader::load_with(&[], &texts, &opts).map_err(|e| {
             vec![kasbah_sigma::Diagnostic::new(
                 &Arc::from("config"),
                 0,
@@ -475,18 +476,11 @@ impl Detection {
                 e.to_string(),
             )]
         })?;
-        let mut set = kasbah_sigma::RuleSet::new();
-        set.add("request", yaml);
-        let engine = Engine::build(&set, &cfg);
-        let errors: Vec<_> = engine
-            .diagnostics()
-            .iter()
-            .filter(|d| d.is_error())
-            .cloned()
-            .collect();
-        if !errors.is_empty() || engine.rules().is_empty() {
+        let errors: Vec<_> = loaded.skipped().cloned().collect();
+        if !errors.is_empty() || loaded.loaded() == 0 {
             return Err(errors);
         }
+        let engine = loaded.engine;
         Ok(Arc::new(Detector::new(Arc::new(engine), 0x7e7_0000)))
     }
 

@@ -17,6 +17,23 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The shared data folder (`../shared`, or `$KASBAH_SHARED`) if it holds every path of `needs`;
+/// otherwise says the test is skipped and why.
+pub fn shared(needs: &[&str]) -> Option<PathBuf> {
+    let root = std::env::var_os("KASBAH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared"));
+    if needs.iter().all(|n| root.join(n).exists()) {
+        Some(root)
+    } else {
+        eprintln!(
+            "SKIPPED: {needs:?} not found under {} (set KASBAH_SHARED)",
+            root.display()
+        );
+        None
+    }
+}
+
 /// A free TCP port number (also free for UDP in practice).
 pub fn free_port() -> u16 {
     loop {
