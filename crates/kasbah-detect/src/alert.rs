@@ -141,21 +141,9 @@ pub fn dedup_key(rule_id: &str, entities: &[Entity]) -> String {
     k
 }
 
-/// The alert a detection rule raises for one event. `event_id` is the event's `event.id`.
-pub fn from_event(
-    tenant: TenantId,
-    ev: &Event,
-    info: &RuleInfo,
-    event_id: Option<&str>,
-    retro: bool,
-) -> NewAlert {
-    let entities = entities(ev);
-    let key = dedup_key(info.id_or_title(), &entities);
-    draft(tenant, ev, info, entities, key, event_id, retro)
-}
-
-/// [`from_event`] with the event's entities and the dedup key already computed (the detector
-/// needs them first, to merge repeated matches without drafting).
+/// The alert a detection rule raises for one event, given the event's [`entities`] and the
+/// [`dedup_key`] (the detector computes them first, to merge repeated matches without drafting).
+/// `event_id` is the event's `event.id`.
 pub fn draft(
     tenant: TenantId,
     ev: &Event,
@@ -323,6 +311,18 @@ pub fn attack(tags: &[String]) -> Vec<Attack> {
 mod tests {
     use super::*;
     use kasbah_event::{Source, Timestamp};
+
+    fn from_event(
+        tenant: TenantId,
+        ev: &Event,
+        info: &RuleInfo,
+        event_id: Option<&str>,
+        retro: bool,
+    ) -> NewAlert {
+        let entities = entities(ev);
+        let key = dedup_key(info.id_or_title(), &entities);
+        draft(tenant, ev, info, entities, key, event_id, retro)
+    }
     use kasbah_sigma::{Config, Engine, RuleSet};
     use std::sync::Arc;
 

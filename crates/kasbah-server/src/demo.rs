@@ -108,7 +108,7 @@ pub async fn seed(state: &Shared) -> Result<Seeded, String> {
     if let Some(d) = state.detection.clone() {
         // The sample incident is complete: raise its correlation alerts now rather than after
         // the lateness period.
-        let _ = tokio::task::spawn_blocking(move || d.sync(true)).await;
+        let _ = tokio::task::spawn_blocking(move || d.flush()).await;
     }
     // Enough to explore and triage the demo, not to administer it.
     let scopes = Scopes::default()

@@ -63,9 +63,9 @@ enum Job {
         findings: Findings,
         received: Instant,
     },
-    /// Answers once every earlier job is recorded; with `true`, also releases the correlation
-    /// buffers first (end of a bulk load such as the demo seed).
-    Barrier(Sender<()>, bool),
+    /// Releases the correlation buffers and answers once every earlier job is recorded (end of
+    /// a bulk load such as the demo seed).
+    Flush(Sender<()>),
 }
 
 struct Inner {
@@ -281,10 +281,8 @@ impl Inner {
         let mut done = 0u64;
         for job in jobs {
             match job {
-                Job::Barrier(tx, flush) => {
-                    if flush {
-                        self.drain_all(live, &mut drafts);
-                    }
+                Job::Flush(tx) => {
+                    self.drain_all(live, &mut drafts);
                     barriers.push(tx);
                 }
                 Job::Found {
@@ -516,15 +514,15 @@ impl Detection {
         }
     }
 
-    /// Waits until everything submitted before the call has been recorded (blocking); with
-    /// `flush`, correlation buffers are released first instead of waiting for late events.
-    pub fn sync(&self, flush: bool) {
+    /// Releases the correlation buffers (instead of waiting for late events) and waits until
+    /// everything submitted before the call has been recorded (blocking).
+    pub fn flush(&self) {
         let (tx, rx) = mpsc::channel();
         let sent = self
             .tx
             .lock()
             .ok()
-            .and_then(|g| g.as_ref().map(|s| s.send(Job::Barrier(tx, flush)).is_ok()))
+            .and_then(|g| g.as_ref().map(|s| s.send(Job::Flush(tx)).is_ok()))
             .unwrap_or(false);
         if sent {
             let _ = rx.recv_timeout(Duration::from_secs(60));
