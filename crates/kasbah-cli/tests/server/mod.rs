@@ -62,7 +62,21 @@ pub struct Options<'a> {
 }
 
 impl Server {
+    /// Starts a server on free ports. A port found free can be taken by another test's server
+    /// before ours binds it; a server that exits at start is retried on new ports.
     pub fn start(data: &Path, opts: Options<'_>) -> Server {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::try_start(data, &opts) {
+                Ok(s) => return s,
+                Err(e) if attempt < 3 => eprintln!("retrying on new ports: {e}"),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    fn try_start(data: &Path, opts: &Options<'_>) -> Result<Server, String> {
         let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let syslog = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let tls = opts
@@ -97,22 +111,29 @@ impl Server {
             tls,
             extra,
         };
-        s.wait_ready();
-        s
+        s.ready()?;
+        Ok(s)
     }
 
-    fn wait_ready(&mut self) {
+    fn ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("kasbah serve exited early: {status}");
+                return Err(format!("kasbah serve exited early: {status}"));
             }
             if get(&self.url("/healthz")).0 == 200 {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = self.child.kill();
         panic!("kasbah serve did not become healthy");
+    }
+
+    fn wait_ready(&mut self) {
+        if let Err(e) = self.ready() {
+            panic!("{e}");
+        }
     }
 
     /// Restarts on the same data directory and ports.
