@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use server::{Options, Server, delete_auth, get_auth, kasbah, post, scratch};
+use server::{Options, Server, delete_auth, get_auth, kasbah, post, put_auth, scratch};
 
 /// The built-in Mimikatz rule (`rules/kasbah_win_mimikatz.yml`).
 const MIMIKATZ: &str = "6829e098-739b-4a84-9345-8b1cf7ea16a6";
@@ -513,4 +513,128 @@ fn evtx_uploads_raise_exactly_the_rules_hunt_reports() {
         differing.is_empty(),
         "event counts differ (rule, hunt, server): {differing:?}"
     );
+}
+
+/// A day of normal SSH activity on `host`: logins, sessions opened and closed, in order.
+fn normal_ssh(host: &str, n: u32) -> String {
+    let mut out = String::new();
+    for i in 0..n {
+        let (m, s) = (i / 60 % 60, i % 60);
+        let line = match i % 3 {
+            0 => format!(
+                "Accepted publickey for deploy from 10.0.{}.{} port {} ssh2",
+                i % 7,
+                i % 250,
+                40000 + i
+            ),
+            1 => "pam_unix(sshd:session): session opened for user deploy by (uid=0)".to_owned(),
+            _ => "pam_unix(sshd:session): session closed for user deploy".to_owned(),
+        };
+        out.push_str(&format!(
+            "Mar 14 08:{m:02}:{s:02} {host} sshd[{}]: {line}\n",
+            1000 + i / 3
+        ));
+    }
+    out
+}
+
+fn anomaly_status(s: &Server, token: &str) -> Value {
+    let (status, v) = get_auth(&s.url("/api/v1/anomaly"), token);
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+#[test]
+fn anomaly_alerts_follow_learning_explain_themselves_and_stay_per_tenant() {
+    let mut s = start(
+        "det-anomaly",
+        // Short lateness: logins feed a correlation whose buffer waits that long when quiet.
+        "[detection]\nlateness_secs = 2\n[anomaly]\nlearning_secs = 0\nlearning_events = 300\n",
+    );
+    let t = s.token("acme", "ingest,read,write");
+    let other = s.token("beta", "ingest,read,write");
+    let viewer = s.token("acme", "read");
+    let admin = s.token("acme", "admin,read");
+
+    // Learning: nothing is raised, however unusual.
+    ingest(&s, &t, &normal_ssh("web01", 300), "auth");
+    s.wait_detection(&t);
+    assert!(alerts(&s, &t, "kind=anomaly").is_empty());
+    let st = anomaly_status(&s, &t);
+    assert_eq!(st["phase"], "detecting", "{st}");
+    assert_eq!(st["learned"], 300, "{st}");
+
+    // A message shape never seen while learning, on a host: one alert, explained, linked.
+    let odd = "Mar 14 09:30:00 web01 sshd[7777]: Invalid user oracle from 203.0.113.9 port 4242\n";
+    ingest(&s, &t, odd, "auth");
+    s.wait_detection(&t);
+    let found = alerts(&s, &t, "kind=anomaly");
+    assert_eq!(found.len(), 1, "{found:?}");
+    let a = &found[0];
+    assert_eq!(a["rule_id"], "kasbah.anomaly.new_template", "{a}");
+    assert_eq!(a["level"], "low");
+    assert!(
+        a["entities"]
+            .as_array()
+            .is_some_and(|e| e.contains(&json!({"kind": "host", "value": "web01"}))),
+        "{a}"
+    );
+    let why = a["details"]["explanation"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("new template #") && why.contains("Invalid user"),
+        "{why}"
+    );
+    let (status, ev) = get_auth(&s.url(&format!("/api/v1/alerts/{}/events", a["id"])), &t);
+    assert_eq!(status, 200, "{ev}");
+    assert!(ev.to_string().contains("Invalid user oracle"), "{ev}");
+    // Known shapes in their usual order raise nothing; the same new shape is not new twice.
+    ingest(&s, &t, &normal_ssh("web01", 30), "auth");
+    ingest(
+        &s,
+        &t,
+        &odd.replace("203.0.113.9 port 4242", "192.0.2.4 port 999"),
+        "auth",
+    );
+    s.wait_detection(&t);
+    let again = alerts(&s, &t, "kind=anomaly");
+    assert_eq!(again.len(), 1, "{again:#?}");
+    assert!(s.metric("kasbah_anomaly_drafts_total") >= 1.0);
+
+    // Tenants learn apart and see nothing of each other.
+    let b = anomaly_status(&s, &other);
+    assert_eq!(b["phase"], "learning", "{b}");
+    assert_eq!(b["events"], 0, "{b}");
+    assert!(alerts(&s, &other, "kind=anomaly").is_empty());
+
+    // Settings per tenant: a viewer cannot change them; a change is audited and kept.
+    let (status, _) = put_auth(&s.url("/api/v1/anomaly"), &viewer, br#"{"threshold": 2}"#);
+    assert_eq!(status, 403);
+    let (status, v) = put_auth(&s.url("/api/v1/anomaly"), &t, br#"{"threshold": 2}"#);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["settings"]["threshold"], 2.0);
+    let (status, v) = put_auth(&s.url("/api/v1/anomaly"), &t, br#"{"threshold": -1}"#);
+    assert_eq!(status, 400, "{v}");
+    let (_, audit) = get_auth(&s.url("/api/v1/audit"), &admin);
+    assert!(audit.to_string().contains("anomaly.settings"), "{audit}");
+
+    // The model survives a restart: still detecting, threshold 2 (a new shape weighs 1).
+    assert!(s.terminate());
+    s.restart();
+    let st = anomaly_status(&s, &t);
+    assert_eq!(st["phase"], "detecting", "{st}");
+    assert_eq!(st["settings"]["threshold"], 2.0, "{st}");
+    ingest(
+        &s,
+        &t,
+        "Mar 14 09:40:00 web02 sshd[8888]: Connection reset by 203.0.113.9 port 4243 [preauth]\n",
+        "auth",
+    );
+    s.wait_detection(&t);
+    assert_eq!(alerts(&s, &t, "kind=anomaly").len(), 1);
+
+    // Learning again.
+    let (status, v) = post(&s.url("/api/v1/anomaly/relearn"), Some(&t), b"");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["phase"], "learning");
+    assert_eq!(v["events"], 0);
 }

@@ -233,7 +233,7 @@ impl Detector {
     }
 
     /// The event's `event.id`; live events without one get a new one stamped on them.
-    fn event_id(&self, ev: &mut Event, mode: Mode) -> Option<String> {
+    pub fn event_id(&self, ev: &mut Event, mode: Mode) -> Option<String> {
         match (ev.get_name(EVENT_ID), mode) {
             (Some(Value::Str(s)), _) if !s.is_empty() => Some(s.to_string()),
             (_, Mode::Retro) => None,

@@ -9,11 +9,13 @@
 //!   lateness.
 //! * [`stats`]: per-rule hit counters, hourly rates, the alert budget and top values.
 //! * [`suppress`]: which suppression covers an alert.
+//! * [`anomaly`]: per-tenant anomaly models over mined template ids, raising alert drafts.
 //!
 //! The crate does no network I/O and keeps no database: the server composes it with the store
 //! and the metadata repository.
 
 pub mod alert;
+pub mod anomaly;
 pub mod detector;
 pub mod live;
 pub mod loader;

@@ -49,6 +49,10 @@ pub struct ModelConfig {
     /// sparser contexts defer to shorter ones (sparse long contexts are the main source of
     /// false alarms of n-gram models).
     pub min_support: u32,
+    /// The same for one-template contexts, the last resort (0: they always judge, as in
+    /// DeepLog). Streams cut into windows at arbitrary points (a host's log) need some support
+    /// here, or a pair seen once in learning decides.
+    pub min_support_last: u32,
     /// A template seen in fewer training sessions than this is rare (judged once ten times as
     /// many sessions were learned).
     pub rare_sessions: u64,
@@ -64,6 +68,7 @@ impl Default for ModelConfig {
             history: 3,
             top_k: 9,
             min_support: 200,
+            min_support_last: 0,
             rare_sessions: 2,
             model_end: true,
             check_counts: true,
@@ -437,7 +442,12 @@ impl Model {
                 return None;
             }
             let support: u64 = conts.iter().map(|(_, c)| u64::from(*c)).sum();
-            if order > 1 && support < u64::from(self.cfg.min_support) {
+            let needed = if order > 1 {
+                self.cfg.min_support
+            } else {
+                self.cfg.min_support_last
+            };
+            if support < u64::from(needed) {
                 continue;
             }
             return Some(Reason::UnexpectedTransition {
@@ -446,8 +456,8 @@ impl Model {
                 expected: top.map(|(t, _)| opt(*t)).collect(),
             });
         }
-        // No context at all was ever seen: the previous template is new, which is reported
-        // on its own; do not report the same fact twice.
+        // No context was ever seen (the previous template is new, which is reported on its
+        // own; do not report the same fact twice), or none has enough support to judge.
         None
     }
 

@@ -24,6 +24,8 @@ pub struct Config {
     pub parse: ParseConfig,
     /// Detection on ingestion and alerts.
     pub detection: DetectionConfig,
+    /// Anomaly alerts from the template miner.
+    pub anomaly: AnomalyConfig,
 }
 
 impl Default for Config {
@@ -35,6 +37,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             parse: ParseConfig::default(),
             detection: DetectionConfig::default(),
+            anomaly: AnomalyConfig::default(),
         }
     }
 }
@@ -185,6 +188,65 @@ impl Default for DetectionConfig {
     }
 }
 
+/// `[anomaly]`: anomaly alerts from the templates mined on text logs. They go through the
+/// detection worker, so they need `[detection] enabled`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnomalyConfig {
+    /// Learn each tenant's normal and raise anomaly alerts.
+    pub enabled: bool,
+    /// Fields naming an event's entity, first present wins; events with none are not modelled.
+    pub entity_fields: Vec<String>,
+    /// Event time a new tenant learns for at least (from its first text event), seconds.
+    pub learning_secs: u64,
+    /// Events a new tenant learns from at least.
+    pub learning_events: u64,
+    /// Findings weighing at least this much become alerts (new template, unusual order and
+    /// unusual mix 1.0, burst 0.8, rare template 0.6).
+    pub threshold: f64,
+    /// An entity's window closes after this many seconds of silence.
+    pub window_secs: u64,
+    /// ... or once it holds this many events.
+    pub window_events: usize,
+    /// Entities tracked at once per tenant (least recently seen are closed first).
+    pub max_entities: usize,
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        let d = kasbah_detect::anomaly::AnomalyConfig::default();
+        AnomalyConfig {
+            enabled: true,
+            entity_fields: d.entity_fields,
+            learning_secs: d.defaults.learning_secs,
+            learning_events: d.defaults.learning_events,
+            threshold: d.defaults.threshold,
+            window_secs: d.detector.window_secs,
+            window_events: d.detector.window_events,
+            max_entities: d.detector.max_entities,
+        }
+    }
+}
+
+impl AnomalyConfig {
+    /// The library's form of these settings.
+    pub fn model_config(&self) -> kasbah_detect::anomaly::AnomalyConfig {
+        let mut detector = kasbah_detect::anomaly::AnomalyConfig::default().detector;
+        detector.window_secs = self.window_secs;
+        detector.window_events = self.window_events;
+        detector.max_entities = self.max_entities;
+        kasbah_detect::anomaly::AnomalyConfig {
+            entity_fields: self.entity_fields.clone(),
+            defaults: kasbah_detect::anomaly::Settings {
+                learning_secs: self.learning_secs,
+                learning_events: self.learning_events,
+                threshold: self.threshold,
+            },
+            detector,
+        }
+    }
+}
+
 /// Configuration errors, with the file they come from.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -254,6 +316,23 @@ impl Config {
                 "parse.default_tz `{tz}`: expected +HH:MM or -HH:MM"
             )));
         }
+        if self.anomaly.enabled {
+            self.anomaly
+                .model_config()
+                .defaults
+                .validate()
+                .map_err(|e| ConfigError::Invalid(format!("anomaly.{e}")))?;
+            if self.anomaly.window_events == 0 || self.anomaly.max_entities == 0 {
+                return Err(ConfigError::Invalid(
+                    "anomaly.window_events and anomaly.max_entities must be positive".into(),
+                ));
+            }
+            if self.anomaly.entity_fields.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "anomaly.entity_fields needs at least one field".into(),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -311,5 +390,9 @@ mod tests {
         assert!(c.validate().is_err());
         let c = Config::parse("[parse]\ndefault_tz = \"Mars\"\n").unwrap();
         assert!(c.validate().is_err());
+        let c = Config::parse("[anomaly]\nthreshold = -1.0\n").unwrap();
+        assert!(c.validate().is_err());
+        let c = Config::parse("[anomaly]\nenabled = false\nthreshold = -1.0\n").unwrap();
+        assert!(c.validate().is_ok(), "a disabled section is not checked");
     }
 }

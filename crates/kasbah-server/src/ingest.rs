@@ -1,5 +1,5 @@
 //! The ingestion path shared by every input: parse records into events, mine their templates,
-//! match them against the tenant's rules, encode them for the store, append, and wait for the
+//! match them against the tenant's rules and anomaly model, encode them for the store, append, and wait for the
 //! durable acknowledgement; then hand what the rules found to the detection worker.
 
 use std::cell::RefCell;
@@ -43,16 +43,19 @@ pub struct Prep<'a> {
     pub templates: Option<&'a crate::templates::Templates>,
     /// Rule matching.
     pub detector: Option<&'a Detector>,
+    /// Anomaly models (only with rule matching: the detector stamps event ids).
+    pub anomalies: Option<&'a crate::anomaly::Anomalies>,
 }
 
 impl Prep<'_> {
     /// Annotates, matches and encodes one event; what the rules found goes to `found`.
     pub fn event(&self, e: &mut Event, found: &mut Findings) -> StoredEvent {
-        if let Some(t) = self.templates {
-            t.annotate(self.tenant, e);
-        }
+        let mined = self.templates.and_then(|t| t.annotate(self.tenant, e));
         if let Some(d) = self.detector {
             SCAN.with(|s| d.scan(self.tenant, e, &mut s.borrow_mut(), Mode::Live, found));
+            if let (Some(a), Some((template, miner))) = (self.anomalies, mined) {
+                a.observe(self.tenant, e, template, &miner, d, found);
+            }
         }
         encode(e)
     }
@@ -183,6 +186,7 @@ mod tests {
             tenant: TenantId(4),
             templates: None,
             detector: None,
+            anomalies: None,
         };
         let p = parse(input, Some(Format::Jsonl), &origin, &opts, &prep, 2);
         assert_eq!(p.events, 3);

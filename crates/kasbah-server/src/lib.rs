@@ -9,6 +9,7 @@
 //! The server composes the domain crates; it owns the network I/O, authentication, limits and
 //! metrics. Detection on ingestion and the console build on it.
 
+pub mod anomaly;
 pub mod auth;
 pub mod builtin;
 pub mod config;
@@ -182,6 +183,12 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
     } else {
         None
     };
+    let anomalies = (config.anomaly.enabled && detection.is_some()).then(|| {
+        Arc::new(anomaly::Anomalies::new(
+            &config.data_dir,
+            config.anomaly.model_config(),
+        ))
+    });
     let state: Shared = Arc::new(AppState {
         config: config.clone(),
         store,
@@ -195,9 +202,10 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
             .and_then(config::parse_tz),
         alerts,
         detection,
+        anomalies,
     });
 
-    let mut tasks = Vec::new();
+    let mut tasks = vec![tokio::spawn(save_learned(state.clone()))];
     if let Some(addr) = config.syslog.udp {
         let sock = UdpSocket::bind(addr)
             .await
@@ -278,6 +286,32 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
     })
 }
 
+/// How often learned state (template miners, anomaly models) is saved besides shutdown.
+const SAVE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Saves what the server learned (template miners, anomaly models) every minute, so a crash
+/// loses at most a minute of learning and template ids stay stable across it.
+async fn save_learned(state: Shared) {
+    let mut every = tokio::time::interval(SAVE_INTERVAL);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let st = state.clone();
+        let _ = tokio::task::spawn_blocking(move || save_learned_now(&st)).await;
+    }
+}
+
+fn save_learned_now(state: &AppState) {
+    if let Err(e) = state.templates.save() {
+        tracing::warn!(error = %e, "could not save the template miners");
+    }
+    if let Some(a) = &state.anomalies
+        && let Err(e) = a.save()
+    {
+        tracing::warn!(error = %e, "could not save the anomaly models");
+    }
+}
+
 /// Serves HTTPS: a TLS listener adapter in front of axum.
 async fn http_tls_serve(
     listener: TcpListener,
@@ -336,9 +370,7 @@ impl Server {
             // Records what the rules found in everything acknowledged.
             let _ = tokio::task::spawn_blocking(move || d.shutdown()).await;
         }
-        if let Err(e) = self.state.templates.save() {
-            tracing::warn!(error = %e, "could not save the template miners");
-        }
+        save_learned_now(&self.state);
         let store = self.state.store.clone();
         tokio::task::spawn_blocking(move || store.shutdown())
             .await

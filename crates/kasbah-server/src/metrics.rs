@@ -174,6 +174,32 @@ pub fn render_detection(out: &mut String, d: &crate::detection::DetectionMetrics
     }
 }
 
+/// Appends the anomaly counters.
+pub fn render_anomaly(out: &mut String, a: &crate::anomaly::AnomalyMetrics) {
+    let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    line(
+        out,
+        "kasbah_anomaly_learned_events_total",
+        "Text events the anomaly models learned from.",
+        "counter",
+        l(&a.learned),
+    );
+    line(
+        out,
+        "kasbah_anomaly_checked_events_total",
+        "Text events the anomaly models checked.",
+        "counter",
+        l(&a.checked),
+    );
+    line(
+        out,
+        "kasbah_anomaly_drafts_total",
+        "Anomaly alert drafts raised (before suppression and deduplication).",
+        "counter",
+        l(&a.drafts),
+    );
+}
+
 /// Renders every counter in the Prometheus text format.
 pub fn render(m: &ServerMetrics, s: &StoreMetrics) -> String {
     let l = |a: &AtomicU64| a.load(Ordering::Relaxed);

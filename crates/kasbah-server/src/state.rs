@@ -27,6 +27,8 @@ pub struct AppState {
     pub alerts: Arc<dyn kasbah_meta::AlertRepo>,
     /// Detection on ingestion (`None` when `[detection] enabled = false`).
     pub detection: Option<Arc<crate::detection::Detection>>,
+    /// Anomaly models (`None` when `[anomaly]` or `[detection]` is disabled).
+    pub anomalies: Option<Arc<crate::anomaly::Anomalies>>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
             tenant,
             templates: Some(&self.templates),
             detector: self.detection.as_ref().map(|d| &**d.detector()),
+            anomalies: self.anomalies.as_deref(),
         }
     }
 

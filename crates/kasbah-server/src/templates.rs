@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use kasbah_event::{Event, TenantId, ecs};
-use kasbah_ml::{MinerConfig, MinerState, SharedMiner, Template};
+use kasbah_ml::{MinerConfig, MinerState, SharedMiner, Template, TemplateId};
 
 /// Shards of each tenant's miner (lock contention across ingest threads).
 const SHARDS: usize = 8;
@@ -59,23 +59,25 @@ impl Templates {
         Some(m)
     }
 
-    /// Adds `log.template_id` to a text-log event with a message.
-    pub fn annotate(&self, tenant: TenantId, event: &mut Event) {
+    /// Adds `log.template_id` to a text-log event with a message; returns the id and the
+    /// tenant's miner (for the template's text).
+    pub fn annotate(
+        &self,
+        tenant: TenantId,
+        event: &mut Event,
+    ) -> Option<(TemplateId, Arc<SharedMiner>)> {
         let is_text = event
             .fields
             .get_str(ecs::EVENT_MODULE)
             .is_some_and(|m| TEXT_MODULES.contains(&m));
         if !is_text {
-            return;
+            return None;
         }
-        let Some(msg) = event.fields.get_str(ecs::MESSAGE) else {
-            return;
-        };
-        let Some(miner) = self.miner(tenant) else {
-            return;
-        };
+        let msg = event.fields.get_str(ecs::MESSAGE)?;
+        let miner = self.miner(tenant)?;
         let id = miner.mine(msg).id;
         event.fields.set_name("log.template_id", i64::from(id.0));
+        Some((id, miner))
     }
 
     /// A tenant's templates, most frequent first.
@@ -96,17 +98,26 @@ impl Templates {
             .map(|m| m.iter().map(|(k, v)| (*k, v.clone())).collect())
             .unwrap_or_default();
         for (tenant, m) in miners {
-            let path = self.path(tenant);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
             let json = m.state().to_json().map_err(std::io::Error::other)?;
-            let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, json)?;
-            std::fs::rename(&tmp, &path)?;
+            write_atomically(&self.path(tenant), json.as_bytes())?;
         }
         Ok(())
     }
+}
+
+/// Writes a file so that a crash leaves the old or the new content, never a mix: a
+/// temporary file, synced, renamed over the old one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -354,6 +354,17 @@ pub fn delete_auth(url: &str, token: &str) -> (u16, Value) {
     )
 }
 
+#[allow(dead_code)]
+pub fn put_auth(url: &str, token: &str, body: &[u8]) -> (u16, Value) {
+    answer(
+        agent()
+            .put(url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .send(body),
+    )
+}
+
 pub fn get_text(url: &str) -> (u16, String) {
     match agent().get(url).call() {
         Ok(mut r) => (

@@ -50,7 +50,7 @@ fn rfc3339(ns: i64) -> String {
     Timestamp::from_nanos(ns).to_rfc3339()
 }
 
-fn meta_err(e: MetaError) -> ApiError {
+pub(super) fn meta_err(e: MetaError) -> ApiError {
     match e {
         MetaError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
         MetaError::Invalid(m) => ApiError::bad_request(m),
@@ -125,7 +125,7 @@ fn audit_json(e: &AuditEntry) -> Value {
     })
 }
 
-fn json_body<T: DeserializeOwned>(
+pub(super) fn json_body<T: DeserializeOwned>(
     b: Result<Bytes, BytesRejection>,
     shape: &str,
 ) -> Result<T, ApiError> {
@@ -149,14 +149,18 @@ fn detection(state: &Shared) -> Result<Arc<Detection>, ApiError> {
     })
 }
 
-fn who(state: &Shared, headers: &HeaderMap, scope: Scope) -> Result<Principal, ApiError> {
+pub(super) fn who(
+    state: &Shared,
+    headers: &HeaderMap,
+    scope: Scope,
+) -> Result<Principal, ApiError> {
     let p = authenticate(state, headers)?;
     p.require(scope)?;
     Ok(p)
 }
 
 /// Runs repository work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)

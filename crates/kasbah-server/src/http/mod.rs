@@ -5,6 +5,7 @@
 //! Everything else needs a token with the right scope; see `docs/api.md`.
 
 mod alerts;
+mod anomaly;
 mod api;
 mod es;
 mod ops;
@@ -56,6 +57,11 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/api/v1/retrohunt", post(alerts::retrohunt))
         .route("/api/v1/audit", get(alerts::audit))
+        .route(
+            "/api/v1/anomaly",
+            get(anomaly::status).put(anomaly::settings),
+        )
+        .route("/api/v1/anomaly/relearn", post(anomaly::relearn))
         .route("/", get(es::root).head(es::root_head))
         .route(
             "/_bulk",

@@ -38,6 +38,9 @@ pub(super) async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
     if let Some(d) = &state.detection {
         metrics::render_detection(&mut body, d.metrics());
     }
+    if let Some(a) = &state.anomalies {
+        metrics::render_anomaly(&mut body, &a.metrics);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
@@ -87,7 +90,15 @@ pub(super) async fn health(
             "rules": d.detector().engine().rules().len(),
         })
     });
+    let anomaly = state.anomalies.as_ref().map(|a| {
+        json!({
+            "learned_events": l(&a.metrics.learned),
+            "checked_events": l(&a.metrics.checked),
+            "drafts": l(&a.metrics.drafts),
+        })
+    });
     Ok(Json(json!({
+        "anomaly": anomaly,
         "detection": detection,
         "inputs": inputs,
         "udp_dropped": l(&m.udp_dropped),
