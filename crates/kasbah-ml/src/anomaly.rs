@@ -31,6 +31,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, TemplateId};
 
+/// A template's largest count per session judges ("unusual count") only once the template was
+/// seen in this many learned sessions: the maximum of one or two sessions says little.
+const MIN_COUNT_SESSIONS: u64 = 5;
+
 /// Marks the start of a sequence in contexts.
 const START: TemplateId = TemplateId(u32::MAX);
 /// Marks the end of a sequence as a pseudo next template.
@@ -606,8 +610,8 @@ impl Model {
             let mut over: Vec<(TemplateId, u32, u32)> = counts
                 .iter()
                 .filter_map(|(&t, &c)| {
-                    let max = self.templates.get(&t)?.max;
-                    (c > max).then_some((t, c, max))
+                    let st = self.templates.get(&t)?;
+                    (c > st.max && st.sessions >= MIN_COUNT_SESSIONS).then_some((t, c, st.max))
                 })
                 .collect();
             over.sort();
@@ -766,7 +770,11 @@ impl Detector {
         let c = w.counts.entry(template).or_default();
         *c += 1;
         if model.cfg.check_counts
-            && let Some(max) = model.templates.get(&template).map(|st| st.max)
+            && let Some(max) = model
+                .templates
+                .get(&template)
+                .filter(|st| st.sessions >= MIN_COUNT_SESSIONS)
+                .map(|st| st.max)
             && *c == max + 1
         {
             reasons.push(Reason::UnusualCount {
