@@ -284,6 +284,40 @@ fn installs_then_reports_changes_and_keeps_previous() {
 }
 
 #[test]
+fn a_second_update_fails_at_once_and_changes_nothing_while_one_runs() {
+    let Some(shared) = shared() else { return };
+    let rules = sigma_rules(&shared);
+    let server = Server::start();
+    let data = data_dir("lock");
+    install_v1(&server, &data, &rules);
+    let before = snapshot(&data.join("rules/current"));
+    // A crashed update's staging folder is cleaned by the next one.
+    std::fs::create_dir_all(data.join("rules/staging-1-1/rules")).expect("stale staging");
+
+    let mut v2 = package_v1(&rules);
+    v2.pop();
+    let url = server.put("/v2.zip", zip_of(&v2));
+    // This process plays the running update: it holds the lock.
+    let held = std::fs::File::create(data.join("rules/.lock")).expect("lock file");
+    held.lock().expect("lock");
+    let out = update(&url, &data, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another `kasbah rules update` is running"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&data.join("rules/current")), before);
+    assert_eq!(leftovers(&data), vec!["staging-1-1".to_owned()]);
+
+    // Released: the update runs, and the stale folder is gone.
+    drop(held);
+    let r = report(&update(&url, &data, &[]));
+    assert_eq!(ids(&r["removed"]), vec![OWN_ID.to_owned()], "{r}");
+    assert!(leftovers(&data).is_empty());
+}
+
+#[test]
 fn corrupt_archive_fails_and_leaves_current() {
     let Some(shared) = shared() else { return };
     let rules = sigma_rules(&shared);

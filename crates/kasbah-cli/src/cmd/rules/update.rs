@@ -4,7 +4,9 @@
 //!
 //! Layout under `DATA/rules/`: `current/` (the active set), `previous/` (the set it replaced,
 //! kept for rollback), `staging-<time>-<pid>/` (a download being checked; removed when the
-//! verification fails). A failed download or verification never touches `current/`.
+//! verification fails, or by the next update if this one crashed), `.lock` (held by the running
+//! update; a second one fails at once). A failed download or verification never touches
+//! `current/`.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -84,11 +86,50 @@ pub struct UnpackLimits {
     pub max_entries: usize,
 }
 
+/// Takes `DATA/rules/.lock` for the whole update: two updates at once would race on the
+/// switch. The lock is released when the returned file is dropped (or the process dies, so a
+/// crash never leaves it held).
+fn lock(rules_dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = rules_dir.join(".lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another `kasbah rules update` is running on {} (it holds {}); the installed set is unchanged",
+            rules_dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
+/// Removes staging folders left by updates that crashed (only called with the lock held, so
+/// none of them is in use).
+fn remove_stale_staging(rules_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(rules_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with("staging-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Runs `kasbah rules update`.
 pub fn run(args: UpdateArgs) -> anyhow::Result<ExitCode> {
     let rules_dir = args.data_dir.join("rules");
     std::fs::create_dir_all(&rules_dir)
         .with_context(|| format!("cannot create {}", rules_dir.display()))?;
+    let _lock = lock(&rules_dir)?;
+    remove_stale_staging(&rules_dir);
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
