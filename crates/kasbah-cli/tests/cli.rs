@@ -257,3 +257,34 @@ fn hunt_places_year_less_samples_in_the_received_year() {
         assert!(ts.starts_with("2024-03-14T"), "{ts}: {}", d["rule_title"]);
     }
 }
+
+#[test]
+fn a_dash_reads_standard_input() {
+    use std::io::Write;
+    let mut child = kasbah()
+        .args(["parse", "--format", "auth", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kasbah");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            b"Mar 14 09:58:01 web01 sshd[123]: Accepted publickey for deploy from 10.0.0.5 port 5000 ssh2\n",
+        )
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = events(&out);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["host.name"], "web01");
+    assert_eq!(ev[0]["user.name"], "deploy");
+    assert!(
+        stderr(&out).contains("1 files, 1 events"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,7 +1,7 @@
 //! `kasbah parse`: files in, normalised events out (JSON lines), a summary on stderr.
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -79,7 +79,7 @@ pub enum OutputArg {
     after_help = "Exit status: 0 all records parsed, 1 error, 2 usage, 3 some records skipped."
 )]
 pub struct ParseArgs {
-    /// Files or directories (walked recursively) to parse.
+    /// Files or directories (walked recursively) to parse; `-` reads standard input.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Input format; `auto` detects it per file.
@@ -115,9 +115,29 @@ struct Totals {
     per_format: BTreeMap<&'static str, (u64, u64, u64)>,
 }
 
+fn is_stdin(p: &std::path::Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// The files to read, in order: folders expanded, `-` (standard input) kept where it is.
+fn inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    if !paths.iter().any(|p| is_stdin(p)) {
+        return crate::files::expand(paths);
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if is_stdin(p) {
+            out.push(p.clone());
+        } else {
+            out.extend(crate::files::expand(std::slice::from_ref(p))?);
+        }
+    }
+    Ok(out)
+}
+
 /// Runs `kasbah parse`.
 pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
-    let files = crate::files::expand(&args.paths)?;
+    let files = inputs(&args.paths)?;
     let mut opts = ParseOptions {
         max_record_bytes: args.max_record_bytes,
         keep_raw: args.raw,
@@ -141,9 +161,19 @@ pub fn run(args: ParseArgs) -> anyhow::Result<ExitCode> {
     let mut totals = Totals::default();
     let mut write_err = None;
     for path in &files {
-        let display = path.display().to_string();
+        let (display, bytes) = if is_stdin(path) {
+            let mut b = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut b)
+                .context("cannot read standard input")?;
+            ("<stdin>".to_owned(), b)
+        } else {
+            let display = path.display().to_string();
+            let b = std::fs::read(path).with_context(|| format!("cannot read {display}"))?;
+            (display, b)
+        };
         progress.set_message(display.clone());
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {display}"))?;
         let origin = Origin::File(Arc::from(display.as_str()));
         let mut buf = Vec::with_capacity(512);
         let (format, stats) = parse_bytes(
