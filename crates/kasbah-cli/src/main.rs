@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::token::TenantCmd,
     },
+    /// Check the audit trail of a data directory.
+    Audit {
+        #[command(subcommand)]
+        cmd: cmd::audit::AuditCmd,
+    },
     /// Mine log templates: one message per line in, template ids and a summary out.
     Templates(cmd::templates::TemplatesArgs),
     /// Learn what is normal per entity and score deviations (new templates, unusual sequences).
@@ -64,6 +69,7 @@ fn main() -> ExitCode {
         Command::Token { cmd } => cmd::token::run_token(cmd),
         Command::Tenant { cmd } => cmd::token::run_tenant(cmd),
         Command::Templates(args) => cmd::templates::run(args),
+        Command::Audit { cmd } => cmd::audit::run(cmd),
         Command::Anomalies { cmd } => cmd::anomalies::run(cmd),
     };
     match result {

@@ -44,6 +44,14 @@ fn alerts(s: &Server, token: &str, query: &str) -> Vec<Value> {
     v["alerts"].as_array().cloned().unwrap_or_default()
 }
 
+/// The actions of an audit trail page, newest first.
+fn audit_actions(trail: &Value) -> Vec<&str> {
+    trail["entries"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default()
+}
+
 fn start(name: &str, config: &str) -> Server {
     let data = scratch(name);
     Server::start(
@@ -200,12 +208,7 @@ fn alerts_carry_attack_context_merge_duplicates_and_follow_their_lifecycle() {
     assert_eq!(get_auth(&s.url("/api/v1/audit"), &acme).0, 403);
     let (status, audit) = get_auth(&s.url("/api/v1/audit"), &admin);
     assert_eq!(status, 200, "{audit}");
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
+    let actions = audit_actions(&audit);
     for want in [
         "alert.acknowledge",
         "alert.assign",
@@ -217,10 +220,10 @@ fn alerts_carry_attack_context_merge_duplicates_and_follow_their_lifecycle() {
     // Three matches (two merged within their request), two alerts.
     assert_eq!(s.metric("kasbah_detection_hits_total"), 3.0);
     assert_eq!(s.metric("kasbah_alerts_created_total"), 2.0);
-    // The globex tenant's audit trail is its own.
+    // The globex tenant's audit trail is its own: only the creation of its own tokens.
     let g_admin = s.token("globex", "admin");
     let (_, g) = get_auth(&s.url("/api/v1/audit"), &g_admin);
-    assert_eq!(g["entries"].as_array().map(Vec::len), Some(0), "{g}");
+    assert_eq!(audit_actions(&g), ["token.create", "token.create"], "{g}");
 }
 
 #[test]
@@ -637,4 +640,76 @@ fn anomaly_alerts_follow_learning_explain_themselves_and_stay_per_tenant() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["phase"], "learning");
     assert_eq!(v["events"], 0);
+}
+
+#[test]
+fn the_audit_trail_records_api_and_cli_changes_and_tampering_is_detected() {
+    let mut s = start("det-audit", "");
+    let t = s.token("acme", "ingest,read,write");
+    let admin = s.token("acme", "admin,read");
+    let (status, v) = post(
+        &s.url(&format!("/api/v1/rules/{MIMIKATZ}/disable")),
+        Some(&t),
+        b"",
+    );
+    assert_eq!(status, 200, "{v}");
+    let (status, trail) = get_auth(&s.url("/api/v1/audit"), &admin);
+    assert_eq!(status, 200, "{trail}");
+    let entries = trail["entries"].as_array().cloned().unwrap_or_default();
+    // Newest first: the rule change, then the two tokens created by `kasbah token create`.
+    let actions = audit_actions(&trail);
+    assert_eq!(
+        actions[..3],
+        ["rule.disable", "token.create", "token.create"],
+        "{trail}"
+    );
+    assert!(
+        entries[1]["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("cli:")),
+        "{trail}"
+    );
+    let head = entries[0]["hash"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(head.len(), 64, "{trail}");
+
+    let data = s.data.clone();
+    let verify = || {
+        let out = kasbah()
+            .args(["audit", "verify", "--format", "json", "--data-dir"])
+            .arg(&data)
+            .output()
+            .expect("run kasbah audit verify");
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        // The exit status, the whole verdict and acme's chain.
+        let acme = v["tenants"]
+            .as_array()
+            .and_then(|t| t.iter().find(|x| x["tenant"] == "acme"))
+            .cloned()
+            .unwrap_or_default();
+        (out.status.code(), v, acme)
+    };
+    let (code, v, acme) = verify();
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["intact"], true);
+    assert_eq!(acme["head"], head.as_str(), "{v}");
+
+    // Someone with the database file rewrites who disabled the rule.
+    assert!(s.terminate());
+    let db = rusqlite::Connection::open(s.data.join("meta.db")).expect("open meta.db");
+    let refused = db.execute(
+        "UPDATE audit_log SET actor = 'nobody' WHERE action = 'rule.disable'",
+        [],
+    );
+    assert!(refused.is_err(), "append-only");
+    db.execute_batch(
+        "DROP TRIGGER audit_log_no_update;
+         UPDATE audit_log SET actor = 'nobody' WHERE action = 'rule.disable';",
+    )
+    .expect("tamper");
+    drop(db);
+    let (code, v, acme) = verify();
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["intact"], false);
+    assert_eq!(acme["broken"]["id"], entries[0]["id"], "{v}");
 }

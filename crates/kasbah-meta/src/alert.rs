@@ -303,6 +303,48 @@ pub struct AuditEntry {
     pub detail: String,
     /// When, ns.
     pub at: i64,
+    /// Its link in the tenant's hash chain ([`audit_hash`]), hex.
+    pub hash: String,
+}
+
+/// The hash of an audit entry, chained to the previous entry of the same tenant (`prev`; zeros
+/// for the first): SHA-256 over a version tag, `prev`, the tenant, the time and the four texts,
+/// each length-prefixed. Changing, removing or reordering an entry breaks every later link, so
+/// tampering shows unless the whole rest of the chain is recomputed; keep the head hash
+/// somewhere else (`kasbah audit verify` prints it) to detect that too.
+pub fn audit_hash(
+    prev: &[u8; 32],
+    tenant: TenantId,
+    at: i64,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"kasbah-audit-v1\0");
+    h.update(prev);
+    h.update(tenant.0.to_le_bytes());
+    h.update(at.to_le_bytes());
+    for s in [actor, action, target, detail] {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// The verdict on one tenant's audit chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditChain {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Entries checked.
+    pub entries: u64,
+    /// Hash of the newest entry (hex), if any: record it elsewhere to detect a rewritten tail.
+    pub head: Option<String>,
+    /// The first entry whose stored hash does not match, and why.
+    pub broken: Option<(i64, String)>,
 }
 
 /// Alert storage. Every method is scoped by tenant: an id of another tenant is "not found".
@@ -368,6 +410,8 @@ pub trait AlertRepo: Send + Sync {
         target: &str,
         detail: &str,
     ) -> Result<()>;
+    /// Recomputes every tenant's audit chain.
+    fn verify_audit(&self) -> Result<Vec<AuditChain>>;
     /// The tenant's audit trail, newest first, at most `limit` entries, ids below `before`.
     fn audit_log(
         &self,

@@ -14,9 +14,11 @@ mod sqlite;
 mod sqlite_alerts;
 mod token;
 
+pub use alert::audit_hash;
 pub use alert::{
-    Alert, AlertFilter, AlertId, AlertKind, AlertRepo, AlertStatus, AlertUpdate, AuditEntry,
-    Comment, MAX_EVENT_IDS, NewAlert, NewSuppression, Resolution, RuleState, Suppression,
+    Alert, AlertFilter, AlertId, AlertKind, AlertRepo, AlertStatus, AlertUpdate, AuditChain,
+    AuditEntry, Comment, MAX_EVENT_IDS, NewAlert, NewSuppression, Resolution, RuleState,
+    Suppression,
 };
 pub use kasbah_event::TenantId;
 pub use sqlite::SqliteRepo;

@@ -100,6 +100,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     );
     CREATE INDEX audit_log_tenant ON audit_log(tenant_id, id);",
+    // 3: the audit log becomes a hash chain per tenant, and append-only. Entries written before
+    // get their links once, at the first open after the upgrade (`chain_unlinked_audit`).
+    "ALTER TABLE audit_log ADD COLUMN hash BLOB;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log WHEN OLD.hash IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 ];
 
 /// Metadata in an SQLite file.
@@ -150,6 +157,7 @@ impl SqliteRepo {
             )?;
             tx.commit()?;
         }
+        crate::sqlite_alerts::chain_unlinked_audit(&mut conn)?;
         Ok(SqliteRepo {
             conn: Mutex::new(conn),
         })

@@ -6,7 +6,9 @@
 //! tenant behaves exactly like an id that does not exist.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{
+    Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params, params_from_iter,
+};
 use serde_json::{Value as Json, json};
 
 use kasbah_event::{Entity, EntityKind};
@@ -24,7 +26,7 @@ const ALERT_COLS: &str = "id, tenant_id, rule_id, rule_title, level, tags, kind,
 const SUPPRESSION_COLS: &str = "id, tenant_id, rule_id, entity_kind, entity_value, reason, \
      created_by, expires_at, created_at, hits";
 const COMMENT_COLS: &str = "id, alert_id, author, text, created_at";
-const AUDIT_COLS: &str = "id, tenant_id, actor, action, target, detail, at";
+const AUDIT_COLS: &str = "id, tenant_id, actor, action, target, detail, at, hash";
 
 /// SQLite integers are signed; counters beyond `i64::MAX` stick there.
 fn to_i64(n: u64) -> i64 {
@@ -168,7 +170,51 @@ fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
         target: r.get(4)?,
         detail: r.get(5)?,
         at: r.get(6)?,
+        hash: r
+            .get::<_, Option<Vec<u8>>>(7)?
+            .map(|h| hex(&h))
+            .unwrap_or_default(),
     })
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The newest link of a tenant's chain (zeros when it has none).
+fn audit_head(c: &Connection, tenant: TenantId) -> Result<[u8; 32]> {
+    let mut st = c.prepare_cached(
+        "SELECT hash FROM audit_log WHERE tenant_id = ?1 AND hash IS NOT NULL          ORDER BY id DESC LIMIT 1",
+    )?;
+    let h: Option<Vec<u8>> = st
+        .query_row(params![tenant_param(tenant)], |r| r.get(0))
+        .optional()?;
+    Ok(h.and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
+        .unwrap_or([0; 32]))
+}
+
+/// Links entries written before the chain existed (schema 3), oldest first, per tenant.
+pub(crate) fn chain_unlinked_audit(conn: &mut Connection) -> Result<()> {
+    let tx = Transaction::new(conn, TransactionBehavior::Immediate)?;
+    let rows: Vec<AuditEntry> = {
+        let mut st = tx.prepare(&format!(
+            "SELECT {AUDIT_COLS} FROM audit_log WHERE hash IS NULL ORDER BY id"
+        ))?;
+        st.query_map([], audit_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    for e in rows {
+        let prev = audit_head(&tx, e.tenant)?;
+        let h = crate::audit_hash(
+            &prev, e.tenant, e.at, &e.actor, &e.action, &e.target, &e.detail,
+        );
+        tx.execute(
+            "UPDATE audit_log SET hash = ?1 WHERE id = ?2",
+            params![h.as_slice(), e.id],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn alert_not_found(id: AlertId) -> MetaError {
@@ -193,9 +239,11 @@ fn insert_audit(
     detail: &str,
     at: i64,
 ) -> Result<()> {
+    let prev = audit_head(c, tenant)?;
+    let hash = crate::audit_hash(&prev, tenant, at, actor, action, target, detail);
     let mut st = c.prepare_cached(
-        "INSERT INTO audit_log (tenant_id, actor, action, target, detail, at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO audit_log (tenant_id, actor, action, target, detail, at, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     st.execute(params![
         tenant_param(tenant),
@@ -203,7 +251,8 @@ fn insert_audit(
         action,
         target,
         detail,
-        at
+        at,
+        hash.as_slice()
     ])?;
     Ok(())
 }
@@ -740,7 +789,54 @@ impl AlertRepo for SqliteRepo {
                 "audit detail must be a JSON object".into(),
             ));
         }
-        self.with(|c| insert_audit(c, tenant, actor, action, target, detail, now_ns()))
+        // In a write transaction: reading the chain's head and appending must not interleave
+        // with another writer (the CLI writes to the same database).
+        self.with_tx(|c| insert_audit(c, tenant, actor, action, target, detail, now_ns()))
+    }
+
+    fn verify_audit(&self) -> Result<Vec<crate::AuditChain>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!("SELECT {AUDIT_COLS} FROM audit_log ORDER BY id"))?;
+            let mut chains: std::collections::BTreeMap<u32, ([u8; 32], crate::AuditChain)> =
+                std::collections::BTreeMap::new();
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let e = audit_row(r)?;
+                let stored: Option<Vec<u8>> = r.get(7)?;
+                let (prev, chain) = chains.entry(e.tenant.0).or_insert_with(|| {
+                    (
+                        [0; 32],
+                        crate::AuditChain {
+                            tenant: e.tenant,
+                            entries: 0,
+                            head: None,
+                            broken: None,
+                        },
+                    )
+                });
+                chain.entries += 1;
+                if chain.broken.is_some() {
+                    continue;
+                }
+                let want = crate::audit_hash(
+                    prev, e.tenant, e.at, &e.actor, &e.action, &e.target, &e.detail,
+                );
+                match stored.as_deref() {
+                    Some(h) if h == want.as_slice() => {
+                        *prev = want;
+                        chain.head = Some(hex(&want));
+                    }
+                    Some(_) => {
+                        chain.broken = Some((
+                            e.id,
+                            "its content or an earlier entry was changed or removed".into(),
+                        ));
+                    }
+                    None => chain.broken = Some((e.id, "it has no hash".into())),
+                }
+            }
+            Ok(chains.into_values().map(|(_, c)| c).collect())
+        })
     }
 
     fn audit_log(
@@ -1444,19 +1540,32 @@ mod tests {
         assert_eq!(r.audit_log(A, None, 1).unwrap(), trail[..1]);
     }
 
+    /// A database as a release with only the first `n` migrations left it.
+    fn database_at_version(p: &std::path::Path, n: usize) -> Connection {
+        let c = Connection::open(p).unwrap();
+        c.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+            [],
+        )
+        .unwrap();
+        for (i, sql) in MIGRATIONS.iter().take(n).enumerate() {
+            c.execute_batch(sql).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations VALUES (?1, 1)",
+                [i as i64 + 1],
+            )
+            .unwrap();
+        }
+        c
+    }
+
     #[test]
     fn a_version_1_database_upgrades_and_keeps_its_data() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("meta.db");
         {
             // What a release with only migration 1 left on disk.
-            let c = Connection::open(&p).unwrap();
-            c.execute_batch(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
-                 INSERT INTO schema_migrations VALUES (1, 1);",
-            )
-            .unwrap();
-            c.execute_batch(MIGRATIONS[0]).unwrap();
+            let c = database_at_version(&p, 1);
             c.execute(
                 "INSERT INTO tenants (id, name, created_at) VALUES (1, 'acme', 1)",
                 [],
@@ -1483,6 +1592,59 @@ mod tests {
         assert_eq!(get(&r, A, id).alert.event_ids, ["e1"]);
         assert_eq!(r.rule_states(A).unwrap().len(), 1);
         assert_eq!(r.tenants().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_audit_log_is_a_tamper_evident_append_only_chain_per_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("meta.db");
+        // Entries written by schema 2 (no hashes) are linked at the upgrade.
+        {
+            let c = database_at_version(&p, 2);
+            c.execute(
+                "INSERT INTO audit_log (tenant_id, actor, action, target, detail, at) \
+                 VALUES (1, 'ann', 'rule.disable', 'rule:r-1', '{}', 5)",
+                [],
+            )
+            .unwrap();
+        }
+        let r = SqliteRepo::open(&p).unwrap();
+        r.audit(A, "bob", "token.create", "token:3", "").unwrap();
+        r.audit(B, "eve", "token.create", "token:4", "").unwrap();
+        r.set_rule_enabled(A, "r-2", false, "ann").unwrap();
+        let chains = r.verify_audit().unwrap();
+        assert_eq!(chains.len(), 2);
+        assert!(chains.iter().all(|c| c.broken.is_none()), "{chains:?}");
+        assert_eq!((chains[0].tenant, chains[0].entries), (A, 3));
+        let trail = r.audit_log(A, None, 0).unwrap();
+        assert_eq!(chains[0].head.as_deref(), Some(trail[0].hash.as_str()));
+        assert_eq!(trail[0].hash.len(), 64);
+
+        // Append-only: neither the repository's connection nor another may change or drop rows.
+        let c = Connection::open(&p).unwrap();
+        let upd = c.execute("UPDATE audit_log SET detail = '{\"x\":1}' WHERE id = 2", []);
+        assert!(upd.is_err_and(|e| e.to_string().contains("append-only")));
+        assert!(c.execute("DELETE FROM audit_log WHERE id = 1", []).is_err());
+        // Someone with the file drops the triggers and edits an entry: the chain shows where.
+        c.execute_batch(
+            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;
+             UPDATE audit_log SET actor = 'mallory' WHERE id = 2;",
+        )
+        .unwrap();
+        let chains = r.verify_audit().unwrap();
+        assert_eq!(
+            chains[0].broken.as_ref().map(|b| b.0),
+            Some(2),
+            "{chains:?}"
+        );
+        assert!(chains[1].broken.is_none(), "tenant B's chain is its own");
+        // Deleting an entry breaks the link of the next one.
+        c.execute_batch(
+            "UPDATE audit_log SET actor = 'bob' WHERE id = 2; DELETE FROM audit_log WHERE id = 2;",
+        )
+        .unwrap();
+        let chains = r.verify_audit().unwrap();
+        assert_eq!(chains[0].broken.as_ref().map(|b| b.0), Some(4));
     }
 
     /// Not a benchmark (no assertion on time): prints how long one ingest-sized slice takes on

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the exit codes they share.
 
 pub mod anomalies;
+pub mod audit;
 pub mod formats;
 pub mod hunt;
 pub mod parse;

@@ -1,11 +1,13 @@
 //! `kasbah token` and `kasbah tenant`: manage API tokens and tenants in a data directory
-//! (works while the server runs: the metadata database allows concurrent writers).
+//! (works while the server runs: the metadata database allows concurrent writers). Every change
+//! is written to the tenant's audit trail with the actor `cli:<login>`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use kasbah_meta::{MetaRepo, Scopes, TokenId};
+use kasbah_meta::{AlertRepo, MetaRepo, Scopes, TokenId};
+use serde_json::json;
 
 /// The data directory argument shared by these commands.
 #[derive(Args)]
@@ -13,6 +15,25 @@ pub struct DataDir {
     /// Data directory of the server.
     #[arg(long, env = "KASBAH_DATA_DIR", default_value = "kasbah-data")]
     data_dir: PathBuf,
+}
+
+/// Who made a change from the command line, for the audit trail.
+fn actor() -> String {
+    let login = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{login}")
+}
+
+fn audit(
+    repo: &kasbah_meta::SqliteRepo,
+    tenant: kasbah_meta::TenantId,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
+    repo.audit(tenant, &actor(), action, target, &detail.to_string())?;
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -80,7 +101,7 @@ pub enum TenantCmd {
     },
 }
 
-fn open(dir: &DataDir) -> anyhow::Result<kasbah_meta::SqliteRepo> {
+pub(crate) fn open(dir: &DataDir) -> anyhow::Result<kasbah_meta::SqliteRepo> {
     Ok(kasbah_server::open_meta(&dir.data_dir)?)
 }
 
@@ -112,6 +133,13 @@ pub fn run_token(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
                     .saturating_add(i64::from(d) * 86_400 * 1_000_000_000)
             });
             let tok = repo.create_token(t.id, &label, scopes, expires)?;
+            audit(
+                &repo,
+                t.id,
+                "token.create",
+                &format!("token:{}", tok.info.id.0),
+                json!({"label": label, "scopes": scopes.to_string(), "expires_at": expires}),
+            )?;
             println!(
                 "Created token {} for tenant {} (scopes: {scopes}). It is shown only once:",
                 tok.info.id.0, t.name
@@ -144,8 +172,18 @@ pub fn run_token(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
         }
         TokenCmd::Revoke { id, dir } => {
             let repo = open(&dir)?;
+            let tenant = repo.tenants()?.into_iter().find_map(|t| {
+                repo.tokens(t.id)
+                    .ok()?
+                    .iter()
+                    .any(|k| k.id.0 == id)
+                    .then_some(t.id)
+            });
             if !repo.revoke_token(TokenId(id))? {
                 anyhow::bail!("no active token with id {id}");
+            }
+            if let Some(t) = tenant {
+                audit(&repo, t, "token.revoke", &format!("token:{id}"), json!({}))?;
             }
             println!("Token {id} revoked.");
         }
@@ -156,7 +194,18 @@ pub fn run_token(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
 pub fn run_tenant(cmd: TenantCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         TenantCmd::Create { name, dir } => {
-            let t = open(&dir)?.ensure_tenant(&name)?;
+            let repo = open(&dir)?;
+            let existed = repo.tenant_by_name(&name)?.is_some();
+            let t = repo.ensure_tenant(&name)?;
+            if !existed {
+                audit(
+                    &repo,
+                    t.id,
+                    "tenant.create",
+                    &format!("tenant:{name}"),
+                    json!({}),
+                )?;
+            }
             println!("Tenant {} has id {}.", t.name, t.id.0);
         }
         TenantCmd::List { dir } => {
@@ -179,6 +228,13 @@ pub fn run_tenant(cmd: TenantCmd) -> anyhow::Result<ExitCode> {
             let repo = open(&dir)?;
             let id = tenant_id(&repo, &name)?;
             repo.set_retention(id, days, bytes)?;
+            audit(
+                &repo,
+                id,
+                "tenant.retention",
+                &format!("tenant:{name}"),
+                json!({"days": days, "bytes": bytes}),
+            )?;
             println!("Retention of {name} set.");
         }
     }

@@ -122,6 +122,7 @@ fn audit_json(e: &AuditEntry) -> Value {
         "target": e.target,
         "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
         "at": rfc3339(e.at),
+        "hash": e.hash,
     })
 }
 
