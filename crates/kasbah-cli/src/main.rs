@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::token::TenantCmd,
     },
+    /// Manage users of a data directory and their roles per tenant.
+    User {
+        #[command(subcommand)]
+        cmd: cmd::user::UserCmd,
+    },
     /// Check the audit trail of a data directory.
     Audit {
         #[command(subcommand)]
@@ -70,6 +75,7 @@ fn main() -> ExitCode {
         Command::Tenant { cmd } => cmd::token::run_tenant(cmd),
         Command::Templates(args) => cmd::templates::run(args),
         Command::Audit { cmd } => cmd::audit::run(cmd),
+        Command::User { cmd } => cmd::user::run(cmd),
         Command::Anomalies { cmd } => cmd::anomalies::run(cmd),
     };
     match result {

@@ -7,12 +7,15 @@
 //!
 //! API tokens are 256-bit random secrets shown once at creation; only their SHA-256 is stored.
 //! A fast hash is right here (unlike passwords): the secret has full entropy, so there is nothing
-//! to brute-force, and every request verifies one.
+//! to brute-force, and every request verifies one. Users ([`UserRepo`]) have argon2id password
+//! hashes, a role per tenant and browser sessions.
 
 mod alert;
 mod sqlite;
 mod sqlite_alerts;
+mod sqlite_users;
 mod token;
+mod user;
 
 pub use alert::audit_hash;
 pub use alert::{
@@ -23,6 +26,10 @@ pub use alert::{
 pub use kasbah_event::TenantId;
 pub use sqlite::SqliteRepo;
 pub use token::{Scope, Scopes, TokenId, TokenInfo, generate_secret, hash_secret};
+pub use user::{
+    Failure, MIN_PASSWORD_CHARS, Role, Session, SessionPolicy, User, UserId, UserRepo,
+    check_new_password, generate_password, hash_password, valid_user_name, verify_password,
+};
 
 /// Errors of the metadata repository.
 #[derive(Debug, thiserror::Error)]

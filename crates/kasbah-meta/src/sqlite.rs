@@ -107,6 +107,32 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log WHEN OLD.hash IS NOT NULL
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    // 4: local users, their roles per tenant and browser sessions.
+    "CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        must_change_password INTEGER NOT NULL,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE memberships (
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        role TEXT NOT NULL,
+        PRIMARY KEY (user_id, tenant_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        secret_sha256 TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions(user_id);",
 ];
 
 /// Metadata in an SQLite file.

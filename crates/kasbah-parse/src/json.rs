@@ -2815,9 +2815,14 @@ mod tests {
             let input = format!("{{{text}");
             let ours = parse(&input, Format::Jsonl);
             let theirs = serde_json::from_str::<serde_json::Value>(&input);
-            // serde_json parses one document and rejects trailing bytes; we go on with them.
+            // serde_json's `from_str` rejects trailing bytes; we read them as more documents
+            // (`{}[]` is an object and an empty array: one event). So what we accept must be
+            // accepted as the first document of a stream.
             if ours.bad.is_empty() && ours.events.len() == 1 {
-                prop_assert!(theirs.is_ok(), "we accepted {input:?}");
+                let first = serde_json::Deserializer::from_str(&input)
+                    .into_iter::<serde_json::Value>()
+                    .next();
+                prop_assert!(matches!(first, Some(Ok(_))), "we accepted {input:?}");
             }
             if let Ok(serde_json::Value::Object(_)) = theirs {
                 prop_assert!(ours.bad.is_empty() && ours.events.len() == 1, "we rejected {input:?}");

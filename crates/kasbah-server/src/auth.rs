@@ -1,13 +1,24 @@
-//! Request authentication: API tokens from `Authorization` headers.
+//! Request authentication: API tokens from `Authorization` headers, or a user's browser session
+//! from the `kasbah_session` cookie.
 //!
-//! Accepted forms: `Bearer <token>` (Kasbah's own API), and for Elasticsearch-compatible shippers
+//! Token forms: `Bearer <token>` (Kasbah's own API), and for Elasticsearch-compatible shippers
 //! `Basic base64(user:<token>)` (the password is the token; the user name is ignored) and
-//! `ApiKey base64(id:<token>)`.
+//! `ApiKey base64(id:<token>)`. A request with an `Authorization` header is judged by it alone.
+//!
+//! Sessions: the cookie is `HttpOnly`, `SameSite=Strict` (and `Secure` under TLS); every
+//! state-changing request made with it must also carry `X-CSRF-Token`, a value derived from the
+//! session secret that the login response gives to the page (see `http::csrf`). A session whose
+//! password must be changed can only change it, read who it is and log out.
 
-use axum::http::HeaderMap;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use kasbah_event::TenantId;
 use kasbah_meta::{Scope, Scopes};
+use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -57,7 +68,95 @@ pub fn secret(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-/// Authenticates a request; 401 when the token is missing, unknown, revoked or expired.
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "kasbah_session";
+/// The header carrying the CSRF token of a session.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session secret of the `kasbah_session` cookie, if any.
+pub fn session_secret(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The CSRF token of a session: derived from its secret, so nothing more is stored, and useless
+/// to anyone who cannot read the (HttpOnly) cookie.
+pub fn csrf_token(session_secret: &str) -> String {
+    let d = Sha256::new()
+        .chain_update(b"kasbah-csrf\0")
+        .chain_update(session_secret.as_bytes())
+        .finalize();
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Equality that takes the same time wherever the first difference is.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The `Set-Cookie` value of a session (`max_age` seconds; 0 clears it).
+pub fn session_cookie(secret: &str, max_age: u64, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The address of the client of a connection (plain or TLS), for login limits and the audit.
+#[derive(Copy, Clone, Debug)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for ClientAddr
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        ClientAddr(*s.remote_addr())
+    }
+}
+
+/// Login attempts per client address in the current minute.
+#[derive(Default)]
+pub struct LoginLimiter {
+    seen: Mutex<HashMap<IpAddr, (u64, u32)>>,
+}
+
+impl LoginLimiter {
+    /// Counts an attempt from `ip` at `now_secs`; false when over `per_minute` (0: no limit).
+    pub fn allow(&self, ip: IpAddr, now_secs: u64, per_minute: u32) -> bool {
+        if per_minute == 0 {
+            return true;
+        }
+        let Ok(mut m) = self.seen.lock() else {
+            return true;
+        };
+        let minute = now_secs / 60;
+        if m.len() > 100_000 {
+            // Bounded memory under a spray from many addresses: old minutes go first.
+            m.retain(|_, (min, _)| *min == minute);
+        }
+        let e = m.entry(ip).or_insert((minute, 0));
+        if e.0 != minute {
+            *e = (minute, 0);
+        }
+        e.1 = e.1.saturating_add(1);
+        e.1 <= per_minute
+    }
+}
+
+/// Authenticates a request: its token if it has an `Authorization` header, else its session
+/// cookie; 401 when neither is valid.
 pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let fail = || {
         state
@@ -66,6 +165,28 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, 
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ApiError::unauthorized()
     };
+    if headers.get(axum::http::header::AUTHORIZATION).is_none()
+        && let Some(cookie) = session_secret(headers)
+    {
+        let now = kasbah_event::Timestamp::now().as_nanos();
+        let s = state
+            .users
+            .session(&cookie, now, state.config.auth.policy())
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .ok_or_else(fail)?;
+        if s.must_change_password {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "change the one-time password first (POST /api/v1/auth/password)",
+            ));
+        }
+        return Ok(Principal {
+            tenant: s.tenant,
+            scopes: s.role.scopes(),
+            actor: format!("user:{}", s.user_name),
+        });
+    }
     let secret = secret(headers).ok_or_else(fail)?;
     let now = kasbah_event::Timestamp::now().as_nanos();
     let info = state
@@ -96,6 +217,30 @@ mod tests {
             HeaderValue::from_str(v).unwrap(),
         );
         m
+    }
+
+    #[test]
+    fn session_cookie_csrf_and_limiter() {
+        let mut m = HeaderMap::new();
+        m.insert(
+            axum::http::header::COOKIE,
+            HeaderValue::from_static("theme=dark; kasbah_session=kbh_s1 ; x=y"),
+        );
+        assert_eq!(session_secret(&m).as_deref(), Some("kbh_s1"));
+        assert_eq!(session_secret(&HeaderMap::new()), None);
+        let t = csrf_token("kbh_s1");
+        assert_eq!(t.len(), 64);
+        assert_ne!(t, csrf_token("kbh_s2"));
+        assert!(same(&t, &csrf_token("kbh_s1")) && !same(&t, &csrf_token("kbh_s2")));
+        assert!(!same("ab", "abc"));
+        let c = session_cookie("kbh_s1", 60, true);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.ends_with("Secure"));
+        let l = LoginLimiter::default();
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        assert!((0..3).all(|_| l.allow(ip, 120, 3)));
+        assert!(!l.allow(ip, 121, 3), "fourth in the same minute");
+        assert!(l.allow([10, 0, 0, 2].into(), 121, 3), "per address");
+        assert!(l.allow(ip, 180, 3), "a new minute");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct Config {
     pub detection: DetectionConfig,
     /// Anomaly alerts from the template miner.
     pub anomaly: AnomalyConfig,
+    /// Users, sessions and login protection.
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             parse: ParseConfig::default(),
             detection: DetectionConfig::default(),
             anomaly: AnomalyConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -188,6 +191,45 @@ impl Default for DetectionConfig {
     }
 }
 
+/// `[auth]`: browser sessions and login protection (API tokens are not affected).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A session unused this long ends, seconds.
+    pub session_idle_secs: u64,
+    /// A session ends this long after the login, seconds.
+    pub session_max_secs: u64,
+    /// Consecutive failed logins that lock an account (0: never).
+    pub max_failed_logins: u32,
+    /// How long a locked account refuses logins, seconds.
+    pub lockout_secs: u64,
+    /// Login attempts accepted per client address and minute (0: no limit).
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_idle_secs: 2 * 3600,
+            session_max_secs: 12 * 3600,
+            max_failed_logins: 5,
+            lockout_secs: 900,
+            login_attempts_per_minute: 20,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The session lifetimes.
+    pub fn policy(&self) -> kasbah_meta::SessionPolicy {
+        let ns = |s: u64| i64::try_from(s.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
+        kasbah_meta::SessionPolicy {
+            idle_ns: ns(self.session_idle_secs),
+            absolute_ns: ns(self.session_max_secs),
+        }
+    }
+}
+
 /// `[anomaly]`: anomaly alerts from the templates mined on text logs. They go through the
 /// detection worker, so they need `[detection] enabled`.
 #[derive(Clone, Debug, Deserialize)]
@@ -315,6 +357,11 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "parse.default_tz `{tz}`: expected +HH:MM or -HH:MM"
             )));
+        }
+        if self.auth.session_idle_secs == 0 || self.auth.session_max_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.session_idle_secs and auth.session_max_secs must be positive".into(),
+            ));
         }
         if self.anomaly.enabled {
             self.anomaly

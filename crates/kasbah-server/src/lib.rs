@@ -140,7 +140,8 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
     config.validate()?;
     let repo = Arc::new(open_meta(&config.data_dir)?);
     let meta: Arc<dyn MetaRepo> = repo.clone();
-    let alerts: Arc<dyn AlertRepo> = repo;
+    let alerts: Arc<dyn AlertRepo> = repo.clone();
+    let users: Arc<dyn kasbah_meta::UserRepo> = repo;
     let store_cfg = store_config(&config);
     let dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir, store_cfg))
@@ -201,6 +202,8 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
             .as_deref()
             .and_then(config::parse_tz),
         alerts,
+        users,
+        logins: auth::LoginLimiter::default(),
         detection,
         anomalies,
     });
@@ -264,7 +267,7 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
             tokio::spawn(async move {
                 axum::serve(
                     listener,
-                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                    app.into_make_service_with_connect_info::<auth::ClientAddr>(),
                 )
                 .with_graceful_shutdown(async move {
                     let _ = rx.wait_for(|v| *v).await;
@@ -284,6 +287,32 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
         http,
         shutdown,
     })
+}
+
+/// On a server without users, creates the administrator `admin`, with the admin role in every
+/// tenant and a generated one-time password, which is returned to be shown once. Never a default
+/// password: the operator sees it at the first start, or makes users with `kasbah user add`.
+pub fn first_admin(state: &AppState) -> Result<Option<String>, kasbah_meta::MetaError> {
+    if state.users.count_users()? > 0 {
+        return Ok(None);
+    }
+    let password = kasbah_meta::generate_password()?;
+    let user = state
+        .users
+        .create_user("admin", &kasbah_meta::hash_password(&password)?, true)?;
+    for t in state.meta.tenants()? {
+        state
+            .users
+            .set_role(user.id, t.id, Some(kasbah_meta::Role::Admin))?;
+        state.alerts.audit(
+            t.id,
+            "system",
+            "user.role",
+            "user:admin",
+            r#"{"role":"admin","created":true,"first_run":true}"#,
+        )?;
+    }
+    Ok(Some(password))
 }
 
 /// How often learned state (template miners, anomaly models) is saved besides shutdown.
@@ -323,17 +352,28 @@ async fn http_tls_serve(
         inner: listener,
         acceptor: tls.into(),
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|v| *v).await;
-        })
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<auth::ClientAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|v| *v).await;
+    })
+    .await
 }
 
 /// A TCP listener that completes TLS handshakes before handing connections to axum.
 struct TlsListener {
     inner: TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
+    for auth::ClientAddr
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        auth::ClientAddr(*s.remote_addr())
+    }
 }
 
 impl axum::serve::Listener for TlsListener {

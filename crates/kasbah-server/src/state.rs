@@ -25,6 +25,10 @@ pub struct AppState {
     pub default_tz: Option<kasbah_event::TzOffset>,
     /// Alerts, suppressions, rule states and the audit trail.
     pub alerts: Arc<dyn kasbah_meta::AlertRepo>,
+    /// Users, roles and sessions.
+    pub users: Arc<dyn kasbah_meta::UserRepo>,
+    /// Login attempts per client address (rate limit).
+    pub logins: crate::auth::LoginLimiter,
     /// Detection on ingestion (`None` when `[detection] enabled = false`).
     pub detection: Option<Arc<crate::detection::Detection>>,
     /// Anomaly models (`None` when `[anomaly]` or `[detection]` is disabled).

@@ -10,6 +10,7 @@ pub mod search;
 pub mod serve;
 pub mod templates;
 pub mod token;
+pub mod user;
 
 /// Something could not be done at all (unreadable input, bad option value).
 pub const EXIT_ERROR: u8 = 1;

@@ -156,6 +156,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .thread_name("kasbah")
         .build()?;
     rt.block_on(async move {
+        // Signals are caught from the start: a SIGTERM during start-up (store opening, demo
+        // seeding, first-run administrator) still ends in a graceful shutdown once started.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(());
+        });
+        tokio::task::yield_now().await;
         let server = kasbah_server::start(config).await.context("cannot start the server")?;
         let url = format!("http://{}", server.http_addr);
         if args.demo {
@@ -168,8 +176,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 None => eprintln!("Demo tenant `demo` already seeded; make a token with `kasbah token create --tenant demo`."),
             }
         }
+        let st = server.state.clone();
+        let first = tokio::task::spawn_blocking(move || kasbah_server::first_admin(&st)).await??;
+        if let Some(password) = first {
+            eprintln!("First run: created the administrator `admin` (admin of every tenant). Its one-time password, shown only now, must be changed at the first login:");
+            eprintln!("    {password}");
+            eprintln!("(Lost it? `kasbah user reset admin` prints a new one.)");
+        }
         eprintln!("Kasbah is serving on {url} (Ctrl-C to stop).");
-        shutdown_signal().await;
+        let _ = stop_rx.await;
         tracing::info!("shutting down: finishing requests and committing the index");
         server.shutdown().await.context("shutdown")?;
         Ok(ExitCode::SUCCESS)

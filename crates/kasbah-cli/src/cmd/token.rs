@@ -25,7 +25,7 @@ fn actor() -> String {
     format!("cli:{login}")
 }
 
-fn audit(
+pub(crate) fn audit(
     repo: &kasbah_meta::SqliteRepo,
     tenant: kasbah_meta::TenantId,
     action: &str,
@@ -105,7 +105,7 @@ pub(crate) fn open(dir: &DataDir) -> anyhow::Result<kasbah_meta::SqliteRepo> {
     Ok(kasbah_server::open_meta(&dir.data_dir)?)
 }
 
-fn tenant_id(repo: &dyn MetaRepo, name: &str) -> anyhow::Result<kasbah_meta::TenantId> {
+pub(crate) fn tenant_id(repo: &dyn MetaRepo, name: &str) -> anyhow::Result<kasbah_meta::TenantId> {
     repo.tenant_by_name(name)?
         .map(|t| t.id)
         .ok_or_else(|| anyhow::anyhow!("no tenant named `{name}`"))

@@ -150,29 +150,10 @@ impl Server {
 
     /// Creates a token with the CLI, as an operator would, and returns the last word printed.
     pub fn token(&self, tenant: &str, scope: &str) -> String {
-        let out = kasbah()
-            .args([
-                "token",
-                "create",
-                "--tenant",
-                tenant,
-                "--scope",
-                scope,
-                "--data-dir",
-            ])
-            .arg(&self.data)
-            .output()
-            .expect("token create");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .last()
-            .expect("token")
-            .to_string()
+        last_word(
+            &["token", "create", "--tenant", tenant, "--scope", scope],
+            &self.data,
+        )
     }
 
     pub fn search(&self, token: &str, query: &str) -> Value {
@@ -292,6 +273,27 @@ fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Val
         }
         Err(e) => (0, Value::String(e.to_string())),
     }
+}
+
+/// Runs `kasbah ARGS --data-dir DATA`, which must succeed, and returns the last word it printed
+/// (the secret that `token create` and `user add` show once).
+pub fn last_word(args: &[&str], data: &Path) -> String {
+    let out = kasbah()
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .expect("run kasbah");
+    assert!(
+        out.status.success(),
+        "kasbah {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .last()
+        .expect("a last word")
+        .to_string()
 }
 
 pub fn post(url: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {

@@ -9,6 +9,7 @@ mod anomaly;
 mod api;
 mod es;
 mod ops;
+mod session;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -22,6 +23,10 @@ pub fn router(state: Shared) -> Router {
     let upload = state.config.http.max_upload_bytes;
     Router::new()
         .route("/healthz", get(ops::healthz))
+        .route("/api/v1/auth/login", post(session::login))
+        .route("/api/v1/auth/logout", post(session::logout))
+        .route("/api/v1/auth/me", get(session::me))
+        .route("/api/v1/auth/password", post(session::password))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/api/v1/health", get(ops::health))
@@ -91,5 +96,41 @@ pub fn router(state: Shared) -> Router {
         .route("/_ingest/pipeline/{name}", get(es::ack).put(es::ack))
         .route("/{index}", axum::routing::put(es::ack).head(es::exists))
         .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn(csrf))
         .with_state(state)
+}
+
+/// Refuses a state-changing request made with a session cookie (and no `Authorization`
+/// header) unless it carries the session's CSRF token: another site can make a browser send
+/// the cookie, not read the token. The login itself is exempt (it has no session yet).
+async fn csrf(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::Method;
+    use axum::response::IntoResponse;
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe
+        && req.uri().path() != "/api/v1/auth/login"
+        && req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .is_none()
+        && let Some(secret) = crate::auth::session_secret(req.headers())
+    {
+        let sent = req
+            .headers()
+            .get(crate::auth::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !crate::auth::same(sent, &crate::auth::csrf_token(&secret)) {
+            return crate::error::ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "csrf",
+                "a request made with a session cookie needs its X-CSRF-Token header",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
 }

@@ -1,0 +1,327 @@
+//! Browser sessions: log in with a user name and password (argon2id), log out, read who you
+//! are, change your password. Failed logins count towards a lockout, attempts are limited per
+//! client address, and every login, failure and password change is in the audit trail (failures
+//! of unknown users in the system trail, tenant 0).
+
+use std::sync::OnceLock;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use kasbah_event::TenantId;
+use kasbah_meta::{Session, User, UserId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::alerts::{blocking, json_body};
+use crate::auth::{csrf_token, session_cookie, session_secret};
+use crate::error::ApiError;
+use crate::state::Shared;
+
+/// The audit chain of events that belong to no tenant (failed logins of unknown users).
+const SYSTEM: TenantId = TenantId(0);
+
+fn now_ns() -> i64 {
+    kasbah_event::Timestamp::now().as_nanos()
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "unknown user or wrong password",
+    )
+}
+
+/// A hash to verify against when the user does not exist, so that the answer takes as long as
+/// for a wrong password (no user enumeration by timing).
+fn dummy_hash() -> &'static str {
+    static H: OnceLock<String> = OnceLock::new();
+    H.get_or_init(|| kasbah_meta::hash_password("kasbah-no-such-user").unwrap_or_default())
+}
+
+fn audit(state: &Shared, tenant: TenantId, actor: &str, action: &str, detail: Value) {
+    if let Err(e) = state
+        .alerts
+        .audit(tenant, actor, action, actor, &detail.to_string())
+    {
+        tracing::error!(error = %e, action, "audit entry not written");
+    }
+}
+
+/// What the console needs to know about its session.
+fn session_json(state: &Shared, s: &Session, secret: &str, user: Option<&User>) -> Value {
+    let names: std::collections::HashMap<u32, String> = state
+        .meta
+        .tenants()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.id.0, t.name))
+        .collect();
+    let name = |t: TenantId| names.get(&t.0).cloned().unwrap_or_default();
+    let tenants: Vec<Value> = user
+        .map(|u| {
+            u.memberships
+                .iter()
+                .map(|(t, r)| json!({"name": name(*t), "role": r.as_str()}))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "user": s.user_name,
+        "tenant": name(s.tenant),
+        "role": s.role.as_str(),
+        "must_change_password": s.must_change_password,
+        "csrf_token": csrf_token(secret),
+        "expires_at": kasbah_event::Timestamp::from_nanos(s.expires_at).to_rfc3339(),
+        "tenants": tenants,
+    })
+}
+
+fn with_cookie(state: &Shared, body: Value, secret: &str, max_age: u64) -> Response {
+    let secure = state.config.http.tls_cert.is_some();
+    let mut r = Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&session_cookie(secret, max_age, secure)) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    username: String,
+    password: String,
+    tenant: Option<String>,
+}
+
+/// `POST /api/v1/auth/login` `{"username", "password", "tenant"?}`.
+pub(super) async fn login(
+    State(state): State<Shared>,
+    peer: Option<Extension<ConnectInfo<crate::auth::ClientAddr>>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let ip = peer.map(|Extension(ConnectInfo(a))| a.0.ip());
+    let now = now_ns();
+    if let Some(ip) = ip
+        && !state.logins.allow(
+            ip,
+            u64::try_from(now / 1_000_000_000).unwrap_or(0),
+            state.config.auth.login_attempts_per_minute,
+        )
+    {
+        return Err(ApiError {
+            retry_after: Some(60),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many login attempts from this address; wait a minute",
+            )
+        });
+    }
+    let b: LoginBody = json_body(body, "{\"username\", \"password\", \"tenant\"?}")?;
+    let st = state.clone();
+    blocking(move || {
+        let ip = ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string());
+        let cfg = &st.config.auth;
+        let Some((user, hash)) = st.users.user_by_name(&b.username).map_err(internal)? else {
+            let _ = kasbah_meta::verify_password(dummy_hash(), &b.password);
+            audit(
+                &st,
+                SYSTEM,
+                &format!("user:{}", b.username),
+                "auth.login_failed",
+                json!({"ip": ip, "reason": "unknown user"}),
+            );
+            return Err(invalid_credentials());
+        };
+        let actor = format!("user:{}", user.name);
+        let home = user.memberships.first().map_or(SYSTEM, |m| m.0);
+        if let Some(until) = user.locked_until.filter(|u| *u > now) {
+            audit(
+                &st,
+                home,
+                &actor,
+                "auth.login_failed",
+                json!({"ip": ip, "reason": "locked"}),
+            );
+            let secs = u32::try_from((until - now) / 1_000_000_000 + 1).unwrap_or(u32::MAX);
+            return Err(ApiError {
+                retry_after: Some(secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "account_locked",
+                    "too many failed logins: this account is locked for a while",
+                )
+            });
+        }
+        if !kasbah_meta::verify_password(&hash, &b.password) {
+            let lock_ns =
+                i64::try_from(cfg.lockout_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
+            let f = st
+                .users
+                .login_failed(user.id, now, cfg.max_failed_logins, lock_ns)
+                .map_err(internal)?;
+            audit(
+                &st,
+                home,
+                &actor,
+                "auth.login_failed",
+                json!({"ip": ip, "reason": "wrong password", "failures": f.failures,
+                       "locked": f.locked_until.is_some()}),
+            );
+            return Err(invalid_credentials());
+        }
+        let tenant = match &b.tenant {
+            None => user.memberships.first().map(|m| m.0),
+            Some(name) => st
+                .meta
+                .tenant_by_name(name)
+                .map_err(internal)?
+                .map(|t| t.id)
+                .filter(|t| user.memberships.iter().any(|m| m.0 == *t)),
+        }
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "no_access",
+                "this user has no role in that tenant",
+            )
+        })?;
+        let policy = cfg.policy();
+        let secret = st
+            .users
+            .create_session(user.id, tenant, now, policy)
+            .map_err(internal)?;
+        let s = st
+            .users
+            .session(&secret, now, policy)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::internal("the new session is not readable"))?;
+        audit(&st, tenant, &actor, "auth.login", json!({"ip": ip}));
+        let body = session_json(&st, &s, &secret, Some(&user));
+        Ok(with_cookie(&st, body, &secret, cfg.session_max_secs))
+    })
+    .await
+}
+
+/// The caller's session and its secret; 401 without one.
+fn current(state: &Shared, headers: &HeaderMap) -> Result<(Session, String), ApiError> {
+    let secret = session_secret(headers).ok_or_else(ApiError::unauthorized)?;
+    let s = state
+        .users
+        .session(&secret, now_ns(), state.config.auth.policy())
+        .map_err(internal)?
+        .ok_or_else(ApiError::unauthorized)?;
+    Ok((s, secret))
+}
+
+fn user_of(state: &Shared, s: &Session) -> Result<(User, String), ApiError> {
+    state
+        .users
+        .user_by_name(&s.user_name)
+        .map_err(internal)?
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// `GET /api/v1/auth/me`: who the session is, its tenant, role and CSRF token.
+pub(super) async fn me(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        let (s, secret) = current(&st, &headers)?;
+        let (u, _) = user_of(&st, &s)?;
+        Ok(Json(session_json(&st, &s, &secret, Some(&u))))
+    })
+    .await
+}
+
+/// `POST /api/v1/auth/logout`.
+pub(super) async fn logout(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        let (s, secret) = current(&st, &headers)?;
+        st.users.end_session(&secret).map_err(internal)?;
+        audit(
+            &st,
+            s.tenant,
+            &format!("user:{}", s.user_name),
+            "auth.logout",
+            json!({}),
+        );
+        Ok(with_cookie(&st, json!({"logged_out": true}), "", 0))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    current: String,
+    new: String,
+}
+
+/// `POST /api/v1/auth/password` `{"current", "new"}`: every session of the user ends, and the
+/// caller gets a new one.
+pub(super) async fn password(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let b: PasswordBody = json_body(body, "{\"current\", \"new\"}")?;
+    let st = state.clone();
+    blocking(move || {
+        let (s, _) = current(&st, &headers)?;
+        let (u, hash) = user_of(&st, &s)?;
+        if !kasbah_meta::verify_password(&hash, &b.current) {
+            return Err(invalid_credentials());
+        }
+        if b.new == b.current {
+            return Err(ApiError::bad_request("the new password must differ"));
+        }
+        kasbah_meta::check_new_password(&b.new, &u.name)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let h = kasbah_meta::hash_password(&b.new).map_err(internal)?;
+        let id: UserId = u.id;
+        st.users.set_password(id, &h, false).map_err(internal)?;
+        st.users.end_sessions_of(id).map_err(internal)?;
+        let now = now_ns();
+        let policy = st.config.auth.policy();
+        let secret = st
+            .users
+            .create_session(id, s.tenant, now, policy)
+            .map_err(internal)?;
+        let fresh = st
+            .users
+            .session(&secret, now, policy)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::internal("the new session is not readable"))?;
+        audit(
+            &st,
+            s.tenant,
+            &format!("user:{}", u.name),
+            "auth.password_change",
+            json!({}),
+        );
+        let body = session_json(&st, &fresh, &secret, Some(&u));
+        Ok(with_cookie(
+            &st,
+            body,
+            &secret,
+            st.config.auth.session_max_secs,
+        ))
+    })
+    .await
+}
