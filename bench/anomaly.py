@@ -14,10 +14,10 @@ as an RFC 3164 syslog line whose host is the system's name, one second apart, th
    sustained events/s until everything is indexed and every alert recorded.
 Usage: bench/anomaly.py --kasbah target/release/kasbah
 """
-import argparse, csv, json, os, shutil, subprocess, sys, threading, time, urllib.request
+import argparse, csv, os, shutil, subprocess, sys, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from detect import get, post, SHARED  # noqa: E402
+from detect import get, post, send_all, SHARED  # noqa: E402
 
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
@@ -126,22 +126,8 @@ def cost(a, data, enabled):
                 lines = syslog(name, msgs, 1_700_000_000 + r * 2000)
                 total += len(lines)
                 bodies.append(("\n".join(lines) + "\n").encode())
-        queue, lock = list(reversed(bodies)), threading.Lock()
-
-        def worker():
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    b = queue.pop()
-                post(srv.base, "/api/v1/ingest?format=syslog", tok, b)
-
         t0 = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(a.connections)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        send_all(srv.base, "/api/v1/ingest?format=syslog", tok, bodies, a.connections)
         srv.settle(tok, total)
         took = time.perf_counter() - t0
         h = get(srv.base, "/api/v1/health", tok)

@@ -36,6 +36,25 @@ def post(base, path, token, body):
     raise RuntimeError("server kept refusing")
 
 
+def send_all(base, path, token, bodies, connections):
+    """Posts every body, in order, over `connections` parallel connections."""
+    queue, lock = list(reversed(bodies)), threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                b = queue.pop()
+            post(base, path, token, b)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def pool(kasbah, samples, work):
     path = os.path.join(work, "windows.jsonl")
     if not os.path.exists(path):
@@ -91,23 +110,8 @@ def run(a, events, detection):
             for i in range(0, len(lines), a.batch):
                 bodies.append(("\n".join(lines[i:i + a.batch]) + "\n").encode())
         total = rounds * len(events)
-        queue = list(reversed(bodies))
-        lock = threading.Lock()
-
-        def worker():
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    b = queue.pop()
-                post(base, "/api/v1/ingest", token, b)
-
         t0 = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(a.connections)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        send_all(base, "/api/v1/ingest", token, bodies, a.connections)
         t_sent = time.perf_counter()
         while True:
             h = get(base, "/api/v1/health", token)

@@ -97,8 +97,8 @@ pub trait MetaRepo: Send + Sync {
     fn verify_token(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>>;
     /// A tenant's tokens (without secrets).
     fn tokens(&self, tenant: TenantId) -> Result<Vec<TokenInfo>>;
-    /// Revokes a token; false if it did not exist.
-    fn revoke_token(&self, id: TokenId) -> Result<bool>;
+    /// Revokes a token; returns its tenant, or `None` if no active token has that id.
+    fn revoke_token(&self, id: TokenId) -> Result<Option<TenantId>>;
 }
 
 /// Checks a tenant name.

@@ -372,12 +372,17 @@ impl MetaRepo for SqliteRepo {
         })
     }
 
-    fn revoke_token(&self, id: TokenId) -> Result<bool> {
+    fn revoke_token(&self, id: TokenId) -> Result<Option<TenantId>> {
         self.with(|c| {
-            Ok(c.execute(
-                "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                params![id.0, now_ns()],
-            )? > 0)
+            let tenant: Option<i64> = c
+                .query_row(
+                    "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL \
+                     RETURNING tenant_id",
+                    params![id.0, now_ns()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(tenant.and_then(|t| u32::try_from(t).ok()).map(TenantId))
         })
     }
 }
@@ -422,7 +427,7 @@ mod tests {
             .create_token(t.id, "old", Scopes::default().with(Scope::Read), Some(10))
             .unwrap();
         assert!(r.verify_token(&exp.secret, 11).unwrap().is_none());
-        assert!(r.revoke_token(tok.info.id).unwrap());
+        assert!(r.revoke_token(tok.info.id).unwrap().is_some());
         assert!(r.verify_token(&tok.secret, now_ns()).unwrap().is_none());
         assert_eq!(r.tokens(t.id).unwrap().len(), 2);
     }

@@ -172,19 +172,16 @@ pub fn run_token(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
         }
         TokenCmd::Revoke { id, dir } => {
             let repo = open(&dir)?;
-            let tenant = repo.tenants()?.into_iter().find_map(|t| {
-                repo.tokens(t.id)
-                    .ok()?
-                    .iter()
-                    .any(|k| k.id.0 == id)
-                    .then_some(t.id)
-            });
-            if !repo.revoke_token(TokenId(id))? {
+            let Some(tenant) = repo.revoke_token(TokenId(id))? else {
                 anyhow::bail!("no active token with id {id}");
-            }
-            if let Some(t) = tenant {
-                audit(&repo, t, "token.revoke", &format!("token:{id}"), json!({}))?;
-            }
+            };
+            audit(
+                &repo,
+                tenant,
+                "token.revoke",
+                &format!("token:{id}"),
+                json!({}),
+            )?;
             println!("Token {id} revoked.");
         }
     }

@@ -195,21 +195,33 @@ pub(super) async fn login(
                 "this user has no role in that tenant",
             )
         })?;
-        let policy = cfg.policy();
-        let secret = st
-            .users
-            .create_session(user.id, tenant, now, policy)
-            .map_err(internal)?;
-        let s = st
-            .users
-            .session(&secret, now, policy)
-            .map_err(internal)?
-            .ok_or_else(|| ApiError::internal("the new session is not readable"))?;
+        let r = start_session(&st, &user, tenant)?;
         audit(&st, tenant, &actor, "auth.login", json!({"ip": ip}));
-        let body = session_json(&st, &s, &secret, Some(&user));
-        Ok(with_cookie(&st, body, &secret, cfg.session_max_secs))
+        Ok(r)
     })
     .await
+}
+
+/// Starts a session of `user` in `tenant`: the answer with its cookie and what the page needs.
+fn start_session(st: &Shared, user: &User, tenant: TenantId) -> Result<Response, ApiError> {
+    let now = now_ns();
+    let policy = st.config.auth.policy();
+    let secret = st
+        .users
+        .create_session(user.id, tenant, now, policy)
+        .map_err(internal)?;
+    let s = st
+        .users
+        .session(&secret, now, policy)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::internal("the new session is not readable"))?;
+    let body = session_json(st, &s, &secret, Some(user));
+    Ok(with_cookie(
+        st,
+        body,
+        &secret,
+        st.config.auth.session_max_secs,
+    ))
 }
 
 /// The caller's session and its secret; 401 without one.
@@ -297,17 +309,7 @@ pub(super) async fn password(
         let id: UserId = u.id;
         st.users.set_password(id, &h, false).map_err(internal)?;
         st.users.end_sessions_of(id).map_err(internal)?;
-        let now = now_ns();
-        let policy = st.config.auth.policy();
-        let secret = st
-            .users
-            .create_session(id, s.tenant, now, policy)
-            .map_err(internal)?;
-        let fresh = st
-            .users
-            .session(&secret, now, policy)
-            .map_err(internal)?
-            .ok_or_else(|| ApiError::internal("the new session is not readable"))?;
+        let r = start_session(&st, &u, s.tenant)?;
         audit(
             &st,
             s.tenant,
@@ -315,13 +317,7 @@ pub(super) async fn password(
             "auth.password_change",
             json!({}),
         );
-        let body = session_json(&st, &fresh, &secret, Some(&u));
-        Ok(with_cookie(
-            &st,
-            body,
-            &secret,
-            st.config.auth.session_max_secs,
-        ))
+        Ok(r)
     })
     .await
 }
