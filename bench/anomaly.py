@@ -54,7 +54,7 @@ class Server:
                                       "--listen", f"127.0.0.1:{port}"], env=dict(os.environ, KASBAH_LOG="warn"))
         for _ in range(1200):
             try:
-                urllib.request.urlopen(self.base + "/healthz", timeout=1)
+                urllib.request.urlopen(self.base + "/readyz", timeout=1)
                 return
             except Exception:
                 time.sleep(0.05)

@@ -97,7 +97,7 @@ def run(a, events, detection):
     try:
         for _ in range(1200):
             try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
+                urllib.request.urlopen(base + "/readyz", timeout=1)
                 break
             except Exception:
                 time.sleep(0.05)

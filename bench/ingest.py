@@ -119,7 +119,7 @@ def main():
     try:
         for _ in range(600):
             try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
+                urllib.request.urlopen(base + "/readyz", timeout=1)
                 break
             except Exception:
                 time.sleep(0.05)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the real log shippers the end-to-end tests drive (crates/kasbah-cli/tests/clients.rs):
-# rsyslog with its Elasticsearch and TLS modules, and syslog-ng. Debian's rsyslog and syslog-ng
+# Installs what the end-to-end tests drive: the real log shippers (crates/kasbah-cli/tests/clients.rs),
+# rsyslog with its Elasticsearch and TLS modules, and syslog-ng; and headless Chromium with its
+# WebDriver (crates/kasbah-cli/tests/console.rs). Debian's rsyslog and syslog-ng
 # packages conflict (both are "the" system logger), so syslog-ng's package is unpacked under
 # /opt/syslog-ng instead of installed; only its libraries are installed. Safe to run twice.
 set -euo pipefail
@@ -20,6 +21,9 @@ command -v rsyslogd >/dev/null 2>&1 || [ -x /usr/sbin/rsyslogd ] || need+=(rsysl
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/omelasticsearch.so ] || need+=(rsyslog-elasticsearch)
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || need+=(rsyslog-gnutls)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 SNG=/opt/syslog-ng
 if [ ! -x "$SNG/usr/sbin/syslog-ng" ]; then
   need+=(libcap2 libglib2.0-0 libivykis0 libjson-c5 libnet1 libpcre3 libssl3 libwrap0)
@@ -36,4 +40,5 @@ if [ ! -x "$SNG/usr/sbin/syslog-ng" ]; then
   $SUDO dpkg -x "$tmp"/syslog-ng-core_*.deb "$SNG"
   rm -rf "$tmp"
 fi
+echo "install-test-deps: $(chromium --version 2>/dev/null || echo 'no chromium'),"
 echo "install-test-deps: rsyslog $(rsyslogd -v 2>/dev/null | head -1 | awk '{print $2}'), syslog-ng under $SNG"

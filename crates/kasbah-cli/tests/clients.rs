@@ -48,6 +48,7 @@ fn rsyslog_forwards_over_tcp_tls_and_elasticsearch_bulk() {
         Options {
             config: "[syslog]\ntenant = \"net\"\n",
             tls: certs.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+            ..Options::default()
         },
     );
     let ingest = s.token("es", "ingest,read");
@@ -143,6 +144,7 @@ fn syslog_ng_forwards_with_bsd_and_ietf_framing() {
         Options {
             config: "[syslog]\ntenant = \"net\"\n",
             tls: None,
+            ..Options::default()
         },
     );
     let reader = s.token("net", "read");

@@ -17,6 +17,7 @@ fn kill_9_under_load_loses_no_acknowledged_event_and_duplicates_none() {
         Options {
             config: "[storage]\ncommit_interval_secs = 1\n",
             tls: None,
+            ..Options::default()
         },
     );
     let tok = s.token("t", "ingest,read");

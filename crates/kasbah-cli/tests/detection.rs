@@ -730,3 +730,103 @@ fn the_audit_trail_records_api_and_cli_changes_and_tampering_is_detected() {
     assert_eq!(v["intact"], false);
     assert_eq!(acme["broken"]["id"], entries[0]["id"], "{v}");
 }
+
+#[test]
+fn rules_show_their_yaml_test_against_pasted_events_and_alerts_summarise_by_level_and_technique() {
+    let s = start("det-console", "");
+    let t = s.token("acme", "ingest,read,write");
+
+    // A rule's page shows its source.
+    let (status, rule) = get_auth(&s.url(&format!("/api/v1/rules/{MIMIKATZ}")), &t);
+    assert_eq!(status, 200, "{rule}");
+    let yaml = rule["yaml"].as_str().unwrap_or_default();
+    assert!(yaml.contains(&format!("id: {MIMIKATZ}")), "{yaml}");
+    assert!(
+        yaml.contains("detection:") && !yaml.contains("\n---"),
+        "{yaml}"
+    );
+
+    // Testing a loaded rule against pasted events: which match, nothing stored.
+    let pasted = format!(
+        "{}\n{}\n",
+        mimikatz_event("WS01", 1),
+        json!({"@timestamp": "2024-03-14T10:00:02Z", "Channel": "Microsoft-Windows-Sysmon/Operational",
+               "EventID": 1, "Image": "C:\\Windows\\notepad.exe", "CommandLine": "notepad"})
+    );
+    let test = |body: Value| {
+        post(
+            &s.url("/api/v1/rules/test"),
+            Some(&t),
+            body.to_string().as_bytes(),
+        )
+    };
+    let (status, v) = test(json!({"rule_id": MIMIKATZ, "events": pasted}));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["events"].as_u64(), v["matched_events"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["matches"][0]["event"], 0, "{v}");
+    assert_eq!(v["matches"][0]["rule_id"], MIMIKATZ, "{v}");
+    assert_eq!(s.total(&t, "*"), 0, "a test stores nothing");
+    assert!(alerts(&s, &t, "").is_empty());
+
+    // A new Sigma rule: matched as written; a broken one gets its diagnostics.
+    let sigma = "title: Notepad\nid: 11111111-2222-3333-4444-555555555555\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\notepad.exe'\n  condition: sel\nlevel: low\n";
+    let (status, v) = test(json!({"sigma": sigma, "events": pasted}));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["matches"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["matches"][0]["event"], 1, "{v}");
+    let (status, v) =
+        test(json!({"sigma": "title: x\ndetection:\n  condition: nope\n", "events": pasted}));
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (400, Some("invalid_rule")),
+        "{v}"
+    );
+    let (status, _) = test(json!({"events": pasted}));
+    assert_eq!(status, 400);
+
+    // The summary of alerts: per level and bucket, top rules, ATT&CK techniques with tactics.
+    ingest(
+        &s,
+        &t,
+        &format!(
+            "{}\n{}\n",
+            mimikatz_event("WS01", 1),
+            mimikatz_event("WS02", 3)
+        ),
+        "jsonl",
+    );
+    s.wait_detection(&t);
+    let (status, v) = get_auth(&s.url("/api/v1/alerts/summary?span=1h"), &t);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["total"], 2, "{v}");
+    let critical: u64 = v["buckets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["critical"].as_u64())
+        .sum();
+    assert_eq!(critical, 2, "{v}");
+    assert_eq!(v["top_rules"][0]["rule_id"], MIMIKATZ, "{v}");
+    assert_eq!(v["top_rules"][0]["count"], 2, "{v}");
+    let tech = v["techniques"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["technique"] == "T1003.001"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(tech["count"], 2, "{v}");
+    assert!(
+        tech["tactics"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("credential-access"))),
+        "{v}"
+    );
+    // A period with no alerts is empty, not an error.
+    let (status, v) = get_auth(&s.url("/api/v1/alerts/summary?from=-1h"), &t);
+    assert_eq!((status, v["total"].as_u64()), (200, Some(0)), "{v}");
+    let (status, _) = get_auth(&s.url("/api/v1/alerts/summary?span=fortnight"), &t);
+    assert_eq!(status, 400);
+}

@@ -8,7 +8,9 @@ use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use server::{Options, Server, get, get_auth, get_text, post, post_headers, post_with, scratch};
+use server::{
+    Options, Server, get, get_auth, get_text, kasbah, post, post_headers, post_with, scratch,
+};
 
 fn ndjson(n: usize, tag: &str) -> Vec<u8> {
     let mut out = Vec::new();
@@ -237,6 +239,7 @@ fn uploads_parse_files_and_refuse_archives_and_oversize_bodies() {
         Options {
             config: "[http]\nmax_upload_bytes = 200000\nmax_body_bytes = 2000\n",
             tls: None,
+            ..Options::default()
         },
     );
     let tok = s.token("ir", "ingest,read");
@@ -309,6 +312,7 @@ fn syslog_over_tcp_udp_and_tls() {
         Options {
             config: "[syslog]\nmax_message_bytes = 2048\ntenant = \"net\"\n",
             tls: certs.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+            ..Options::default()
         },
     );
     let tok = s.token("net", "read");
@@ -413,6 +417,7 @@ fn slow_and_half_open_connections_do_not_block_the_server() {
         Options {
             config: "[syslog]\nidle_timeout_secs = 1\ntenant = \"t\"\n",
             tls: None,
+            ..Options::default()
         },
     );
     let tok = s.token("t", "ingest,read");
@@ -458,6 +463,7 @@ fn overload_answers_retry_later_and_stores_nothing_of_the_refused_request() {
         Options {
             config: "[storage]\nmax_inflight_bytes = 1\ncommit_interval_secs = 30\n",
             tls: None,
+            ..Options::default()
         },
     );
     let tok = s.token("t", "ingest,read");
@@ -544,4 +550,91 @@ fn demo_mode_seeds_the_sample_incident_once() {
         "SSH brute force: {v}"
     );
     assert!(alerts.len() >= 10, "{} alerts", alerts.len());
+}
+
+#[test]
+fn tls_self_signed_makes_a_certificate_once_and_serves_https_with_it() {
+    let data = scratch("self-signed").join("data");
+    let port = server::free_port();
+    let start = || {
+        kasbah()
+            .args(["serve", "--tls-self-signed", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(&data)
+            .env("KASBAH_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kasbah serve")
+    };
+    let pem = data.join("tls/self-signed.pem");
+    let https = |pem: &std::path::Path, path: &str| -> Option<(u16, String, Option<String>)> {
+        let der = rustls_pem_der(pem)?;
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&[
+                ureq::tls::Certificate::from_der(&der).to_owned(),
+            ]))
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent
+            .post(&format!("https://localhost:{port}{path}"))
+            .header("Content-Type", "application/json")
+            .send(r#"{"username": "admin", "password": "wrong password"}"#)
+            .ok()?;
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        Some((
+            r.status().as_u16(),
+            r.body_mut().read_to_string().ok()?,
+            cookie,
+        ))
+    };
+    let wait = |child: &mut std::process::Child| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(
+                child.try_wait().ok().flatten().is_none(),
+                "kasbah serve exited"
+            );
+            if let Some(a) = https(&pem, "/api/v1/auth/login") {
+                return a;
+            }
+            assert!(std::time::Instant::now() < deadline, "no HTTPS answer");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let mut child = start();
+    // The certificate made at the first start is trusted by a client that knows only it.
+    let (status, body, _) = wait(&mut child);
+    assert_eq!(status, 401, "{body}");
+    let first = std::fs::read(&pem).expect("certificate");
+    let _ = child.kill();
+    let _ = child.wait();
+    // The second start reuses it.
+    let mut child = start();
+    wait(&mut child);
+    assert_eq!(std::fs::read(&pem).expect("certificate"), first);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The DER of the first certificate of a PEM file.
+fn rustls_pem_der(pem: &std::path::Path) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(pem).ok()?;
+    let b64: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }

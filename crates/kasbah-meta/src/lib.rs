@@ -15,6 +15,7 @@ mod sqlite;
 mod sqlite_alerts;
 mod sqlite_users;
 mod token;
+mod totp;
 mod user;
 
 pub use alert::audit_hash;
@@ -26,8 +27,9 @@ pub use alert::{
 pub use kasbah_event::TenantId;
 pub use sqlite::SqliteRepo;
 pub use token::{Scope, Scopes, TokenId, TokenInfo, generate_secret, hash_secret};
+pub use totp::{generate_totp_secret, otpauth_uri, step_of, totp_code, verify_totp};
 pub use user::{
-    Failure, MIN_PASSWORD_CHARS, Role, Session, SessionPolicy, User, UserId, UserRepo,
+    Failure, MIN_PASSWORD_CHARS, Role, Session, SessionPolicy, TotpState, User, UserId, UserRepo,
     check_new_password, generate_password, hash_password, valid_user_name, verify_password,
 };
 
@@ -62,6 +64,8 @@ pub struct Tenant {
     pub retention_days: Option<u32>,
     /// Bytes of events to keep (`None`: unlimited).
     pub retention_bytes: Option<u64>,
+    /// Its users must log in with a TOTP second factor.
+    pub require_totp: bool,
 }
 
 /// A newly created token: the secret is shown once and never stored.
@@ -83,6 +87,8 @@ pub trait MetaRepo: Send + Sync {
     fn tenant(&self, id: TenantId) -> Result<Option<Tenant>>;
     /// Returns the tenant of this name, creating it if needed.
     fn ensure_tenant(&self, name: &str) -> Result<Tenant>;
+    /// Requires (or stops requiring) a TOTP second factor of the tenant's users.
+    fn set_require_totp(&self, id: TenantId, required: bool) -> Result<()>;
     /// Sets a tenant's retention.
     fn set_retention(&self, id: TenantId, days: Option<u32>, bytes: Option<u64>) -> Result<()>;
     /// Creates a token for a tenant.

@@ -133,6 +133,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     CREATE INDEX sessions_user ON sessions(user_id);",
+    // 5: TOTP second factor (the secret must be readable to compute codes; the last step used
+    // makes each code work once) and the tenants that require it.
+    "ALTER TABLE users ADD COLUMN totp_secret TEXT;
+    ALTER TABLE users ADD COLUMN totp_pending TEXT;
+    ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+    ALTER TABLE tenants ADD COLUMN require_totp INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Metadata in an SQLite file.
@@ -229,6 +235,7 @@ fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
         name: r.get(1)?,
         retention_days: r.get::<_, Option<i64>>(2)?.map(|d| d as u32),
         retention_bytes: r.get::<_, Option<i64>>(3)?.map(|b| b as u64),
+        require_totp: r.get::<_, i64>(4)? != 0,
     })
 }
 
@@ -245,7 +252,7 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenInfo> {
     })
 }
 
-const TENANT_COLS: &str = "id, name, retention_days, retention_bytes";
+const TENANT_COLS: &str = "id, name, retention_days, retention_bytes, require_totp";
 const TOKEN_COLS: &str = "id, tenant_id, label, scopes, created_at, expires_at, revoked_at";
 
 impl MetaRepo for SqliteRepo {
@@ -297,6 +304,20 @@ impl MetaRepo for SqliteRepo {
                 [name],
                 tenant_row,
             )?)
+        })
+    }
+
+    fn set_require_totp(&self, id: TenantId, required: bool) -> Result<()> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE tenants SET require_totp = ?2 WHERE id = ?1",
+                params![id.0 as i64, i64::from(required)],
+            )?;
+            if n == 0 {
+                Err(MetaError::NotFound(format!("tenant {}", id.0)))
+            } else {
+                Ok(())
+            }
         })
     }
 

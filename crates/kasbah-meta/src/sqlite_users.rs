@@ -6,7 +6,8 @@ use crate::sqlite::SqliteRepo;
 use crate::user::{Failure, Role, Session, SessionPolicy, User, UserId, UserRepo, valid_user_name};
 use crate::{MetaError, Result, TenantId, generate_secret, hash_secret};
 
-const USER_COLS: &str = "id, name, must_change_password, failed_logins, locked_until";
+const USER_COLS: &str =
+    "id, name, must_change_password, failed_logins, locked_until, totp_secret IS NOT NULL";
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -16,6 +17,7 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         failed_logins: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(u32::MAX),
         locked_until: r.get(4)?,
         memberships: Vec::new(),
+        totp: r.get::<_, i64>(5)? != 0,
     })
 }
 
@@ -43,6 +45,72 @@ fn with_memberships(c: &Connection, mut u: User) -> Result<User> {
 }
 
 impl UserRepo for SqliteRepo {
+    fn totp_state(&self, user: UserId) -> Result<crate::TotpState> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT totp_secret, totp_pending, totp_last_step FROM users WHERE id = ?1",
+                [user.0],
+                |r| {
+                    Ok(crate::TotpState {
+                        secret: r.get(0)?,
+                        pending: r.get(1)?,
+                        last_step: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| MetaError::NotFound(format!("user {}", user.0)))
+        })
+    }
+
+    fn set_totp_pending(&self, user: UserId, secret: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE users SET totp_pending = ?2 WHERE id = ?1",
+                params![user.0, secret],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn enable_totp(&self, user: UserId) -> Result<()> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, \
+                 totp_last_step = NULL WHERE id = ?1 AND totp_pending IS NOT NULL",
+                [user.0],
+            )?;
+            if n == 0 {
+                return Err(MetaError::Invalid(
+                    "no second factor is being enrolled".into(),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    fn disable_totp(&self, user: UserId) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL \
+                 WHERE id = ?1",
+                [user.0],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE users SET totp_last_step = ?2 WHERE id = ?1 \
+                 AND (totp_last_step IS NULL OR totp_last_step < ?2)",
+                params![user.0, step],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
     fn create_user(&self, name: &str, password_hash: &str, must_change: bool) -> Result<User> {
         if !valid_user_name(name) {
             return Err(MetaError::Invalid(format!(
@@ -73,6 +141,7 @@ impl UserRepo for SqliteRepo {
                 failed_logins: 0,
                 locked_until: None,
                 memberships: Vec::new(),
+                totp: false,
             })
         })
     }
@@ -83,7 +152,7 @@ impl UserRepo for SqliteRepo {
                 .query_row(
                     &format!("SELECT {USER_COLS}, password_hash FROM users WHERE name = ?1"),
                     [name],
-                    |r| Ok((user_row(r)?, r.get::<_, String>(5)?)),
+                    |r| Ok((user_row(r)?, r.get::<_, String>(6)?)),
                 )
                 .optional()?;
             row.map(|(u, h)| Ok((with_memberships(c, u)?, h)))
@@ -209,9 +278,12 @@ impl UserRepo for SqliteRepo {
             let row = c
                 .prepare_cached(
                     "SELECT s.id, s.user_id, u.name, s.tenant_id, m.role, u.must_change_password, \
-                     s.expires_at, s.last_seen FROM sessions s \
+                     s.expires_at, s.last_seen, \
+                     COALESCE(t.require_totp, 0) != 0 AND u.totp_secret IS NULL \
+                     FROM sessions s \
                      JOIN users u ON u.id = s.user_id \
                      JOIN memberships m ON m.user_id = s.user_id AND m.tenant_id = s.tenant_id \
+                     LEFT JOIN tenants t ON t.id = s.tenant_id \
                      WHERE s.secret_sha256 = ?1",
                 )?
                 .query_row([hash_secret(secret)], |r| {
@@ -224,10 +296,11 @@ impl UserRepo for SqliteRepo {
                         r.get::<_, i64>(5)?,
                         r.get::<_, i64>(6)?,
                         r.get::<_, i64>(7)?,
+                        r.get::<_, i64>(8)? != 0,
                     ))
                 })
                 .optional()?;
-            let Some((id, user, name, tenant, role, must, expires, last)) = row else {
+            let Some((id, user, name, tenant, role, must, expires, last, enrol)) = row else {
                 return Ok(None);
             };
             if expires <= now || last <= now.saturating_sub(policy.idle_ns) {
@@ -244,6 +317,7 @@ impl UserRepo for SqliteRepo {
                 tenant: TenantId(tenant),
                 role: Role::parse(&role)?,
                 must_change_password: must != 0,
+                totp_enrollment_required: enrol,
                 expires_at: expires,
             }))
         })
@@ -276,6 +350,45 @@ mod tests {
         idle_ns: 100,
         absolute_ns: 1_000,
     };
+
+    #[test]
+    fn totp_enrolment_replay_and_tenant_requirement() {
+        let r = SqliteRepo::in_memory().unwrap();
+        let acme = r.ensure_tenant("acme").unwrap().id;
+        let u = r.create_user("ann", "$hash", false).unwrap();
+        r.set_role(u.id, acme, Some(Role::Viewer)).unwrap();
+        assert!(r.enable_totp(u.id).is_err(), "nothing enrolled yet");
+        r.set_totp_pending(u.id, Some("SECRET")).unwrap();
+        assert!(!r.user_by_name("ann").unwrap().unwrap().0.totp);
+        r.enable_totp(u.id).unwrap();
+        let (got, hash) = r.user_by_name("ann").unwrap().unwrap();
+        assert!(got.totp);
+        assert_eq!(hash, "$hash", "the hash column still reads right");
+        assert_eq!(
+            r.totp_state(u.id).unwrap(),
+            crate::TotpState {
+                secret: Some("SECRET".into()),
+                pending: None,
+                last_step: None
+            }
+        );
+        // A step works once, and never an earlier one.
+        assert!(r.use_totp_step(u.id, 10).unwrap());
+        assert!(!r.use_totp_step(u.id, 10).unwrap());
+        assert!(!r.use_totp_step(u.id, 9).unwrap());
+        assert!(r.use_totp_step(u.id, 11).unwrap());
+
+        // A tenant's requirement shows in sessions of users without a second factor.
+        let secret = r.create_session(u.id, acme, 0, POLICY).unwrap();
+        r.set_require_totp(acme, true).unwrap();
+        assert!(r.tenant(acme).unwrap().unwrap().require_totp);
+        let s = r.session(&secret, 1, POLICY).unwrap().unwrap();
+        assert!(!s.totp_enrollment_required);
+        r.disable_totp(u.id).unwrap();
+        let s = r.session(&secret, 2, POLICY).unwrap().unwrap();
+        assert!(s.totp_enrollment_required);
+        assert_eq!(r.totp_state(u.id).unwrap(), crate::TotpState::default());
+    }
 
     #[test]
     fn users_roles_lockout_and_sessions() {

@@ -89,6 +89,19 @@ pub struct User {
     pub locked_until: Option<i64>,
     /// Tenants and roles.
     pub memberships: Vec<(TenantId, Role)>,
+    /// Logins need a TOTP code.
+    pub totp: bool,
+}
+
+/// A user's TOTP second factor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TotpState {
+    /// The enabled secret (base32).
+    pub secret: Option<String>,
+    /// A secret being enrolled: enabled once a code of it is given.
+    pub pending: Option<String>,
+    /// The last time step whose code was accepted (a code works once).
+    pub last_step: Option<i64>,
 }
 
 /// A live session, as a request sees it.
@@ -106,6 +119,9 @@ pub struct Session {
     pub role: Role,
     /// The password must be changed before anything else.
     pub must_change_password: bool,
+    /// The tenant requires a second factor that the user has not enrolled yet: only the
+    /// enrolment endpoints answer.
+    pub totp_enrollment_required: bool,
     /// Absolute expiry, ns.
     pub expires_at: i64,
 }
@@ -131,6 +147,17 @@ pub struct Failure {
 /// Users, memberships and sessions. Names are unique across the server: one person, one
 /// account, with a role in each tenant they work for.
 pub trait UserRepo: Send + Sync {
+    /// The user's TOTP state.
+    fn totp_state(&self, user: UserId) -> Result<TotpState>;
+    /// Stores (or clears) a secret being enrolled.
+    fn set_totp_pending(&self, user: UserId, secret: Option<&str>) -> Result<()>;
+    /// Makes the pending secret the enabled one.
+    fn enable_totp(&self, user: UserId) -> Result<()>;
+    /// Removes the second factor (lost phone: an administrator's reset).
+    fn disable_totp(&self, user: UserId) -> Result<()>;
+    /// Records that the code of `step` was used; false if that step or a later one was used
+    /// already (a replayed code).
+    fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool>;
     /// Creates a user with a password hash; fails if the name is taken.
     fn create_user(&self, name: &str, password_hash: &str, must_change: bool) -> Result<User>;
     /// A user by name, with the stored password hash.

@@ -181,6 +181,13 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, 
                 "change the one-time password first (POST /api/v1/auth/password)",
             ));
         }
+        if s.totp_enrollment_required {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "totp_enrollment_required",
+                "this tenant requires a second factor: enrol one first (POST /api/v1/auth/totp/setup)",
+            ));
+        }
         return Ok(Principal {
             tenant: s.tenant,
             scopes: s.role.scopes(),

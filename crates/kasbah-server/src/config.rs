@@ -59,6 +59,11 @@ pub struct HttpConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key.
     pub tls_key: Option<PathBuf>,
+    /// Without `tls_cert`: serve HTTPS with a self-signed certificate made at the first start
+    /// (kept in `DATA/tls/`).
+    pub tls_self_signed: bool,
+    /// Extra names (host names, addresses) of the self-signed certificate besides localhost.
+    pub tls_names: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -69,6 +74,8 @@ impl Default for HttpConfig {
             max_upload_bytes: 512 << 20,
             tls_cert: None,
             tls_key: None,
+            tls_self_signed: false,
+            tls_names: Vec::new(),
         }
     }
 }

@@ -130,14 +130,35 @@ pub struct Server {
     pub state: Shared,
     /// The HTTP address actually bound.
     pub http_addr: std::net::SocketAddr,
+    /// The self-signed certificate served, when `[http] tls_self_signed` asked for one.
+    pub self_signed: Option<tls::SelfSigned>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     http: tokio::task::JoinHandle<Result<(), std::io::Error>>,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
-/// Opens the data directory, binds every listener and starts serving.
-pub async fn start(config: Config) -> Result<Server, ServeError> {
+impl Server {
+    /// Declares start-up over: `/readyz` answers 200 from now on.
+    pub fn started(&self) {
+        self.state
+            .started
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Opens the data directory, binds every listener and starts serving. `/readyz` answers 503
+/// until the caller declares start-up over with [`Server::started`].
+pub async fn start(mut config: Config) -> Result<Server, ServeError> {
     config.validate()?;
+    let self_signed = if config.http.tls_self_signed && config.http.tls_cert.is_none() {
+        let made =
+            tls::self_signed(&config.data_dir, &config.http.tls_names).map_err(ServeError::Tls)?;
+        config.http.tls_cert = Some(made.cert.clone());
+        config.http.tls_key = Some(made.key.clone());
+        Some(made)
+    } else {
+        None
+    };
     let repo = Arc::new(open_meta(&config.data_dir)?);
     let meta: Arc<dyn MetaRepo> = repo.clone();
     let alerts: Arc<dyn AlertRepo> = repo.clone();
@@ -206,6 +227,7 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
         logins: auth::LoginLimiter::default(),
         detection,
         anomalies,
+        started: std::sync::atomic::AtomicBool::new(false),
     });
 
     let mut tasks = vec![tokio::spawn(save_learned(state.clone()))];
@@ -283,6 +305,7 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
     Ok(Server {
         state,
         http_addr,
+        self_signed,
         tasks,
         http,
         shutdown,

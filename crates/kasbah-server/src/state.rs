@@ -33,6 +33,9 @@ pub struct AppState {
     pub detection: Option<Arc<crate::detection::Detection>>,
     /// Anomaly models (`None` when `[anomaly]` or `[detection]` is disabled).
     pub anomalies: Option<Arc<crate::anomaly::Anomalies>>,
+    /// Set once start-up is over (demo data seeded, first administrator made): until then
+    /// `/readyz` answers 503, so orchestrators and tests do not race the start-up writes.
+    pub started: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {

@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// PEM private key for HTTPS.
     #[arg(long, env = "KASBAH_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate made at the first start (in DATA/tls/),
+    /// when no --tls-cert is given.
+    #[arg(long, env = "KASBAH_TLS_SELF_SIGNED")]
+    tls_self_signed: bool,
     /// Sigma rule files or folders to detect with, instead of the built-in rules (repeatable,
     /// or `:`-separated in $KASBAH_RULES, as for `kasbah hunt`). Adds to `[detection] rules`.
     #[arg(
@@ -98,6 +102,7 @@ impl ServeArgs {
         }
         c.http.tls_cert = self.tls_cert.clone().or(c.http.tls_cert);
         c.http.tls_key = self.tls_key.clone().or(c.http.tls_key);
+        c.http.tls_self_signed |= self.tls_self_signed;
         if !self.rules.is_empty() {
             // The same rules as `kasbah hunt -r ...`: alerts then agree with hunt exactly.
             c.detection.rules.extend(self.rules.iter().cloned());
@@ -165,7 +170,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         });
         tokio::task::yield_now().await;
         let server = kasbah_server::start(config).await.context("cannot start the server")?;
-        let url = format!("http://{}", server.http_addr);
+        let scheme = if server.state.config.http.tls_cert.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", server.http_addr);
+        if let Some(ss) = &server.self_signed {
+            eprintln!(
+                "{} self-signed certificate {}; its SHA-256 fingerprint, to compare with what the browser shows:",
+                if ss.created { "Made the" } else { "Serving the" },
+                ss.cert.display()
+            );
+            eprintln!("    {}", ss.fingerprint);
+        }
         if args.demo {
             let seeded = kasbah_server::demo::seed(&server.state).await.map_err(anyhow::Error::msg)?;
             match seeded.token {
@@ -183,6 +197,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             eprintln!("    {password}");
             eprintln!("(Lost it? `kasbah user reset admin` prints a new one.)");
         }
+        server.started();
         eprintln!("Kasbah is serving on {url} (Ctrl-C to stop).");
         let _ = stop_rx.await;
         tracing::info!("shutting down: finishing requests and committing the index");

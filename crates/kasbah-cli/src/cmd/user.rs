@@ -39,7 +39,7 @@ pub enum UserCmd {
         #[command(flatten)]
         dir: DataDir,
     },
-    /// Give a user a new one-time password (ends their sessions, clears a lockout).
+    /// Give a user a new one-time password (ends their sessions, clears a lockout and the TOTP second factor).
     Reset {
         /// The user.
         name: String,
@@ -134,8 +134,19 @@ pub fn run(cmd: UserCmd) -> anyhow::Result<ExitCode> {
             let password = kasbah_meta::generate_password()?;
             repo.set_password(user.id, &kasbah_meta::hash_password(&password)?, true)?;
             repo.end_sessions_of(user.id)?;
+            // A reset is also the lost-phone path: the second factor goes with the password.
+            repo.disable_totp(user.id)?;
             for (t, _) in &user.memberships {
-                audit(&repo, *t, "user.reset", &format!("user:{name}"), json!({}))?;
+                audit(
+                    &repo,
+                    *t,
+                    "user.reset",
+                    &format!("user:{name}"),
+                    json!({"totp_removed": user.totp}),
+                )?;
+            }
+            if user.totp {
+                println!("Its second factor (TOTP) was removed; the user enrols again.");
             }
             println!("New one-time password of {name}, to change at the next login:");
             println!("{password}");

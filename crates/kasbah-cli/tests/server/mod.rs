@@ -59,6 +59,8 @@ pub struct Server {
 pub struct Options<'a> {
     pub config: &'a str,
     pub tls: Option<(&'a Path, &'a Path)>,
+    /// Seed the demo tenant (`kasbah serve --demo`).
+    pub demo: bool,
 }
 
 impl Server {
@@ -93,6 +95,9 @@ impl Server {
             "--syslog-tcp".into(),
             syslog.to_string(),
         ];
+        if opts.demo {
+            extra.push("--demo".into());
+        }
         if let (Some(addr), Some((cert, key))) = (tls, opts.tls) {
             extra.extend([
                 "--syslog-tls".into(),
@@ -121,7 +126,8 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("kasbah serve exited early: {status}"));
             }
-            if get(&self.url("/healthz")).0 == 200 {
+            // Ready, not merely alive: start-up (demo seed, first administrator) is over.
+            if get(&self.url("/readyz")).0 == 200 {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -415,4 +421,89 @@ pub fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
         .status()
         .is_ok_and(|s| s.success());
     ok.then_some((cert, key))
+}
+
+/// A browser: the session cookie and the CSRF token it was given.
+#[derive(Clone, Default)]
+pub struct Browser {
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+}
+
+impl Browser {
+    /// Sends a request with the cookie (and the CSRF header when `with_csrf`); keeps a new
+    /// cookie and token from the answer. Returns the status, the body and the Set-Cookie value.
+    pub fn send(
+        &mut self,
+        method: &str,
+        url: &str,
+        body: Option<Value>,
+        with_csrf: bool,
+    ) -> (u16, Value, Option<String>) {
+        let mut req = ureq::http::Request::builder().method(method).uri(url);
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", format!("theme=dark; {c}"));
+        }
+        if with_csrf && let Some(t) = &self.csrf {
+            req = req.header("X-CSRF-Token", t);
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = req
+            .header("Content-Type", "application/json")
+            .body(body)
+            .expect("request");
+        let mut resp = agent().run(req).expect("answer");
+        let status = resp.status().as_u16();
+        let set = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if let Some(c) = &set {
+            self.cookie = c.split(';').next().map(String::from);
+        }
+        if let Some(t) = v["csrf_token"].as_str() {
+            self.csrf = Some(t.to_owned());
+        }
+        (status, v, set)
+    }
+
+    pub fn login(
+        &mut self,
+        s: &Server,
+        user: &str,
+        password: &str,
+    ) -> (u16, Value, Option<String>) {
+        self.send(
+            "POST",
+            &s.url("/api/v1/auth/login"),
+            Some(json!({"username": user, "password": password})),
+            false,
+        )
+    }
+}
+
+/// `kasbah user add NAME --tenant T --role R`; returns the one-time password.
+pub fn add_user(s: &Server, name: &str, tenant: &str, role: &str) -> String {
+    last_word(
+        &["user", "add", name, "--tenant", tenant, "--role", role],
+        &s.data,
+    )
+}
+
+/// Logs in with the one-time password and sets `new`.
+pub fn first_login(s: &Server, name: &str, one_time: &str, new: &str) -> Browser {
+    let mut b = Browser::default();
+    let (status, v, _) = b.login(s, name, one_time);
+    assert_eq!(status, 200, "{v}");
+    let (status, v, _) = b.send(
+        "POST",
+        &s.url("/api/v1/auth/password"),
+        Some(json!({"current": one_time, "new": new})),
+        true,
+    );
+    assert_eq!(status, 200, "{v}");
+    b
 }

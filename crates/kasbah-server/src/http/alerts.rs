@@ -140,7 +140,7 @@ pub(super) fn json_body<T: DeserializeOwned>(
         .map_err(|e| ApiError::bad_request(format!("the body must be JSON {shape}: {e}")))
 }
 
-fn detection(state: &Shared) -> Result<Arc<Detection>, ApiError> {
+pub(super) fn detection(state: &Shared) -> Result<Arc<Detection>, ApiError> {
     state.detection.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -552,7 +552,31 @@ pub(super) async fn rules(
     })))
 }
 
-fn find_rule(d: &Detection, id: &str) -> Result<kasbah_sigma::RuleId, ApiError> {
+/// The YAML document of a loaded rule: the built-in copy or the file it was loaded from (a
+/// path the server chose, never one from the request), from its first line to the next `---`.
+fn rule_source(path: &str, line: u32) -> Option<String> {
+    let text = match crate::builtin::RULES.iter().find(|(p, _)| *p == path) {
+        Some((_, t)) => (*t).to_owned(),
+        None => std::fs::read_to_string(path).ok()?,
+    };
+    // `line` is the document's first key; comments just above it belong to it too.
+    let lines: Vec<&str> = text.lines().collect();
+    let first = usize::try_from(line)
+        .ok()?
+        .saturating_sub(1)
+        .min(lines.len());
+    let mut start = first;
+    while start > 0 && lines[start - 1].trim() != "---" {
+        start -= 1;
+    }
+    let end = lines[first..]
+        .iter()
+        .position(|l| l.trim() == "---")
+        .map_or(lines.len(), |n| first + n);
+    Some(lines[start..end].join("\n"))
+}
+
+pub(super) fn find_rule(d: &Detection, id: &str) -> Result<kasbah_sigma::RuleId, ApiError> {
     d.detector()
         .rule_id(id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("rule {id}")))
@@ -574,6 +598,11 @@ pub(super) async fn rule(
     if let Some(info) = d.detector().engine().rule(rid) {
         v["description"] = json!(info.meta.description);
         v["condition"] = json!(info.condition);
+        v["author"] = json!(info.meta.author);
+        v["references"] = json!(info.meta.references);
+        v["falsepositives"] = json!(info.meta.falsepositives);
+        v["line"] = json!(info.meta.line);
+        v["yaml"] = json!(rule_source(&info.meta.path, info.meta.line));
     }
     Ok(Json(v))
 }
@@ -758,6 +787,20 @@ pub(super) async fn delete_suppression(
     .await
 }
 
+/// 400 `invalid_rule` with the diagnostics (file, line, KS code) of Sigma text that did not load.
+pub(super) fn invalid_rule(diags: Vec<kasbah_sigma::Diagnostic>) -> ApiError {
+    let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_rule",
+        if lines.is_empty() {
+            "sigma: no detection or correlation rule in the text".to_string()
+        } else {
+            format!("sigma: {}", lines.join("; "))
+        },
+    )
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RetroBody {
@@ -794,18 +837,7 @@ pub(super) async fn retrohunt(
     }
     let adhoc = match &body.sigma {
         None => None,
-        Some(text) => Some(d.compile_adhoc(text).map_err(|diags| {
-            let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_rule",
-                if lines.is_empty() {
-                    "sigma: no detection or correlation rule in the text".to_string()
-                } else {
-                    format!("sigma: {}", lines.join("; "))
-                },
-            )
-        })?),
+        Some(text) => Some(d.compile_adhoc(text).map_err(invalid_rule)?),
     };
     let rules = body
         .rules

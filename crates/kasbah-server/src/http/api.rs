@@ -43,7 +43,7 @@ pub(super) fn body(
     }
 }
 
-fn errors_json(errors: &[kasbah_parse::BadRecord]) -> Value {
+pub(super) fn errors_json(errors: &[kasbah_parse::BadRecord]) -> Value {
     Value::Array(
         errors
             .iter()
@@ -57,7 +57,10 @@ pub(super) struct IngestParams {
     format: Option<String>,
 }
 
-fn format_param(p: Option<&str>, default: Option<Format>) -> Result<Option<Format>, ApiError> {
+pub(super) fn format_param(
+    p: Option<&str>,
+    default: Option<Format>,
+) -> Result<Option<Format>, ApiError> {
     match p {
         None | Some("") => Ok(default),
         Some("auto") => Ok(None),

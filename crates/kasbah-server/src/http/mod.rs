@@ -1,19 +1,23 @@
 //! The HTTP API: routes, body limits and the public/authenticated split.
 //!
 //! Public (no token): `GET /healthz`, `GET /readyz`, `GET /metrics` (counters only, no event data)
-//! and the Elasticsearch version probe `GET /` that shippers call before authenticating.
+//! the Elasticsearch version probe `GET /` that shippers call before authenticating, and the web
+//! console's files (`GET /` for browsers, `GET /console/*`: code, never data).
 //! Everything else needs a token with the right scope; see `docs/api.md`.
 
+mod admin;
 mod alerts;
 mod anomaly;
 mod api;
+mod console;
 mod es;
 mod ops;
 mod session;
+mod summary;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 
 use crate::state::Shared;
 
@@ -27,6 +31,21 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/auth/logout", post(session::logout))
         .route("/api/v1/auth/me", get(session::me))
         .route("/api/v1/auth/password", post(session::password))
+        .route("/api/v1/auth/tenant", post(session::switch_tenant))
+        .route("/api/v1/auth/totp/setup", post(session::totp_setup))
+        .route("/api/v1/auth/totp/enable", post(session::totp_enable))
+        .route("/api/v1/auth/totp/disable", post(session::totp_disable))
+        .route("/api/v1/users", get(admin::users).post(admin::create_user))
+        .route("/api/v1/users/{id}/role", put(admin::set_role))
+        .route("/api/v1/users/{id}/reset", post(admin::reset_user))
+        .route(
+            "/api/v1/tokens",
+            get(admin::tokens).post(admin::create_token),
+        )
+        .route("/api/v1/tokens/{id}", delete(admin::revoke_token))
+        .route("/api/v1/tenant", get(admin::tenant).put(admin::set_tenant))
+        .route("/api/v1/alerts/summary", get(summary::alerts))
+        .route("/api/v1/rules/test", post(summary::test_rule))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/api/v1/health", get(ops::health))
@@ -67,7 +86,8 @@ pub fn router(state: Shared) -> Router {
             get(anomaly::status).put(anomaly::settings),
         )
         .route("/api/v1/anomaly/relearn", post(anomaly::relearn))
-        .route("/", get(es::root).head(es::root_head))
+        .route("/", get(console::root).head(es::root_head))
+        .route("/console/{*path}", get(console::file))
         .route(
             "/_bulk",
             post(es::bulk)

@@ -19,8 +19,15 @@ pub(super) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: ready to accept events (503 while the store refuses appends).
+/// `GET /readyz`: ready to accept events (503 while starting up or while the store refuses
+/// appends).
 pub(super) async fn readyz(State(state): State<Shared>) -> impl IntoResponse {
+    if !state.started.load(Ordering::Acquire) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "starting"})),
+        );
+    }
     let inflight = state.store.metrics().inflight_bytes.load(Ordering::Relaxed);
     if inflight > state.config.storage.max_inflight_bytes {
         (

@@ -79,6 +79,8 @@ fn session_json(state: &Shared, s: &Session, secret: &str, user: Option<&User>) 
         "tenant": name(s.tenant),
         "role": s.role.as_str(),
         "must_change_password": s.must_change_password,
+        "totp": user.is_some_and(|u| u.totp),
+        "totp_enrollment_required": s.totp_enrollment_required,
         "csrf_token": csrf_token(secret),
         "expires_at": kasbah_event::Timestamp::from_nanos(s.expires_at).to_rfc3339(),
         "tenants": tenants,
@@ -100,6 +102,8 @@ struct LoginBody {
     username: String,
     password: String,
     tenant: Option<String>,
+    /// The TOTP code, for users with a second factor.
+    code: Option<String>,
 }
 
 /// `POST /api/v1/auth/login` `{"username", "password", "tenant"?}`.
@@ -126,7 +130,7 @@ pub(super) async fn login(
             )
         });
     }
-    let b: LoginBody = json_body(body, "{\"username\", \"password\", \"tenant\"?}")?;
+    let b: LoginBody = json_body(body, "{\"username\", \"password\", \"tenant\"?, \"code\"?}")?;
     let st = state.clone();
     blocking(move || {
         let ip = ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string());
@@ -179,6 +183,9 @@ pub(super) async fn login(
             );
             return Err(invalid_credentials());
         }
+        if user.totp {
+            check_code(&st, &user, home, &actor, &ip, b.code.as_deref(), now)?;
+        }
         let tenant = match &b.tenant {
             None => user.memberships.first().map(|m| m.0),
             Some(name) => st
@@ -200,6 +207,57 @@ pub(super) async fn login(
         Ok(r)
     })
     .await
+}
+
+/// The second factor of a login whose password was right: no code asks for one (not a
+/// failure); a wrong or replayed code counts towards the lockout like a wrong password.
+fn check_code(
+    st: &Shared,
+    user: &User,
+    home: TenantId,
+    actor: &str,
+    ip: &str,
+    code: Option<&str>,
+    now: i64,
+) -> Result<(), ApiError> {
+    let Some(code) = code.filter(|c| !c.trim().is_empty()) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "totp_required",
+            "this account has a second factor: give the code of your authenticator app",
+        ));
+    };
+    let state = st.users.totp_state(user.id).map_err(internal)?;
+    let step = state
+        .secret
+        .as_deref()
+        .and_then(|s| kasbah_meta::verify_totp(s, code, now / 1_000_000_000));
+    let fresh = match step {
+        Some(step) => st.users.use_totp_step(user.id, step).map_err(internal)?,
+        None => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    let cfg = &st.config.auth;
+    let lock_ns = i64::try_from(cfg.lockout_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
+    let f = st
+        .users
+        .login_failed(user.id, now, cfg.max_failed_logins, lock_ns)
+        .map_err(internal)?;
+    audit(
+        st,
+        home,
+        actor,
+        "auth.login_failed",
+        json!({"ip": ip, "reason": if step.is_some() { "replayed code" } else { "wrong code" },
+               "failures": f.failures, "locked": f.locked_until.is_some()}),
+    );
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_totp",
+        "wrong or already used code",
+    ))
 }
 
 /// Starts a session of `user` in `tenant`: the answer with its cookie and what the page needs.
@@ -292,10 +350,11 @@ pub(super) async fn password(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let b: PasswordBody = json_body(body, "{\"current\", \"new\"}")?;
+    // Who first: a request without a session learns nothing, not even the body's shape.
     let st = state.clone();
     blocking(move || {
         let (s, _) = current(&st, &headers)?;
+        let b: PasswordBody = json_body(body, "{\"current\", \"new\"}")?;
         let (u, hash) = user_of(&st, &s)?;
         if !kasbah_meta::verify_password(&hash, &b.current) {
             return Err(invalid_credentials());
@@ -318,6 +377,202 @@ pub(super) async fn password(
             json!({}),
         );
         Ok(r)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantBody {
+    tenant: String,
+}
+
+/// `POST /api/v1/auth/tenant` `{"tenant"}`: moves the caller to another tenant they have a
+/// role in. The old session ends and a new one (new cookie, new CSRF token) starts, so a
+/// session id never changes its powers in place.
+pub(super) async fn switch_tenant(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        let (s, secret) = current(&st, &headers)?;
+        let b: TenantBody = json_body(body, "{\"tenant\"}")?;
+        if s.must_change_password {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "change the one-time password first (POST /api/v1/auth/password)",
+            ));
+        }
+        let (u, _) = user_of(&st, &s)?;
+        let tenant = st
+            .meta
+            .tenant_by_name(&b.tenant)
+            .map_err(internal)?
+            .map(|t| t.id)
+            .filter(|t| u.memberships.iter().any(|m| m.0 == *t))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "no_access",
+                    "this user has no role in that tenant",
+                )
+            })?;
+        st.users.end_session(&secret).map_err(internal)?;
+        let r = start_session(&st, &u, tenant)?;
+        let actor = format!("user:{}", u.name);
+        audit(
+            &st,
+            s.tenant,
+            &actor,
+            "auth.tenant_switch",
+            json!({"to": b.tenant}),
+        );
+        audit(
+            &st,
+            tenant,
+            &actor,
+            "auth.login",
+            json!({"from_tenant": true}),
+        );
+        Ok(r)
+    })
+    .await
+}
+
+/// `POST /api/v1/auth/totp/setup`: a new secret to enrol (shown once, as base32 and as an
+/// `otpauth://` URI for authenticator apps); it becomes the second factor once a code of it is
+/// given to `/api/v1/auth/totp/enable`.
+pub(super) async fn totp_setup(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        let (s, _) = current(&st, &headers)?;
+        let (u, _) = user_of(&st, &s)?;
+        if u.totp {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "totp_enabled",
+                "a second factor is enabled already; disable it first to enrol another",
+            ));
+        }
+        let secret = kasbah_meta::generate_totp_secret().map_err(internal)?;
+        st.users
+            .set_totp_pending(u.id, Some(&secret))
+            .map_err(internal)?;
+        Ok(Json(json!({
+            "secret": secret,
+            "uri": kasbah_meta::otpauth_uri("Kasbah", &u.name, &secret),
+        })))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    code: String,
+}
+
+/// `POST /api/v1/auth/totp/enable` `{"code"}`: enables the enrolled secret, proven by one of
+/// its codes.
+pub(super) async fn totp_enable(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        let (s, secret) = current(&st, &headers)?;
+        let b: CodeBody = json_body(body, "{\"code\"}")?;
+        let (u, _) = user_of(&st, &s)?;
+        let pending = st
+            .users
+            .totp_state(u.id)
+            .map_err(internal)?
+            .pending
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "no second factor is being enrolled (POST /api/v1/auth/totp/setup)",
+                )
+            })?;
+        let step = kasbah_meta::verify_totp(&pending, &b.code, now_ns() / 1_000_000_000)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_totp",
+                    "wrong code: check the phone's clock and try the next one",
+                )
+            })?;
+        st.users.enable_totp(u.id).map_err(internal)?;
+        st.users.use_totp_step(u.id, step).map_err(internal)?;
+        audit(
+            &st,
+            s.tenant,
+            &format!("user:{}", u.name),
+            "auth.totp_enable",
+            json!({}),
+        );
+        let s = st
+            .users
+            .session(&secret, now_ns(), st.config.auth.policy())
+            .map_err(internal)?
+            .ok_or_else(ApiError::unauthorized)?;
+        let (u, _) = user_of(&st, &s)?;
+        Ok(Json(session_json(&st, &s, &secret, Some(&u))))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisableBody {
+    password: String,
+}
+
+/// `POST /api/v1/auth/totp/disable` `{"password"}`: removes the user's second factor, unless
+/// one of their tenants requires it.
+pub(super) async fn totp_disable(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let st = state.clone();
+    blocking(move || {
+        let (s, secret) = current(&st, &headers)?;
+        let b: DisableBody = json_body(body, "{\"password\"}")?;
+        let (u, hash) = user_of(&st, &s)?;
+        if !kasbah_meta::verify_password(&hash, &b.password) {
+            return Err(invalid_credentials());
+        }
+        for (t, _) in &u.memberships {
+            if st
+                .meta
+                .tenant(*t)
+                .map_err(internal)?
+                .is_some_and(|t| t.require_totp)
+            {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "totp_required_by_tenant",
+                    "a tenant of yours requires a second factor",
+                ));
+            }
+        }
+        st.users.disable_totp(u.id).map_err(internal)?;
+        audit(
+            &st,
+            s.tenant,
+            &format!("user:{}", u.name),
+            "auth.totp_disable",
+            json!({}),
+        );
+        let (u, _) = user_of(&st, &s)?;
+        Ok(Json(session_json(&st, &s, &secret, Some(&u))))
     })
     .await
 }
