@@ -45,6 +45,13 @@ pub struct Browser {
 #[derive(Clone, Debug)]
 pub struct El(String);
 
+impl El {
+    /// The WebDriver id (to pass the element to a script).
+    pub fn id(&self) -> &str {
+        &self.0
+    }
+}
+
 impl Browser {
     /// Starts Chromium, or `None` (with a message) when it is not installed and not required.
     pub fn start() -> Option<Browser> {

@@ -1,0 +1,280 @@
+// pages/rules.js — The detection rules list (#/rules?q=&noisy=true&enabled=): rules with level,
+// enable/disable toggle, hits, alerts, last hour, noisy badge and last hit, sortable columns;
+// and "Test a new Sigma rule" against pasted events (POST /api/v1/rules/test with `sigma`).
+// Also exports the rule test form used by the rule page.
+
+import { t, tn, has } from '../i18n.js';
+import { api, seg, isAbort, isMissing, ApiError } from '../api.js';
+import { h, replace, fmtNumber, timeEl, debounce, parseTime } from '../util.js';
+import { loading, empty, errorState, levelBadge, guard, toastError, toast, LEVELS } from '../ui.js';
+
+const FORMATS = ['auto', 'json', 'syslog', 'cef', 'leef', 'zeek'];
+
+/** The enable/disable button of a rule; `onChange(enabled)` after the server agreed. */
+export function ruleToggle(ctx, rule, onChange) {
+  const btn = h('button', { type: 'button', class: 'rule-toggle switch', dataset: { id: rule.id } });
+  const paint = (on) => {
+    btn.setAttribute('aria-pressed', String(on));
+    btn.classList.toggle('is-on', on);
+    btn.replaceChildren(h('span', { class: 'switch-track', 'aria-hidden': 'true' }, h('span', { class: 'switch-thumb' })), h('span', { class: 'switch-label', text: on ? t('rules.enabled') : t('rules.disabled') }));
+    btn.setAttribute('aria-label', t(on ? 'rules.toggle_disable' : 'rules.toggle_enable', { title: rule.title || rule.id }));
+  };
+  let on = rule.enabled !== false;
+  paint(on);
+  guard(btn, ctx);
+  btn.addEventListener('click', async () => {
+    btn.disabled = true;
+    try {
+      const res = await api.post(`/api/v1/rules/${seg(rule.id)}/${on ? 'disable' : 'enable'}`);
+      on = res && typeof res.enabled === 'boolean' ? res.enabled : !on;
+      paint(on);
+      toast(t(on ? 'rules.now_enabled' : 'rules.now_disabled', { title: rule.title || rule.id }), { kind: 'success' });
+      if (onChange) onChange(on);
+    } catch (e) {
+      toastError(e);
+    } finally {
+      btn.disabled = false;
+      guard(btn, ctx);
+    }
+  });
+  return btn;
+}
+
+/** Non-blank lines of pasted text, to show the event a match refers to when lines map 1:1. */
+function lines(text) {
+  return String(text).split(/\r?\n/).filter((l) => l.trim());
+}
+
+/** The result of POST /api/v1/rules/test. */
+export function renderTestResult(res, text) {
+  const parts = [];
+  const matches = res.matches || [];
+  const corr = res.correlations || [];
+  const matched = res.matched_events ?? new Set(matches.map((m) => m.event)).size;
+  parts.push(h('p', { class: 'test-summary', role: 'status' },
+    t('test.summary', { events: fmtNumber(res.events), rejected: fmtNumber(res.rejected), matched: fmtNumber(matched), matches: fmtNumber(matches.length) })));
+  const errs = res.errors || [];
+  if (errs.length) {
+    parts.push(h('h3', { class: 'subhead', text: t('test.errors') }),
+      h('table', { class: 'table compact test-errors' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: t('test.record') }), h('th', { scope: 'col', text: t('test.code') }), h('th', { scope: 'col', text: t('test.message') }))),
+        h('tbody', {}, errs.map((e) => h('tr', {}, h('td', { class: 'num', text: String(e.record ?? '') }), h('td', {}, h('code', { text: String(e.code ?? '') })), h('td', { text: String(e.message ?? '') }))))));
+  }
+  const ls = lines(text);
+  const oneToOne = !res.rejected && ls.length === res.events;
+  if (matches.length) {
+    parts.push(h('h3', { class: 'subhead', text: t('test.matches') }),
+      h('table', { class: 'table compact test-matches' },
+        h('thead', {}, h('tr', {},
+          h('th', { scope: 'col', class: 'num', text: t('test.event') }),
+          h('th', { scope: 'col', text: t('col.level') }),
+          h('th', { scope: 'col', text: t('col.rule') }),
+          oneToOne ? h('th', { scope: 'col', text: t('test.line') }) : null)),
+        h('tbody', {}, matches.map((m) => h('tr', { class: 'test-match' },
+          h('td', { class: 'num', text: fmtNumber(Number(m.event) + 1) }),
+          h('td', {}, levelBadge(m.level)),
+          h('td', {}, m.title || m.rule_id, m.rule_id && m.title ? h('span', { class: 'muted small', text: ` ${m.rule_id}` }) : null),
+          oneToOne ? h('td', {}, h('code', { class: 'line-snippet', text: (ls[m.event] || '').slice(0, 300) })) : null)))));
+  }
+  if (corr.length) {
+    parts.push(h('h3', { class: 'subhead', text: t('test.correlations') }),
+      h('table', { class: 'table compact' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: t('col.level') }), h('th', { scope: 'col', text: t('col.rule') }), h('th', { scope: 'col', text: t('test.group') }), h('th', { scope: 'col', class: 'num', text: t('test.corr_events') }))),
+        h('tbody', {}, corr.map((c) => h('tr', {},
+          h('td', {}, levelBadge(c.level)),
+          h('td', { text: c.title || c.rule_id }),
+          h('td', { text: (c.group || []).map((g) => `${g.field}=${g.value}`).join(', ') }),
+          h('td', { class: 'num', text: fmtNumber(Array.isArray(c.events) ? c.events.length : c.events) }))))));
+  }
+  if (!matches.length && !corr.length) parts.push(h('p', { class: 'state state-empty test-nomatch', text: res.events ? t('test.no_match') : t('test.no_events') }));
+  return h('div', { class: 'test-result' }, parts);
+}
+
+/**
+ * A rule test form. `ids`: {events, run, result, format, sigma?}; `body()` gives the rule part
+ * ({rule_id} or {sigma}) or null with an error text.
+ */
+export function testForm({ ids, rulePart, sigmaInput }) {
+  const events = h('textarea', { id: ids.events, class: 'input code-input', rows: '8', spellcheck: 'false', placeholder: t('test.events_placeholder') });
+  const format = h('select', { id: ids.format, class: 'select' }, FORMATS.map((f) => h('option', { value: f, text: t(`format.${f}`) })));
+  const run = h('button', { type: 'submit', id: ids.run, class: 'btn btn-primary', text: t('test.run') });
+  const result = h('div', { id: ids.result, class: 'test-result-box', 'aria-live': 'polite' });
+  const form = h('form', { class: 'test-form', id: `${ids.run}-form` },
+    sigmaInput ? h('label', { class: 'field' }, h('span', { class: 'field-label', text: t('test.sigma_label') }), sigmaInput) : null,
+    h('label', { class: 'field' }, h('span', { class: 'field-label', text: t('test.events_label') }), events, h('span', { class: 'field-hint', text: t('test.events_hint') })),
+    h('div', { class: 'form-actions' }, h('label', { class: 'inline-field' }, h('span', { text: t('test.format') }), format), run),
+    result);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const part = rulePart();
+    if (part.error) {
+      replace(result, h('p', { class: 'form-error', role: 'alert', text: part.error }));
+      return;
+    }
+    if (!events.value.trim()) {
+      replace(result, h('p', { class: 'form-error', role: 'alert', text: t('test.need_events') }));
+      events.focus();
+      return;
+    }
+    run.disabled = true;
+    replace(result, loading(t('test.running')));
+    const text = events.value;
+    try {
+      const res = await api.post('/api/v1/rules/test', { ...part.body, events: text, format: format.value });
+      replace(result, renderTestResult(res, text));
+    } catch (e) {
+      if (isAbort(e)) return;
+      if (isMissing(e)) {
+        replace(result, h('p', { class: 'form-error', role: 'alert', text: t('test.unavailable') }));
+      } else if (e instanceof ApiError && (e.code === 'invalid_rule' || e.code === 'bad_request')) {
+        replace(result, h('div', { class: 'form-error rule-error', role: 'alert' },
+          h('p', {}, h('strong', { text: e.code === 'invalid_rule' ? t('test.invalid_rule') : t('test.bad_request') }), ' ', h('code', { class: 'err-code', text: e.code })),
+          h('pre', { class: 'code', text: e.message })));
+        toastError(e);
+      } else {
+        replace(result, errorState(e));
+        toastError(e);
+      }
+    } finally {
+      run.disabled = false;
+    }
+  });
+  return form;
+}
+
+const SORTS = {
+  title: (r) => String(r.title || r.id).toLowerCase(),
+  level: (r) => LEVELS.indexOf(r.level),
+  hits: (r) => -(r.stats ? r.stats.hits || 0 : 0),
+  alerts: (r) => -(r.stats ? r.stats.alerts || 0 : 0),
+  last_hour: (r) => -(r.stats ? r.stats.last_hour || 0 : 0),
+  last_hit: (r) => -((r.stats && parseTime(r.stats.last_hit)) ? parseTime(r.stats.last_hit).getTime() : 0),
+};
+
+export function mount(root, ctx) {
+  let alive = true;
+  let list = [];
+  let sort = null;
+  let reqCtl = null;
+  const qIn = h('input', { id: 'rules-q', type: 'search', class: 'input', placeholder: t('rules.q_placeholder'), value: ctx.params.get('q') || '' });
+  const noisy = h('input', { id: 'rules-noisy', type: 'checkbox', checked: ctx.params.get('noisy') === 'true' });
+  const enabled = h('select', { id: 'rules-enabled', class: 'select' },
+    ['', 'true', 'false'].map((v) => h('option', { value: v, selected: (ctx.params.get('enabled') || '') === v, text: t(`rules.enabled_${v || 'all'}`) })));
+  const summary = h('p', { id: 'rules-summary', class: 'muted', 'aria-live': 'polite' });
+  const tableBox = h('div', { class: 'table-scroll', id: 'rules-table-box' });
+
+  const sigma = h('textarea', { id: 'rule-sigma', class: 'input code-input', rows: '12', spellcheck: 'false', placeholder: t('test.sigma_placeholder') });
+  const sigmaForm = testForm({
+    ids: { events: 'rule-sigma-events', run: 'rule-sigma-run', result: 'rule-sigma-result', format: 'rule-sigma-format' },
+    sigmaInput: sigma,
+    rulePart: () => (sigma.value.trim() ? { body: { sigma: sigma.value } } : { error: t('test.need_sigma') }),
+  });
+
+  replace(root, h('section', { id: 'page-rules', class: 'page', 'aria-labelledby': 'rules-title' },
+    h('div', { class: 'page-head' }, h('h1', { id: 'rules-title', text: t('rules.title') })),
+    h('div', { class: 'filters', role: 'group', 'aria-label': t('rules.filters') },
+      h('label', { class: 'inline-field grow' }, h('span', { text: t('rules.q') }), qIn),
+      h('label', { class: 'inline-field checkbox' }, noisy, h('span', { text: t('rules.noisy_only') })),
+      h('label', { class: 'inline-field' }, h('span', { text: t('rules.state') }), enabled)),
+    summary,
+    tableBox,
+    h('section', { id: 'rules-sigma-test', class: 'card', 'aria-labelledby': 'sigma-test-title' },
+      h('div', { class: 'card-head' }, h('h2', { id: 'sigma-test-title', class: 'card-title', text: t('rules.sigma_test') })),
+      h('div', { class: 'card-body' }, h('p', { class: 'muted small', text: t('rules.sigma_test_hint') }), sigmaForm))));
+
+  function params() {
+    const p = new URLSearchParams();
+    if (qIn.value.trim()) p.set('q', qIn.value.trim());
+    if (noisy.checked) p.set('noisy', 'true');
+    if (enabled.value) p.set('enabled', enabled.value);
+    return p;
+  }
+
+  function header(key, label, cls) {
+    if (!SORTS[key]) return h('th', { scope: 'col', class: cls, text: label });
+    const dir = sort && sort.key === key ? sort.dir : null;
+    const btn = h('button', { type: 'button', class: 'th-sort', text: label });
+    btn.addEventListener('click', () => {
+      sort = sort && sort.key === key ? { key, dir: -sort.dir } : { key, dir: 1 };
+      render();
+      const again = tableBox.querySelector(`th[data-key="${key}"] button`);
+      if (again) again.focus();
+    });
+    return h('th', { scope: 'col', class: cls, 'aria-sort': dir ? (dir > 0 ? 'ascending' : 'descending') : 'none', dataset: { key } }, btn);
+  }
+
+  function render() {
+    let rows = list.slice();
+    if (sort) {
+      const f = SORTS[sort.key];
+      rows.sort((a, b) => {
+        const x = f(a);
+        const y = f(b);
+        return (x < y ? -1 : x > y ? 1 : 0) * sort.dir;
+      });
+    }
+    if (!rows.length) {
+      replace(tableBox, empty(t('rules.none')));
+      return;
+    }
+    replace(tableBox, h('table', { id: 'rules-table', class: 'table rules-table' },
+      h('caption', { class: 'visually-hidden', text: t('rules.table_caption') }),
+      h('thead', {}, h('tr', {},
+        header('title', t('col.title')),
+        header('level', t('col.level')),
+        h('th', { scope: 'col', text: t('col.enabled') }),
+        header('hits', t('col.hits'), 'num'),
+        header('alerts', t('col.alerts'), 'num'),
+        header('last_hour', t('col.last_hour'), 'num'),
+        h('th', { scope: 'col', text: t('col.noisy') }),
+        header('last_hit', t('col.last_hit')))),
+      h('tbody', {}, rows.map((r) => {
+        const s = r.stats || {};
+        return h('tr', { class: `rule-row${r.enabled === false ? ' is-disabled' : ''}`, dataset: { id: r.id } },
+          h('td', {},
+            h('a', { href: `#/rules/${encodeURIComponent(r.id)}`, class: 'rule-link', text: r.title || r.id }),
+            h('span', { class: 'muted small rule-sub', text: [r.kind && r.kind !== 'detection' ? (has(`alerts.kind_${r.kind}`) ? t(`alerts.kind_${r.kind}`) : r.kind) : null, r.status].filter(Boolean).join(' · ') })),
+          h('td', {}, levelBadge(r.level)),
+          h('td', {}, ruleToggle(ctx, r, (on) => { r.enabled = on; })),
+          h('td', { class: 'num', text: fmtNumber(s.hits || 0) }),
+          h('td', { class: 'num' }, s.alerts ? h('a', { href: `#/alerts?${new URLSearchParams({ rule: r.id, status: 'all' })}`, text: fmtNumber(s.alerts) }) : '0'),
+          h('td', { class: 'num', text: fmtNumber(s.last_hour || 0) }),
+          h('td', {}, s.noisy ? h('span', { class: 'badge noisy', title: t('rules.noisy_title'), text: t('rules.noisy') }) : null),
+          h('td', {}, s.last_hit ? timeEl(s.last_hit) : h('span', { class: 'muted', text: t('rules.never') })));
+      }))));
+  }
+
+  async function load() {
+    ctx.setParams(params());
+    if (reqCtl) reqCtl.abort();
+    reqCtl = new AbortController();
+    const signal = AbortSignal.any ? AbortSignal.any([ctx.signal, reqCtl.signal]) : reqCtl.signal;
+    if (!list.length) replace(tableBox, loading());
+    try {
+      const res = await api.get('/api/v1/rules', { q: qIn.value.trim() || undefined, noisy: noisy.checked ? 'true' : undefined, enabled: enabled.value || undefined }, { signal });
+      if (!alive) return;
+      list = res.rules || [];
+      summary.textContent = [
+        tn('rules.count', list.length),
+        res.noisy !== undefined ? tn('rules.noisy_count', res.noisy) : null,
+        res.budget_per_hour !== undefined ? t('rules.budget', { n: fmtNumber(res.budget_per_hour) }) : null,
+      ].filter(Boolean).join(' · ');
+      render();
+    } catch (e) {
+      if (isAbort(e) || !alive) return;
+      replace(tableBox, e.code === 'detection_disabled' ? empty(t('rules.detection_disabled')) : errorState(e, load));
+    }
+  }
+
+  qIn.addEventListener('input', debounce(load, 300));
+  noisy.addEventListener('change', load);
+  enabled.addEventListener('change', load);
+  load();
+
+  return {
+    unmount() {
+      alive = false;
+      if (reqCtl) reqCtl.abort();
+    },
+  };
+}
