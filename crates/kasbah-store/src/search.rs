@@ -721,6 +721,15 @@ fn stats_by_columns(
         .cloned()
         .chain(st.aggs.iter().map(|a| a.name.clone()))
         .collect();
+    // Sorted by the `by` values like the general path (a hash map has no order).
+    let mut counts: Vec<(Vec<serde_json::Value>, u64)> = counts.into_iter().collect();
+    counts.sort_by(|(a, _), (b, _)| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| kasbah_query::compare_values(Some(x), Some(y)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     let rows = counts.into_iter().map(|(key, n)| {
         let mut row = Row::new();
         for (f, k) in st.by.iter().zip(key) {

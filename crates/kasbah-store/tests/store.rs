@@ -341,6 +341,9 @@ fn stats_from_columns_agree_with_stats_from_documents() {
             vec![serde_json::Value::Null, serde_json::json!(1)],
         ]
     );
+    // Without `sort`, the rows come sorted by the `by` values all the same (search.md).
+    let unsorted = table(&store, "* | stats count() by host.name");
+    assert_eq!(unsorted.rows, t.rows);
     // Answered from columns: only the 10 pending events were read.
     let r = run(&store, "* | stats count() by host.name");
     assert_eq!((r.total, r.verified), (100, 10));
