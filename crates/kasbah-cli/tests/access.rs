@@ -352,6 +352,21 @@ fn tenants_are_isolated_for_every_object_and_admins_manage_users_and_tokens() {
     let (_, v) = get_auth(&s.url("/api/v1/tenant"), &acme);
     assert_eq!(v["name"], "acme", "{v}");
 
+    // The trail is searchable: text anywhere in an entry, or one action.
+    let (_, found) = get_auth(&s.url("/api/v1/audit?q=CAROL"), &acme);
+    let found = found["entries"].as_array().cloned().unwrap_or_default();
+    assert!(found.len() >= 2, "{found:?}");
+    assert!(
+        found
+            .iter()
+            .all(|e| e.to_string().to_lowercase().contains("carol"))
+    );
+    let (_, found) = get_auth(&s.url("/api/v1/audit?action=token.revoke"), &acme);
+    assert_eq!(
+        found["entries"].as_array().map(Vec::len),
+        Some(1),
+        "{found}"
+    );
     // Every change above is in acme's trail, made by its token.
     let (_, trail) = get_auth(&s.url("/api/v1/audit?limit=200"), &acme);
     for want in [

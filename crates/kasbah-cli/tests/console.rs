@@ -133,6 +133,12 @@ fn analysts_log_in_search_triage_and_stay_within_their_role_and_tenant() {
     b.wait_text("#users-table", "vic");
     b.wait_text("#audit-table", "auth.login");
     b.screenshot("admin");
+    // The audit search runs on the server, over the whole trail.
+    b.type_into("#audit-filter", "user.role");
+    b.wait("audit rows of user.role only", || {
+        let rows = b.all("tr.audit-row");
+        (!rows.is_empty() && rows.iter().all(|r| b.text(r).contains("user.role"))).then_some(())
+    });
     log_out(&b);
 
     // A viewer sees the buttons disabled, and the server refuses the change anyway.

@@ -286,6 +286,19 @@ pub struct RuleState {
     pub updated_at: i64,
 }
 
+/// What to look for in the audit trail (every part optional).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Text found (ignoring case) in the actor, action, target or detail.
+    pub text: Option<String>,
+    /// Only this action (`auth.login`, `rule.disable`, ...).
+    pub action: Option<String>,
+    /// Only entries with an id below this (paging).
+    pub before: Option<i64>,
+    /// At most this many (0: no limit).
+    pub limit: usize,
+}
+
 /// One entry of the audit trail: who changed what.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEntry {
@@ -419,4 +432,6 @@ pub trait AlertRepo: Send + Sync {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>>;
+    /// A tenant's audit entries matching `q`, newest first.
+    fn find_audit(&self, tenant: TenantId, q: &AuditQuery) -> Result<Vec<AuditEntry>>;
 }

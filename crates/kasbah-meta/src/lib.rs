@@ -21,8 +21,8 @@ mod user;
 pub use alert::audit_hash;
 pub use alert::{
     Alert, AlertFilter, AlertId, AlertKind, AlertRepo, AlertStatus, AlertUpdate, AuditChain,
-    AuditEntry, Comment, MAX_EVENT_IDS, NewAlert, NewSuppression, Resolution, RuleState,
-    Suppression,
+    AuditEntry, AuditQuery, Comment, MAX_EVENT_IDS, NewAlert, NewSuppression, Resolution,
+    RuleState, Suppression,
 };
 pub use kasbah_event::TenantId;
 pub use sqlite::SqliteRepo;

@@ -864,6 +864,38 @@ impl AlertRepo for SqliteRepo {
             Ok(rows)
         })
     }
+
+    fn find_audit(&self, tenant: TenantId, q: &crate::AuditQuery) -> Result<Vec<AuditEntry>> {
+        let limit = if q.limit == 0 {
+            -1
+        } else {
+            i64::try_from(q.limit).unwrap_or(i64::MAX)
+        };
+        let text = q.text.as_deref().unwrap_or("").to_lowercase();
+        let action = q.action.as_deref().unwrap_or("");
+        self.with(|c| {
+            // instr on lower-cased text: a substring search with no LIKE wildcards to escape.
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {AUDIT_COLS} FROM audit_log WHERE tenant_id = ?1 AND id < ?2 \
+                 AND (?4 = '' OR instr(lower(actor || ' ' || action || ' ' || target || ' ' || detail), ?4) > 0) \
+                 AND (?5 = '' OR action = ?5) \
+                 ORDER BY id DESC LIMIT ?3"
+            ))?;
+            let rows = st
+                .query_map(
+                    params![
+                        tenant_param(tenant),
+                        q.before.unwrap_or(i64::MAX),
+                        limit,
+                        text,
+                        action
+                    ],
+                    audit_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -1538,6 +1570,42 @@ mod tests {
         assert_eq!(trail[0].detail, "{}");
         assert_eq!(trail[1].detail, r#"{"label":"ci"}"#);
         assert_eq!(r.audit_log(A, None, 1).unwrap(), trail[..1]);
+        // Searching: text anywhere (ignoring case, `%` and `_` are plain characters), an action.
+        let all = crate::AuditQuery::default();
+        assert_eq!(r.find_audit(A, &all).unwrap(), trail);
+        let q = |text: &str, action: &str| crate::AuditQuery {
+            text: (!text.is_empty()).then(|| text.to_owned()),
+            action: (!action.is_empty()).then(|| action.to_owned()),
+            ..crate::AuditQuery::default()
+        };
+        let first = &trail[0];
+        let found = r
+            .find_audit(A, &q(&first.actor.to_uppercase(), ""))
+            .unwrap();
+        assert!(found.iter().all(|e| {
+            e.actor == first.actor
+                || e.detail
+                    .to_lowercase()
+                    .contains(&first.actor.to_lowercase())
+                || e.target
+                    .to_lowercase()
+                    .contains(&first.actor.to_lowercase())
+                || e.action
+                    .to_lowercase()
+                    .contains(&first.actor.to_lowercase())
+        }));
+        assert!(found.contains(first));
+        let by_action = r.find_audit(A, &q("", &first.action)).unwrap();
+        assert!(!by_action.is_empty() && by_action.iter().all(|e| e.action == first.action));
+        assert!(
+            r.find_audit(A, &q("%", ""))
+                .unwrap()
+                .iter()
+                .all(
+                    |e| format!("{} {} {} {}", e.actor, e.action, e.target, e.detail).contains('%')
+                )
+        );
+        assert!(r.find_audit(B, &q(&first.actor, "")).unwrap().is_empty());
     }
 
     /// A database as a release with only the first `n` migrations left it.

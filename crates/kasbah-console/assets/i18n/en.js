@@ -653,7 +653,6 @@ export default {
   'admin.audit_hash': 'Chain hash',
   'admin.audit_none': 'The audit trail is empty.',
   'admin.audit_no_match': 'No loaded entry matches the filter.',
-  'admin.audit_shown': '{n} of {total} loaded entries match.',
   'admin.audit_loaded.one': '{n} entry loaded.',
   'admin.audit_loaded.other': '{n} entries loaded.',
 };

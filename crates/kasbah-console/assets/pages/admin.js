@@ -321,9 +321,6 @@ export function mount(root, ctx) {
   let audit = [];
   let auditTbody = null;
 
-  function auditText(e) {
-    return [e.actor, e.action, e.target, valueText(e.detail)].join('\n').toLowerCase();
-  }
   function auditRow(e) {
     return h('tr', { class: 'audit-row', dataset: { id: String(e.id) } },
       h('td', { class: 'num', text: String(e.id) }),
@@ -335,9 +332,10 @@ export function mount(root, ctx) {
       h('td', {}, e.hash ? h('code', { class: 'hash', title: String(e.hash), text: String(e.hash).slice(0, 12) }) : ''));
   }
   function renderAudit() {
-    const needle = auditFilter.value.trim().toLowerCase();
-    const shown = needle ? audit.filter((e) => auditText(e).includes(needle)) : audit;
-    auditCount.textContent = needle ? t('admin.audit_shown', { n: fmtNumber(shown.length), total: fmtNumber(audit.length) }) : tn('admin.audit_loaded', audit.length);
+    // The server filters (`q`), so the whole trail is searched, not just the pages loaded.
+    const needle = auditFilter.value.trim();
+    const shown = audit;
+    auditCount.textContent = tn('admin.audit_loaded', audit.length);
     if (!auditTbody) {
       auditTbody = h('tbody', {});
       replace(auditBox, h('div', { class: 'table-scroll' }, h('table', { id: 'audit-table', class: 'table audit-table' },
@@ -346,13 +344,14 @@ export function mount(root, ctx) {
           .map((l, i) => h('th', { scope: 'col', class: i === 0 ? 'num' : '', text: l })))),
         auditTbody)));
     }
-    auditTbody.replaceChildren(...(shown.length ? shown.map(auditRow) : [h('tr', {}, h('td', { colspan: '7', class: 'muted', text: audit.length ? t('admin.audit_no_match') : t('admin.audit_none') }))]));
+    auditTbody.replaceChildren(...(shown.length ? shown.map(auditRow) : [h('tr', {}, h('td', { colspan: '7', class: 'muted', text: needle ? t('admin.audit_no_match') : t('admin.audit_none') }))]));
   }
   async function loadAudit(older) {
     try {
       const before = older && audit.length ? audit[audit.length - 1].id : undefined;
       auditOlder.disabled = true;
-      const res = await api.get('/api/v1/audit', { limit: 100, before }, sig);
+      const q = auditFilter.value.trim() || undefined;
+      const res = await api.get('/api/v1/audit', { limit: 100, before, q }, sig);
       if (!alive) return;
       const entries = res.entries || [];
       audit = older ? audit.concat(entries) : entries;
@@ -369,7 +368,11 @@ export function mount(root, ctx) {
       auditOlder.disabled = false;
     }
   }
-  auditFilter.addEventListener('input', () => { if (auditTbody) renderAudit(); });
+  let auditTimer = null;
+  auditFilter.addEventListener('input', () => {
+    clearTimeout(auditTimer);
+    auditTimer = setTimeout(() => loadAudit(false), 300);
+  });
   auditOlder.addEventListener('click', () => loadAudit(true));
   auditRefresh.addEventListener('click', () => loadAudit(false));
 

@@ -905,9 +905,12 @@ pub(super) async fn retrohunt(
 pub(super) struct AuditParams {
     before: Option<i64>,
     limit: Option<usize>,
+    q: Option<String>,
+    action: Option<String>,
 }
 
-/// `GET /api/v1/audit?before=&limit=`: who changed what, newest first (needs `admin`).
+/// `GET /api/v1/audit?q=&action=&before=&limit=`: who changed what, newest first, optionally
+/// only entries containing `q` or of one action (needs `admin`).
 pub(super) async fn audit(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -916,14 +919,13 @@ pub(super) async fn audit(
     let p = who(&state, &headers, Scope::Admin)?;
     let st = state.clone();
     blocking(move || {
-        let list = st
-            .alerts
-            .audit_log(
-                p.tenant,
-                params.before,
-                params.limit.unwrap_or(100).clamp(1, MAX_PAGE),
-            )
-            .map_err(meta_err)?;
+        let q = kasbah_meta::AuditQuery {
+            text: params.q.filter(|t| !t.trim().is_empty()),
+            action: params.action.filter(|a| !a.is_empty()),
+            before: params.before,
+            limit: params.limit.unwrap_or(100).clamp(1, MAX_PAGE),
+        };
+        let list = st.alerts.find_audit(p.tenant, &q).map_err(meta_err)?;
         Ok(Json(
             json!({"entries": list.iter().map(audit_json).collect::<Vec<_>>()}),
         ))
