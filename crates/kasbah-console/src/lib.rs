@@ -45,7 +45,8 @@ pub fn paths() -> impl Iterator<Item = &'static str> {
     FILES.iter().map(|(p, _, _)| *p)
 }
 
-fn content_type(path: &str) -> &'static str {
+/// The `Content-Type` of a console file, by its extension.
+pub fn content_type(path: &str) -> &'static str {
     match path.rsplit_once('.').map(|(_, e)| e) {
         Some("html") => "text/html; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",

@@ -30,7 +30,8 @@ pub use token::{Scope, Scopes, TokenId, TokenInfo, generate_secret, hash_secret}
 pub use totp::{generate_totp_secret, otpauth_uri, step_of, totp_code, verify_totp};
 pub use user::{
     Failure, MIN_PASSWORD_CHARS, Role, Session, SessionPolicy, TotpState, User, UserId, UserRepo,
-    check_new_password, generate_password, hash_password, valid_user_name, verify_password,
+    check_new_password, generate_password, hash_password, one_time_password, valid_user_name,
+    verify_password,
 };
 
 /// Errors of the metadata repository.
@@ -103,8 +104,9 @@ pub trait MetaRepo: Send + Sync {
     fn verify_token(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>>;
     /// A tenant's tokens (without secrets).
     fn tokens(&self, tenant: TenantId) -> Result<Vec<TokenInfo>>;
-    /// Revokes a token; returns its tenant, or `None` if no active token has that id.
-    fn revoke_token(&self, id: TokenId) -> Result<Option<TenantId>>;
+    /// Revokes a token (only if it belongs to `tenant`, when given); returns its tenant, or
+    /// `None` if no such active token has that id.
+    fn revoke_token(&self, id: TokenId, tenant: Option<TenantId>) -> Result<Option<TenantId>>;
 }
 
 /// Checks a tenant name.

@@ -393,13 +393,13 @@ impl MetaRepo for SqliteRepo {
         })
     }
 
-    fn revoke_token(&self, id: TokenId) -> Result<Option<TenantId>> {
+    fn revoke_token(&self, id: TokenId, tenant: Option<TenantId>) -> Result<Option<TenantId>> {
         self.with(|c| {
             let tenant: Option<i64> = c
                 .query_row(
                     "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL \
-                     RETURNING tenant_id",
-                    params![id.0, now_ns()],
+                     AND (?3 IS NULL OR tenant_id = ?3) RETURNING tenant_id",
+                    params![id.0, now_ns(), tenant.map(|t| i64::from(t.0))],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -448,7 +448,9 @@ mod tests {
             .create_token(t.id, "old", Scopes::default().with(Scope::Read), Some(10))
             .unwrap();
         assert!(r.verify_token(&exp.secret, 11).unwrap().is_none());
-        assert!(r.revoke_token(tok.info.id).unwrap().is_some());
+        let other = r.ensure_tenant("other").unwrap().id;
+        assert!(r.revoke_token(tok.info.id, Some(other)).unwrap().is_none());
+        assert!(r.revoke_token(tok.info.id, Some(t.id)).unwrap().is_some());
         assert!(r.verify_token(&tok.secret, now_ns()).unwrap().is_none());
         assert_eq!(r.tokens(t.id).unwrap().len(), 2);
     }

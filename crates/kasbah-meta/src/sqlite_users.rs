@@ -333,6 +333,22 @@ impl UserRepo for SqliteRepo {
         })
     }
 
+    fn reset_password(&self, user: UserId, password_hash: &str) -> Result<()> {
+        self.with_tx(|c| {
+            let n = c.execute(
+                "UPDATE users SET password_hash = ?1, must_change_password = 1, failed_logins = 0, \
+                 locked_until = NULL, totp_secret = NULL, totp_pending = NULL, \
+                 totp_last_step = NULL WHERE id = ?2",
+                params![password_hash, user.0],
+            )?;
+            if n == 0 {
+                return Err(MetaError::NotFound(format!("user {}", user.0)));
+            }
+            c.execute("DELETE FROM sessions WHERE user_id = ?1", [user.0])?;
+            Ok(())
+        })
+    }
+
     fn end_sessions_of(&self, user: UserId) -> Result<()> {
         self.with(|c| {
             c.execute("DELETE FROM sessions WHERE user_id = ?1", [user.0])?;
@@ -388,6 +404,17 @@ mod tests {
         let s = r.session(&secret, 2, POLICY).unwrap().unwrap();
         assert!(s.totp_enrollment_required);
         assert_eq!(r.totp_state(u.id).unwrap(), crate::TotpState::default());
+
+        // An administrator's reset: new hash to change, no factor, no lockout, no session.
+        r.set_totp_pending(u.id, Some("SECRET")).unwrap();
+        r.enable_totp(u.id).unwrap();
+        r.login_failed(u.id, 3, 1, 1_000).unwrap();
+        r.reset_password(u.id, "$new").unwrap();
+        let (got, hash) = r.user_by_name("ann").unwrap().unwrap();
+        assert_eq!(hash, "$new");
+        assert!(got.must_change_password && !got.totp && got.locked_until.is_none());
+        assert!(r.session(&secret, 4, POLICY).unwrap().is_none());
+        assert!(r.reset_password(UserId(999), "$x").is_err());
     }
 
     #[test]

@@ -187,6 +187,9 @@ pub trait UserRepo: Send + Sync {
     fn session(&self, secret: &str, now: i64, policy: SessionPolicy) -> Result<Option<Session>>;
     /// Ends a session.
     fn end_session(&self, secret: &str) -> Result<()>;
+    /// An administrator's reset: a new password hash to change at the next login, no lockout,
+    /// no second factor (the lost-phone path) and no session left, in one transaction.
+    fn reset_password(&self, user: UserId, password_hash: &str) -> Result<()>;
     /// Ends every session of a user (password change, reset, removal).
     fn end_sessions_of(&self, user: UserId) -> Result<()>;
 }
@@ -246,6 +249,14 @@ pub fn generate_password() -> Result<String> {
         .iter()
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
         .collect())
+}
+
+/// A one-time password and its argon2id hash: the password to show once, the hash to store
+/// with `must_change` set (new users, resets, the first administrator).
+pub fn one_time_password() -> Result<(String, String)> {
+    let password = generate_password()?;
+    let hash = hash_password(&password)?;
+    Ok((password, hash))
 }
 
 #[cfg(test)]

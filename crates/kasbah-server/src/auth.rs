@@ -175,11 +175,7 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, 
             .map_err(|e| ApiError::internal(e.to_string()))?
             .ok_or_else(fail)?;
         if s.must_change_password {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "password_change_required",
-                "change the one-time password first (POST /api/v1/auth/password)",
-            ));
+            return Err(ApiError::password_change_required());
         }
         if s.totp_enrollment_required {
             return Err(ApiError::new(

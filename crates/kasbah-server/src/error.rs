@@ -50,6 +50,22 @@ impl ApiError {
             format!("this token lacks the `{what}` scope"),
         )
     }
+    /// 403: a session whose one-time password is not changed yet.
+    pub fn password_change_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "password_change_required",
+            "change the one-time password first (POST /api/v1/auth/password)",
+        )
+    }
+    /// 403: the user has no role in the tenant asked for.
+    pub fn no_access() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "no_access",
+            "this user has no role in that tenant",
+        )
+    }
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)

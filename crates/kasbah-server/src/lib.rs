@@ -319,10 +319,8 @@ pub fn first_admin(state: &AppState) -> Result<Option<String>, kasbah_meta::Meta
     if state.users.count_users()? > 0 {
         return Ok(None);
     }
-    let password = kasbah_meta::generate_password()?;
-    let user = state
-        .users
-        .create_user("admin", &kasbah_meta::hash_password(&password)?, true)?;
+    let (password, hash) = kasbah_meta::one_time_password()?;
+    let user = state.users.create_user("admin", &hash, true)?;
     for t in state.meta.tenants()? {
         state
             .users

@@ -172,7 +172,7 @@ pub fn run_token(cmd: TokenCmd) -> anyhow::Result<ExitCode> {
         }
         TokenCmd::Revoke { id, dir } => {
             let repo = open(&dir)?;
-            let Some(tenant) = repo.revoke_token(TokenId(id))? else {
+            let Some(tenant) = repo.revoke_token(TokenId(id), None)? else {
                 anyhow::bail!("no active token with id {id}");
             };
             audit(

@@ -58,8 +58,8 @@ pub fn create_with_one_time_password(
     repo: &kasbah_meta::SqliteRepo,
     name: &str,
 ) -> anyhow::Result<(kasbah_meta::User, String)> {
-    let password = kasbah_meta::generate_password()?;
-    let user = repo.create_user(name, &kasbah_meta::hash_password(&password)?, true)?;
+    let (password, hash) = kasbah_meta::one_time_password()?;
+    let user = repo.create_user(name, &hash, true)?;
     Ok((user, password))
 }
 
@@ -131,11 +131,9 @@ pub fn run(cmd: UserCmd) -> anyhow::Result<ExitCode> {
             let (user, _) = repo
                 .user_by_name(&name)?
                 .ok_or_else(|| anyhow::anyhow!("no user named `{name}`"))?;
-            let password = kasbah_meta::generate_password()?;
-            repo.set_password(user.id, &kasbah_meta::hash_password(&password)?, true)?;
-            repo.end_sessions_of(user.id)?;
-            // A reset is also the lost-phone path: the second factor goes with the password.
-            repo.disable_totp(user.id)?;
+            let (password, hash) = kasbah_meta::one_time_password()?;
+            // Also the lost-phone path: the second factor goes with the password.
+            repo.reset_password(user.id, &hash)?;
             for (t, _) in &user.memberships {
                 audit(
                     &repo,

@@ -254,7 +254,8 @@ fn spawn(data: &Path, http: SocketAddr, extra: &[String]) -> Child {
         .expect("spawn kasbah serve")
 }
 
-fn agent() -> ureq::Agent {
+/// An HTTP client that returns 4xx/5xx answers instead of failing on them.
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(120)))

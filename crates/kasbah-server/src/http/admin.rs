@@ -70,6 +70,15 @@ fn members(st: &AppState, tenant: TenantId) -> Result<Vec<User>, ApiError> {
         .collect())
 }
 
+/// `u` as it is once its role in `tenant` is `role` (what the repository now holds).
+fn with_role(mut u: User, tenant: TenantId, role: Option<Role>) -> User {
+    u.memberships.retain(|(t, _)| *t != tenant);
+    if let Some(r) = role {
+        u.memberships.push((tenant, r));
+    }
+    u
+}
+
 fn member(st: &AppState, tenant: TenantId, id: i64) -> Result<User, ApiError> {
     members(st, tenant)?
         .into_iter()
@@ -110,11 +119,6 @@ pub(super) async fn create_user(
     let p = who(&state, &headers, Scope::Admin)?;
     let body: NewUserBody = json_body(b, r#"{"username", "role"}"#)?;
     let role = Role::parse(&body.role).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if !kasbah_meta::valid_user_name(&body.username) {
-        return Err(ApiError::bad_request(
-            "user names are 1 to 64 of a-z, 0-9, '.', '_', '@' and '-'",
-        ));
-    }
     blocking(move || {
         if state
             .users
@@ -128,8 +132,8 @@ pub(super) async fn create_user(
                 format!("a user named {} exists already", body.username),
             ));
         }
-        let password = kasbah_meta::generate_password().map_err(meta_err)?;
-        let hash = kasbah_meta::hash_password(&password).map_err(meta_err)?;
+        // The repository checks the name (400 for an invalid one).
+        let (password, hash) = kasbah_meta::one_time_password().map_err(meta_err)?;
         let user = state
             .users
             .create_user(&body.username, &hash, true)
@@ -145,7 +149,7 @@ pub(super) async fn create_user(
             &format!("user:{}", user.name),
             json!({"role": role.as_str(), "created": true}),
         )?;
-        let user = member(&state, p.tenant, user.id.0)?;
+        let user = with_role(user, p.tenant, Some(role));
         Ok((
             StatusCode::CREATED,
             Json(json!({"user": user_json(&user, p.tenant), "password": password})),
@@ -208,14 +212,10 @@ pub(super) async fn set_role(
             &format!("user:{}", user.name),
             json!({"role": role.map(Role::as_str)}),
         )?;
-        let after = state
-            .users
-            .users()
-            .map_err(meta_err)?
-            .into_iter()
-            .find(|u| u.id == user.id)
-            .ok_or_else(|| not_found(format!("user {id}")))?;
-        Ok(Json(user_json(&after, p.tenant)))
+        Ok(Json(user_json(
+            &with_role(user.clone(), p.tenant, role),
+            p.tenant,
+        )))
     })
     .await
 }
@@ -231,14 +231,11 @@ pub(super) async fn reset_user(
     let p = who(&state, &headers, Scope::Admin)?;
     blocking(move || {
         let user = member(&state, p.tenant, id)?;
-        let password = kasbah_meta::generate_password().map_err(meta_err)?;
-        let hash = kasbah_meta::hash_password(&password).map_err(meta_err)?;
+        let (password, hash) = kasbah_meta::one_time_password().map_err(meta_err)?;
         state
             .users
-            .set_password(user.id, &hash, true)
+            .reset_password(user.id, &hash)
             .map_err(meta_err)?;
-        state.users.end_sessions_of(user.id).map_err(meta_err)?;
-        state.users.disable_totp(user.id).map_err(meta_err)?;
         audit(
             &state,
             &p,
@@ -335,20 +332,12 @@ pub(super) async fn revoke_token(
 ) -> Result<StatusCode, ApiError> {
     let p = who(&state, &headers, Scope::Admin)?;
     blocking(move || {
-        // Checked against the tenant's own list first: an id of another tenant is not found.
-        let own = state
+        // Scoped to the caller's tenant: an id of another tenant is not found.
+        let revoked = state
             .meta
-            .tokens(p.tenant)
-            .map_err(meta_err)?
-            .into_iter()
-            .any(|t| t.id == TokenId(id) && t.revoked_at.is_none());
-        if !own
-            || state
-                .meta
-                .revoke_token(TokenId(id))
-                .map_err(meta_err)?
-                .is_none()
-        {
+            .revoke_token(TokenId(id), Some(p.tenant))
+            .map_err(meta_err)?;
+        if revoked.is_none() {
             return Err(not_found(format!("token {id}")));
         }
         audit(

@@ -87,14 +87,7 @@ fn from_dev_dir(path: &str) -> Option<Response> {
         return Some((StatusCode::NOT_FOUND, "no such console file").into_response());
     }
     let bytes = std::fs::read(std::path::Path::new(&dir).join(path)).ok()?;
-    let ct = kasbah_console::asset(path)
-        .map(|a| a.content_type)
-        .unwrap_or(match path.rsplit_once('.').map(|(_, e)| e) {
-            Some("html") => "text/html; charset=utf-8",
-            Some("js") => "text/javascript; charset=utf-8",
-            Some("css") => "text/css; charset=utf-8",
-            _ => "application/octet-stream",
-        });
+    let ct = kasbah_console::content_type(path);
     let mut resp = Response::new(Body::from(bytes));
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));

@@ -134,7 +134,6 @@ pub(super) async fn login(
     let st = state.clone();
     blocking(move || {
         let ip = ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string());
-        let cfg = &st.config.auth;
         let Some((user, hash)) = st.users.user_by_name(&b.username).map_err(internal)? else {
             let _ = kasbah_meta::verify_password(dummy_hash(), &b.password);
             audit(
@@ -167,46 +166,59 @@ pub(super) async fn login(
             });
         }
         if !kasbah_meta::verify_password(&hash, &b.password) {
-            let lock_ns =
-                i64::try_from(cfg.lockout_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
-            let f = st
-                .users
-                .login_failed(user.id, now, cfg.max_failed_logins, lock_ns)
-                .map_err(internal)?;
-            audit(
-                &st,
-                home,
-                &actor,
-                "auth.login_failed",
-                json!({"ip": ip, "reason": "wrong password", "failures": f.failures,
-                       "locked": f.locked_until.is_some()}),
-            );
+            count_failure(&st, &user, home, &ip, "wrong password", now)?;
             return Err(invalid_credentials());
         }
         if user.totp {
-            check_code(&st, &user, home, &actor, &ip, b.code.as_deref(), now)?;
+            check_code(&st, &user, home, &ip, b.code.as_deref(), now)?;
         }
-        let tenant = match &b.tenant {
-            None => user.memberships.first().map(|m| m.0),
-            Some(name) => st
-                .meta
-                .tenant_by_name(name)
-                .map_err(internal)?
-                .map(|t| t.id)
-                .filter(|t| user.memberships.iter().any(|m| m.0 == *t)),
-        }
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "no_access",
-                "this user has no role in that tenant",
-            )
-        })?;
+        let tenant = tenant_for(&st, &user, b.tenant.as_deref())?;
         let r = start_session(&st, &user, tenant)?;
         audit(&st, tenant, &actor, "auth.login", json!({"ip": ip}));
         Ok(r)
     })
     .await
+}
+
+/// Counts a failed login towards the lockout and audits it with the client address.
+fn count_failure(
+    st: &Shared,
+    user: &User,
+    home: TenantId,
+    ip: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let cfg = &st.config.auth;
+    let lock_ns = i64::try_from(cfg.lockout_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
+    let f = st
+        .users
+        .login_failed(user.id, now, cfg.max_failed_logins, lock_ns)
+        .map_err(internal)?;
+    audit(
+        st,
+        home,
+        &format!("user:{}", user.name),
+        "auth.login_failed",
+        json!({"ip": ip, "reason": reason, "failures": f.failures,
+               "locked": f.locked_until.is_some()}),
+    );
+    Ok(())
+}
+
+/// The tenant a session of `user` works in: the one named if the user has a role there (403
+/// `no_access` otherwise), else the user's first.
+fn tenant_for(st: &Shared, user: &User, name: Option<&str>) -> Result<TenantId, ApiError> {
+    match name {
+        None => user.memberships.first().map(|m| m.0),
+        Some(name) => st
+            .meta
+            .tenant_by_name(name)
+            .map_err(internal)?
+            .map(|t| t.id)
+            .filter(|t| user.memberships.iter().any(|m| m.0 == *t)),
+    }
+    .ok_or_else(ApiError::no_access)
 }
 
 /// The second factor of a login whose password was right: no code asks for one (not a
@@ -215,7 +227,6 @@ fn check_code(
     st: &Shared,
     user: &User,
     home: TenantId,
-    actor: &str,
     ip: &str,
     code: Option<&str>,
     now: i64,
@@ -239,20 +250,12 @@ fn check_code(
     if fresh {
         return Ok(());
     }
-    let cfg = &st.config.auth;
-    let lock_ns = i64::try_from(cfg.lockout_secs.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
-    let f = st
-        .users
-        .login_failed(user.id, now, cfg.max_failed_logins, lock_ns)
-        .map_err(internal)?;
-    audit(
-        st,
-        home,
-        actor,
-        "auth.login_failed",
-        json!({"ip": ip, "reason": if step.is_some() { "replayed code" } else { "wrong code" },
-               "failures": f.failures, "locked": f.locked_until.is_some()}),
-    );
+    let reason = if step.is_some() {
+        "replayed code"
+    } else {
+        "wrong code"
+    };
+    count_failure(st, user, home, ip, reason, now)?;
     Err(ApiError::new(
         StatusCode::UNAUTHORIZED,
         "invalid_totp",
@@ -400,26 +403,10 @@ pub(super) async fn switch_tenant(
         let (s, secret) = current(&st, &headers)?;
         let b: TenantBody = json_body(body, "{\"tenant\"}")?;
         if s.must_change_password {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "password_change_required",
-                "change the one-time password first (POST /api/v1/auth/password)",
-            ));
+            return Err(ApiError::password_change_required());
         }
         let (u, _) = user_of(&st, &s)?;
-        let tenant = st
-            .meta
-            .tenant_by_name(&b.tenant)
-            .map_err(internal)?
-            .map(|t| t.id)
-            .filter(|t| u.memberships.iter().any(|m| m.0 == *t))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "no_access",
-                    "this user has no role in that tenant",
-                )
-            })?;
+        let tenant = tenant_for(&st, &u, Some(&b.tenant))?;
         st.users.end_session(&secret).map_err(internal)?;
         let r = start_session(&st, &u, tenant)?;
         let actor = format!("user:{}", u.name);
@@ -517,12 +504,12 @@ pub(super) async fn totp_enable(
             "auth.totp_enable",
             json!({}),
         );
-        let s = st
-            .users
-            .session(&secret, now_ns(), st.config.auth.policy())
-            .map_err(internal)?
-            .ok_or_else(ApiError::unauthorized)?;
-        let (u, _) = user_of(&st, &s)?;
+        // What the repository now holds: the factor is on, so nothing is left to enrol.
+        let s = Session {
+            totp_enrollment_required: false,
+            ..s
+        };
+        let u = User { totp: true, ..u };
         Ok(Json(session_json(&st, &s, &secret, Some(&u))))
     })
     .await
@@ -549,19 +536,18 @@ pub(super) async fn totp_disable(
         if !kasbah_meta::verify_password(&hash, &b.password) {
             return Err(invalid_credentials());
         }
-        for (t, _) in &u.memberships {
-            if st
-                .meta
-                .tenant(*t)
-                .map_err(internal)?
-                .is_some_and(|t| t.require_totp)
-            {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "totp_required_by_tenant",
-                    "a tenant of yours requires a second factor",
-                ));
-            }
+        let required = st
+            .meta
+            .tenants()
+            .map_err(internal)?
+            .into_iter()
+            .any(|t| t.require_totp && u.memberships.iter().any(|(m, _)| *m == t.id));
+        if required {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "totp_required_by_tenant",
+                "a tenant of yours requires a second factor",
+            ));
         }
         st.users.disable_totp(u.id).map_err(internal)?;
         audit(
@@ -571,7 +557,7 @@ pub(super) async fn totp_disable(
             "auth.totp_disable",
             json!({}),
         );
-        let (u, _) = user_of(&st, &s)?;
+        let u = User { totp: false, ..u };
         Ok(Json(session_json(&st, &s, &secret, Some(&u))))
     })
     .await

@@ -39,21 +39,6 @@ pub(super) struct SummaryParams {
     span: Option<String>,
 }
 
-/// Parses a span such as `15m`, `1h`, `1d` into nanoseconds.
-fn span_ns(s: &str) -> Option<i64> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: i64 = num.parse().ok().filter(|n| *n > 0)?;
-    let unit_s = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return None,
-    };
-    n.checked_mul(unit_s)?.checked_mul(1_000_000_000)
-}
-
 /// `GET /api/v1/alerts/summary?from=&to=&span=1h`: the period's alerts (by `first_seen`) per
 /// level and time bucket, the busiest rules and the ATT&CK techniques with their tactics.
 pub(super) async fn alerts(
@@ -72,8 +57,8 @@ pub(super) async fn alerts(
     let (from, to) = (time(&params.from)?, time(&params.to)?);
     let span = match params.span.as_deref() {
         None => 3_600 * 1_000_000_000,
-        Some(s) => span_ns(s).ok_or_else(|| {
-            ApiError::bad_request(format!("span {s:?}: use a number and s, m, h, d or w"))
+        Some(s) => kasbah_query::time::parse_span(s).ok_or_else(|| {
+            ApiError::bad_request(format!("span {s:?}: use a number and ms, s, m, h, d or w"))
         })?,
     };
     blocking(move || {
