@@ -830,3 +830,244 @@ fn rules_show_their_yaml_test_against_pasted_events_and_alerts_summarise_by_leve
     let (status, _) = get_auth(&s.url("/api/v1/alerts/summary?span=fortnight"), &t);
     assert_eq!(status, 400);
 }
+
+/// A tenant's imported file: a rule, a correlation over it, and a filter that tunes the
+/// server's built-in Mimikatz rule for this tenant only.
+const IMPORTED: &str = r#"title: Evil tool started
+id: 0b7c4a1e-1111-4c2e-9d3a-5e1f00000001
+level: high
+tags: [attack.execution, attack.t1204]
+logsource: {product: windows, category: process_creation}
+detection:
+  sel:
+    Image|endswith: '\evil.exe'
+  condition: sel
+---
+title: Evil tool started twice on a host
+id: 0b7c4a1e-1111-4c2e-9d3a-5e1f00000002
+level: critical
+correlation:
+  type: event_count
+  rules: [0b7c4a1e-1111-4c2e-9d3a-5e1f00000001]
+  group-by: [Computer]
+  timespan: 1h
+  condition: {gte: 2}
+  generate: true
+---
+title: The lab runs Mimikatz on purpose
+id: 0b7c4a1e-1111-4c2e-9d3a-5e1f00000003
+logsource: {product: windows, category: process_creation}
+filter:
+  rules: [6829e098-739b-4a84-9345-8b1cf7ea16a6]
+  selection:
+    Computer: LAB1
+  condition: not selection
+"#;
+const EVIL: &str = "0b7c4a1e-1111-4c2e-9d3a-5e1f00000001";
+const EVIL_TWICE: &str = "0b7c4a1e-1111-4c2e-9d3a-5e1f00000002";
+
+fn process_event(host: &str, image: &str, second: u32) -> String {
+    json!({
+        "@timestamp": format!("2024-03-14T11:00:{second:02}Z"),
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "EventID": 1,
+        "Computer": host,
+        "User": "CORP\\eve",
+        "Image": image,
+        "CommandLine": image,
+    })
+    .to_string()
+}
+
+fn rule_ids(s: &Server, token: &str, q: &str) -> Vec<String> {
+    let (status, v) = get_auth(&s.url(&format!("/api/v1/rules?q={q}")), token);
+    assert_eq!(status, 200, "{v}");
+    v["rules"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn count_of(s: &Server, token: &str, rule: &str) -> u64 {
+    alerts(s, token, &format!("rule_id={rule}"))
+        .iter()
+        .filter_map(|a| a["count"].as_u64())
+        .sum()
+}
+
+#[test]
+fn a_tenant_imports_sigma_rules_that_run_at_once_for_it_alone_and_survive_a_restart() {
+    let mut s = start("det-import", "[detection]\nlateness_secs = 1\n");
+    let acme = s.token("acme", "ingest,read,write");
+    let acme_admin = s.token("acme", "admin");
+    let beta = s.token("beta", "ingest,read,write");
+    let reader = s.token("acme", "read");
+    let imports = s.url("/api/v1/rules/imports");
+
+    // A file with a broken document is refused whole, with its line and stable code.
+    let broken = format!(
+        "{IMPORTED}---\ntitle: Broken\nlogsource: {{product: windows}}\ndetection:\n  sel:\n    Image|nosuchmodifier: x\n  condition: sel\n"
+    );
+    let (status, v) = post(
+        &imports,
+        Some(&acme),
+        json!({"name": "acme.yml", "yaml": broken})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_rule");
+    let d = &v["error"]["diagnostics"][0];
+    assert!(d["line"].as_u64().is_some_and(|l| l > 30), "{v}");
+    assert!(
+        d["code"].as_str().is_some_and(|c| c.starts_with("KS")),
+        "{v}"
+    );
+    assert!(rule_ids(&s, &acme, "evil").is_empty(), "nothing stored");
+    // Importing needs `write`.
+    let (status, _) = post(
+        &imports,
+        Some(&reader),
+        json!({"yaml": IMPORTED}).to_string().as_bytes(),
+    );
+    assert_eq!(status, 403);
+
+    let (status, v) = post(
+        &imports,
+        Some(&acme),
+        json!({"name": "acme.yml", "yaml": IMPORTED})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["rule_ids"], json!([EVIL, EVIL_TWICE]), "{v}");
+    let import_id = v["id"].as_i64().expect("id");
+    // The same ids again are refused (KS050), in the same tenant.
+    let (status, v) = post(
+        &imports,
+        Some(&acme),
+        json!({"yaml": IMPORTED}).to_string().as_bytes(),
+    );
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("KS050"),
+        "{v}"
+    );
+
+    // Listed, readable and shown with their YAML in acme only.
+    assert_eq!(rule_ids(&s, &acme, "evil"), vec![EVIL, EVIL_TWICE]);
+    assert!(rule_ids(&s, &beta, "evil").is_empty());
+    let (status, r) = get_auth(&s.url(&format!("/api/v1/rules/{EVIL}")), &acme);
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        (r["source"].as_str(), r["import_id"].as_i64()),
+        (Some("imported"), Some(import_id))
+    );
+    assert!(
+        r["yaml"]
+            .as_str()
+            .is_some_and(|y| y.contains("Evil tool started") && !y.contains("---")),
+        "{r}"
+    );
+    assert_eq!(
+        get_auth(&s.url(&format!("/api/v1/rules/{EVIL}")), &beta).0,
+        404
+    );
+    let (status, l) = get_auth(&imports, &beta);
+    assert_eq!(
+        (status, l["imports"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    assert_eq!(
+        get_auth(&s.url(&format!("/api/v1/rules/imports/{import_id}")), &beta).0,
+        404
+    );
+    assert_eq!(
+        delete_auth(&s.url(&format!("/api/v1/rules/imports/{import_id}")), &beta).0,
+        404
+    );
+
+    // The same events in both tenants: only acme's imported rules and filter apply.
+    let events = [
+        process_event("WS1", "C:\\Temp\\evil.exe", 1),
+        process_event("WS1", "C:\\Temp\\evil.exe", 2),
+        mimikatz_event("LAB1", 3),
+        mimikatz_event("WS2", 4),
+    ]
+    .join("\n");
+    ingest(&s, &acme, &events, "jsonl");
+    ingest(&s, &beta, &events, "jsonl");
+    s.wait_detection(&acme);
+    assert_eq!(count_of(&s, &acme, EVIL), 2);
+    let twice = alerts(&s, &acme, &format!("rule_id={EVIL_TWICE}"));
+    assert_eq!(twice.len(), 1, "{twice:?}");
+    assert_eq!(twice[0]["kind"], "correlation");
+    let hosts = |s: &Server, token: &str| -> Vec<String> {
+        alerts(s, token, &format!("rule_id={MIMIKATZ}"))
+            .iter()
+            .flat_map(|a| a["entities"].as_array().cloned().unwrap_or_default())
+            .filter(|e| e["kind"] == "host")
+            .filter_map(|e| e["value"].as_str().map(String::from))
+            .collect()
+    };
+    assert_eq!(
+        hosts(&s, &acme),
+        vec!["WS2"],
+        "the filter spares LAB1 in acme"
+    );
+    let mut beta_hosts = hosts(&s, &beta);
+    beta_hosts.sort();
+    assert_eq!(beta_hosts, vec!["LAB1", "WS2"], "and nowhere else");
+    assert_eq!(count_of(&s, &beta, EVIL), 0);
+
+    // Imported rules are rules like the others: they can be disabled per tenant.
+    let (status, r) = post(
+        &s.url(&format!("/api/v1/rules/{EVIL}/disable")),
+        Some(&acme),
+        b"",
+    );
+    assert_eq!((status, &r["enabled"]), (200, &json!(false)), "{r}");
+    ingest(&s, &acme, &process_event("WS3", "C:\\evil.exe", 5), "jsonl");
+    s.wait_detection(&acme);
+    assert_eq!(count_of(&s, &acme, EVIL), 2, "disabled");
+    post(
+        &s.url(&format!("/api/v1/rules/{EVIL}/enable")),
+        Some(&acme),
+        b"",
+    );
+
+    // Kept across a restart (compiled again at start).
+    s.restart();
+    ingest(&s, &acme, &process_event("WS4", "C:\\evil.exe", 6), "jsonl");
+    s.wait_detection(&acme);
+    assert_eq!(count_of(&s, &acme, EVIL), 3);
+
+    // Removed: the rules stop at once; the filter too.
+    let (status, v) = delete_auth(&s.url(&format!("/api/v1/rules/imports/{import_id}")), &acme);
+    assert_eq!(status, 200, "{v}");
+    assert!(rule_ids(&s, &acme, "evil").is_empty());
+    let more = [
+        process_event("WS5", "C:\\evil.exe", 7),
+        mimikatz_event("LAB1", 8),
+    ]
+    .join("\n");
+    ingest(&s, &acme, &more, "jsonl");
+    s.wait_detection(&acme);
+    assert_eq!(count_of(&s, &acme, EVIL), 3);
+    assert!(hosts(&s, &acme).contains(&"LAB1".to_string()));
+
+    let (status, trail) = get_auth(&s.url("/api/v1/audit?q=rule_import"), &acme_admin);
+    assert_eq!(status, 200, "{trail}");
+    assert_eq!(
+        audit_actions(&trail),
+        vec!["rule.import_delete", "rule.import"],
+        "{trail}"
+    );
+}

@@ -53,6 +53,9 @@ pub struct Findings {
     pub captures: Vec<Capture>,
     /// Matches of enabled rules (before merging).
     pub hits: u64,
+    /// The [`Detector::generation`] that produced the captures: captures name correlations by
+    /// their place in one engine, so they mean nothing to another.
+    pub generation: u64,
 }
 
 impl Findings {
@@ -93,8 +96,20 @@ impl Findings {
         self.alerts.is_empty() && self.captures.is_empty()
     }
 
-    /// Moves everything of `other` into `self`.
+    /// Moves everything of `other` into `self` (both from the same detector).
     pub fn absorb(&mut self, other: Findings) {
+        if self.generation != other.generation {
+            // The newer detector's captures win (see `scan`).
+            if other.generation > self.generation {
+                self.captures.clear();
+                self.generation = other.generation;
+            } else {
+                for a in other.alerts {
+                    self.push(a);
+                }
+                return;
+            }
+        }
         for a in other.alerts {
             self.push(a);
         }
@@ -105,13 +120,19 @@ impl Findings {
 /// Rules disabled in a tenant, indexed by [`RuleId`].
 type Mask = Arc<Vec<bool>>;
 
+/// Source of [`Detector::generation`]s.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+/// Counter of the `event.id`s of every detector of the process (a tenant's detector and the
+/// shared one must never hand out the same id).
+static NEXT_EVENT_ID: AtomicU64 = AtomicU64::new(0);
+
 /// The engine and the per-tenant rule states.
 pub struct Detector {
     engine: Arc<Engine>,
+    generation: u64,
     by_id: FxHashMap<String, RuleId>,
     disabled: RwLock<FxHashMap<TenantId, Mask>>,
     id_prefix: u64,
-    next_id: AtomicU64,
 }
 
 impl std::fmt::Debug for Detector {
@@ -134,16 +155,22 @@ impl Detector {
             .collect();
         Detector {
             engine,
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
             by_id,
             disabled: RwLock::default(),
             id_prefix: id_seed,
-            next_id: AtomicU64::new(0),
         }
     }
 
     /// The compiled engine.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// A number no other detector of this process has: tells whose captures a [`Findings`]
+    /// holds when a tenant's detector is replaced (rules imported or removed).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The rule with this id (or title, for rules without an id).
@@ -182,7 +209,7 @@ impl Detector {
 
     /// A new unique event id.
     pub fn new_event_id(&self) -> String {
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let n = NEXT_EVENT_ID.fetch_add(1, Ordering::Relaxed);
         format!("{:016x}{n:016x}", self.id_prefix)
     }
 
@@ -199,6 +226,12 @@ impl Detector {
         self.engine.matches(ev, &mut s.scratch, &mut s.hits);
         if s.hits.is_empty() {
             return;
+        }
+        if out.generation != self.generation {
+            // Captures of a replaced detector would name the wrong correlations here; the
+            // worker rebuilds the tenant's windows from the store when a detector changes.
+            out.captures.clear();
+            out.generation = self.generation;
         }
         self.engine.captures(ev, &s.hits, &mut out.captures);
         let mask = self.mask(tenant);

@@ -14,7 +14,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use kasbah_sigma::{Capture, CorrelationAlert, Correlator, Engine};
+use kasbah_sigma::{Capture, CorrelationAlert, Correlator, EngineRef};
 
 /// A capture waiting in the reorder buffer, ordered by event time then arrival.
 struct Pending {
@@ -58,7 +58,7 @@ pub struct LiveCorrelator<'e> {
 
 impl<'e> LiveCorrelator<'e> {
     /// Empty state for `engine`'s correlations, with the allowed lateness.
-    pub fn new(engine: &'e Engine, lateness: Duration) -> Self {
+    pub fn new(engine: impl Into<EngineRef<'e>>, lateness: Duration) -> Self {
         LiveCorrelator {
             correlator: Correlator::new(engine),
             pending: BinaryHeap::new(),
@@ -153,7 +153,7 @@ impl<'e> LiveCorrelator<'e> {
 mod tests {
     use super::*;
     use kasbah_event::{Event, Source, Timestamp};
-    use kasbah_sigma::{Config, Hit, RuleSet, Scratch};
+    use kasbah_sigma::{Config, Engine, Hit, RuleSet, Scratch};
     use std::sync::Arc;
 
     fn engine() -> Engine {

@@ -188,14 +188,24 @@ pub fn config(opts: &LoadOptions) -> Result<Config, LoadError> {
     Ok(cfg)
 }
 
-/// Reads, parses and compiles every rule under `paths` (in parallel), plus rules given as
-/// `(name, text)` pairs (embedded rule packs).
-pub fn load_with(
+/// Rules read and parsed, not yet compiled: what the server keeps to compile a tenant's own
+/// engine (these rules plus the tenant's imports) without reading the files again.
+pub struct Parsed {
+    /// The parsed documents, with the diagnostics of files that could not be read.
+    pub set: RuleSet,
+    /// The engine configuration (mappings, placeholders).
+    pub config: Config,
+    /// Rule files read.
+    pub files: usize,
+}
+
+/// Reads and parses every rule under `paths` (in parallel), plus rules given as `(name, text)`
+/// pairs (embedded rule packs).
+pub fn parse_with(
     paths: &[PathBuf],
     texts: &[(String, String)],
     opts: &LoadOptions,
-) -> Result<Loaded, LoadError> {
-    let start = Instant::now();
+) -> Result<Parsed, LoadError> {
     let cfg = config(opts)?;
     let files = rule_files(paths)?;
     let read: Vec<Result<(String, String), (String, String)>> = files
@@ -226,11 +236,26 @@ pub fn load_with(
     }
     ok.extend(texts.iter().cloned());
     set.add_all(&ok);
-    drop(ok);
-    let engine = Engine::build(&set, &cfg);
+    Ok(Parsed {
+        set,
+        config: cfg,
+        files: files.len() + texts.len(),
+    })
+}
+
+/// Reads, parses and compiles every rule under `paths` (in parallel), plus rules given as
+/// `(name, text)` pairs (embedded rule packs).
+pub fn load_with(
+    paths: &[PathBuf],
+    texts: &[(String, String)],
+    opts: &LoadOptions,
+) -> Result<Loaded, LoadError> {
+    let start = Instant::now();
+    let parsed = parse_with(paths, texts, opts)?;
+    let engine = Engine::build(&parsed.set, &parsed.config);
     Ok(Loaded {
         engine,
-        files: files.len() + texts.len(),
+        files: parsed.files,
         elapsed: start.elapsed(),
     })
 }

@@ -11,8 +11,10 @@
 //! hashes, a role per tenant and browser sessions.
 
 mod alert;
+mod rules;
 mod sqlite;
 mod sqlite_alerts;
+mod sqlite_rules;
 mod sqlite_users;
 mod token;
 mod totp;
@@ -25,6 +27,9 @@ pub use alert::{
     RuleState, Suppression,
 };
 pub use kasbah_event::TenantId;
+pub use rules::{
+    MAX_IMPORT_BYTES, MAX_IMPORTS_PER_TENANT, NewRuleImport, RuleImport, RuleImportRepo,
+};
 pub use sqlite::SqliteRepo;
 pub use token::{Scope, Scopes, TokenId, TokenInfo, generate_secret, hash_secret};
 pub use totp::{generate_totp_secret, otpauth_uri, step_of, totp_code, verify_totp};

@@ -139,6 +139,25 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN totp_pending TEXT;
     ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
     ALTER TABLE tenants ADD COLUMN require_totp INTEGER NOT NULL DEFAULT 0;",
+    // 6: Sigma rules a tenant imported (one row per imported file, which may hold several
+    // documents: rules, their correlations and filters), and global administrators, who manage
+    // tenants. At the upgrade, users who administer every tenant (the first-run administrator)
+    // become global administrators.
+    "CREATE TABLE rule_imports (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        yaml TEXT NOT NULL,
+        rule_ids TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX rule_imports_tenant ON rule_imports(tenant_id, id);
+    ALTER TABLE users ADD COLUMN global_admin INTEGER NOT NULL DEFAULT 0;
+    UPDATE users SET global_admin = 1 WHERE EXISTS (SELECT 1 FROM tenants) AND NOT EXISTS (
+        SELECT 1 FROM tenants t WHERE NOT EXISTS (
+            SELECT 1 FROM memberships m
+            WHERE m.user_id = users.id AND m.tenant_id = t.id AND m.role = 'admin'));",
 ];
 
 /// Metadata in an SQLite file.

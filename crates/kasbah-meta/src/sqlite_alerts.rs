@@ -37,7 +37,7 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn tenant_param(t: TenantId) -> i64 {
+pub(crate) fn tenant_param(t: TenantId) -> i64 {
     i64::from(t.0)
 }
 
@@ -230,7 +230,7 @@ fn load_alert(c: &Connection, tenant: TenantId, id: AlertId) -> Result<Option<Al
         .optional()?)
 }
 
-fn insert_audit(
+pub(crate) fn insert_audit(
     c: &Connection,
     tenant: TenantId,
     actor: &str,

@@ -6,8 +6,8 @@ use crate::sqlite::SqliteRepo;
 use crate::user::{Failure, Role, Session, SessionPolicy, User, UserId, UserRepo, valid_user_name};
 use crate::{MetaError, Result, TenantId, generate_secret, hash_secret};
 
-const USER_COLS: &str =
-    "id, name, must_change_password, failed_logins, locked_until, totp_secret IS NOT NULL";
+const USER_COLS: &str = "id, name, must_change_password, failed_logins, locked_until, \
+     totp_secret IS NOT NULL, global_admin";
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -18,6 +18,7 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         locked_until: r.get(4)?,
         memberships: Vec::new(),
         totp: r.get::<_, i64>(5)? != 0,
+        global_admin: r.get::<_, i64>(6)? != 0,
     })
 }
 
@@ -138,6 +139,7 @@ impl UserRepo for SqliteRepo {
                 id: UserId(c.last_insert_rowid()),
                 name: name.to_owned(),
                 must_change_password: must_change,
+                global_admin: false,
                 failed_logins: 0,
                 locked_until: None,
                 memberships: Vec::new(),
@@ -152,7 +154,7 @@ impl UserRepo for SqliteRepo {
                 .query_row(
                     &format!("SELECT {USER_COLS}, password_hash FROM users WHERE name = ?1"),
                     [name],
-                    |r| Ok((user_row(r)?, r.get::<_, String>(6)?)),
+                    |r| Ok((user_row(r)?, r.get::<_, String>(7)?)),
                 )
                 .optional()?;
             row.map(|(u, h)| Ok((with_memberships(c, u)?, h)))
@@ -279,7 +281,8 @@ impl UserRepo for SqliteRepo {
                 .prepare_cached(
                     "SELECT s.id, s.user_id, u.name, s.tenant_id, m.role, u.must_change_password, \
                      s.expires_at, s.last_seen, \
-                     COALESCE(t.require_totp, 0) != 0 AND u.totp_secret IS NULL \
+                     COALESCE(t.require_totp, 0) != 0 AND u.totp_secret IS NULL, \
+                     u.global_admin \
                      FROM sessions s \
                      JOIN users u ON u.id = s.user_id \
                      JOIN memberships m ON m.user_id = s.user_id AND m.tenant_id = s.tenant_id \
@@ -297,10 +300,12 @@ impl UserRepo for SqliteRepo {
                         r.get::<_, i64>(6)?,
                         r.get::<_, i64>(7)?,
                         r.get::<_, i64>(8)? != 0,
+                        r.get::<_, i64>(9)? != 0,
                     ))
                 })
                 .optional()?;
-            let Some((id, user, name, tenant, role, must, expires, last, enrol)) = row else {
+            let Some((id, user, name, tenant, role, must, expires, last, enrol, global)) = row
+            else {
                 return Ok(None);
             };
             if expires <= now || last <= now.saturating_sub(policy.idle_ns) {
@@ -318,8 +323,22 @@ impl UserRepo for SqliteRepo {
                 role: Role::parse(&role)?,
                 must_change_password: must != 0,
                 totp_enrollment_required: enrol,
+                global_admin: global,
                 expires_at: expires,
             }))
+        })
+    }
+
+    fn set_global_admin(&self, user: UserId, on: bool) -> Result<()> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE users SET global_admin = ?2 WHERE id = ?1",
+                params![user.0, on],
+            )?;
+            if n == 0 {
+                return Err(MetaError::NotFound(format!("user {}", user.0)));
+            }
+            Ok(())
         })
     }
 
@@ -481,5 +500,48 @@ mod tests {
         r.end_session(&s5).unwrap();
         assert!(r.session(&s5, 3_060, POLICY).unwrap().is_none());
         assert!(!r.users().unwrap()[0].must_change_password);
+    }
+
+    #[test]
+    fn global_administrators_are_flagged_and_the_upgrade_promotes_the_admin_of_every_tenant() {
+        use crate::MetaRepo;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("meta.db");
+        {
+            // A database of schema 5 (before global administrators): `root` administers both
+            // tenants, `ann` only one.
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+            )
+            .unwrap();
+            for (i, sql) in crate::sqlite::MIGRATIONS.iter().take(5).enumerate() {
+                c.execute_batch(sql).unwrap();
+                c.execute(
+                    "INSERT INTO schema_migrations VALUES (?1, 1)",
+                    [i as i64 + 1],
+                )
+                .unwrap();
+            }
+            c.execute_batch(
+                "INSERT INTO tenants (id, name, created_at) VALUES (1, 'a', 1), (2, 'b', 1);
+                 INSERT INTO users (id, name, password_hash, must_change_password, created_at)
+                   VALUES (1, 'root', 'h', 0, 1), (2, 'ann', 'h', 0, 1);
+                 INSERT INTO memberships VALUES (1, 1, 'admin'), (1, 2, 'admin'), (2, 1, 'admin');",
+            )
+            .unwrap();
+        }
+        let r = SqliteRepo::open(&p).unwrap();
+        let flag = |n: &str| r.user_by_name(n).unwrap().unwrap().0.global_admin;
+        assert!(flag("root") && !flag("ann"));
+        let ann = r.user_by_name("ann").unwrap().unwrap().0;
+        r.set_global_admin(ann.id, true).unwrap();
+        assert!(flag("ann"));
+        let a = r.tenant_by_name("a").unwrap().unwrap().id;
+        let s = r.create_session(ann.id, a, 0, POLICY).unwrap();
+        assert!(r.session(&s, 1, POLICY).unwrap().unwrap().global_admin);
+        r.set_global_admin(ann.id, false).unwrap();
+        assert!(!r.session(&s, 2, POLICY).unwrap().unwrap().global_admin);
+        assert!(r.set_global_admin(UserId(99), true).is_err());
     }
 }

@@ -91,6 +91,9 @@ pub struct User {
     pub memberships: Vec<(TenantId, Role)>,
     /// Logins need a TOTP code.
     pub totp: bool,
+    /// A global administrator: manages tenants and may search across them. Grants nothing
+    /// inside a tenant by itself: that takes a membership, which is audited in the tenant.
+    pub global_admin: bool,
 }
 
 /// A user's TOTP second factor.
@@ -122,6 +125,8 @@ pub struct Session {
     /// The tenant requires a second factor that the user has not enrolled yet: only the
     /// enrolment endpoints answer.
     pub totp_enrollment_required: bool,
+    /// The user is a global administrator (see [`User::global_admin`]).
+    pub global_admin: bool,
     /// Absolute expiry, ns.
     pub expires_at: i64,
 }
@@ -185,6 +190,8 @@ pub trait UserRepo: Send + Sync {
     /// The live session of a secret, touching its idle timer; `None` when unknown, expired or
     /// when the user lost the tenant.
     fn session(&self, secret: &str, now: i64, policy: SessionPolicy) -> Result<Option<Session>>;
+    /// Makes a user a global administrator, or not.
+    fn set_global_admin(&self, user: UserId, on: bool) -> Result<()>;
     /// Ends a session.
     fn end_session(&self, secret: &str) -> Result<()>;
     /// An administrator's reset: a new password hash to change at the next login, no lockout,

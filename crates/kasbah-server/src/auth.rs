@@ -32,6 +32,10 @@ pub struct Principal {
     pub scopes: Scopes,
     /// Who, for the audit trail (`token:<label>`).
     pub actor: String,
+    /// The user of a browser session (tokens have none).
+    pub user: Option<kasbah_meta::UserId>,
+    /// A session of a global administrator (never a token: tokens belong to one tenant).
+    pub global_admin: bool,
 }
 
 impl Principal {
@@ -41,6 +45,19 @@ impl Principal {
             Ok(())
         } else {
             Err(ApiError::forbidden(scope.as_str()))
+        }
+    }
+
+    /// Fails with 403 `global_admin_required` unless a global administrator's session made
+    /// the request.
+    pub fn require_global(&self) -> Result<kasbah_meta::UserId, ApiError> {
+        match self.user {
+            Some(u) if self.global_admin => Ok(u),
+            _ => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "global_admin_required",
+                "only a global administrator's session may do this",
+            )),
         }
     }
 }
@@ -188,6 +205,8 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, 
             tenant: s.tenant,
             scopes: s.role.scopes(),
             actor: format!("user:{}", s.user_name),
+            user: Some(s.user),
+            global_admin: s.global_admin,
         });
     }
     let secret = secret(headers).ok_or_else(fail)?;
@@ -205,6 +224,8 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, 
         } else {
             format!("token:{}", info.label)
         },
+        user: None,
+        global_admin: false,
     })
 }
 

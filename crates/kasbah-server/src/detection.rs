@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 
 use kasbah_detect::{Detector, Findings, LiveCorrelator, Mode, RuleReport, RuleStats, ScanScratch};
 use kasbah_event::{Event, TenantId};
+use kasbah_meta::RuleImport;
 use kasbah_meta::{AlertRepo, NewAlert, Suppression};
 use kasbah_parse::{Format, Item, Origin, ParseOptions};
-use kasbah_sigma::{CorrelationAlert, Engine, RuleId};
+use kasbah_sigma::{CorrelationAlert, Diagnostic, RuleId, RuleSet};
 use kasbah_store::Store;
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -55,6 +56,9 @@ pub struct DetectionMetrics {
     pub failed: AtomicU64,
     /// Correlation alerts raised.
     pub correlations: AtomicU64,
+    /// Correlation captures made by a tenant's previous detector, arriving after it was
+    /// replaced (rules imported or removed); the windows were rebuilt from the store instead.
+    pub stale_captures: AtomicU64,
 }
 
 enum Job {
@@ -66,10 +70,33 @@ enum Job {
     /// Releases the correlation buffers and answers once every earlier job is recorded (end of
     /// a bulk load such as the demo seed).
     Flush(Sender<()>),
+    /// A tenant's detector was replaced: its windows move to the new engine.
+    Swap(TenantId),
+}
+
+/// A tenant's live correlation state, with the detector whose engine it follows.
+struct Live {
+    detector: Arc<Detector>,
+    lc: LiveCorrelator<'static>,
+}
+
+impl Live {
+    fn new(detector: Arc<Detector>, lateness: Duration) -> Live {
+        let lc = LiveCorrelator::new(detector.engine().clone(), lateness);
+        Live { detector, lc }
+    }
 }
 
 struct Inner {
-    detector: Arc<Detector>,
+    /// The detector of tenants without imported rules.
+    base: Arc<Detector>,
+    /// The rules `base` was compiled from, parsed: a tenant's detector compiles them with the
+    /// tenant's imports.
+    base_set: RuleSet,
+    engine_cfg: kasbah_sigma::Config,
+    /// Tenants with imported rules, and their own detectors.
+    tenants: RwLock<FxHashMap<TenantId, Arc<Detector>>>,
+    id_seed: u64,
     alerts: Arc<dyn AlertRepo>,
     store: Arc<Store>,
     cfg: DetectionConfig,
@@ -83,6 +110,7 @@ struct Inner {
 /// The detection service of a server.
 pub struct Detection {
     inner: Arc<Inner>,
+    imports: Mutex<()>,
     tx: Mutex<Option<Sender<Job>>>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -186,14 +214,23 @@ impl Inner {
     /// Releases every tenant's reorder buffer (shutdown, end of a bulk load) into drafts.
     fn drain_all(
         &self,
-        live: &mut FxHashMap<TenantId, LiveCorrelator<'_>>,
+        live: &mut FxHashMap<TenantId, Live>,
         out: &mut Vec<(NewAlert, Option<Instant>)>,
     ) {
-        for (tenant, lc) in live.iter_mut() {
+        for (tenant, l) in live.iter_mut() {
             let mut fired = Vec::new();
-            lc.drain(&mut fired);
-            self.correlation_drafts(&self.detector, *tenant, &fired, false, None, out);
+            l.lc.drain(&mut fired);
+            self.correlation_drafts(&l.detector, *tenant, &fired, false, None, out);
         }
+    }
+
+    /// The detector a tenant's events go through.
+    fn detector_for(&self, tenant: TenantId) -> Arc<Detector> {
+        self.tenants
+            .read()
+            .ok()
+            .and_then(|m| m.get(&tenant).cloned())
+            .unwrap_or_else(|| self.base.clone())
     }
 
     /// Applies suppressions and records drafts; returns (created, merged, suppressed).
@@ -268,12 +305,7 @@ impl Inner {
         (created, merged, suppressed)
     }
 
-    fn process<'e>(
-        &self,
-        engine: &'e Engine,
-        live: &mut FxHashMap<TenantId, LiveCorrelator<'e>>,
-        jobs: Vec<Job>,
-    ) {
+    fn process(&self, live: &mut FxHashMap<TenantId, Live>, jobs: Vec<Job>) {
         let now = Instant::now();
         let lateness = Duration::from_secs(self.cfg.lateness_secs);
         let mut drafts = Vec::new();
@@ -285,6 +317,25 @@ impl Inner {
                     self.drain_all(live, &mut drafts);
                     barriers.push(tx);
                 }
+                Job::Swap(tenant) => {
+                    // What the old engine's windows already hold fires now (as at a flush);
+                    // then the windows are rebuilt from the store with the new engine.
+                    if let Some(mut old) = live.remove(&tenant) {
+                        let mut fired = Vec::new();
+                        old.lc.drain(&mut fired);
+                        self.correlation_drafts(
+                            &old.detector,
+                            tenant,
+                            &fired,
+                            false,
+                            None,
+                            &mut drafts,
+                        );
+                    }
+                    if let Some(l) = self.rebuild_tenant(tenant) {
+                        live.insert(tenant, l);
+                    }
+                }
                 Job::Found {
                     tenant,
                     findings,
@@ -295,23 +346,30 @@ impl Inner {
                         .hits
                         .fetch_add(findings.hits, Ordering::Relaxed);
                     if !findings.captures.is_empty() {
-                        let lc = live
-                            .entry(tenant)
-                            .or_insert_with(|| LiveCorrelator::new(engine, lateness));
-                        let late = lc.late();
-                        let mut fired = Vec::new();
-                        lc.push(findings.captures, now, &mut fired);
-                        self.metrics
-                            .late
-                            .fetch_add(lc.late() - late, Ordering::Relaxed);
-                        self.correlation_drafts(
-                            &self.detector,
-                            tenant,
-                            &fired,
-                            false,
-                            Some(received),
-                            &mut drafts,
-                        );
+                        let detector = self.detector_for(tenant);
+                        if findings.generation != detector.generation() {
+                            self.metrics
+                                .stale_captures
+                                .fetch_add(findings.captures.len() as u64, Ordering::Relaxed);
+                        } else {
+                            let l = live
+                                .entry(tenant)
+                                .or_insert_with(|| Live::new(detector.clone(), lateness));
+                            let late = l.lc.late();
+                            let mut fired = Vec::new();
+                            l.lc.push(findings.captures, now, &mut fired);
+                            self.metrics
+                                .late
+                                .fetch_add(l.lc.late() - late, Ordering::Relaxed);
+                            self.correlation_drafts(
+                                &l.detector,
+                                tenant,
+                                &fired,
+                                false,
+                                Some(received),
+                                &mut drafts,
+                            );
+                        }
                     }
                     drafts.extend(findings.alerts.into_iter().map(|a| (a, Some(received))));
                 }
@@ -326,72 +384,68 @@ impl Inner {
         }
     }
 
-    fn tick(&self, live: &mut FxHashMap<TenantId, LiveCorrelator<'_>>) {
+    fn tick(&self, live: &mut FxHashMap<TenantId, Live>) {
         let now = Instant::now();
         let mut drafts = Vec::new();
-        for (tenant, lc) in live.iter_mut() {
+        for (tenant, l) in live.iter_mut() {
             let mut fired = Vec::new();
-            lc.tick(now, &mut fired);
-            self.correlation_drafts(&self.detector, *tenant, &fired, false, None, &mut drafts);
+            l.lc.tick(now, &mut fired);
+            self.correlation_drafts(&l.detector, *tenant, &fired, false, None, &mut drafts);
         }
         self.record(drafts, true);
     }
 
-    /// Rebuilds each tenant's correlation windows from the stored events.
-    fn rebuild<'e>(&self, engine: &'e Engine, live: &mut FxHashMap<TenantId, LiveCorrelator<'e>>) {
-        let Some(horizon) = engine.correlation_horizon() else {
-            return;
-        };
+    /// Rebuilds a tenant's correlation windows from its stored events of the last correlation
+    /// timespan (plus the lateness); what fires while rebuilding was raised before.
+    fn rebuild_tenant(&self, tenant: TenantId) -> Option<Live> {
+        let detector = self.detector_for(tenant);
+        let horizon = detector.engine().correlation_horizon()?;
         let lateness = Duration::from_secs(self.cfg.lateness_secs);
         let span = horizon.saturating_add(secs_ns(self.cfg.lateness_secs));
-        let Ok(all) = kasbah_query::parse("*") else {
-            return;
-        };
-        for tenant in self.store.tenants() {
-            let Some(newest) = self.store.newest(tenant) else {
-                continue;
-            };
-            let mut scratch = ScanScratch::new();
-            let mut captures = Vec::new();
-            let scanned = self.store.scan(
-                tenant,
-                &all.filter,
-                Some(newest.saturating_sub(span)),
-                None,
-                |_, row| {
-                    if let Some(ev) = stored_event(&row, tenant) {
-                        self.detector.captures(&ev, &mut scratch, &mut captures);
-                    }
-                    true
-                },
-            );
-            if let Err(e) = scanned {
-                tracing::warn!(tenant = tenant.0, error = %e, "correlation state not rebuilt");
-                continue;
-            }
-            if captures.is_empty() {
-                continue;
-            }
-            let n = captures.len();
-            let mut lc = LiveCorrelator::new(engine, lateness);
-            // Everything is released (in event-time order) and what fires is discarded: it was
-            // raised before the restart.
-            let mut discard = Vec::new();
-            lc.push(captures, Instant::now(), &mut discard);
-            lc.drain(&mut discard);
-            tracing::info!(
-                tenant = tenant.0,
-                captures = n,
-                "correlation windows rebuilt"
-            );
-            live.insert(tenant, lc);
+        let all = kasbah_query::parse("*").ok()?;
+        let newest = self.store.newest(tenant)?;
+        let mut scratch = ScanScratch::new();
+        let mut captures = Vec::new();
+        let scanned = self.store.scan(
+            tenant,
+            &all.filter,
+            Some(newest.saturating_sub(span)),
+            None,
+            |_, row| {
+                if let Some(ev) = stored_event(&row, tenant) {
+                    detector.captures(&ev, &mut scratch, &mut captures);
+                }
+                true
+            },
+        );
+        if let Err(e) = scanned {
+            tracing::warn!(tenant = tenant.0, error = %e, "correlation state not rebuilt");
+            return None;
         }
+        if captures.is_empty() {
+            return None;
+        }
+        let n = captures.len();
+        let mut l = Live::new(detector, lateness);
+        // Everything is released (in event-time order) and what fires is discarded.
+        let mut discard = Vec::new();
+        l.lc.push(captures, Instant::now(), &mut discard);
+        l.lc.drain(&mut discard);
+        tracing::info!(
+            tenant = tenant.0,
+            captures = n,
+            "correlation windows rebuilt"
+        );
+        Some(l)
     }
 
     fn run(&self, rx: Receiver<Job>) {
-        let engine = self.detector.engine().clone();
-        let mut live: FxHashMap<TenantId, LiveCorrelator<'_>> = FxHashMap::default();
-        self.rebuild(&engine, &mut live);
+        let mut live: FxHashMap<TenantId, Live> = FxHashMap::default();
+        for tenant in self.store.tenants() {
+            if let Some(l) = self.rebuild_tenant(tenant) {
+                live.insert(tenant, l);
+            }
+        }
         loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(job) => {
@@ -402,12 +456,12 @@ impl Inner {
                             Err(_) => break,
                         }
                     }
-                    self.process(&engine, &mut live, jobs);
+                    self.process(&mut live, jobs);
                 }
                 Err(RecvTimeoutError::Timeout) => self.tick(&mut live),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            let pending: usize = live.values().map(LiveCorrelator::pending).sum();
+            let pending: usize = live.values().map(|l| l.lc.pending()).sum();
             self.pending.store(pending as u64, Ordering::Relaxed);
         }
         // Shutdown: windows whose events all arrived are evaluated; open ones are rebuilt from
@@ -419,15 +473,37 @@ impl Inner {
 }
 
 impl Detection {
-    /// Starts the detection worker over a loaded engine.
+    /// Starts the detection worker over the parsed rules (compiled into the shared detector
+    /// here) and the tenants' imported rule files. `id_seed` makes the `event.id`s of this
+    /// process unique (a random number).
     pub fn start(
-        detector: Arc<Detector>,
+        rules: kasbah_detect::loader::Parsed,
+        imports: &[RuleImport],
+        id_seed: u64,
         alerts: Arc<dyn AlertRepo>,
         store: Arc<Store>,
         cfg: DetectionConfig,
     ) -> Detection {
+        let engine = kasbah_sigma::Engine::build(&rules.set, &rules.config);
+        let base = Arc::new(Detector::new(Arc::new(engine), id_seed));
+        let mut by_tenant: FxHashMap<TenantId, Vec<RuleImport>> = FxHashMap::default();
+        for i in imports {
+            by_tenant.entry(i.tenant).or_default().push(i.clone());
+        }
+        let mut tenants = FxHashMap::default();
+        for (t, list) in by_tenant {
+            let built = build_tenant(&rules.set, &rules.config, &list, id_seed);
+            for d in built.engine().diagnostics().iter().filter(|d| d.is_error()) {
+                tracing::warn!(tenant = t.0, rule = %d, "imported rule skipped");
+            }
+            tenants.insert(t, Arc::new(built));
+        }
         let inner = Arc::new(Inner {
-            detector,
+            base,
+            base_set: rules.set,
+            engine_cfg: rules.config,
+            tenants: RwLock::new(tenants),
+            id_seed,
             alerts,
             store,
             cfg,
@@ -445,14 +521,108 @@ impl Detection {
             .ok();
         Detection {
             inner,
+            imports: Mutex::new(()),
             tx: Mutex::new(Some(tx)),
             worker: Mutex::new(worker),
         }
     }
 
-    /// The detector (engine and per-tenant rule states).
-    pub fn detector(&self) -> &Arc<Detector> {
-        &self.inner.detector
+    /// Held while a tenant's imports change (check, store, switch), so two changes cannot
+    /// interleave.
+    pub fn imports_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.imports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The shared detector (tenants without imported rules).
+    pub fn base(&self) -> &Arc<Detector> {
+        &self.inner.base
+    }
+
+    /// The detector of a tenant: its own when it imported rules, else the shared one.
+    pub fn detector(&self, tenant: TenantId) -> Arc<Detector> {
+        self.inner.detector_for(tenant)
+    }
+
+    /// Checks a file of Sigma documents a tenant wants to import, against the server's rules
+    /// and the tenant's other imports: every document must load, ids must be new, and at least
+    /// one rule must result. Returns the ids of the rules it holds.
+    pub fn check_import(
+        &self,
+        tenant: TenantId,
+        existing: &[RuleImport],
+        name: &str,
+        yaml: &str,
+    ) -> Result<Vec<String>, Vec<Diagnostic>> {
+        let path = import_path(None, name);
+        let mut list = existing.to_vec();
+        list.push(RuleImport {
+            id: 0,
+            tenant,
+            name: name.to_owned(),
+            yaml: yaml.to_owned(),
+            rule_ids: Vec::new(),
+            created_by: String::new(),
+            created_at: 0,
+        });
+        let mut set = self.inner.base_set.clone();
+        add_imports(&mut set, &list, Some(&path));
+        let engine = kasbah_sigma::Engine::build(&set, &self.inner.engine_cfg);
+        let errors: Vec<Diagnostic> = engine
+            .diagnostics()
+            .iter()
+            .filter(|d| d.is_error() && *d.path == *path)
+            .cloned()
+            .collect();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let ids: Vec<String> = engine
+            .rules()
+            .iter()
+            .filter(|r| *r.meta.path == *path)
+            .map(|r| r.id_or_title().to_owned())
+            .collect();
+        if ids.is_empty() {
+            return Err(vec![Diagnostic::new(
+                &Arc::from(path.as_str()),
+                0,
+                kasbah_sigma::Code::Structure,
+                "the file holds no rule",
+            )]);
+        }
+        Ok(ids)
+    }
+
+    /// Compiles a tenant's imported rule files into its own detector (or goes back to the
+    /// shared one when there are none), applies its rule states, and moves its correlation
+    /// windows to the new engine. Blocking: compiling takes as long as loading the rules.
+    pub fn set_imports(&self, tenant: TenantId, imports: &[RuleImport]) -> kasbah_meta::Result<()> {
+        let inner = &self.inner;
+        let next = (!imports.is_empty()).then(|| {
+            Arc::new(build_tenant(
+                &inner.base_set,
+                &inner.engine_cfg,
+                imports,
+                inner.id_seed,
+            ))
+        });
+        if let Some(d) = &next {
+            apply_states(&*inner.alerts, tenant, d)?;
+        }
+        if let Ok(mut m) = inner.tenants.write() {
+            match next {
+                Some(d) => m.insert(tenant, d),
+                None => m.remove(&tenant),
+            };
+        }
+        if let Ok(tx) = self.tx.lock()
+            && let Some(tx) = tx.as_ref()
+        {
+            let _ = tx.send(Job::Swap(tenant));
+        }
+        Ok(())
     }
 
     /// Compiles rules given as text (a retro-hunt's new rule set) with the server's placeholders
@@ -479,7 +649,10 @@ impl Detection {
             return Err(errors);
         }
         let engine = loaded.engine;
-        Ok(Arc::new(Detector::new(Arc::new(engine), 0x7e7_0000)))
+        Ok(Arc::new(Detector::new(
+            Arc::new(engine),
+            self.inner.id_seed,
+        )))
     }
 
     /// Counters.
@@ -531,13 +704,16 @@ impl Detection {
 
     /// Reloads a tenant's rule states and suppressions from the repository.
     pub fn reload(&self, tenant: TenantId) -> kasbah_meta::Result<()> {
-        let states = self.inner.alerts.rule_states(tenant)?;
-        let off: Vec<RuleId> = states
-            .iter()
-            .filter(|s| !s.enabled)
-            .filter_map(|s| self.inner.detector.rule_id(&s.rule_id))
-            .collect();
-        self.inner.detector.set_disabled(tenant, off);
+        apply_states(&*self.inner.alerts, tenant, &self.inner.base)?;
+        let own = self
+            .inner
+            .tenants
+            .read()
+            .ok()
+            .and_then(|m| m.get(&tenant).cloned());
+        if let Some(d) = own {
+            apply_states(&*self.inner.alerts, tenant, &d)?;
+        }
         let sup = self.inner.alerts.suppressions(tenant, now_ns(), false)?;
         if let Ok(mut m) = self.inner.suppressions.write() {
             m.insert(tenant, Arc::new(sup));
@@ -585,7 +761,8 @@ impl Detection {
         req: &RetroRequest,
     ) -> Result<RetroOutcome, kasbah_store::StoreError> {
         let inner = &self.inner;
-        let detector: &Detector = req.adhoc.as_deref().unwrap_or(&inner.detector);
+        let own = inner.detector_for(tenant);
+        let detector: &Detector = req.adhoc.as_deref().unwrap_or(&own);
         let wanted: Option<FxHashSet<RuleId>> = req
             .rules
             .as_ref()
@@ -635,4 +812,66 @@ impl Detection {
             let _ = h.join();
         }
     }
+}
+
+/// The path imported rules are known by (in diagnostics and rule listings): never a file, so
+/// no handler reads it from disk. `id` is `None` while an import is checked.
+pub fn import_path(id: Option<i64>, name: &str) -> String {
+    match id {
+        Some(id) => format!("{IMPORT_PREFIX}{id}/{name}"),
+        None => format!("{IMPORT_PREFIX}new/{name}"),
+    }
+}
+
+/// How the paths of imported rules start.
+pub const IMPORT_PREFIX: &str = "tenant-import/";
+
+/// The imported file id in a rule's path, for imported rules.
+pub fn import_id(path: &str) -> Option<i64> {
+    let rest = path.strip_prefix(IMPORT_PREFIX)?;
+    rest.split('/').next()?.parse().ok()
+}
+
+/// Adds imported files to a rule set; `checking` names the path of an import being checked
+/// (the last of `list`, whose id is not known yet).
+fn add_imports(set: &mut RuleSet, list: &[RuleImport], checking: Option<&str>) {
+    let last = list.len().saturating_sub(1);
+    let files: Vec<(String, String)> = list
+        .iter()
+        .enumerate()
+        .map(|(i, imp)| {
+            let path = match checking {
+                Some(p) if i == last => p.to_owned(),
+                _ => import_path(Some(imp.id), &imp.name),
+            };
+            (path, imp.yaml.clone())
+        })
+        .collect();
+    set.add_all(&files);
+}
+
+/// A tenant's detector: the server's rules and the tenant's imports in one engine, so imported
+/// correlations can use the server's rules and imported filters tune them for this tenant only.
+fn build_tenant(
+    base: &RuleSet,
+    cfg: &kasbah_sigma::Config,
+    imports: &[RuleImport],
+    id_seed: u64,
+) -> Detector {
+    let mut set = base.clone();
+    add_imports(&mut set, imports, None);
+    let engine = kasbah_sigma::Engine::build(&set, cfg);
+    Detector::new(Arc::new(engine), id_seed)
+}
+
+/// Applies a tenant's stored rule states (disabled rules) to a detector.
+fn apply_states(alerts: &dyn AlertRepo, tenant: TenantId, d: &Detector) -> kasbah_meta::Result<()> {
+    let states = alerts.rule_states(tenant)?;
+    let off: Vec<RuleId> = states
+        .iter()
+        .filter(|s| !s.enabled)
+        .filter_map(|s| d.rule_id(&s.rule_id))
+        .collect();
+    d.set_disabled(tenant, off);
+    Ok(())
 }

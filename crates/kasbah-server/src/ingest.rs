@@ -35,14 +35,14 @@ thread_local! {
 }
 
 /// What every event goes through before it is stored, for one tenant.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Prep<'a> {
     /// The tenant.
     pub tenant: TenantId,
     /// Template mining (`log.template_id`).
     pub templates: Option<&'a crate::templates::Templates>,
-    /// Rule matching.
-    pub detector: Option<&'a Detector>,
+    /// Rule matching (the tenant's detector at the time the input started).
+    pub detector: Option<Arc<Detector>>,
     /// Anomaly models (only with rule matching: the detector stamps event ids).
     pub anomalies: Option<&'a crate::anomaly::Anomalies>,
 }
@@ -51,7 +51,7 @@ impl Prep<'_> {
     /// Annotates, matches and encodes one event; what the rules found goes to `found`.
     pub fn event(&self, e: &mut Event, found: &mut Findings) -> StoredEvent {
         let mined = self.templates.and_then(|t| t.annotate(self.tenant, e));
-        if let Some(d) = self.detector {
+        if let Some(d) = &self.detector {
             SCAN.with(|s| d.scan(self.tenant, e, &mut s.borrow_mut(), Mode::Live, found));
             if let (Some(a), Some((template, miner))) = (self.anomalies, mined) {
                 a.observe(self.tenant, e, template, &miner, d, found);

@@ -93,10 +93,11 @@ pub fn store_config(cfg: &Config) -> StoreConfig {
     }
 }
 
-/// Loads the rules the configuration names (built-in ones first), logging what was skipped.
+/// Reads and parses the rules the configuration names (built-in ones first), logging what was
+/// skipped; compiled by [`detection::Detection::start`].
 pub fn load_rules(
     cfg: &config::DetectionConfig,
-) -> Result<kasbah_detect::Loaded, kasbah_detect::LoadError> {
+) -> Result<kasbah_detect::loader::Parsed, kasbah_detect::LoadError> {
     let builtin: Vec<(String, String)> = if cfg.builtin_rules {
         builtin::RULES
             .iter()
@@ -109,19 +110,15 @@ pub fn load_rules(
         placeholders: cfg.placeholders.clone(),
         mappings: cfg.mappings.clone(),
     };
-    let loaded = kasbah_detect::loader::load_with(&cfg.rules, &builtin, &opts)?;
-    let skipped = loaded.skipped().count();
+    let started = std::time::Instant::now();
+    let parsed = kasbah_detect::loader::parse_with(&cfg.rules, &builtin, &opts)?;
     tracing::info!(
-        rules = loaded.loaded(),
-        skipped,
-        files = loaded.files,
-        ms = loaded.elapsed.as_millis() as u64,
-        "detection rules loaded"
+        documents = parsed.set.documents().len(),
+        files = parsed.files,
+        ms = started.elapsed().as_millis() as u64,
+        "detection rules read"
     );
-    for d in loaded.skipped().take(20) {
-        tracing::warn!(rule = %d, "rule skipped");
-    }
-    Ok(loaded)
+    Ok(parsed)
 }
 
 /// A started server: its state and bound addresses.
@@ -162,7 +159,8 @@ pub async fn start(mut config: Config) -> Result<Server, ServeError> {
     let repo = Arc::new(open_meta(&config.data_dir)?);
     let meta: Arc<dyn MetaRepo> = repo.clone();
     let alerts: Arc<dyn AlertRepo> = repo.clone();
-    let users: Arc<dyn kasbah_meta::UserRepo> = repo;
+    let users: Arc<dyn kasbah_meta::UserRepo> = repo.clone();
+    let rule_imports: Arc<dyn kasbah_meta::RuleImportRepo> = repo;
     let store_cfg = store_config(&config);
     let dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&dir, store_cfg))
@@ -186,18 +184,28 @@ pub async fn start(mut config: Config) -> Result<Server, ServeError> {
     let templates = templates::Templates::new(&config.data_dir);
     let detection = if config.detection.enabled {
         let cfg = config.detection.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_rules(&cfg))
+        let parsed = tokio::task::spawn_blocking(move || load_rules(&cfg))
             .await
             .map_err(|e| ServeError::Http(std::io::Error::other(e)))??;
         let seed = (kasbah_event::Timestamp::now().as_nanos() as u64).rotate_left(17)
             ^ u64::from(std::process::id());
-        let detector = Arc::new(kasbah_detect::Detector::new(Arc::new(loaded.engine), seed));
-        let d = detection::Detection::start(
-            detector,
-            alerts.clone(),
-            store.clone(),
-            config.detection.clone(),
+        let imports = rule_imports.all_rule_imports()?;
+        let (a, s, c) = (alerts.clone(), store.clone(), config.detection.clone());
+        let d = tokio::task::spawn_blocking(move || {
+            detection::Detection::start(parsed, &imports, seed, a, s, c)
+        })
+        .await
+        .map_err(|e| ServeError::Http(std::io::Error::other(e)))?;
+        let base = d.base().engine();
+        let skipped = base.diagnostics().iter().filter(|x| x.is_error()).count();
+        tracing::info!(
+            rules = base.stats().rules + base.stats().correlations,
+            skipped,
+            "detection rules loaded"
         );
+        for x in base.diagnostics().iter().filter(|x| x.is_error()).take(20) {
+            tracing::warn!(rule = %x, "rule skipped");
+        }
         for t in meta.tenants()? {
             d.reload(t.id)?;
         }
@@ -224,6 +232,7 @@ pub async fn start(mut config: Config) -> Result<Server, ServeError> {
             .and_then(config::parse_tz),
         alerts,
         users,
+        rule_imports,
         logins: auth::LoginLimiter::default(),
         detection,
         anomalies,
@@ -312,8 +321,8 @@ pub async fn start(mut config: Config) -> Result<Server, ServeError> {
     })
 }
 
-/// On a server without users, creates the administrator `admin`, with the admin role in every
-/// tenant and a generated one-time password, which is returned to be shown once. Never a default
+/// On a server without users, creates the administrator `admin`, a global administrator with
+/// the admin role in every tenant and a generated one-time password, which is returned to be shown once. Never a default
 /// password: the operator sees it at the first start, or makes users with `kasbah user add`.
 pub fn first_admin(state: &AppState) -> Result<Option<String>, kasbah_meta::MetaError> {
     if state.users.count_users()? > 0 {
@@ -321,6 +330,7 @@ pub fn first_admin(state: &AppState) -> Result<Option<String>, kasbah_meta::Meta
     }
     let (password, hash) = kasbah_meta::one_time_password()?;
     let user = state.users.create_user("admin", &hash, true)?;
+    state.users.set_global_admin(user.id, true)?;
     for t in state.meta.tenants()? {
         state
             .users

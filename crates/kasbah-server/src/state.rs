@@ -27,6 +27,8 @@ pub struct AppState {
     pub alerts: Arc<dyn kasbah_meta::AlertRepo>,
     /// Users, roles and sessions.
     pub users: Arc<dyn kasbah_meta::UserRepo>,
+    /// Sigma rule files imported by tenants.
+    pub rule_imports: Arc<dyn kasbah_meta::RuleImportRepo>,
     /// Login attempts per client address (rate limit).
     pub logins: crate::auth::LoginLimiter,
     /// Detection on ingestion (`None` when `[detection] enabled = false`).
@@ -44,7 +46,7 @@ impl AppState {
         crate::ingest::Prep {
             tenant,
             templates: Some(&self.templates),
-            detector: self.detection.as_ref().map(|d| &**d.detector()),
+            detector: self.detection.as_ref().map(|d| d.detector(tenant)),
             anomalies: self.anomalies.as_deref(),
         }
     }

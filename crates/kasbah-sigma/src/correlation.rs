@@ -477,9 +477,42 @@ impl Engine {
     }
 }
 
+/// The engine a [`Correlator`] works for: borrowed (a hunt, whose engine outlives it) or shared
+/// (a server, which replaces a tenant's engine while correlators of the old one drain).
+#[derive(Clone, Debug)]
+pub enum EngineRef<'e> {
+    /// Borrowed for the correlator's life.
+    Borrowed(&'e Engine),
+    /// Shared ownership.
+    Shared(std::sync::Arc<Engine>),
+}
+
+impl std::ops::Deref for EngineRef<'_> {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        match self {
+            EngineRef::Borrowed(e) => e,
+            EngineRef::Shared(e) => e,
+        }
+    }
+}
+
+impl<'e> From<&'e Engine> for EngineRef<'e> {
+    fn from(e: &'e Engine) -> Self {
+        EngineRef::Borrowed(e)
+    }
+}
+
+impl From<std::sync::Arc<Engine>> for EngineRef<'static> {
+    fn from(e: std::sync::Arc<Engine>) -> Self {
+        EngineRef::Shared(e)
+    }
+}
+
 /// The state of every correlation of an engine.
 pub struct Correlator<'e> {
-    engine: &'e Engine,
+    engine: EngineRef<'e>,
     windows: Vec<FxHashMap<Vec<String>, Window>>,
     feeds: Vec<u64>,
     now: i64,
@@ -542,7 +575,8 @@ fn metric<'a>(
 
 impl<'e> Correlator<'e> {
     /// Empty state for `engine`'s correlations.
-    pub fn new(engine: &'e Engine) -> Self {
+    pub fn new(engine: impl Into<EngineRef<'e>>) -> Self {
+        let engine = engine.into();
         let n = engine.correlations.len();
         Correlator {
             engine,
@@ -630,7 +664,9 @@ impl<'e> Correlator<'e> {
 
     fn feed_one(&mut self, cap: Capture, out: &mut Vec<CorrelationAlert>) {
         let ci = cap.corr as usize;
-        let Some(def) = self.engine.correlations.get(ci) else {
+        // A handle of its own (a copy, or one reference count) so `def` outlives `&mut self`.
+        let engine = self.engine.clone();
+        let Some(def) = engine.correlations.get(ci) else {
             return;
         };
         self.now = self.now.max(cap.ts);

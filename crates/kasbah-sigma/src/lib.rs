@@ -53,7 +53,7 @@ mod tests;
 
 pub use ast::Level;
 pub use compile::CompileOptions;
-pub use correlation::{Capture, CorrelationAlert, Correlator};
+pub use correlation::{Capture, CorrelationAlert, Correlator, EngineRef};
 pub use diag::{Code, Diagnostic, Severity};
 pub use engine::{Config, Engine, EngineStats, Hit, RuleId, RuleInfo, RuleKind};
 pub use logsource::Mappings;

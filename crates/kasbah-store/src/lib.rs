@@ -316,6 +316,7 @@ impl Store {
     pub fn search(&self, scope: &TenantScope, req: &SearchRequest<'_>) -> Result<SearchResult> {
         let tenants = match scope {
             TenantScope::One(t) => vec![*t],
+            TenantScope::Many(list) => list.clone(),
             TenantScope::All => self.tenants(),
         };
         let views: Vec<Arc<TenantView>> =

@@ -30,6 +30,8 @@ use crate::schema::{self, Fields, MAX_KEYWORD_BYTES, MAX_WORD_BYTES, NOT_KEYWORD
 pub enum TenantScope {
     /// One tenant (every ordinary user and token).
     One(TenantId),
+    /// Some tenants (global administrators only; the caller checks).
+    Many(Vec<TenantId>),
     /// Every tenant (global administrators only; the caller checks).
     All,
 }

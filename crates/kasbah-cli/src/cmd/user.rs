@@ -46,6 +46,17 @@ pub enum UserCmd {
         #[command(flatten)]
         dir: DataDir,
     },
+    /// Make a user a global administrator (manages tenants, may search across them), or
+    /// stop it with `--off`. Recorded in the audit trail of each of the user's tenants.
+    Global {
+        /// The user.
+        name: String,
+        /// Take the global administrator's rights away instead.
+        #[arg(long)]
+        off: bool,
+        #[command(flatten)]
+        dir: DataDir,
+    },
     /// List users and their roles.
     List {
         #[command(flatten)]
@@ -149,6 +160,27 @@ pub fn run(cmd: UserCmd) -> anyhow::Result<ExitCode> {
             println!("New one-time password of {name}, to change at the next login:");
             println!("{password}");
         }
+        UserCmd::Global { name, off, dir } => {
+            let repo = open(&dir)?;
+            let (user, _) = repo
+                .user_by_name(&name)?
+                .ok_or_else(|| anyhow::anyhow!("no user named `{name}`"))?;
+            repo.set_global_admin(user.id, !off)?;
+            for (t, _) in &user.memberships {
+                audit(
+                    &repo,
+                    *t,
+                    "user.global_admin",
+                    &format!("user:{name}"),
+                    json!({"global_admin": !off}),
+                )?;
+            }
+            if off {
+                println!("User {name} is no longer a global administrator.");
+            } else {
+                println!("User {name} is now a global administrator.");
+            }
+        }
         UserCmd::List { dir } => {
             let repo = open(&dir)?;
             let names: std::collections::HashMap<u32, String> = repo
@@ -167,7 +199,17 @@ pub fn run(cmd: UserCmd) -> anyhow::Result<ExitCode> {
                     (None, true) => "must change password",
                     (None, false) => "active",
                 };
-                println!("{:<24}  {:<22}  {}", u.name, state, roles.join(", "));
+                let global = if u.global_admin {
+                    " (global admin)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:<24}  {:<22}  {}{global}",
+                    u.name,
+                    state,
+                    roles.join(", ")
+                );
             }
         }
     }

@@ -466,11 +466,16 @@ pub(super) struct RulesParams {
     q: Option<String>,
 }
 
-fn rule_json(d: &Detection, tenant: kasbah_event::TenantId, id: kasbah_sigma::RuleId) -> Value {
-    let engine = d.detector().engine();
+fn rule_json(
+    d: &kasbah_detect::Detector,
+    tenant: kasbah_event::TenantId,
+    id: kasbah_sigma::RuleId,
+) -> Value {
+    let engine = d.engine();
     let Some(info) = engine.rule(id) else {
         return Value::Null;
     };
+    let import = crate::detection::import_id(&info.meta.path);
     json!({
         "id": info.id_or_title(),
         "title": info.meta.title,
@@ -479,7 +484,9 @@ fn rule_json(d: &Detection, tenant: kasbah_event::TenantId, id: kasbah_sigma::Ru
         "status": info.meta.status.map(|s| format!("{s:?}").to_ascii_lowercase()),
         "tags": info.meta.tags,
         "path": &*info.meta.path,
-        "enabled": d.detector().is_enabled(tenant, id),
+        "source": if import.is_some() { "imported" } else { "server" },
+        "import_id": import,
+        "enabled": d.is_enabled(tenant, id),
         "reported": info.reported,
     })
 }
@@ -503,8 +510,9 @@ pub(super) async fn rules(
     Q(params): Q<RulesParams>,
 ) -> Result<Json<Value>, ApiError> {
     let p = who(&state, &headers, Scope::Read)?;
-    let d = &*detection(&state)?;
-    let reports = d.rule_report(p.tenant);
+    let dn = &*detection(&state)?;
+    let reports = dn.rule_report(p.tenant);
+    let d = &*dn.detector(p.tenant);
     let mut seen = rustc_hash::FxHashSet::default();
     let mut out = Vec::new();
     let q = params.q.map(|s| s.to_ascii_lowercase());
@@ -522,7 +530,7 @@ pub(super) async fn rules(
             })
     };
     for r in &reports {
-        let Some(id) = d.detector().rule_id(&r.rule_id) else {
+        let Some(id) = d.rule_id(&r.rule_id) else {
             continue;
         };
         seen.insert(id);
@@ -533,7 +541,7 @@ pub(super) async fn rules(
         }
     }
     if params.noisy != Some(true) {
-        for i in 0..d.detector().engine().rules().len() {
+        for i in 0..d.engine().rules().len() {
             let id = kasbah_sigma::RuleId(i as u32);
             if seen.contains(&id) {
                 continue;
@@ -548,16 +556,34 @@ pub(super) async fn rules(
     Ok(Json(json!({
         "rules": out,
         "noisy": noisy,
-        "budget_per_hour": d.config().alert_budget_per_hour,
+        "budget_per_hour": dn.config().alert_budget_per_hour,
     })))
 }
 
-/// The YAML document of a loaded rule: the built-in copy or the file it was loaded from (a
-/// path the server chose, never one from the request), from its first line to the next `---`.
-fn rule_source(path: &str, line: u32) -> Option<String> {
-    let text = match crate::builtin::RULES.iter().find(|(p, _)| *p == path) {
-        Some((_, t)) => (*t).to_owned(),
-        None => std::fs::read_to_string(path).ok()?,
+/// The YAML document of a loaded rule: the built-in copy, the tenant's imported file, or the
+/// file it was loaded from (a path the server chose, never one from the request), from its
+/// first line to the next `---`.
+fn rule_source(
+    state: &Shared,
+    tenant: kasbah_event::TenantId,
+    path: &str,
+    line: u32,
+) -> Option<String> {
+    let text = if let Some(id) = crate::detection::import_id(path) {
+        state
+            .rule_imports
+            .rule_imports(tenant)
+            .ok()?
+            .into_iter()
+            .find(|i| i.id == id)?
+            .yaml
+    } else if path.starts_with(crate::detection::IMPORT_PREFIX) {
+        return None;
+    } else {
+        match crate::builtin::RULES.iter().find(|(p, _)| *p == path) {
+            Some((_, t)) => (*t).to_owned(),
+            None => std::fs::read_to_string(path).ok()?,
+        }
     };
     // `line` is the document's first key; comments just above it belong to it too.
     let lines: Vec<&str> = text.lines().collect();
@@ -576,9 +602,11 @@ fn rule_source(path: &str, line: u32) -> Option<String> {
     Some(lines[start..end].join("\n"))
 }
 
-pub(super) fn find_rule(d: &Detection, id: &str) -> Result<kasbah_sigma::RuleId, ApiError> {
-    d.detector()
-        .rule_id(id)
+pub(super) fn find_rule(
+    d: &kasbah_detect::Detector,
+    id: &str,
+) -> Result<kasbah_sigma::RuleId, ApiError> {
+    d.rule_id(id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("rule {id}")))
 }
 
@@ -589,20 +617,26 @@ pub(super) async fn rule(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let p = who(&state, &headers, Scope::Read)?;
-    let d = &*detection(&state)?;
-    let rid = find_rule(d, &id)?;
-    let mut v = rule_json(d, p.tenant, rid);
-    if let Some(r) = d.rule_report(p.tenant).iter().find(|r| r.rule_id == id) {
+    let dn = &*detection(&state)?;
+    let d = dn.detector(p.tenant);
+    let rid = find_rule(&d, &id)?;
+    let mut v = rule_json(&d, p.tenant, rid);
+    if let Some(r) = dn.rule_report(p.tenant).iter().find(|r| r.rule_id == id) {
         v["stats"] = stats_json(r);
     }
-    if let Some(info) = d.detector().engine().rule(rid) {
+    if let Some(info) = d.engine().rule(rid) {
         v["description"] = json!(info.meta.description);
         v["condition"] = json!(info.condition);
         v["author"] = json!(info.meta.author);
         v["references"] = json!(info.meta.references);
         v["falsepositives"] = json!(info.meta.falsepositives);
         v["line"] = json!(info.meta.line);
-        v["yaml"] = json!(rule_source(&info.meta.path, info.meta.line));
+        v["yaml"] = json!(rule_source(
+            &state,
+            p.tenant,
+            &info.meta.path,
+            info.meta.line
+        ));
     }
     Ok(Json(v))
 }
@@ -615,14 +649,16 @@ async fn set_enabled(
 ) -> Result<Json<Value>, ApiError> {
     let p = who(&state, &headers, Scope::Write)?;
     let d = detection(&state)?;
-    let rid = find_rule(&d, &id)?;
+    find_rule(&d.detector(p.tenant), &id)?;
     let st = state.clone();
     blocking(move || {
         st.alerts
             .set_rule_enabled(p.tenant, &id, enabled, &p.actor)
             .map_err(meta_err)?;
         d.reload(p.tenant).map_err(meta_err)?;
-        Ok(Json(rule_json(&d, p.tenant, rid)))
+        let own = d.detector(p.tenant);
+        let rid = find_rule(&own, &id)?;
+        Ok(Json(rule_json(&own, p.tenant, rid)))
     })
     .await
 }
@@ -715,7 +751,7 @@ pub(super) async fn create_suppression(
         ));
     }
     if let (Some(id), Some(d)) = (&body.rule_id, state.detection.as_deref()) {
-        find_rule(d, id)?;
+        find_rule(&d.detector(p.tenant), id)?;
     }
     let entity = body
         .entity
@@ -839,12 +875,13 @@ pub(super) async fn retrohunt(
         None => None,
         Some(text) => Some(d.compile_adhoc(text).map_err(invalid_rule)?),
     };
+    let own = d.detector(p.tenant);
     let rules = body
         .rules
         .as_ref()
         .map(|ids| {
             ids.iter()
-                .map(|i| find_rule(&d, i))
+                .map(|i| find_rule(&own, i))
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;

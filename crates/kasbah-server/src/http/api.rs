@@ -217,6 +217,44 @@ pub(super) struct SearchBody {
     limit: usize,
     #[serde(default)]
     offset: usize,
+    /// Global administrators only: `"*"` (every tenant) or a list of tenant names.
+    #[serde(default)]
+    tenants: Option<Value>,
+}
+
+/// Which tenants a search reads: the caller's, unless a global administrator asks for more.
+fn search_scope(
+    state: &crate::state::AppState,
+    who: &crate::auth::Principal,
+    asked: Option<&Value>,
+) -> Result<TenantScope, ApiError> {
+    let Some(asked) = asked else {
+        return Ok(TenantScope::One(who.tenant));
+    };
+    who.require_global()?;
+    match asked {
+        Value::String(s) if s == "*" => Ok(TenantScope::All),
+        Value::Array(names) => {
+            let mut ids = Vec::with_capacity(names.len());
+            for n in names {
+                let name = n.as_str().ok_or_else(|| {
+                    ApiError::bad_request("tenants: \"*\" or a list of tenant names")
+                })?;
+                let t = state
+                    .meta
+                    .tenant_by_name(name)
+                    .map_err(|e| ApiError::internal(e.to_string()))?
+                    .ok_or_else(|| {
+                        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("tenant {name}"))
+                    })?;
+                ids.push(t.id);
+            }
+            Ok(TenantScope::Many(ids))
+        }
+        _ => Err(ApiError::bad_request(
+            "tenants: \"*\" or a list of tenant names",
+        )),
+    }
 }
 
 fn default_limit() -> usize {
@@ -261,6 +299,33 @@ pub(super) async fn search(
     })?;
     let limit = req.limit.min(MAX_LIMIT);
     let offset = req.offset;
+    let scope = search_scope(&state, &who, req.tenants.as_ref())?;
+    let cross = !matches!(scope, TenantScope::One(_));
+    if cross {
+        // Reading other tenants' events is itself an event of note for each of them.
+        let detail = json!({"query": req.query, "tenants": req.tenants}).to_string();
+        let st = state.clone();
+        let actor = who.actor.clone();
+        let targets: Vec<kasbah_event::TenantId> = match &scope {
+            TenantScope::Many(ids) => ids.clone(),
+            _ => st
+                .meta
+                .tenants()
+                .map_err(|e| ApiError::internal(e.to_string()))?
+                .iter()
+                .map(|t| t.id)
+                .collect(),
+        };
+        tokio::task::spawn_blocking(move || {
+            for t in targets {
+                let _ = st
+                    .alerts
+                    .audit(t, &actor, "search.cross_tenant", "search", &detail);
+            }
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    }
     let st = state.clone();
     let started = Instant::now();
     let result = tokio::task::spawn_blocking(move || {
@@ -271,7 +336,7 @@ pub(super) async fn search(
             limit,
             offset,
         };
-        st.store.search(&TenantScope::One(who.tenant), &r)
+        st.store.search(&scope, &r)
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
@@ -288,7 +353,27 @@ pub(super) async fn search(
         "partitions": result.partitions,
     });
     match result.output {
-        Output::Events(events) => {
+        Output::Events(mut events) => {
+            if cross {
+                // Tenants by name, so a global administrator sees whose event it is.
+                let names: std::collections::HashMap<u32, String> = state
+                    .meta
+                    .tenants()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| (t.id.0, t.name))
+                    .collect();
+                for e in &mut events {
+                    let id = e
+                        .get("kasbah.tenant")
+                        .and_then(Value::as_u64)
+                        .and_then(|n| u32::try_from(n).ok())
+                        .unwrap_or(kasbah_event::TenantId::DEFAULT.0);
+                    if let Some(n) = names.get(&id) {
+                        e.insert("kasbah.tenant_name".into(), json!(n));
+                    }
+                }
+            }
             out["events"] = Value::Array(events.into_iter().map(Value::Object).collect())
         }
         Output::Table(t) => {

@@ -11,9 +11,11 @@ mod anomaly;
 mod api;
 mod console;
 mod es;
+mod imports;
 mod ops;
 mod session;
 mod summary;
+mod tenants;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -44,8 +46,18 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/api/v1/tokens/{id}", delete(admin::revoke_token))
         .route("/api/v1/tenant", get(admin::tenant).put(admin::set_tenant))
+        .route("/api/v1/tenants", get(tenants::list).post(tenants::create))
+        .route("/api/v1/tenants/{id}/join", post(tenants::join))
         .route("/api/v1/alerts/summary", get(summary::alerts))
         .route("/api/v1/rules/test", post(summary::test_rule))
+        .route(
+            "/api/v1/rules/imports",
+            get(imports::list).post(imports::create),
+        )
+        .route(
+            "/api/v1/rules/imports/{id}",
+            get(imports::get).delete(imports::delete),
+        )
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/api/v1/health", get(ops::health))

@@ -94,7 +94,8 @@ pub(super) async fn health(
                 "p99": p99.as_secs_f64() * 1000.0,
                 "samples": samples,
             },
-            "rules": d.detector().engine().rules().len(),
+            "rules": d.base().engine().rules().len(),
+            "stale_captures": l(&dm.stale_captures),
         })
     });
     let anomaly = state.anomalies.as_ref().map(|a| {

@@ -81,6 +81,7 @@ fn session_json(state: &Shared, s: &Session, secret: &str, user: Option<&User>) 
         "must_change_password": s.must_change_password,
         "totp": user.is_some_and(|u| u.totp),
         "totp_enrollment_required": s.totp_enrollment_required,
+        "global_admin": s.global_admin,
         "csrf_token": csrf_token(secret),
         "expires_at": kasbah_event::Timestamp::from_nanos(s.expires_at).to_rfc3339(),
         "tenants": tenants,

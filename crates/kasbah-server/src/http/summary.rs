@@ -171,7 +171,11 @@ pub(super) async fn test_rule(
     let body: TestBody = json_body(b, r#"{"rule_id" | "sigma", "events", "format"?}"#)?;
     let format = super::api::format_param(body.format.as_deref(), None)?;
     let (detector, only) = match (&body.rule_id, &body.sigma) {
-        (Some(id), None) => (d.detector().clone(), Some(find_rule(&d, id)?)),
+        (Some(id), None) => {
+            let own = d.detector(p.tenant);
+            let rid = find_rule(&own, id)?;
+            (own, Some(rid))
+        }
         (None, Some(text)) => (
             d.compile_adhoc(text).map_err(super::alerts::invalid_rule)?,
             None,
