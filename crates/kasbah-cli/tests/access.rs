@@ -602,3 +602,180 @@ fn a_tenant_can_require_a_totp_second_factor() {
         );
     }
 }
+
+fn kasbah_ok(args: &[&str], s: &Server) {
+    let out = kasbah()
+        .args(args)
+        .arg("--data-dir")
+        .arg(&s.data)
+        .output()
+        .expect("kasbah");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn cross_search(b: &mut Browser, s: &Server, tenants: Value) -> (u16, Value) {
+    let (status, v, _) = b.send(
+        "POST",
+        &s.url("/api/v1/search"),
+        Some(json!({"query": "*", "tenants": tenants, "limit": 10})),
+        true,
+    );
+    (status, v)
+}
+
+#[test]
+fn global_administrators_manage_tenants_and_alone_search_across_them() {
+    let s = Server::start(&scratch("access-global"), Options::default());
+    let acme = s.token("acme", "ingest,read,write,admin");
+    let beta = s.token("beta", "ingest,read,admin");
+    for (t, host) in [(&acme, "acme-ws"), (&beta, "beta-ws"), (&beta, "beta-ws2")] {
+        let (status, v) = post(&s.url("/api/v1/ingest"), Some(t), mimikatz(host).as_bytes());
+        assert_eq!(status, 200, "{v}");
+    }
+    let otp = add_user(&s, "ops", "acme", "admin");
+    let mut ops = first_login(&s, "ops", &otp, "ops's long password");
+    let analyst_otp = add_user(&s, "ann", "acme", "analyst");
+    let mut ann = first_login(&s, "ann", &analyst_otp, "ann's long password");
+
+    // Not yet a global administrator: tenants and cross-tenant search are refused; so they are
+    // to every token, whatever its scopes.
+    let (status, v, _) = ops.send("GET", &s.url("/api/v1/tenants"), None, false);
+    assert_eq!(
+        (status, code(&v)),
+        (403, Some("global_admin_required")),
+        "{v}"
+    );
+    assert_eq!(cross_search(&mut ops, &s, json!("*")).0, 403);
+    assert_eq!(cross_search(&mut ann, &s, json!("*")).0, 403);
+    let (status, v) = post(
+        &s.url("/api/v1/search"),
+        Some(&acme),
+        json!({"query": "*", "tenants": "*"}).to_string().as_bytes(),
+    );
+    assert_eq!(
+        (status, code(&v)),
+        (403, Some("global_admin_required")),
+        "{v}"
+    );
+    let (status, _) = post(
+        &s.url("/api/v1/tenants"),
+        Some(&acme),
+        json!({"name": "x"}).to_string().as_bytes(),
+    );
+    assert_eq!(status, 403);
+
+    kasbah_ok(&["user", "global", "ops"], &s);
+    let (status, v, _) = ops.send("GET", &s.url("/api/v1/auth/me"), None, false);
+    assert_eq!((status, &v["global_admin"]), (200, &json!(true)), "{v}");
+    let (status, v, _) = ops.send("GET", &s.url("/api/v1/tenants"), None, false);
+    assert_eq!(status, 200, "{v}");
+    let listed = |v: &Value, name: &str| -> Option<Value> {
+        v["tenants"]
+            .as_array()?
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+    };
+    let b = listed(&v, "beta").expect("beta listed");
+    assert_eq!((&b["role"], &b["events"]), (&Value::Null, &json!(2)), "{v}");
+    assert_eq!(listed(&v, "acme").expect("acme")["role"], "admin");
+
+    // Create a tenant: the creator administers it; names are checked; a name is taken once.
+    let (status, v, _) = ops.send(
+        "POST",
+        &s.url("/api/v1/tenants"),
+        Some(json!({"name": "newco"})),
+        true,
+    );
+    assert_eq!((status, &v["role"]), (201, &json!("admin")), "{v}");
+    let (status, v, _) = ops.send(
+        "POST",
+        &s.url("/api/v1/tenants"),
+        Some(json!({"name": "newco"})),
+        true,
+    );
+    assert_eq!((status, code(&v)), (409, Some("tenant_exists")), "{v}");
+    let (status, _, _) = ops.send(
+        "POST",
+        &s.url("/api/v1/tenants"),
+        Some(json!({"name": "Bad Name"})),
+        true,
+    );
+    assert_eq!(status, 400);
+    // Without the CSRF token, nothing is created.
+    let (status, _, _) = ops.send(
+        "POST",
+        &s.url("/api/v1/tenants"),
+        Some(json!({"name": "sneaky"})),
+        false,
+    );
+    assert_eq!(status, 403);
+    let (status, v, _) = ops.send(
+        "POST",
+        &s.url("/api/v1/auth/tenant"),
+        Some(json!({"tenant": "newco"})),
+        true,
+    );
+    assert_eq!((status, &v["role"]), (200, &json!("admin")), "{v}");
+
+    // Search across tenants: every tenant, or those named; each event says whose it is.
+    let (status, v) = cross_search(&mut ops, &s, json!("*"));
+    assert_eq!((status, &v["total"]), (200, &json!(3)), "{v}");
+    let mut owners: Vec<String> = v["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kasbah.tenant_name"].as_str().map(String::from))
+        .collect();
+    owners.sort();
+    assert_eq!(owners, vec!["acme", "beta", "beta"], "{v}");
+    let (status, v) = cross_search(&mut ops, &s, json!(["beta"]));
+    assert_eq!((status, &v["total"]), (200, &json!(2)), "{v}");
+    assert_eq!(cross_search(&mut ops, &s, json!(["nosuch"])).0, 404);
+    // Without `tenants`, a search stays in the session's tenant (newco: empty).
+    let (_, v, _) = ops.send(
+        "POST",
+        &s.url("/api/v1/search"),
+        Some(json!({"query": "*"})),
+        true,
+    );
+    assert_eq!(v["total"], 0, "{v}");
+
+    // Joining beta: recorded in beta's own trail, as are the searches that read it.
+    let (_, v, _) = ops.send("GET", &s.url("/api/v1/tenants"), None, false);
+    let beta_id = listed(&v, "beta").expect("beta")["id"]
+        .as_u64()
+        .expect("id");
+    let (status, v, _) = ops.send(
+        "POST",
+        &s.url(&format!("/api/v1/tenants/{beta_id}/join")),
+        None,
+        true,
+    );
+    assert_eq!((status, &v["role"]), (200, &json!("admin")), "{v}");
+    let (status, trail) = server::get_auth(&s.url("/api/v1/audit"), &beta);
+    assert_eq!(status, 200, "{trail}");
+    let actions: Vec<(&str, &str)> = trail["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| Some((e["actor"].as_str()?, e["action"].as_str()?)))
+        .collect();
+    assert!(
+        actions.contains(&("user:ops", "tenant.join")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("user:ops", "search.cross_tenant")),
+        "{actions:?}"
+    );
+
+    // No longer a global administrator: refused again at the next request.
+    kasbah_ok(&["user", "global", "ops", "--off"], &s);
+    let (status, _, _) = ops.send("GET", &s.url("/api/v1/tenants"), None, false);
+    assert_eq!(status, 403);
+}

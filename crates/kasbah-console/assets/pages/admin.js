@@ -1,7 +1,8 @@
 // pages/admin.js — Administration (#/admin, admin role only): users of the tenant (create, change
 // role, remove, reset password; one-time passwords shown once), API tokens (create with scopes and
 // expiry, shown once; revoke after confirmation), tenant retention, the audit trail (filter,
-// older pages) and the server health report.
+// older pages) and the server health report; for global administrators, every tenant (create,
+// join as administrator, switch to).
 
 import { t, tn, has } from '../i18n.js';
 import { api, seg, isAbort, isMissing } from '../api.js';
@@ -390,9 +391,87 @@ export function mount(root, ctx) {
   }
   healthRefresh.addEventListener('click', loadHealth);
 
+  // ------------------------------------------------------------ tenants (global administrators)
+  const global = Boolean(ctx.session.global_admin);
+  const tenantsBox = h('div', { id: 'tenants-box' }, global ? loading() : null);
+  const tenantName = h('input', { id: 'tenant-new-name', class: 'input', autocomplete: 'off', required: true, maxlength: '64', spellcheck: 'false' });
+  const tenantCreate = h('button', { id: 'tenant-create', type: 'submit', class: 'btn btn-primary', text: t('admin.tenant_create') });
+  const tenantForm = h('form', { id: 'tenant-form', class: 'inline-form' },
+    h('label', { class: 'inline-field' }, h('span', { text: t('admin.tenant_name') }), tenantName),
+    tenantCreate);
+  async function openTenant(name) {
+    try {
+      await api.post('/api/v1/auth/tenant', { tenant: name });
+      await ctx.refreshSession();
+      toast(t('tenant.switched', { name }), { kind: 'success' });
+      ctx.navigate('#/overview');
+    } catch (e) {
+      toastError(e);
+    }
+  }
+  async function loadTenants() {
+    if (!global) return;
+    try {
+      const res = await api.get('/api/v1/tenants', null, sig);
+      if (!alive) return;
+      replace(tenantsBox, h('div', { class: 'table-scroll' }, h('table', { id: 'tenants-table', class: 'table' },
+        h('caption', { class: 'visually-hidden', text: t('admin.tenants') }),
+        h('thead', {}, h('tr', {}, [t('admin.tenant_name'), t('admin.tenant_events'), t('admin.tenant_your_role'), t('admin.tenant_totp'), t('admin.actions')]
+          .map((l) => h('th', { scope: 'col', text: l })))),
+        h('tbody', {}, (res.tenants || []).map((tn_) => {
+          let action;
+          if (tn_.role) {
+            action = h('button', { type: 'button', class: 'btn btn-small tenant-open', disabled: tn_.name === ctx.session.tenant, text: t('admin.tenant_open') });
+            action.addEventListener('click', () => openTenant(tn_.name));
+          } else {
+            action = h('button', { type: 'button', class: 'btn btn-small tenant-join', text: t('admin.tenant_join') });
+            action.addEventListener('click', async () => {
+              const ok = await confirmDialog({ title: t('admin.tenant_join_title'), message: t('admin.tenant_join_confirm', { name: tn_.name }), confirm: t('admin.tenant_join'), danger: false });
+              if (!ok) return;
+              try {
+                await api.post(`/api/v1/tenants/${seg(tn_.id)}/join`);
+                toast(t('admin.tenant_joined', { name: tn_.name }), { kind: 'success' });
+                await ctx.refreshSession();
+                loadTenants();
+              } catch (e) {
+                toastError(e);
+              }
+            });
+          }
+          return h('tr', { class: 'tenant-row', dataset: { name: tn_.name } },
+            h('td', {}, h('code', { text: tn_.name })),
+            h('td', { class: 'num', text: tn_.events === null || tn_.events === undefined ? '—' : fmtNumber(tn_.events) }),
+            h('td', { text: tn_.role ? t(`role.${tn_.role}`) : '—' }),
+            h('td', { text: tn_.require_totp ? t('state.yes') : t('state.no') }),
+            h('td', {}, action));
+        })))));
+    } catch (e) {
+      if (isAbort(e) || !alive) return;
+      replace(tenantsBox, unavailable(e) || errorState(e, loadTenants));
+    }
+  }
+  tenantForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const name = tenantName.value.trim();
+    if (!name) return;
+    tenantCreate.disabled = true;
+    try {
+      await api.post('/api/v1/tenants', { name });
+      toast(t('admin.tenant_created', { name }), { kind: 'success' });
+      tenantName.value = '';
+      await ctx.refreshSession();
+      loadTenants();
+      loadAudit(false);
+    } catch (e) {
+      toastError(e);
+    } finally {
+      tenantCreate.disabled = false;
+    }
+  });
+
   // ------------------------------------------------------------ page
   const jump = h('nav', { class: 'subnav', 'aria-label': t('admin.sections') },
-    h('ul', {}, SECTIONS.map((s) => h('li', {}, h('button', {
+    h('ul', {}, SECTIONS.concat(global ? ['tenants'] : []).map((s) => h('li', {}, h('button', {
       type: 'button', class: 'subnav-link', text: t(`admin.${s}`),
       onclick: () => {
         const el = document.getElementById(`admin-${s}`);
@@ -413,13 +492,15 @@ export function mount(root, ctx) {
     section('admin-tokens', t('admin.tokens'), [h('p', { class: 'muted small', text: t('admin.tokens_hint') }), tokForm, tokenSecret, tokensBox]),
     section('admin-tenant', t('admin.tenant'), tenantBox),
     section('admin-audit', t('admin.audit'), [h('div', { class: 'toolbar' }, auditFilter), auditCount, auditBox, auditOlder], auditRefresh),
-    section('admin-health', t('admin.health'), healthBox, healthRefresh)));
+    section('admin-health', t('admin.health'), healthBox, healthRefresh),
+    global ? section('admin-tenants', t('admin.tenants'), [h('p', { class: 'muted small', text: t('admin.tenants_hint') }), tenantForm, tenantsBox]) : null));
 
   loadUsers();
   loadTokens();
   loadTenant();
   loadAudit(false);
   loadHealth();
+  loadTenants();
 
   return { unmount() { alive = false; } };
 }

@@ -1,12 +1,13 @@
 // pages/rules.js — The detection rules list (#/rules?q=&noisy=true&enabled=): rules with level,
 // enable/disable toggle, hits, alerts, last hour, noisy badge and last hit, sortable columns;
-// and "Test a new Sigma rule" against pasted events (POST /api/v1/rules/test with `sigma`).
-// Also exports the rule test form used by the rule page.
+// "Import Sigma rules" for this tenant (POST /api/v1/rules/imports; the imported files listed
+// with their rules and a delete button); and "Test a new Sigma rule" against pasted events
+// (POST /api/v1/rules/test with `sigma`). Also exports the rule test form used by the rule page.
 
 import { t, tn, has } from '../i18n.js';
 import { api, seg, isAbort, isMissing, ApiError } from '../api.js';
 import { h, replace, fmtNumber, timeEl, debounce, parseTime } from '../util.js';
-import { loading, empty, errorState, levelBadge, guard, toastError, toast, LEVELS } from '../ui.js';
+import { loading, empty, errorState, levelBadge, guard, toastError, toast, confirmDialog, LEVELS } from '../ui.js';
 
 const FORMATS = ['auto', 'json', 'syslog', 'cef', 'leef', 'zeek'];
 
@@ -142,6 +143,118 @@ export function testForm({ ids, rulePart, sigmaInput }) {
   return form;
 }
 
+/** Diagnostics of a refused import: line, stable code, message. */
+function diagnosticsTable(list) {
+  return h('table', { class: 'table compact import-diagnostics' },
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', class: 'num', text: t('import.line') }), h('th', { scope: 'col', text: t('test.code') }), h('th', { scope: 'col', text: t('test.message') }))),
+    h('tbody', {}, list.map((d) => h('tr', {},
+      h('td', { class: 'num', text: d.line ? String(d.line) : '' }),
+      h('td', {}, h('code', { text: String(d.code || '') })),
+      h('td', { text: String(d.message || '') })))));
+}
+
+/**
+ * The import card: a name, a file (read in the browser) or pasted YAML, and the tenant's
+ * imported files with their rules. `onChange()` after an import or a removal.
+ */
+function importCard(ctx, onChange) {
+  const name = h('input', { id: 'import-name', class: 'input', maxlength: '200', placeholder: 'my_rules.yml' });
+  const file = h('input', { id: 'import-file', type: 'file', class: 'input', accept: '.yml,.yaml,text/yaml,text/plain' });
+  const yaml = h('textarea', { id: 'import-yaml', class: 'input code-input', rows: '12', spellcheck: 'false', placeholder: t('import.yaml_placeholder') });
+  const submit = h('button', { type: 'submit', id: 'import-run', class: 'btn btn-primary', text: t('import.run') });
+  const result = h('div', { id: 'import-result', 'aria-live': 'polite' });
+  const listBox = h('div', { id: 'import-list' });
+  guard(submit, ctx);
+  file.addEventListener('change', () => {
+    const f = file.files && file.files[0];
+    if (!f) return;
+    if (!name.value.trim()) name.value = f.name.replace(/[\/]/g, '_');
+    f.text().then((text) => { yaml.value = text; }, (e) => toastError(e));
+  });
+  const form = h('form', { id: 'import-form', class: 'test-form' },
+    h('label', { class: 'field' }, h('span', { class: 'field-label', text: t('import.name') }), name),
+    h('label', { class: 'field' }, h('span', { class: 'field-label', text: t('import.file') }), file),
+    h('label', { class: 'field' }, h('span', { class: 'field-label', text: t('import.yaml') }), yaml, h('span', { class: 'field-hint', text: t('import.yaml_hint') })),
+    h('div', { class: 'form-actions' }, submit),
+    result);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!yaml.value.trim()) {
+      replace(result, h('p', { class: 'form-error', role: 'alert', text: t('import.need_yaml') }));
+      yaml.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const res = await api.post('/api/v1/rules/imports', { name: name.value.trim() || undefined, yaml: yaml.value });
+      replace(result, h('p', { class: 'form-ok', role: 'status', text: tn('import.done', (res.rule_ids || []).length, { name: res.name }) }));
+      toast(t('import.done_toast', { name: res.name }), { kind: 'success' });
+      yaml.value = '';
+      name.value = '';
+      file.value = '';
+      refresh();
+      onChange();
+    } catch (e) {
+      if (isAbort(e)) return;
+      replace(result, h('div', { class: 'form-error rule-error', role: 'alert' },
+        h('p', {}, h('strong', { text: t('import.refused') }), ' ', h('code', { class: 'err-code', text: e.code || '' })),
+        e.diagnostics && e.diagnostics.length ? diagnosticsTable(e.diagnostics) : h('pre', { class: 'code', text: e.message })));
+    } finally {
+      submit.disabled = false;
+      guard(submit, ctx);
+    }
+  });
+
+  async function refresh() {
+    try {
+      const res = await api.get('/api/v1/rules/imports', undefined, { signal: ctx.signal });
+      const list = res.imports || [];
+      if (!list.length) {
+        replace(listBox, h('p', { class: 'muted small', text: t('import.none') }));
+        return;
+      }
+      replace(listBox, h('table', { id: 'import-table', class: 'table compact' },
+        h('caption', { class: 'visually-hidden', text: t('import.table_caption') }),
+        h('thead', {}, h('tr', {},
+          h('th', { scope: 'col', text: t('import.name') }),
+          h('th', { scope: 'col', text: t('import.rules') }),
+          h('th', { scope: 'col', text: t('import.by') }),
+          h('th', { scope: 'col', text: t('import.when') }),
+          h('th', { scope: 'col' }, h('span', { class: 'visually-hidden', text: t('import.actions') })))),
+        h('tbody', {}, list.map((imp) => {
+          const del = h('button', { type: 'button', class: 'btn btn-small btn-danger import-delete', dataset: { id: String(imp.id) }, text: t('import.delete') });
+          guard(del, ctx);
+          del.addEventListener('click', async () => {
+            const ok = await confirmDialog({ title: t('import.delete_title'), message: t('import.delete_confirm', { name: imp.name }), confirm: t('import.delete') });
+            if (!ok) return;
+            try {
+              await api.del(`/api/v1/rules/imports/${seg(imp.id)}`);
+              toast(t('import.deleted', { name: imp.name }), { kind: 'success' });
+              refresh();
+              onChange();
+            } catch (e) {
+              toastError(e);
+            }
+          });
+          return h('tr', { class: 'import-row', dataset: { id: String(imp.id) } },
+            h('td', {}, h('code', { text: imp.name })),
+            h('td', {}, (imp.rule_ids || []).map((id, i) => [i ? ', ' : null, h('a', { href: `#/rules/${encodeURIComponent(id)}`, text: id })])),
+            h('td', { text: imp.created_by || '' }),
+            h('td', {}, timeEl(imp.created_at)),
+            h('td', {}, del));
+        }))));
+    } catch (e) {
+      if (isAbort(e)) return;
+      replace(listBox, isMissing(e) ? h('p', { class: 'muted small', text: t('import.unavailable') }) : errorState(e, refresh));
+    }
+  }
+  refresh();
+
+  return h('section', { id: 'rules-import', class: 'card', 'aria-labelledby': 'import-title' },
+    h('div', { class: 'card-head' }, h('h2', { id: 'import-title', class: 'card-title', text: t('import.title') })),
+    h('div', { class: 'card-body' }, h('p', { class: 'muted small', text: t('import.hint') }), listBox, form));
+}
+
 const SORTS = {
   title: (r) => String(r.title || r.id).toLowerCase(),
   level: (r) => LEVELS.indexOf(r.level),
@@ -178,6 +291,7 @@ export function mount(root, ctx) {
       h('label', { class: 'inline-field' }, h('span', { text: t('rules.state') }), enabled)),
     summary,
     tableBox,
+    importCard(ctx, () => load()),
     h('section', { id: 'rules-sigma-test', class: 'card', 'aria-labelledby': 'sigma-test-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'sigma-test-title', class: 'card-title', text: t('rules.sigma_test') })),
       h('div', { class: 'card-body' }, h('p', { class: 'muted small', text: t('rules.sigma_test_hint') }), sigmaForm))));
@@ -233,6 +347,7 @@ export function mount(root, ctx) {
         return h('tr', { class: `rule-row${r.enabled === false ? ' is-disabled' : ''}`, dataset: { id: r.id } },
           h('td', {},
             h('a', { href: `#/rules/${encodeURIComponent(r.id)}`, class: 'rule-link', text: r.title || r.id }),
+            r.source === 'imported' ? h('span', { class: 'badge imported', title: t('rules.imported_title'), text: t('rules.imported') }) : null,
             h('span', { class: 'muted small rule-sub', text: [r.kind && r.kind !== 'detection' ? (has(`alerts.kind_${r.kind}`) ? t(`alerts.kind_${r.kind}`) : r.kind) : null, r.status].filter(Boolean).join(' · ') })),
           h('td', {}, levelBadge(r.level)),
           h('td', {}, ruleToggle(ctx, r, (on) => { r.enabled = on; })),
