@@ -121,7 +121,7 @@ pub(super) async fn create(
     if body.yaml.len() > kasbah_meta::MAX_IMPORT_BYTES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            "payload_too_large",
             format!(
                 "an imported file is at most {} bytes",
                 kasbah_meta::MAX_IMPORT_BYTES
