@@ -223,6 +223,25 @@ fn analysts_log_in_search_triage_and_stay_within_their_role_and_tenant() {
         let rows = b.all("tr.audit-row");
         (!rows.is_empty() && rows.iter().all(|r| b.text(r).contains("user.role"))).then_some(())
     });
+
+    // Enrolling a second factor shows a scannable QR code (dark finder module in the corner,
+    // past the white quiet zone) beside the secret.
+    b.goto(&s.url("/#/account"));
+    b.click_on("#totp-start");
+    b.find("#totp-secret");
+    let corner = b.run(
+        "const c = document.querySelector('#totp-qr');
+         const px = c.getContext('2d').getImageData(4 * 5 + 2, 4 * 5 + 2, 1, 1).data;
+         const white = c.getContext('2d').getImageData(2, 2, 1, 1).data;
+         return [px[0], white[0], c.width];",
+        json!([]),
+    );
+    assert_eq!(
+        (&corner[0], &corner[1]),
+        (&json!(0), &json!(255)),
+        "{corner}"
+    );
+    b.screenshot("totp");
     log_out(&b);
 
     // A viewer sees the buttons disabled, and the server refuses the change anyway.

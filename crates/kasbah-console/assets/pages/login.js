@@ -28,6 +28,29 @@ function loginErrorText(e) {
 }
 
 /** The login page. `onSuccess(session)` receives the login answer. */
+/**
+ * The enrolment QR code, drawn from the server's rows of modules (`1` dark): black on white with
+ * the quiet zone of four modules that scanners need, whatever the console's theme.
+ */
+function qrCanvas(rows) {
+  const n = rows.length;
+  const scale = 5;
+  const quiet = 4;
+  const size = (n + 2 * quiet) * scale;
+  const canvas = h('canvas', { id: 'totp-qr', width: String(size), height: String(size), role: 'img', 'aria-label': t('totp.qr_label') });
+  const g = canvas.getContext('2d');
+  if (!g) return canvas;
+  g.fillStyle = '#ffffff';
+  g.fillRect(0, 0, size, size);
+  g.fillStyle = '#000000';
+  rows.forEach((row, y) => {
+    for (let x = 0; x < row.length; x += 1) {
+      if (row[x] === '1') g.fillRect((x + quiet) * scale, (y + quiet) * scale, scale, scale);
+    }
+  });
+  return canvas;
+}
+
 export function renderLogin(root, { onSuccess, notice }) {
   const user = h('input', { id: 'login-username', name: 'username', type: 'text', class: 'input', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
   const pass = h('input', { id: 'login-password', name: 'password', type: 'password', class: 'input', autocomplete: 'current-password', required: true });
@@ -201,6 +224,7 @@ export function renderTotpSetup(root, { forced, session, onSuccess, onLogout }) 
     const enable = h('button', { type: 'submit', id: 'totp-enable', class: 'btn btn-primary', text: t('totp.enable') });
     const form = h('form', { id: 'totp-form', class: 'auth-form', novalidate: true },
       h('p', { class: 'secret-warning', text: t('totp.secret_once') }),
+      Array.isArray(res.qr) && res.qr.length ? h('figure', { class: 'totp-qr' }, qrCanvas(res.qr), h('figcaption', { class: 'muted small', text: t('totp.qr_hint') })) : null,
       h('div', { class: 'field' }, h('span', { class: 'field-label', text: t('totp.secret') }), h('code', { id: 'totp-secret', class: 'code secret-code', text: grouped(res.secret) })),
       h('details', {}, h('summary', { text: t('totp.uri') }), h('code', { id: 'totp-uri', class: 'code wrap secret-code', text: res.uri })),
       field('totp-code', t('totp.code'), code, t('totp.code_hint')),

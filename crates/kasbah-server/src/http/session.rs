@@ -431,7 +431,8 @@ pub(super) async fn switch_tenant(
 }
 
 /// `POST /api/v1/auth/totp/setup`: a new secret to enrol (shown once, as base32 and as an
-/// `otpauth://` URI for authenticator apps); it becomes the second factor once a code of it is
+/// `otpauth://` URI for authenticator apps, and that URI as a QR code: rows of `0`/`1` modules,
+/// drawn by the console so no image format or inline markup is involved); it becomes the second factor once a code of it is
 /// given to `/api/v1/auth/totp/enable`.
 pub(super) async fn totp_setup(
     State(state): State<Shared>,
@@ -452,9 +453,11 @@ pub(super) async fn totp_setup(
         st.users
             .set_totp_pending(u.id, Some(&secret))
             .map_err(internal)?;
+        let uri = kasbah_meta::otpauth_uri("Kasbah", &u.name, &secret);
         Ok(Json(json!({
             "secret": secret,
-            "uri": kasbah_meta::otpauth_uri("Kasbah", &u.name, &secret),
+            "qr": qr_rows(&uri),
+            "uri": uri,
         })))
     })
     .await
@@ -562,4 +565,55 @@ pub(super) async fn totp_disable(
         Ok(Json(session_json(&st, &s, &secret, Some(&u))))
     })
     .await
+}
+
+/// A QR code of `text` as rows of `1` (dark) and `0` (light) modules, without the quiet zone;
+/// empty if the text does not fit in a QR code.
+fn qr_rows(text: &str) -> Vec<String> {
+    let Ok(code) = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M) else {
+        return Vec::new();
+    };
+    let width = code.width();
+    code.to_colors()
+        .chunks(width.max(1))
+        .map(|row| {
+            row.iter()
+                .map(|c| if *c == qrcode::Color::Dark { '1' } else { '0' })
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totp_uris_become_square_qr_codes_with_finder_patterns() {
+        let uri = kasbah_meta::otpauth_uri("Kasbah", "ann@cert", "JBSWY3DPEHPK3PXP");
+        let rows = qr_rows(&uri);
+        let n = rows.len();
+        assert!(n >= 21 && (n - 21) % 4 == 0, "a QR version's size: {n}");
+        assert!(
+            rows.iter()
+                .all(|r| r.len() == n && r.bytes().all(|b| b == b'0' || b == b'1'))
+        );
+        // The three finder patterns: a dark 7x7 ring in three corners.
+        for (r0, c0) in [(0, 0), (0, n - 7), (n - 7, 0)] {
+            for i in 0..7 {
+                for (r, c) in [
+                    (r0, c0 + i),
+                    (r0 + 6, c0 + i),
+                    (r0 + i, c0),
+                    (r0 + i, c0 + 6),
+                ] {
+                    assert_eq!(rows[r].as_bytes()[c], b'1', "finder at {r0},{c0}");
+                }
+            }
+        }
+        assert!(
+            qr_rows(&"x".repeat(5000)).is_empty(),
+            "too long for a QR code"
+        );
+    }
 }
