@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests drive: the real log shippers (crates/kasbah-cli/tests/clients.rs),
-# rsyslog with its Elasticsearch and TLS modules, and syslog-ng; and headless Chromium with its
+# rsyslog with its Elasticsearch, TLS and RELP modules, and syslog-ng; and headless Chromium with its
 # WebDriver (crates/kasbah-cli/tests/console.rs). Debian's rsyslog and syslog-ng
 # packages conflict (both are "the" system logger), so syslog-ng's package is unpacked under
 # /opt/syslog-ng instead of installed; only its libraries are installed. Safe to run twice.
@@ -20,6 +20,7 @@ need=()
 command -v rsyslogd >/dev/null 2>&1 || [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/omelasticsearch.so ] || need+=(rsyslog-elasticsearch)
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || need+=(rsyslog-gnutls)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so ] || need+=(rsyslog-relp)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)

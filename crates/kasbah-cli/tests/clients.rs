@@ -1,5 +1,5 @@
 //! Real shippers from Debian's packages send to `kasbah serve` on loopback: rsyslog (omfwd over
-//! TCP with both framings and over TLS, omelasticsearch) and syslog-ng (network and syslog
+//! TCP with both framings and over TLS, omelasticsearch, omrelp) and syslog-ng (network and syslog
 //! drivers). `.ci/run` installs them (`scripts/install-test-deps.sh`); the tests skip with a
 //! message when they are absent.
 
@@ -110,6 +110,77 @@ action(type="omelasticsearch" server="127.0.0.1" serverport="{http}" searchIndex
     if tls_action.is_empty() {
         eprintln!("TLS part skipped: openssl not found");
     }
+}
+
+/// rsyslog's reliable protocol: `omrelp` delivers every line, acknowledged one by one, and
+/// resends what was not acknowledged when the server comes back after a `kill -9`.
+#[test]
+fn rsyslog_delivers_over_relp_across_a_server_crash() {
+    let Some(rsyslogd) = which("rsyslogd") else {
+        eprintln!("skipped: rsyslogd not installed (scripts/install-test-deps.sh)");
+        return;
+    };
+    if !Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so").exists() {
+        eprintln!("skipped: rsyslog-relp not installed (scripts/install-test-deps.sh)");
+        return;
+    }
+    let dir = scratch("rsyslog-relp");
+    let relp = server::free_port();
+    let mut s = Server::start(
+        &dir.join("data"),
+        Options {
+            config: &format!("[syslog]\ntenant = \"net\"\nrelp = \"127.0.0.1:{relp}\"\n"),
+            ..Options::default()
+        },
+    );
+    let reader = s.token("net", "read");
+    let input = dir.join("in.log");
+    write_lines(&input, "relpship", 50);
+    let conf = format!(
+        r#"global(workDirectory="{dir}")
+module(load="imfile")
+module(load="omrelp")
+input(type="imfile" File="{input}" Tag="app:" freshStartTail="off")
+action(type="omrelp" target="127.0.0.1" port="{relp}" action.resumeRetryCount="-1" action.resumeInterval="1")
+"#,
+        dir = dir.display(),
+        input = input.display(),
+    );
+    let conf_path = dir.join("rsyslog.conf");
+    std::fs::write(&conf_path, conf).expect("conf");
+    let _rsyslog = Guard(
+        Command::new(rsyslogd)
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf_path)
+            .arg("-i")
+            .arg(dir.join("rsyslog.pid"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rsyslogd"),
+    );
+    assert_eq!(s.wait_total(&reader, "relpship", 50), 50);
+    assert!(s.metric("kasbah_ingest_events_total{input=\"syslog_relp\"}") >= 50.0);
+    // kill -9, more lines while the server is down, then back: rsyslog resends.
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    let more: String = (51..=80)
+        .map(|i| format!("relpship line {i} from the shipper\n"))
+        .collect();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .expect("append");
+    std::io::Write::write_all(&mut f, more.as_bytes()).expect("write");
+    drop(f);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    s.restart();
+    assert_eq!(
+        s.wait_total(&reader, "relpship", 80),
+        80,
+        "every line, once"
+    );
 }
 
 /// syslog-ng from Debian's package. It conflicts with rsyslog as an installed package, so the

@@ -638,3 +638,114 @@ fn rustls_pem_der(pem: &std::path::Path) -> Option<Vec<u8>> {
         .collect();
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
+
+/// Reads RELP frames until `want` responses arrived (or the peer closed); returns their texts.
+fn relp_responses(sock: &mut TcpStream, want: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    while got.len() < want {
+        // Whole frames: "TXNR rsp LEN DATA\n".
+        while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+            let head = String::from_utf8_lossy(&buf[..nl]).to_string();
+            let parts: Vec<&str> = head.splitn(4, ' ').collect();
+            let len: usize = parts.get(2).and_then(|l| l.parse().ok()).unwrap_or(0);
+            let start = parts[..3.min(parts.len())].join(" ").len() + usize::from(len > 0);
+            if buf.len() < start + len + 1 {
+                break;
+            }
+            got.push(format!(
+                "{} {} {}",
+                parts[0],
+                parts.get(1).copied().unwrap_or_default(),
+                String::from_utf8_lossy(&buf[start..start + len])
+            ));
+            buf.drain(..start + len + 1);
+        }
+        if got.len() >= want {
+            break;
+        }
+        match sock.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    got
+}
+
+fn relp_frame(txnr: u32, command: &str, data: &str) -> Vec<u8> {
+    if data.is_empty() {
+        format!("{txnr} {command} 0\n").into_bytes()
+    } else {
+        format!("{txnr} {command} {} {data}\n", data.len()).into_bytes()
+    }
+}
+
+#[test]
+fn relp_acknowledges_each_message_once_it_is_durable() {
+    let relp = server::free_port();
+    let s = Server::start(
+        &scratch("serve-relp"),
+        Options {
+            config: &format!(
+                "[syslog]\ntenant = \"net\"\nrelp = \"127.0.0.1:{relp}\"\nmax_message_bytes = 2048\n"
+            ),
+            ..Options::default()
+        },
+    );
+    let reader = s.token("net", "read");
+    let mut sock = TcpStream::connect(("127.0.0.1", relp)).expect("connect");
+    let mut out = relp_frame(
+        1,
+        "open",
+        "relp_version=0\nrelp_software=test\ncommands=syslog",
+    );
+    for i in 0..3 {
+        out.extend(relp_frame(
+            2 + i,
+            "syslog",
+            &format!("<13>Mar 14 10:00:0{i} fw01 app: relptest message {i}"),
+        ));
+    }
+    // Over the size limit: refused with an error response, counted, the rest goes on.
+    out.extend(relp_frame(5, "syslog", &"x".repeat(3000)));
+    out.extend(relp_frame(
+        6,
+        "syslog",
+        "<13>Mar 14 10:00:09 fw01 app: relptest last",
+    ));
+    sock.write_all(&out).expect("send");
+    let answers = relp_responses(&mut sock, 6);
+    assert_eq!(answers.len(), 6, "{answers:?}");
+    assert!(
+        answers[0].starts_with("1 rsp 200 OK\nrelp_version=0")
+            && answers[0].contains("commands=syslog"),
+        "{answers:?}"
+    );
+    for (i, a) in answers[1..].iter().enumerate() {
+        let txnr = i + 2;
+        let want = if txnr == 5 { "500" } else { "200 OK" };
+        assert!(a.starts_with(&format!("{txnr} rsp {want}")), "{answers:?}");
+    }
+    // Acknowledged means durable and searchable: no waiting.
+    assert_eq!(s.total(&reader, "relptest"), 4);
+    assert!(s.metric("kasbah_rejected_too_large_total{input=\"syslog_relp\"}") >= 1.0);
+    sock.write_all(&relp_frame(7, "close", "")).expect("close");
+    assert_eq!(relp_responses(&mut sock, 1), vec!["7 rsp 200 OK"]);
+
+    // Not RELP: the server says it closes, and closes; nothing is stored.
+    let mut bad = TcpStream::connect(("127.0.0.1", relp)).expect("connect");
+    bad.write_all(b"hello there, this is not a RELP frame at all, is it\n")
+        .expect("send");
+    assert_eq!(relp_responses(&mut bad, 1), vec!["0 serverclose "]);
+    assert_eq!(relp_responses(&mut bad, 1), Vec::<String>::new(), "closed");
+    // Messages before `open` are refused the same way.
+    let mut early = TcpStream::connect(("127.0.0.1", relp)).expect("connect");
+    early
+        .write_all(&relp_frame(1, "syslog", "<13>relptest early"))
+        .expect("send");
+    assert_eq!(relp_responses(&mut early, 1), vec!["0 serverclose "]);
+    assert_eq!(s.total(&reader, "relptest"), 4);
+}

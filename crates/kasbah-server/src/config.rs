@@ -90,6 +90,8 @@ pub struct SyslogConfig {
     pub tcp: Option<SocketAddr>,
     /// TLS listener (RFC 5425), needs `tls_cert` and `tls_key`.
     pub tls: Option<SocketAddr>,
+    /// RELP listener (rsyslog's `omrelp`): each message acknowledged once durable.
+    pub relp: Option<SocketAddr>,
     /// PEM certificate chain of the TLS listener.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of the TLS listener.
@@ -110,6 +112,7 @@ impl Default for SyslogConfig {
             udp: None,
             tcp: None,
             tls: None,
+            relp: None,
             tls_cert: None,
             tls_key: None,
             tenant: "default".into(),

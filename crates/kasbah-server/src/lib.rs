@@ -19,6 +19,7 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod relp;
 pub mod state;
 pub mod syslog;
 pub mod templates;
@@ -261,6 +262,20 @@ pub async fn start(mut config: Config) -> Result<Server, ServeError> {
             syslog_tenant,
             l,
             None,
+            syslog::Protocol::Syslog,
+        )));
+    }
+    if let Some(addr) = config.syslog.relp {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        tracing::info!(addr = %l.local_addr().unwrap_or(addr), "syslog RELP listening");
+        tasks.push(tokio::spawn(syslog::run_stream(
+            state.clone(),
+            syslog_tenant,
+            l,
+            None,
+            syslog::Protocol::Relp,
         )));
     }
     if let (Some(addr), Some(cert), Some(key)) = (
@@ -278,6 +293,7 @@ pub async fn start(mut config: Config) -> Result<Server, ServeError> {
             syslog_tenant,
             l,
             Some(tls.into()),
+            syslog::Protocol::Syslog,
         )));
     }
 

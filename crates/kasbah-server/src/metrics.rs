@@ -20,17 +20,20 @@ pub enum Input {
     SyslogTcp,
     /// Syslog over TLS.
     SyslogTls,
+    /// Syslog over RELP.
+    SyslogRelp,
 }
 
 impl Input {
     /// Every input, in the order metrics list them.
-    pub const ALL: [Input; 6] = [
+    pub const ALL: [Input; 7] = [
         Input::Http,
         Input::Bulk,
         Input::Upload,
         Input::SyslogUdp,
         Input::SyslogTcp,
         Input::SyslogTls,
+        Input::SyslogRelp,
     ];
 
     /// Label value.
@@ -42,6 +45,7 @@ impl Input {
             Input::SyslogUdp => "syslog_udp",
             Input::SyslogTcp => "syslog_tcp",
             Input::SyslogTls => "syslog_tls",
+            Input::SyslogRelp => "syslog_relp",
         }
     }
 
@@ -52,7 +56,7 @@ impl Input {
 
 /// Per-input counters.
 #[derive(Debug, Default)]
-pub struct PerInput([AtomicU64; 6]);
+pub struct PerInput([AtomicU64; Input::ALL.len()]);
 
 impl PerInput {
     /// Adds `n` for `input`.

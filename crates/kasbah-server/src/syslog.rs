@@ -31,7 +31,7 @@ use crate::state::Shared;
 const STREAM_PATIENCE: Duration = Duration::from_secs(300);
 
 /// Parses one syslog message into `out`; returns false if it was not parseable.
-fn parse_message(
+pub(crate) fn parse_message(
     parser: &mut dyn LineParser,
     state: &Shared,
     tenant: TenantId,
@@ -257,17 +257,27 @@ async fn serve_stream<S: AsyncRead + Unpin>(
     }
 }
 
-/// Accepts TCP (or, with `tls`, TLS) syslog connections until the task is dropped.
+/// What a stream listener speaks.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Syslog with RFC 6587 framing (octet counting or newlines).
+    Syslog,
+    /// RELP: every message acknowledged once durable ([`crate::relp`]).
+    Relp,
+}
+
+/// Accepts TCP (or, with `tls`, TLS) syslog or RELP connections until the task is dropped.
 pub async fn run_stream(
     state: Shared,
     tenant: TenantId,
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    protocol: Protocol,
 ) {
-    let input = if tls.is_some() {
-        Input::SyslogTls
-    } else {
-        Input::SyslogTcp
+    let input = match (protocol, tls.is_some()) {
+        (Protocol::Relp, _) => Input::SyslogRelp,
+        (Protocol::Syslog, true) => Input::SyslogTls,
+        (Protocol::Syslog, false) => Input::SyslogTcp,
     };
     let limit = Arc::new(Semaphore::new(state.config.syslog.max_connections.max(1)));
     loop {
@@ -294,11 +304,19 @@ pub async fn run_stream(
                 .syslog_connections
                 .fetch_add(1, Ordering::Relaxed);
             let _ = sock.set_nodelay(true);
-            match tls {
-                None => serve_stream(st.clone(), tenant, input, peer, sock).await,
-                Some(acceptor) => {
+            match (tls, protocol) {
+                (None, Protocol::Syslog) => {
+                    serve_stream(st.clone(), tenant, input, peer, sock).await
+                }
+                (None, Protocol::Relp) => {
+                    crate::relp::serve(st.clone(), tenant, input, peer, sock).await;
+                }
+                (Some(acceptor), _) => {
                     match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(sock)).await
                     {
+                        Ok(Ok(s)) if protocol == Protocol::Relp => {
+                            crate::relp::serve(st.clone(), tenant, input, peer, s).await;
+                        }
                         Ok(Ok(s)) => serve_stream(st.clone(), tenant, input, peer, s).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

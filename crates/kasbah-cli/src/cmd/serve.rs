@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Syslog over TCP (octet counting or newline framing) on this address.
     #[arg(long, env = "KASBAH_SYSLOG_TCP")]
     syslog_tcp: Option<SocketAddr>,
+    /// RELP (rsyslog's reliable protocol, omrelp) on this address: each message acknowledged
+    /// once it is durable.
+    #[arg(long, env = "KASBAH_SYSLOG_RELP")]
+    syslog_relp: Option<SocketAddr>,
     /// Syslog over TLS on this address (needs --syslog-tls-cert and --syslog-tls-key).
     #[arg(long, env = "KASBAH_SYSLOG_TLS")]
     syslog_tls: Option<SocketAddr>,
@@ -94,6 +98,7 @@ impl ServeArgs {
         }
         c.syslog.udp = self.syslog_udp.or(c.syslog.udp);
         c.syslog.tcp = self.syslog_tcp.or(c.syslog.tcp);
+        c.syslog.relp = self.syslog_relp.or(c.syslog.relp);
         c.syslog.tls = self.syslog_tls.or(c.syslog.tls);
         c.syslog.tls_cert = self.syslog_tls_cert.clone().or(c.syslog.tls_cert);
         c.syslog.tls_key = self.syslog_tls_key.clone().or(c.syslog.tls_key);
