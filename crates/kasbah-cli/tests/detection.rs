@@ -1063,11 +1063,31 @@ fn a_tenant_imports_sigma_rules_that_run_at_once_for_it_alone_and_survive_a_rest
     assert_eq!(count_of(&s, &acme, EVIL), 3);
     assert!(hosts(&s, &acme).contains(&"LAB1".to_string()));
 
+    // A file of filters only: tuning a server rule for this tenant is an import of its own.
+    let filter_only = IMPORTED.split("---\n").nth(2).expect("the filter document");
+    let (status, v) = post(
+        &imports,
+        Some(&acme),
+        json!({"name": "lab.yml", "yaml": filter_only})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(
+        (&v["rule_ids"], &v["filters"]),
+        (&json!([]), &json!(["0b7c4a1e-1111-4c2e-9d3a-5e1f00000003"])),
+        "{v}"
+    );
+    let before = count_of(&s, &acme, MIMIKATZ);
+    ingest(&s, &acme, &mimikatz_event("LAB1", 9), "jsonl");
+    s.wait_detection(&acme);
+    assert_eq!(count_of(&s, &acme, MIMIKATZ), before, "LAB1 spared again");
+
     let (status, trail) = get_auth(&s.url("/api/v1/audit?q=rule_import"), &acme_admin);
     assert_eq!(status, 200, "{trail}");
     assert_eq!(
         audit_actions(&trail),
-        vec!["rule.import_delete", "rule.import"],
+        vec!["rule.import", "rule.import_delete", "rule.import"],
         "{trail}"
     );
 }

@@ -22,6 +22,8 @@ pub struct RuleImport {
     pub yaml: String,
     /// Ids (or titles, for rules without an id) of the rules and correlations it holds.
     pub rule_ids: Vec<String>,
+    /// Ids (or names, or titles) of the filters it holds.
+    pub filter_ids: Vec<String>,
     /// Who imported it.
     pub created_by: String,
     /// When, ns.
@@ -39,6 +41,8 @@ pub struct NewRuleImport<'a> {
     pub yaml: &'a str,
     /// The rule ids the server compiled from it.
     pub rule_ids: &'a [String],
+    /// The filters it holds.
+    pub filter_ids: &'a [String],
     /// Who imports it.
     pub actor: &'a str,
 }

@@ -149,6 +149,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         name TEXT NOT NULL,
         yaml TEXT NOT NULL,
         rule_ids TEXT NOT NULL,
+        filter_ids TEXT NOT NULL DEFAULT '[]',
         created_by TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );

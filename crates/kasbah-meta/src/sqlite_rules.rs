@@ -13,19 +13,21 @@ use crate::sqlite::{SqliteRepo, now_ns};
 use crate::sqlite_alerts::{insert_audit, tenant_param};
 use crate::{MetaError, Result, TenantId};
 
-const COLS: &str = "id, tenant_id, name, yaml, rule_ids, created_by, created_at";
+const COLS: &str = "id, tenant_id, name, yaml, rule_ids, filter_ids, created_by, created_at";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<RuleImport> {
     let tenant: i64 = r.get(1)?;
     let ids: String = r.get(4)?;
+    let filters: String = r.get(5)?;
     Ok(RuleImport {
         id: r.get(0)?,
         tenant: TenantId(u32::try_from(tenant).unwrap_or(u32::MAX)),
         name: r.get(2)?,
         yaml: r.get(3)?,
         rule_ids: serde_json::from_str(&ids).unwrap_or_default(),
-        created_by: r.get(5)?,
-        created_at: r.get(6)?,
+        filter_ids: serde_json::from_str(&filters).unwrap_or_default(),
+        created_by: r.get(6)?,
+        created_at: r.get(7)?,
     })
 }
 
@@ -51,6 +53,8 @@ impl RuleImportRepo for SqliteRepo {
         }
         let ids =
             serde_json::to_string(new.rule_ids).map_err(|e| MetaError::Invalid(e.to_string()))?;
+        let filters =
+            serde_json::to_string(new.filter_ids).map_err(|e| MetaError::Invalid(e.to_string()))?;
         self.with_tx(|tx| {
             let count: i64 = tx.query_row(
                 "SELECT COUNT(*) FROM rule_imports WHERE tenant_id = ?1",
@@ -64,14 +68,24 @@ impl RuleImportRepo for SqliteRepo {
             }
             let now = now_ns();
             tx.execute(
-                "INSERT INTO rule_imports (tenant_id, name, yaml, rule_ids, created_by, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![tenant_param(new.tenant), name, new.yaml, ids, new.actor, now],
+                "INSERT INTO rule_imports \
+                 (tenant_id, name, yaml, rule_ids, filter_ids, created_by, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    tenant_param(new.tenant),
+                    name,
+                    new.yaml,
+                    ids,
+                    filters,
+                    new.actor,
+                    now
+                ],
             )?;
             let id = tx.last_insert_rowid();
             let detail = json!({
                 "name": name,
                 "rules": new.rule_ids,
+                "filters": new.filter_ids,
                 "sha256": sha256_hex(new.yaml),
                 "bytes": new.yaml.len(),
             });
@@ -90,6 +104,7 @@ impl RuleImportRepo for SqliteRepo {
                 name: name.to_owned(),
                 yaml: new.yaml.to_owned(),
                 rule_ids: new.rule_ids.to_vec(),
+                filter_ids: new.filter_ids.to_vec(),
                 created_by: new.actor.to_owned(),
                 created_at: now,
             })
@@ -131,6 +146,7 @@ impl RuleImportRepo for SqliteRepo {
             let detail = json!({
                 "name": old.name,
                 "rules": old.rule_ids,
+                "filters": old.filter_ids,
                 "sha256": sha256_hex(&old.yaml),
                 "imported_by": old.created_by,
             });
@@ -165,6 +181,7 @@ mod tests {
                 name: "mine.yml",
                 yaml: "title: x\n",
                 rule_ids: &ids,
+                filter_ids: &[],
                 actor: "ann",
             })
             .unwrap();
@@ -188,6 +205,7 @@ mod tests {
             name: "big.yml",
             yaml: &big,
             rule_ids: &[],
+            filter_ids: &[],
             actor: "ann",
         });
         assert!(matches!(too_big, Err(MetaError::Invalid(_))));
@@ -196,6 +214,7 @@ mod tests {
             name: " ",
             yaml: "title: x\n",
             rule_ids: &[],
+            filter_ids: &[],
             actor: "ann",
         });
         assert!(matches!(unnamed, Err(MetaError::Invalid(_))));

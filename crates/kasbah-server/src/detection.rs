@@ -115,6 +115,17 @@ pub struct Detection {
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
+/// What checking an import found.
+#[derive(Debug)]
+pub struct ImportCheck {
+    /// Ids (or titles) of its detection and correlation rules.
+    pub rule_ids: Vec<String>,
+    /// Ids (or names, or titles) of its filters.
+    pub filters: Vec<String>,
+    /// Caveats of documents that load (e.g. a filter naming no loaded rule).
+    pub warnings: Vec<Diagnostic>,
+}
+
 /// What a retro-hunt asks for.
 #[derive(Debug)]
 pub struct RetroRequest {
@@ -547,14 +558,14 @@ impl Detection {
 
     /// Checks a file of Sigma documents a tenant wants to import, against the server's rules
     /// and the tenant's other imports: every document must load, ids must be new, and at least
-    /// one rule must result. Returns the ids of the rules it holds.
+    /// one rule or filter must result.
     pub fn check_import(
         &self,
         tenant: TenantId,
         existing: &[RuleImport],
         name: &str,
         yaml: &str,
-    ) -> Result<Vec<String>, Vec<Diagnostic>> {
+    ) -> Result<ImportCheck, Vec<Diagnostic>> {
         let path = import_path(None, name);
         let mut list = existing.to_vec();
         list.push(RuleImport {
@@ -563,36 +574,64 @@ impl Detection {
             name: name.to_owned(),
             yaml: yaml.to_owned(),
             rule_ids: Vec::new(),
+            filter_ids: Vec::new(),
             created_by: String::new(),
             created_at: 0,
         });
         let mut set = self.inner.base_set.clone();
         add_imports(&mut set, &list, Some(&path));
         let engine = kasbah_sigma::Engine::build(&set, &self.inner.engine_cfg);
+        let mine = |d: &&Diagnostic| *d.path == *path;
         let errors: Vec<Diagnostic> = engine
             .diagnostics()
             .iter()
-            .filter(|d| d.is_error() && *d.path == *path)
+            .filter(|d| d.is_error())
+            .filter(mine)
             .cloned()
             .collect();
         if !errors.is_empty() {
             return Err(errors);
         }
-        let ids: Vec<String> = engine
+        let rule_ids: Vec<String> = engine
             .rules()
             .iter()
             .filter(|r| *r.meta.path == *path)
             .map(|r| r.id_or_title().to_owned())
             .collect();
-        if ids.is_empty() {
+        let filters: Vec<String> = set
+            .documents()
+            .iter()
+            .filter_map(|d| match d {
+                kasbah_sigma::ast::Document::Filter(f) if *f.meta.path == *path => Some(
+                    f.meta
+                        .id
+                        .clone()
+                        .or_else(|| f.meta.name.clone())
+                        .unwrap_or_else(|| f.meta.title.clone()),
+                ),
+                _ => None,
+            })
+            .collect();
+        if rule_ids.is_empty() && filters.is_empty() {
             return Err(vec![Diagnostic::new(
                 &Arc::from(path.as_str()),
                 0,
                 kasbah_sigma::Code::Structure,
-                "the file holds no rule",
+                "the file holds no rule, correlation or filter",
             )]);
         }
-        Ok(ids)
+        let warnings = engine
+            .diagnostics()
+            .iter()
+            .filter(|d| !d.is_error())
+            .filter(mine)
+            .cloned()
+            .collect();
+        Ok(ImportCheck {
+            rule_ids,
+            filters,
+            warnings,
+        })
     }
 
     /// Compiles a tenant's imported rule files into its own detector (or goes back to the

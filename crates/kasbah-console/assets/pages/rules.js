@@ -187,7 +187,10 @@ function importCard(ctx, onChange) {
     submit.disabled = true;
     try {
       const res = await api.post('/api/v1/rules/imports', { name: name.value.trim() || undefined, yaml: yaml.value });
-      replace(result, h('p', { class: 'form-ok', role: 'status', text: tn('import.done', (res.rule_ids || []).length, { name: res.name }) }));
+      const warnings = res.warnings || [];
+      replace(result, h('div', {},
+        h('p', { class: 'form-ok', role: 'status', text: tn('import.done', (res.rule_ids || []).length + (res.filters || []).length, { name: res.name }) }),
+        warnings.length ? h('div', { class: 'import-warnings' }, h('p', { class: 'muted small', text: t('import.warnings') }), diagnosticsTable(warnings)) : null));
       toast(t('import.done_toast', { name: res.name }), { kind: 'success' });
       yaml.value = '';
       name.value = '';
@@ -238,7 +241,9 @@ function importCard(ctx, onChange) {
           });
           return h('tr', { class: 'import-row', dataset: { id: String(imp.id) } },
             h('td', {}, h('code', { text: imp.name })),
-            h('td', {}, (imp.rule_ids || []).map((id, i) => [i ? ', ' : null, h('a', { href: `#/rules/${encodeURIComponent(id)}`, text: id })])),
+            h('td', {},
+              (imp.rule_ids || []).map((id, i) => [i ? ', ' : null, h('a', { href: `#/rules/${encodeURIComponent(id)}`, text: id })]),
+              (imp.filters || []).length ? h('span', { class: 'muted small import-filters', text: ` ${tn('import.filters', imp.filters.length)}: ${imp.filters.join(', ')}` }) : null),
             h('td', { text: imp.created_by || '' }),
             h('td', {}, timeEl(imp.created_at)),
             h('td', {}, del));

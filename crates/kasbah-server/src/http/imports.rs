@@ -23,6 +23,7 @@ fn import_json(i: &RuleImport, with_yaml: bool) -> Value {
         "id": i.id,
         "name": i.name,
         "rule_ids": i.rule_ids,
+        "filters": i.filter_ids,
         "bytes": i.yaml.len(),
         "created_by": i.created_by,
         "created_at": kasbah_event::Timestamp::from_nanos(i.created_at).to_rfc3339(),
@@ -33,13 +34,17 @@ fn import_json(i: &RuleImport, with_yaml: bool) -> Value {
     v
 }
 
+fn diagnostics_json(diags: &[Diagnostic]) -> Vec<Value> {
+    diags
+        .iter()
+        .map(|d| json!({"line": d.line, "code": d.code.as_str(), "message": d.message}))
+        .collect()
+}
+
 /// 400 `invalid_rule` with each diagnostic (line, stable code, message) for the editor.
 fn rejected(diags: &[Diagnostic]) -> Response {
     let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
-    let list: Vec<Value> = diags
-        .iter()
-        .map(|d| json!({"line": d.line, "code": d.code.as_str(), "message": d.message}))
-        .collect();
+    let list = diagnostics_json(diags);
     let body = json!({"error": {
         "code": "invalid_rule",
         "message": format!("the file was not imported: {}", lines.join("; ")),
@@ -98,7 +103,8 @@ struct ImportBody {
 }
 
 /// `POST /api/v1/rules/imports` `{"name"?, "yaml"}`: checks, stores and activates a file of
-/// Sigma documents for the caller's tenant. 201 with the import and its rule ids; 400
+/// Sigma documents for the caller's tenant. 201 with the import, its rule ids, its filters and
+/// the warnings of documents that loaded with a caveat; 400
 /// `invalid_rule` with per-document diagnostics when any document does not load (nothing is
 /// stored then).
 pub(super) async fn create(
@@ -133,8 +139,8 @@ pub(super) async fn create(
         // One import at a time: the check, the store and the switch must see the same list.
         let _one = d.imports_lock();
         let mut list = st.rule_imports.rule_imports(p.tenant).map_err(meta_err)?;
-        let ids = match d.check_import(p.tenant, &list, &name, &body.yaml) {
-            Ok(ids) => ids,
+        let check = match d.check_import(p.tenant, &list, &name, &body.yaml) {
+            Ok(c) => c,
             Err(diags) => return Ok(rejected(&diags)),
         };
         let imp = st
@@ -143,13 +149,16 @@ pub(super) async fn create(
                 tenant: p.tenant,
                 name: &name,
                 yaml: &body.yaml,
-                rule_ids: &ids,
+                rule_ids: &check.rule_ids,
+                filter_ids: &check.filters,
                 actor: &p.actor,
             })
             .map_err(meta_err)?;
         list.push(imp.clone());
         d.set_imports(p.tenant, &list).map_err(meta_err)?;
-        Ok((StatusCode::CREATED, Json(import_json(&imp, false))).into_response())
+        let mut v = import_json(&imp, false);
+        v["warnings"] = json!(diagnostics_json(&check.warnings));
+        Ok((StatusCode::CREATED, Json(v)).into_response())
     })
     .await
 }
