@@ -18,8 +18,36 @@ use crate::ast::{
 use crate::condition::pattern_matches;
 use crate::diag::{Code, Problem};
 use crate::matcher::{
-    Anchor, FastSet, FieldRef, Matcher, NumCmp, StrKind, StrTest, Target, Test, TimePart, lower,
+    Anchor, FastSet, FieldRef, LazyContains, LazyRegex, Matcher, NumCmp, StrKind, StrTest, Target,
+    Test, TimePart, lower,
 };
+
+/// Longest `re` pattern compiled at its first use rather than when its rule loads.
+const LAZY_REGEX_MAX: usize = 2048;
+/// Largest [`expanded_size`] of a pattern compiled at its first use: far below what could reach
+/// the compiler's size limit (a few hundred bytes per unit at most).
+const LAZY_REGEX_UNITS: u64 = 20_000;
+
+/// An upper bound of the work compiling `h` takes, in units of about one NFA state: literals
+/// count their bytes, classes their ranges (four per range for UTF-8 sequences), repetitions
+/// their body times their largest count.
+fn expanded_size(h: &regex_syntax::hir::Hir) -> u64 {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => 1,
+        HirKind::Literal(l) => l.0.len() as u64,
+        HirKind::Class(Class::Unicode(c)) => 4 * c.ranges().len() as u64,
+        HirKind::Class(Class::Bytes(c)) => c.ranges().len() as u64,
+        HirKind::Repetition(r) => {
+            let times = u64::from(r.max.unwrap_or(r.min).max(r.min)).saturating_add(1);
+            expanded_size(&r.sub).saturating_mul(times)
+        }
+        HirKind::Capture(c) => expanded_size(&c.sub),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => {
+            hs.iter().map(expanded_size).fold(1u64, u64::saturating_add)
+        }
+    }
+}
 
 /// Options that change how rules compile.
 #[derive(Clone, Debug)]
@@ -153,16 +181,7 @@ impl<'a> Ctx<'a> {
                     }
                 }
                 if !contains.is_empty() {
-                    set.contains = Some(
-                        aho_corasick::AhoCorasick::builder()
-                            // Small and quick to build; the automaton's literal prefilter
-                            // (memchr / Teddy) does most of the searching anyway.
-                            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-                            .build(contains.iter().map(|c| c.as_bytes()))
-                            .map_err(|e| {
-                                Problem::new(fm.line, Code::Limits, format!("value set: {e}"))
-                            })?,
-                    );
+                    set.contains = Some(LazyContains::new(contains));
                 }
                 fast = Some(Box::new(set));
                 values = if rest.is_empty() {
@@ -255,18 +274,32 @@ impl<'a> Ctx<'a> {
                     format!("'re' takes a string, found '{}'", v.text()),
                 ));
             };
-            let re = regex::RegexBuilder::new(raw)
+            let mut builder = regex::RegexBuilder::new(raw);
+            builder
                 .case_insensitive(has(Modifier::ReCaseInsensitive))
                 .multi_line(has(Modifier::ReMultiLine))
                 .dot_matches_new_line(has(Modifier::ReDotAll))
                 .size_limit(self.opts.regex_size_limit)
-                .dfa_size_limit(self.opts.regex_size_limit)
+                .dfa_size_limit(self.opts.regex_size_limit);
+            let fail = |msg: String| {
+                let detail = msg.lines().last().unwrap_or_default().trim().to_owned();
+                bad(Code::Regex, format!("regular expression '{raw}': {detail}"))
+            };
+            let hir = regex_syntax::ParserBuilder::new()
+                .case_insensitive(has(Modifier::ReCaseInsensitive))
+                .multi_line(has(Modifier::ReMultiLine))
+                .dot_matches_new_line(has(Modifier::ReDotAll))
                 .build()
-                .map_err(|e| {
-                    let msg = e.to_string();
-                    let detail = msg.lines().last().unwrap_or_default().trim().to_owned();
-                    bad(Code::Regex, format!("regular expression '{raw}': {detail}"))
-                })?;
+                .parse(raw)
+                .map_err(|e| fail(e.to_string()))?;
+            // Patterns whose expansion could approach the size limit are compiled now, so the
+            // load reports them; the others only needed their syntax checked (see LazyRegex).
+            let re = if raw.len() > LAZY_REGEX_MAX || expanded_size(&hir) > LAZY_REGEX_UNITS {
+                let re = builder.build().map_err(|e| fail(e.to_string()))?;
+                LazyRegex::built(builder, re)
+            } else {
+                LazyRegex::lazy(builder)
+            };
             let lits = required_literals(
                 raw,
                 has(Modifier::ReCaseInsensitive),
@@ -653,10 +686,18 @@ pub(crate) fn str_test(
         if !open_end {
             re.push('$');
         }
-        let r = regex::RegexBuilder::new(&re)
-            .size_limit(opts.regex_size_limit)
-            .build()
-            .map_err(|e| Problem::new(line, Code::Regex, format!("pattern '{s}': {e}")))?;
+        let mut builder = regex::RegexBuilder::new(&re);
+        builder.size_limit(opts.regex_size_limit);
+        // Built from escaped literals, `.`, `.*` and one class: always valid, and small unless
+        // the value is long, in which case it is compiled now so the load reports a failure.
+        let r = if re.len() > LAZY_REGEX_MAX {
+            let r = builder
+                .build()
+                .map_err(|e| Problem::new(line, Code::Regex, format!("pattern '{s}': {e}")))?;
+            LazyRegex::built(builder, r)
+        } else {
+            LazyRegex::lazy(builder)
+        };
         return Ok(StrTest {
             kind: StrKind::Regex(r),
             cased,

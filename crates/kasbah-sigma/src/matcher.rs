@@ -104,8 +104,9 @@ pub(crate) enum StrKind {
         tail: Box<str>,
         min_len: usize,
     },
-    /// `?` wildcards or windash classes: a linear-time regex built from the pattern.
-    Regex(regex::Regex),
+    /// `?` wildcards or windash classes: a linear-time regex built from the pattern (at its
+    /// first use).
+    Regex(LazyRegex),
 }
 
 /// A string test: pattern kind, and whether it compares case-sensitively.
@@ -196,7 +197,7 @@ pub(crate) enum Test {
     /// A user regex (`re`), with literals one of which every match contains (for the
     /// prefilter; empty when none could be derived).
     Re {
-        re: regex::Regex,
+        re: LazyRegex,
         lits: Box<[Box<str>]>,
     },
     /// An IP network.
@@ -608,20 +609,90 @@ fn event_time_value(ev: &Event) -> Value {
 /// search per value.
 #[derive(Debug, Default)]
 pub(crate) struct FastSet {
-    pub contains: Option<aho_corasick::AhoCorasick>,
+    pub contains: Option<LazyContains>,
     pub exact: rustc_hash::FxHashSet<Box<str>>,
     /// Every literal, for the prefilter.
     pub lits: Vec<Box<str>>,
 }
 
+/// A `re` value, checked when the rule loads but compiled at its first use: of SigmaHQ's
+/// regular expressions few ever run in a given hunt (the prefilter keeps their rules out), and
+/// compiling them all was a quarter of the time it takes to load the rules. Patterns that might
+/// exceed the size limit (counted repetitions, very long ones) are compiled when they load
+/// instead, so a load still reports every regular expression that cannot run.
+#[derive(Debug)]
+pub(crate) struct LazyRegex {
+    builder: regex::RegexBuilder,
+    re: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl LazyRegex {
+    /// A regular expression whose syntax was checked; built at the first match.
+    pub(crate) fn lazy(builder: regex::RegexBuilder) -> Self {
+        LazyRegex {
+            builder,
+            re: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// An already compiled regular expression.
+    pub(crate) fn built(builder: regex::RegexBuilder, re: regex::Regex) -> Self {
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(Some(re));
+        LazyRegex { builder, re: cell }
+    }
+
+    #[inline]
+    pub(crate) fn is_match(&self, hay: &str) -> bool {
+        // The syntax was checked at load time and the pattern is small: the build cannot fail
+        // but on an exhausted machine; such a regex then matches nothing.
+        self.re
+            .get_or_init(|| self.builder.build().ok())
+            .as_ref()
+            .is_some_and(|re| re.is_match(hay))
+    }
+}
+
+/// The `contains` values of a [`FastSet`], searched with an Aho-Corasick automaton built at the
+/// first search. Most rules are never evaluated (the prefilter keeps them out), so building every
+/// automaton when rules load cost more than all the searches of a hunt.
+#[derive(Debug)]
+pub(crate) struct LazyContains {
+    needles: Vec<Box<str>>,
+    ac: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
+}
+
+impl LazyContains {
+    /// The needles, lower-cased like the haystacks they will be searched in.
+    pub(crate) fn new(needles: Vec<Box<str>>) -> Self {
+        LazyContains {
+            needles,
+            ac: std::sync::OnceLock::new(),
+        }
+    }
+
+    #[inline]
+    fn is_match(&self, hay: &str) -> bool {
+        let ac = self.ac.get_or_init(|| {
+            aho_corasick::AhoCorasick::builder()
+                // Small and quick to build; the automaton's literal prefilter (memchr / Teddy)
+                // does most of the searching anyway.
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .build(self.needles.iter().map(|c| c.as_bytes()))
+                .ok()
+        });
+        match ac {
+            Some(ac) => ac.is_match(hay),
+            // An automaton over its size limits: the same answer, one search per needle.
+            None => self.needles.iter().any(|n| hay.contains(&**n)),
+        }
+    }
+}
+
 impl FastSet {
     #[inline]
     fn matches(&self, lowered: &str) -> bool {
-        self.exact.contains(lowered)
-            || self
-                .contains
-                .as_ref()
-                .is_some_and(|ac| ac.is_match(lowered))
+        self.exact.contains(lowered) || self.contains.as_ref().is_some_and(|c| c.is_match(lowered))
     }
 }
 

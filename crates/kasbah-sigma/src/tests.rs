@@ -319,6 +319,15 @@ fn regular_expressions() {
         rule_error("  sel:\n    X|re: '(unclosed'\n  condition: sel\n", &cfg()),
         Code::Regex
     );
+    // Regexes compile at their first use, but one over the size limit is still reported when
+    // its rule loads.
+    assert_eq!(
+        rule_error(
+            "  sel:\n    X|re: '\\w{1000}{1000}'\n  condition: sel\n",
+            &cfg()
+        ),
+        Code::Regex
+    );
 }
 
 #[test]

@@ -123,16 +123,32 @@ impl ServeArgs {
     }
 }
 
+/// The default of `KASBAH_LOG`.
+const DEFAULT_LOG: &str = "info,tantivy=warn";
+
+/// Logs to stderr, filtered by `KASBAH_LOG` (`level` or `target=level`, comma-separated, e.g.
+/// `info,kasbah_store=debug`). A `Targets` filter rather than `EnvFilter`: the latter pulls in
+/// `regex-automata`'s full-DFA builder, which every Sigma regex then pays for at load time.
 fn init_logs(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("KASBAH_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let targets = std::env::var("KASBAH_LOG")
+        .ok()
+        .and_then(|s| match s.parse::<Targets>() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("KASBAH_LOG={s:?} is not `level` or `target=level,...` ({e}); using {DEFAULT_LOG}");
+                None
+            }
+        })
+        .or_else(|| DEFAULT_LOG.parse().ok())
+        .unwrap_or_default();
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(targets);
     let _ = match format {
-        LogFormat::Text => b.try_init(),
-        LogFormat::Json => b.json().try_init(),
+        LogFormat::Text => registry.with(layer).try_init(),
+        LogFormat::Json => registry.with(layer.json()).try_init(),
     };
 }
 
