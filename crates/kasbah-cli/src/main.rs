@@ -30,7 +30,7 @@ enum Command {
         cmd: cmd::rules::RulesCmd,
     },
     /// Run the server: syslog and HTTP ingestion, the event store and the search API.
-    Serve(cmd::serve::ServeArgs),
+    Serve(Box<cmd::serve::ServeArgs>),
     /// Search a running server.
     Search(cmd::search::SearchArgs),
     /// Manage API tokens of a data directory.
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         Command::Formats => cmd::formats::run(),
         Command::Hunt(args) => cmd::hunt::run(args),
         Command::Rules { cmd } => cmd::rules::run(cmd),
-        Command::Serve(args) => cmd::serve::run(args),
+        Command::Serve(args) => cmd::serve::run(*args),
         Command::Search(args) => cmd::search::run(args),
         Command::Token { cmd } => cmd::token::run_token(cmd),
         Command::Tenant { cmd } => cmd::token::run_tenant(cmd),

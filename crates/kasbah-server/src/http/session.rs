@@ -593,7 +593,10 @@ mod tests {
         let uri = kasbah_meta::otpauth_uri("Kasbah", "ann@cert", "JBSWY3DPEHPK3PXP");
         let rows = qr_rows(&uri);
         let n = rows.len();
-        assert!(n >= 21 && (n - 21) % 4 == 0, "a QR version's size: {n}");
+        assert!(
+            n >= 21 && (n - 21).is_multiple_of(4),
+            "a QR version's size: {n}"
+        );
         assert!(
             rows.iter()
                 .all(|r| r.len() == n && r.bytes().all(|b| b == b'0' || b == b'1'))
