@@ -23,6 +23,8 @@ pub mod layout;
 mod partition;
 mod schema;
 pub mod search;
+#[cfg(test)]
+mod upgrade_tests;
 pub mod wal;
 
 use std::path::{Path, PathBuf};

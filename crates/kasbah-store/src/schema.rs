@@ -3,17 +3,35 @@
 //! | field  | type | use |
 //! |---|---|---|
 //! | `ts`   | i64, indexed + fast | event time (UTC ns): time ranges and newest-first order |
-//! | `f`    | JSON, keyword-indexed (lower-cased) + fast (original case) | `field:value` filters, aggregations |
+//! | `f`    | JSON, keyword-indexed (lower-cased) | `field:value` filters |
+//! | `c1`   | JSON, fast only (original case), the fields of [`COLUMNS`] | `stats count() by` |
+//! | `s1`   | JSON, keyword-indexed: vendor field → ECS field holding the same value | `field:value` |
 //! | `text` | text with positions | full-text search over `message` and `event.original` |
 //! | `doc`  | bytes, stored (zstd) | the event as returned by search |
 //!
 //! Every event field goes into `f` under its dotted name except `message` and `event.original`,
 //! which are only in `text` and `doc`: they are long, nearly unique per event, and searched by
 //! their words (a keyword term and a column per message would double the store's size).
+//!
+//! A vendor field whose value equals an ECS field's in the same event (`srcip` and `source.ip`)
+//! has no terms of its own in `f`; `s1` links it to the ECS field, whose terms search uses
+//! instead ([`link_same_values`]). About a third of a firewall event's terms were such copies.
+//!
+//! Columns cost more than terms to build and to merge, so only a curated set of ECS fields, the
+//! ones dashboards group by, gets one (`c1`); `stats ... by` any other field reads documents.
+//! Partitions written before (layout 1 without `c1` and `s1`) have every field of `f` as a
+//! column and every field's terms; the schema is read from each index, so both kinds open and
+//! are searched the same way. The set of
+//! a column field never changes: a different set gets a new field name (`c2`, ...), so a
+//! partition always says which fields it has columns for.
 
+use std::borrow::Cow;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{
-    BytesOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
-    TextFieldIndexing, TextOptions,
+    BytesOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema,
+    TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::{
     LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
@@ -32,6 +50,57 @@ pub const MAX_WORD_BYTES: usize = 255;
 /// Fields kept out of the keyword index.
 pub const NOT_KEYWORD_INDEXED: &[&str] = &["event.original", "message"];
 
+/// Name of the column field of new partitions; its fields are exactly [`COLUMNS`].
+pub const COLUMNS_FIELD: &str = "c1";
+
+/// The fields that get a column in new partitions (sorted: looked up by binary search). These are
+/// the ECS fields dashboards and hunts group by; anything else is counted from documents.
+pub const COLUMNS: &[&str] = &[
+    "destination.ip",
+    "destination.port",
+    "dns.question.name",
+    "event.action",
+    "event.category",
+    "event.code",
+    "event.dataset",
+    "event.kind",
+    "event.module",
+    "event.outcome",
+    "event.provider",
+    "event.severity",
+    "event.type",
+    "host.ip",
+    "host.name",
+    "http.request.method",
+    "http.response.status_code",
+    "log.level",
+    "log.template_id",
+    "network.direction",
+    "network.protocol",
+    "network.transport",
+    "observer.name",
+    "observer.product",
+    "observer.vendor",
+    "process.name",
+    "process.parent.name",
+    "rule.id",
+    "rule.name",
+    "service.name",
+    "source.ip",
+    "url.domain",
+    "url.path",
+    "user.domain",
+    "user.name",
+    "user.target.name",
+    "winlog.channel",
+    "winlog.event_id",
+    "winlog.provider_name",
+];
+
+/// Name of the field recording, per event, which vendor fields hold the same value as an ECS
+/// field (`s1.<vendor name>` = the ECS name) instead of having keyword terms of their own.
+pub const SAME_FIELD: &str = "s1";
+
 /// Handles on the schema's fields.
 #[derive(Clone, Copy, Debug)]
 pub struct Fields {
@@ -39,20 +108,92 @@ pub struct Fields {
     pub ts: Field,
     /// The event's fields as a JSON object.
     pub f: Field,
+    /// The curated columns (`None` in partitions of layout 1, where `f` itself is columnar).
+    pub cols: Option<Field>,
+    /// Whether `f` is columnar (every field has a column).
+    pub f_fast: bool,
+    /// Vendor fields equal to an ECS field (`None` in partitions of layout 1: every field has
+    /// its own terms there).
+    pub same: Option<Field>,
     /// Full text.
     pub text: Field,
     /// The stored document.
     pub doc: Field,
 }
 
+impl Fields {
+    /// The column (`field` of an aggregation) holding `field` in this partition, if any.
+    pub fn column(&self, field: &str) -> Option<String> {
+        if self.f_fast {
+            Some(format!("f.{field}"))
+        } else if self.cols.is_some() && COLUMNS.binary_search(&field).is_ok() {
+            Some(format!("{COLUMNS_FIELD}.{field}"))
+        } else {
+            None
+        }
+    }
+}
+
 /// Builds the schema of a new partition.
 pub fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let ts = b.add_i64_field("ts", NumericOptions::default().set_indexed().set_fast());
+    // No field norms: nothing is scored (results are ordered by time), they would only cost.
+    let kw = TextFieldIndexing::default()
+        .set_tokenizer(KEYWORD)
+        .set_index_option(IndexRecordOption::Basic)
+        .set_fieldnorms(false);
+    let f = b.add_json_field(
+        "f",
+        JsonObjectOptions::default()
+            .set_indexing_options(kw)
+            .set_expand_dots_enabled(),
+    );
+    let cols = b.add_json_field(
+        COLUMNS_FIELD,
+        JsonObjectOptions::default()
+            .set_fast("raw")
+            .set_expand_dots_enabled(),
+    );
+    let same = b.add_json_field(
+        SAME_FIELD,
+        JsonObjectOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(KEYWORD)
+                .set_index_option(IndexRecordOption::Basic)
+                .set_fieldnorms(false),
+        ),
+    );
+    let words = TextFieldIndexing::default()
+        .set_tokenizer(WORDS)
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+        .set_fieldnorms(false);
+    let text = b.add_text_field("text", TextOptions::default().set_indexing_options(words));
+    let doc = b.add_bytes_field("doc", BytesOptions::default().set_stored());
+    (
+        b.build(),
+        Fields {
+            ts,
+            f,
+            cols: Some(cols),
+            f_fast: false,
+            same: Some(same),
+            text,
+            doc,
+        },
+    )
+}
+
+/// The schema of partitions written by layout 1 before columns were curated: every field of `f`
+/// is columnar. Kept to test that such partitions are still read correctly.
+#[cfg(test)]
+pub fn schema_v1() -> Schema {
+    let mut b = Schema::builder();
+    b.add_i64_field("ts", NumericOptions::default().set_indexed().set_fast());
     let kw = TextFieldIndexing::default()
         .set_tokenizer(KEYWORD)
         .set_index_option(IndexRecordOption::Basic);
-    let f = b.add_json_field(
+    b.add_json_field(
         "f",
         JsonObjectOptions::default()
             .set_indexing_options(kw)
@@ -62,16 +203,20 @@ pub fn schema() -> (Schema, Fields) {
     let words = TextFieldIndexing::default()
         .set_tokenizer(WORDS)
         .set_index_option(IndexRecordOption::WithFreqsAndPositions);
-    let text = b.add_text_field("text", TextOptions::default().set_indexing_options(words));
-    let doc = b.add_bytes_field("doc", BytesOptions::default().set_stored());
-    (b.build(), Fields { ts, f, text, doc })
+    b.add_text_field("text", TextOptions::default().set_indexing_options(words));
+    b.add_bytes_field("doc", BytesOptions::default().set_stored());
+    b.build()
 }
 
 /// Looks the fields up in an existing index's schema.
 pub fn fields(schema: &Schema) -> Option<Fields> {
+    let f = schema.get_field("f").ok()?;
     Some(Fields {
         ts: schema.get_field("ts").ok()?,
-        f: schema.get_field("f").ok()?,
+        f,
+        cols: schema.get_field(COLUMNS_FIELD).ok(),
+        f_fast: schema.get_field_entry(f).is_fast(),
+        same: schema.get_field(SAME_FIELD).ok(),
         text: schema.get_field("text").ok()?,
         doc: schema.get_field("doc").ok()?,
     })
@@ -105,22 +250,384 @@ pub fn words(s: &str) -> impl Iterator<Item = String> + '_ {
 
 /// Builds the index document of one event. `None` if the stored bytes are not a JSON object.
 pub fn document(fields: &Fields, ts: i64, doc: &[u8]) -> Option<TantivyDocument> {
-    let serde_json::Value::Object(mut map) =
-        serde_json::from_slice::<serde_json::Value>(doc).ok()?
-    else {
-        return None;
+    let Top(mut entries) = serde_json::from_slice::<Top<'_>>(doc).ok()?;
+    let mut kinds = classify(&entries);
+    if kinds.is_none() {
+        entries = last_wins(entries);
+        kinds = classify(&entries);
+    }
+    let mut kinds = kinds?;
+    let same = match fields.same {
+        Some(_) => link_same_values(&entries, &mut kinds),
+        None => Vec::new(),
     };
     let mut d = TantivyDocument::new();
     d.add_i64(fields.ts, ts);
+    // `message` first, then `event.original`, whatever the key order of the document.
     for key in ["message", "event.original"] {
-        if let Some(serde_json::Value::String(s)) = map.get(key) {
+        if let Some((_, serde_json::Value::String(s))) = entries.iter().find(|(k, _)| k == key) {
             d.add_text(fields.text, s);
         }
     }
-    for key in NOT_KEYWORD_INDEXED {
-        map.remove(*key);
+    d.add_field_value(fields.f, Node::Top(&entries, &kinds, KEYWORD_INDEXED));
+    if let Some(cols) = fields.cols
+        && kinds.iter().any(|k| k & COLUMN != 0)
+    {
+        d.add_field_value(cols, Node::Top(&entries, &kinds, COLUMN));
     }
-    d.add_field_value(fields.f, &OwnedValue::from(map));
+    if let Some(field) = fields.same
+        && !same.is_empty()
+    {
+        d.add_field_value(field, Node::Same(&entries, &same));
+    }
     d.add_bytes(fields.doc, doc);
     Some(d)
+}
+
+/// Kind of a top-level field: goes to the keyword index (`f`).
+const KEYWORD_INDEXED: u8 = 1;
+/// Kind of a top-level field: has a column (`c1`).
+const COLUMN: u8 = 2;
+
+/// The kinds of each entry, from one sort of the keys merged with the sorted [`COLUMNS`] (this
+/// runs for every event: a binary search per key cost more). `None` if a key repeats.
+fn classify(entries: &[Entry<'_>]) -> Option<Vec<u8>> {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_unstable_by(|&a, &b| entries[a].0.cmp(&entries[b].0));
+    let mut kinds = vec![0u8; entries.len()];
+    let mut columns = COLUMNS.iter().peekable();
+    let mut prev: Option<&str> = None;
+    for i in order {
+        let key: &str = &entries[i].0;
+        if prev == Some(key) {
+            return None;
+        }
+        prev = Some(key);
+        while columns.next_if(|c| **c < key).is_some() {}
+        let mut kind = 0;
+        if !NOT_KEYWORD_INDEXED.contains(&key) {
+            kind |= KEYWORD_INDEXED;
+        }
+        if columns.peek().is_some_and(|c| **c == key) {
+            kind |= COLUMN;
+        }
+        kinds[i] = kind;
+    }
+    Some(kinds)
+}
+
+/// Vendor fields that hold exactly the value of an ECS field of the same event (FortiGate's
+/// `srcip` and `source.ip`, CEF's `dpt` and `destination.port`, ...): their keyword terms would
+/// repeat the ECS field's, so they get none; `s1.<vendor name>` names the ECS field instead and
+/// search looks the value up there (`search::pushdown`). Same JSON value means same terms, so
+/// the lookup stays exact. Returns `(vendor entry, ECS entry)` pairs and clears the vendor
+/// entries' keyword kind.
+///
+/// A vendor name has no dot; an ECS name has one, is lower-case (the marker is lower-cased like
+/// every keyword) and is keyword-indexed itself, so links never chain. Only scalars are linked.
+fn link_same_values(entries: &[Entry<'_>], kinds: &mut [u8]) -> Vec<(usize, usize)> {
+    let ecs = |(k, v): &Entry<'_>| {
+        k.contains('.')
+            && k.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_')
+            && scalar(v)
+    };
+    let targets: Vec<usize> = (0..entries.len())
+        .filter(|&j| kinds[j] & KEYWORD_INDEXED != 0 && ecs(&entries[j]))
+        .collect();
+    let mut links = Vec::new();
+    if targets.is_empty() {
+        return links;
+    }
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if kinds[i] & KEYWORD_INDEXED == 0 || key.contains('.') || !scalar(value) {
+            continue;
+        }
+        if let Some(&j) = targets.iter().find(|&&j| entries[j].1 == *value) {
+            kinds[i] &= !KEYWORD_INDEXED;
+            links.push((i, j));
+        }
+    }
+    links
+}
+
+fn scalar(v: &serde_json::Value) -> bool {
+    matches!(
+        v,
+        serde_json::Value::String(_) | serde_json::Value::Number(_) | serde_json::Value::Bool(_)
+    )
+}
+
+/// The top-level fields of a stored event in document order, keys borrowed where the JSON has no
+/// escapes. Parsing into a `serde_json::Map` and converting it to tantivy's `OwnedValue` tree (as
+/// before) cost as much CPU as the rest of document building; tantivy reads [`Node`] directly.
+struct Top<'a>(Vec<Entry<'a>>);
+
+impl<'de> Deserialize<'de> for Top<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Top<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(32));
+                while let Some(Key(k)) = map.next_key()? {
+                    out.push((k, map.next_value()?));
+                }
+                Ok(Top(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A key, borrowed from the input unless it had to be unescaped.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Keeps the last value of a repeated key, at its first position, as `serde_json::Map` does (the
+/// query evaluator reads documents that way, so the index must not hold the earlier values).
+fn last_wins(entries: Vec<Entry<'_>>) -> Vec<Entry<'_>> {
+    let mut out: Vec<Entry<'_>> = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        match out.iter_mut().find(|(o, _)| *o == k) {
+            Some(slot) => slot.1 = v,
+            None => out.push((k, v)),
+        }
+    }
+    out
+}
+
+type Entry<'a> = (Cow<'a, str>, serde_json::Value);
+
+/// A value of the event as tantivy's document builder walks it.
+#[derive(Clone, Copy, Debug)]
+enum Node<'a> {
+    /// The top-level fields whose kind (see [`classify`]) has a bit of the mask.
+    Top(&'a [Entry<'a>], &'a [u8], u8),
+    /// A value inside the event (converted exactly as `OwnedValue::from(serde_json::Value)`).
+    Json(&'a serde_json::Value),
+    /// The `s1` object: each linked vendor field with the name of its ECS field.
+    Same(&'a [Entry<'a>], &'a [(usize, usize)]),
+    /// A name, as a string value.
+    Name(&'a str),
+}
+
+/// The fields of an object [`Node`].
+enum Entries<'a> {
+    Top(
+        std::iter::Zip<std::slice::Iter<'a, Entry<'a>>, std::slice::Iter<'a, u8>>,
+        u8,
+    ),
+    Map(serde_json::map::Iter<'a>),
+    Same(&'a [Entry<'a>], std::slice::Iter<'a, (usize, usize)>),
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (&'a str, Node<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Entries::Top(it, mask) => it
+                .find(|(_, kind)| **kind & *mask != 0)
+                .map(|((k, v), _)| (k.as_ref(), Node::Json(v))),
+            Entries::Map(it) => it.next().map(|(k, v)| (k.as_str(), Node::Json(v))),
+            Entries::Same(entries, it) => {
+                let &(i, j) = it.next()?;
+                Some((
+                    entries.get(i)?.0.as_ref(),
+                    Node::Name(entries.get(j)?.0.as_ref()),
+                ))
+            }
+        }
+    }
+}
+
+type JsonToNode<'a> = fn(&'a serde_json::Value) -> Node<'a>;
+
+impl<'a> Value<'a> for Node<'a> {
+    type ArrayIter = std::iter::Map<std::slice::Iter<'a, serde_json::Value>, JsonToNode<'a>>;
+    type ObjectIter = Entries<'a>;
+
+    fn as_value(&self) -> ReferenceValue<'a, Self> {
+        match *self {
+            Node::Top(entries, kinds, mask) => {
+                ReferenceValue::Object(Entries::Top(entries.iter().zip(kinds.iter()), mask))
+            }
+            Node::Json(serde_json::Value::Array(a)) => {
+                ReferenceValue::Array(a.iter().map(Node::Json as JsonToNode<'a>))
+            }
+            Node::Json(serde_json::Value::Object(m)) => {
+                ReferenceValue::Object(Entries::Map(m.iter()))
+            }
+            Node::Same(entries, links) => {
+                ReferenceValue::Object(Entries::Same(entries, links.iter()))
+            }
+            Node::Name(name) => ReferenceValue::Leaf(ReferenceValueLeaf::Str(name)),
+            Node::Json(v) => match v.as_value() {
+                ReferenceValue::Leaf(leaf) => ReferenceValue::Leaf(leaf),
+                _ => ReferenceValue::Leaf(ReferenceValueLeaf::Null),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document building of layout 1: parse into a `serde_json::Map`, convert to `OwnedValue`.
+    fn document_v1(fields: &Fields, ts: i64, doc: &[u8]) -> Option<TantivyDocument> {
+        use tantivy::schema::OwnedValue;
+        let serde_json::Value::Object(mut map) =
+            serde_json::from_slice::<serde_json::Value>(doc).ok()?
+        else {
+            return None;
+        };
+        let mut d = TantivyDocument::new();
+        d.add_i64(fields.ts, ts);
+        for key in ["message", "event.original"] {
+            if let Some(serde_json::Value::String(s)) = map.get(key) {
+                d.add_text(fields.text, s);
+            }
+        }
+        let cols: serde_json::Map<String, serde_json::Value> = map
+            .iter()
+            .filter(|&(k, _)| COLUMNS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for key in NOT_KEYWORD_INDEXED {
+            map.remove(*key);
+        }
+        d.add_field_value(fields.f, &OwnedValue::from(map));
+        if let Some(c) = fields.cols
+            && !cols.is_empty()
+        {
+            d.add_field_value(c, &OwnedValue::from(cols));
+        }
+        d.add_bytes(fields.doc, doc);
+        Some(d)
+    }
+
+    /// A document's typed values (dates stay dates), objects sorted by key: serde_json's map may
+    /// sort keys or keep their order depending on its features.
+    fn typed(d: &TantivyDocument) -> Vec<(Field, tantivy::schema::OwnedValue)> {
+        use tantivy::schema::OwnedValue;
+        fn sorted(v: OwnedValue) -> OwnedValue {
+            match v {
+                OwnedValue::Object(mut kv) => {
+                    kv.sort_by(|a, b| a.0.cmp(&b.0));
+                    OwnedValue::Object(kv.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+                }
+                OwnedValue::Array(a) => OwnedValue::Array(a.into_iter().map(sorted).collect()),
+                v => v,
+            }
+        }
+        d.field_values()
+            .map(|(f, v)| (f, sorted(OwnedValue::from(v.as_value()))))
+            .collect()
+    }
+
+    #[test]
+    fn borrowed_documents_index_like_converted_ones() {
+        let (_, fields) = schema();
+        let docs = [
+            r#"{"@timestamp":"2024-03-14T10:02:41Z","host.name":"Srv-1","message":"a b","event.original":"raw","n":3,"u":18446744073709551615,"x":1.5,"b":true,"z":null,"event.category":["authentication","iam"],"nested":{"k":"v","a":[1,{"d":"2024-01-01T00:00:00Z"}]},"esc\u0041ped":"q\"uote","source.ip":"10.0.0.1"}"#,
+            r#"{"dup":"first","host.name":"h","dup":"second","message":7}"#,
+            r#"{"event.original":"only raw","message":"then message"}"#,
+            r#"{}"#,
+        ];
+        for doc in docs {
+            let new = document(&fields, 5, doc.as_bytes()).unwrap();
+            let old = document_v1(&fields, 5, doc.as_bytes()).unwrap();
+            assert_eq!(typed(&new), typed(&old), "{doc}");
+        }
+        for bad in ["[1]", "3", "{", "", "{\"a\":}"] {
+            assert!(document(&fields, 5, bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn vendor_fields_equal_to_ecs_fields_are_linked_not_indexed() {
+        use tantivy::schema::OwnedValue;
+        let (_, fields) = schema();
+        let doc = br#"{"srcip":"10.0.0.1","source.ip":"10.0.0.1","dstport":22,"destination.port":22,"act":"Deny","event.action":"deny","x":1,"Mixed.Case":1,"list":["a"],"tags.list":["a"],"host.name":"h1"}"#;
+        let d = document(&fields, 1, doc).unwrap();
+        let obj = |field: Field| -> Vec<String> {
+            let mut keys: Vec<String> = typed(&d)
+                .into_iter()
+                .filter(|(f, _)| *f == field)
+                .flat_map(|(_, v)| match v {
+                    OwnedValue::Object(kv) => kv
+                        .into_iter()
+                        .map(|(k, v)| match v {
+                            OwnedValue::Str(s) => format!("{k}={s}"),
+                            _ => k,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            keys.sort();
+            keys
+        };
+        // Equal scalar values under a dotless name and a lower-case dotted name are linked; case
+        // differences, arrays and mixed-case targets keep their own terms.
+        assert_eq!(
+            obj(fields.same.unwrap()),
+            vec!["dstport=destination.port", "srcip=source.ip"]
+        );
+        assert_eq!(
+            obj(fields.f),
+            vec![
+                "Mixed.Case",
+                "act=Deny",
+                "destination.port",
+                "event.action=deny",
+                "host.name=h1",
+                "list",
+                "source.ip=10.0.0.1",
+                "tags.list",
+                "x"
+            ]
+        );
+        // Layout 1 partitions have no links.
+        let old = super::fields(&schema_v1()).unwrap();
+        assert!(old.same.is_none());
+    }
+
+    #[test]
+    fn columns_are_sorted_and_unique() {
+        assert!(COLUMNS.windows(2).all(|w| w[0] < w[1]));
+        assert!(!COLUMNS.iter().any(|c| NOT_KEYWORD_INDEXED.contains(c)));
+    }
+
+    #[test]
+    fn only_curated_fields_have_columns_in_new_partitions() {
+        let (_, fields) = schema();
+        assert_eq!(fields.column("host.name").as_deref(), Some("c1.host.name"));
+        assert_eq!(fields.column("srcport"), None);
+        let old = super::fields(&schema_v1()).unwrap();
+        assert_eq!(old.column("srcport").as_deref(), Some("f.srcport"));
+    }
 }

@@ -19,7 +19,7 @@ use tantivy::query::{
     AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value as _};
-use tantivy::{DocAddress, Order, TantivyDocument, Term};
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
 use crate::error::{Result, StoreError};
 use crate::indexer::{PartView, TenantView};
@@ -119,6 +119,44 @@ fn json_terms(fields: &Fields, path: &str, value: &str) -> Vec<Term> {
     out
 }
 
+/// The ECS fields that `field` was linked to in some event of the partition (the values of
+/// `s1.<field>` in its segments' term dictionaries; a handful per vendor field).
+fn same_as(fields: &Fields, searcher: &Searcher, field: &str) -> Vec<String> {
+    let Some(same) = fields.same else {
+        return Vec::new();
+    };
+    if field.contains('.') {
+        return Vec::new(); // only names without dots are linked
+    }
+    // Term dictionary keys of a JSON field: path, end-of-path byte (0), type byte, value.
+    let mut prefix = field.as_bytes().to_vec();
+    prefix.push(0);
+    let mut end = prefix.clone();
+    if let Some(last) = end.last_mut() {
+        *last = 1;
+    }
+    let mut out: Vec<String> = Vec::new();
+    for seg in searcher.segment_readers() {
+        let Ok(inv) = seg.inverted_index(same) else {
+            continue;
+        };
+        let Ok(mut stream) = inv.terms().range().ge(&prefix).lt(&end).into_stream() else {
+            continue;
+        };
+        while stream.advance() {
+            let Some(value) = stream.key().get(prefix.len() + 1..) else {
+                continue;
+            };
+            if let Ok(name) = std::str::from_utf8(value)
+                && !out.iter().any(|o| o == name)
+            {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out
+}
+
 fn any_of(terms: Vec<Term>) -> Box<dyn TQuery> {
     let mut qs: Vec<(Occur, Box<dyn TQuery>)> = terms
         .into_iter()
@@ -181,14 +219,14 @@ fn scalar_ns(b: &Bound<kasbah_query::Scalar>) -> Option<Bound<i64>> {
 
 /// Translates a filter into an index query selecting a superset of its matches.
 /// `None`: the index cannot narrow it (every event is a candidate).
-pub fn pushdown(fields: &Fields, e: &Expr) -> Option<Pushed> {
+pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed> {
     match e {
         Expr::All => Some(all()),
         Expr::And(v) => {
             let mut exact = true;
             let mut qs = Vec::new();
             for c in v {
-                match pushdown(fields, c) {
+                match pushdown(fields, searcher, c) {
                     Some(p) => {
                         exact &= p.exact;
                         qs.push((Occur::Must, p.query));
@@ -208,7 +246,7 @@ pub fn pushdown(fields: &Fields, e: &Expr) -> Option<Pushed> {
             let mut exact = true;
             let mut qs = Vec::new();
             for c in v {
-                let p = pushdown(fields, c)?;
+                let p = pushdown(fields, searcher, c)?;
                 exact &= p.exact;
                 qs.push((Occur::Should, p.query));
             }
@@ -218,7 +256,7 @@ pub fn pushdown(fields: &Fields, e: &Expr) -> Option<Pushed> {
             })
         }
         Expr::Not(inner) => {
-            let p = pushdown(fields, inner)?;
+            let p = pushdown(fields, searcher, inner)?;
             if !p.exact {
                 return None;
             }
@@ -264,10 +302,33 @@ pub fn pushdown(fields: &Fields, e: &Expr) -> Option<Pushed> {
                 {
                     return None;
                 }
-                let exact = true;
+                let own = any_of(json_terms(fields, f, v));
+                let linked = same_as(fields, searcher, f);
+                if linked.is_empty() {
+                    return Some(Pushed {
+                        query: own,
+                        exact: true,
+                    });
+                }
+                // Events where `f` had the value of an ECS field carry that field's terms only
+                // (schema::link_same_values): `f = v` is then `s1.f = ecs AND ecs = v`.
+                let mut qs: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Should, own)];
+                if let Some(same) = fields.same {
+                    for ecs in linked {
+                        let mut t = Term::from_field_json_path(same, f, false);
+                        t.append_type_and_str(&ecs);
+                        let link: Box<dyn TQuery> =
+                            Box::new(TermQuery::new(t, IndexRecordOption::Basic));
+                        let both = BooleanQuery::new(vec![
+                            (Occur::Must, link),
+                            (Occur::Must, any_of(json_terms(fields, &ecs, v))),
+                        ]);
+                        qs.push((Occur::Should, Box::new(both)));
+                    }
+                }
                 Some(Pushed {
-                    query: any_of(json_terms(fields, f, v)),
-                    exact,
+                    query: Box::new(BooleanQuery::new(qs)),
+                    exact: true,
                 })
             }
             (Some(f), Test::Range { lo, hi }) if f == "@timestamp" => {
@@ -319,7 +380,7 @@ impl Plan {
 }
 
 fn partition_query(part: &PartView, filter: &Expr, plan: &Plan) -> (Box<dyn TQuery>, bool) {
-    let pushed = pushdown(&part.fields, filter);
+    let pushed = pushdown(&part.fields, &part.searcher, filter);
     let exact = pushed.as_ref().is_some_and(|p| p.exact);
     let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
     if let Some(p) = pushed {
@@ -368,7 +429,8 @@ fn for_each_match(
                 if current.as_ref().is_none_or(|c| c.0 != addr.segment_ord) {
                     let seg = part.searcher.segment_reader(addr.segment_ord);
                     let store = seg
-                        .get_store_reader(64)
+                        // Documents are read in address order: one block at a time is enough.
+                        .get_store_reader(crate::partition::DOCSTORE_CACHE_BLOCKS)
                         .map_err(|e| StoreError::Index(e.into()))?;
                     let ts = seg.fast_fields().i64("ts").ok();
                     current = Some((addr.segment_ord, store, ts));
@@ -622,8 +684,8 @@ fn walk_buckets(
 
 /// `FILTER | stats count() by a[, b] | ...` answered from the columnar fast fields, without
 /// reading documents: the common dashboard query over millions of events. `None` when the query
-/// does not have that shape or the filter is not exact in every partition (the general path
-/// then answers).
+/// does not have that shape, the filter is not exact in every partition, or a partition has no
+/// column for a grouped field (`Fields::column`; the general path then answers).
 fn stats_by_columns(
     views: &[Arc<TenantView>],
     filter: &Expr,
@@ -659,34 +721,45 @@ fn stats_by_columns(
         .flat_map(|v| v.partitions.iter())
         .filter(|p| p.meta.overlaps(plan.from, plan.to))
         .collect();
-    let mut queries = Vec::with_capacity(parts.len());
+    let mut plans = Vec::with_capacity(parts.len());
     for p in &parts {
         let (q, exact) = partition_query(p, filter, plan);
         if !exact {
             return Ok(None);
         }
-        queries.push(q);
-    }
-    // Nested terms aggregations, innermost last.
-    let mut agg = serde_json::Value::Null;
-    for field in st.by.iter().rev() {
-        let mut terms = serde_json::json!({"terms": {"field": format!("f.{field}"), "size": 65_000, "missing": MISSING}});
-        if !agg.is_null() {
-            terms["aggs"] = serde_json::json!({ "g": agg });
+        // Which columns a partition has depends on its schema (schema.rs): a field without one
+        // in any partition sends the whole query to the general path.
+        let Some(columns) = st
+            .by
+            .iter()
+            .map(|f| p.fields.column(f))
+            .collect::<Option<Vec<String>>>()
+        else {
+            return Ok(None);
+        };
+        // Nested terms aggregations, innermost last.
+        let mut agg = serde_json::Value::Null;
+        for column in columns.iter().rev() {
+            let mut terms =
+                serde_json::json!({"terms": {"field": column, "size": 65_000, "missing": MISSING}});
+            if !agg.is_null() {
+                terms["aggs"] = serde_json::json!({ "g": agg });
+            }
+            agg = terms;
         }
-        agg = terms;
+        let aggs: Aggregations = serde_json::from_value(serde_json::json!({ "g": agg }))
+            .map_err(|e| StoreError::Query(format!("aggregation: {e}")))?;
+        plans.push((q, aggs));
     }
-    let aggs: Aggregations = serde_json::from_value(serde_json::json!({ "g": agg }))
-        .map_err(|e| StoreError::Query(format!("aggregation: {e}")))?;
     let mut counts: HashMap<Vec<serde_json::Value>, u64> = HashMap::new();
     let mut total = 0u64;
-    for (p, q) in parts.iter().zip(&queries) {
+    for (p, (q, aggs)) in parts.iter().zip(plans) {
         *partitions += 1;
         let ctx = AggContextParams::new(
             AggregationLimitsGuard::new(Some(1 << 30), Some(200_000)),
             Default::default(),
         );
-        let collector = AggregationCollector::from_aggs(aggs.clone(), ctx);
+        let collector = AggregationCollector::from_aggs(aggs, ctx);
         let (n, res) = match p.searcher.search(q.as_ref(), &(Count, collector)) {
             Ok(x) => x,
             // Too many groups or a column of mixed types: the general path decides.

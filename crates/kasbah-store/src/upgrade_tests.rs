@@ -1,0 +1,124 @@
+//! Partitions written before the curated columns (layout 1, every field of `f` columnar) open
+//! and are searched exactly like new ones, next to new partitions of the same tenant.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use kasbah_query::{Output, parse};
+
+use crate::partition::{self, Partition};
+use crate::{Batch, SearchRequest, Store, StoreConfig, StoredEvent, TenantId, TenantScope, schema};
+
+const T: TenantId = TenantId(1);
+const SEC: i64 = 1_000_000_000;
+const BASE: i64 = 1_710_000_000 * SEC;
+
+fn event(i: i64) -> StoredEvent {
+    let doc = serde_json::json!({
+        "@timestamp": format!("{}", BASE + i * SEC),
+        "host.name": format!("fw-{}", i % 3),
+        "srcport": 1000 + i % 4,
+        "source.port": 1000 + i % 4,
+        "action": if i % 5 == 0 { "deny" } else { "accept" },
+        "message": format!("connection {i} from gateway"),
+    });
+    StoredEvent {
+        ts: BASE + i * SEC,
+        doc: serde_json::to_vec(&doc).unwrap(),
+    }
+}
+
+fn run(store: &Store, q: &str) -> crate::SearchResult {
+    let query = parse(q).unwrap();
+    let req = SearchRequest {
+        query: &query,
+        from: None,
+        to: None,
+        limit: 1000,
+        offset: 0,
+    };
+    store.search(&TenantScope::One(T), &req).unwrap()
+}
+
+fn rows(store: &Store, q: &str) -> Vec<Vec<serde_json::Value>> {
+    match run(store, q).output {
+        Output::Table(t) => t.rows,
+        Output::Events(e) => panic!("expected a table, got {e:?}"),
+    }
+}
+
+#[test]
+fn layout_1_partitions_are_read_with_their_own_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    // A sealed partition with the old schema, as an older build left it (log checkpoint 0).
+    let tdir = dir.path().join("tenants").join("1");
+    std::fs::create_dir_all(&tdir).unwrap();
+    {
+        let (part, mut writer) =
+            Partition::create_with(&tdir, 1, 0, 0, 20 << 20, 1, schema::schema_v1()).unwrap();
+        assert!(part.fields.f_fast && part.fields.cols.is_none());
+        let mut meta = part.meta().unwrap();
+        for i in 0..60 {
+            let ev = event(i);
+            let doc = schema::document(&part.fields, ev.ts, &ev.doc).unwrap();
+            writer.add_document(doc).unwrap();
+            meta.min_ts = meta.min_ts.min(ev.ts);
+            meta.max_ts = meta.max_ts.max(ev.ts);
+            meta.docs += 1;
+        }
+        meta.sealed = true;
+        let mut prepared = writer.prepare_commit().unwrap();
+        prepared.set_payload(&partition::payload(&meta));
+        prepared.commit().unwrap();
+        writer.wait_merging_threads().unwrap();
+    }
+    let cfg = StoreConfig {
+        writer_heap_bytes: 20 << 20,
+        ..StoreConfig::default()
+    };
+    let store = Store::open(dir.path(), cfg).unwrap();
+    // New events go to a new partition with the curated columns.
+    store
+        .append_blocking(Batch {
+            tenant: T,
+            events: (60..90).map(event).collect(),
+        })
+        .unwrap();
+    store.flush().unwrap();
+    let new = Partition::open(&tdir.join(partition::dir_name(2)), 2).unwrap();
+    assert!(!new.fields.f_fast && new.fields.cols.is_some());
+
+    // Terms, full text and their combination: exact from the index in both partitions.
+    for (q, n) in [
+        ("action:deny", 18),
+        ("srcport:1001", 23),
+        ("source.port:1001", 23),
+        ("gateway", 90),
+        ("connection AND host.name:FW-1", 30),
+    ] {
+        let r = run(&store, q);
+        assert_eq!((r.total, r.exact, r.partitions), (n, true, 2), "{q}");
+    }
+    // A curated field: answered from the columns of each partition (`exact`: no document read).
+    let r = run(&store, "* | stats count() by host.name");
+    assert_eq!((r.total, r.exact), (90, true));
+    let want = vec![
+        vec![serde_json::json!("fw-0"), serde_json::json!(30)],
+        vec![serde_json::json!("fw-1"), serde_json::json!(30)],
+        vec![serde_json::json!("fw-2"), serde_json::json!(30)],
+    ];
+    assert_eq!(rows(&store, "* | stats count() by host.name"), want);
+    // The same answer from documents (a non-exact filter takes the general path).
+    assert_eq!(
+        rows(&store, "host.name:fw* | stats count() by host.name"),
+        want
+    );
+    // A field without a column in the new partition: counted from documents, same numbers.
+    let by_port = rows(&store, "* | stats count() by srcport, action");
+    let by_ecs = rows(&store, "* | stats count() by source.port, action");
+    assert_eq!(by_port, by_ecs);
+    assert_eq!(by_port.len(), 8);
+    let total: u64 = by_port.iter().map(|r| r[2].as_u64().unwrap()).sum();
+    assert_eq!(total, 90);
+    let r = run(&store, "* | stats count() by srcport");
+    assert_eq!((r.total, r.exact), (90, false));
+}
