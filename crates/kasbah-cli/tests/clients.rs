@@ -28,6 +28,24 @@ impl Drop for Guard {
     }
 }
 
+/// Runs rsyslogd in the foreground with `conf` (written to `dir`), until the guard drops.
+fn start_rsyslog(rsyslogd: &Path, dir: &Path, conf: &str) -> Guard {
+    let conf_path = dir.join("rsyslog.conf");
+    std::fs::write(&conf_path, conf).expect("conf");
+    Guard(
+        Command::new(rsyslogd)
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf_path)
+            .arg("-i")
+            .arg(dir.join("rsyslog.pid"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rsyslogd"),
+    )
+}
+
 fn write_lines(path: &Path, tag: &str, n: usize) {
     let text: String = (1..=n)
         .map(|i| format!("{tag} line {i} from the shipper\n"))
@@ -86,20 +104,7 @@ action(type="omelasticsearch" server="127.0.0.1" serverport="{http}" searchIndex
         port = s.syslog.port(),
         http = s.http.port(),
     );
-    let conf_path = dir.join("rsyslog.conf");
-    std::fs::write(&conf_path, conf).expect("conf");
-    let _rsyslog = Guard(
-        Command::new(rsyslogd)
-            .arg("-n")
-            .arg("-f")
-            .arg(&conf_path)
-            .arg("-i")
-            .arg(dir.join("rsyslog.pid"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start rsyslogd"),
-    );
+    let _rsyslog = start_rsyslog(&rsyslogd, &dir, &conf);
     // Octet-counted and newline-framed TCP (and TLS) reach the syslog tenant.
     let streams = if tls_action.is_empty() { 40 } else { 60 };
     assert_eq!(s.wait_total(&reader, "rsyslogtest", streams), streams);
@@ -146,20 +151,7 @@ action(type="omrelp" target="127.0.0.1" port="{relp}" action.resumeRetryCount="-
         dir = dir.display(),
         input = input.display(),
     );
-    let conf_path = dir.join("rsyslog.conf");
-    std::fs::write(&conf_path, conf).expect("conf");
-    let _rsyslog = Guard(
-        Command::new(rsyslogd)
-            .arg("-n")
-            .arg("-f")
-            .arg(&conf_path)
-            .arg("-i")
-            .arg(dir.join("rsyslog.pid"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start rsyslogd"),
-    );
+    let _rsyslog = start_rsyslog(&rsyslogd, &dir, &conf);
     assert_eq!(s.wait_total(&reader, "relpship", 50), 50);
     assert!(s.metric("kasbah_ingest_events_total{input=\"syslog_relp\"}") >= 50.0);
     // kill -9, more lines while the server is down, then back: rsyslog resends.

@@ -17,7 +17,7 @@ use kasbah_detect::Findings;
 use kasbah_event::TenantId;
 use kasbah_parse::Origin;
 use kasbah_store::Batch;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::ingest;
 use crate::metrics::Input;
@@ -191,17 +191,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut record = 0u64;
     let mut opened = false;
     loop {
-        let n = match tokio::time::timeout(idle, stream.read(&mut chunk)).await {
-            Ok(Ok(0)) => return,
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "RELP connection error");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(%peer, "RELP connection idle; closing");
-                return;
-            }
+        let Some(n) = crate::syslog::read_some(&mut stream, &mut chunk, idle, peer).await else {
+            return;
         };
         state.metrics.bytes.add(input, n as u64);
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());

@@ -51,6 +51,16 @@ impl AppState {
         }
     }
 
+    /// Tenant names by id (empty when the metadata cannot be read: names are for display).
+    pub fn tenant_names(&self) -> std::collections::HashMap<u32, String> {
+        self.meta
+            .tenants()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.id.0, t.name))
+            .collect()
+    }
+
     /// Parse options for a tenant's input (receive time is now).
     pub fn parse_options(&self, tenant: kasbah_event::TenantId) -> ParseOptions {
         ParseOptions {

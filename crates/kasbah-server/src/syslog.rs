@@ -178,6 +178,28 @@ impl Framer {
     }
 }
 
+/// Reads what the peer sent; `None` when the connection ended, failed or stayed silent for
+/// `idle`.
+pub(crate) async fn read_some<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+    idle: Duration,
+    peer: SocketAddr,
+) -> Option<usize> {
+    match tokio::time::timeout(idle, stream.read(buf)).await {
+        Ok(Ok(0)) => None,
+        Ok(Ok(n)) => Some(n),
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "stream connection error");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "stream connection idle; closing");
+            None
+        }
+    }
+}
+
 /// Serves one stream connection (TCP or TLS).
 async fn serve_stream<S: AsyncRead + Unpin>(
     state: Shared,
@@ -196,17 +218,8 @@ async fn serve_stream<S: AsyncRead + Unpin>(
     let mut buf = vec![0u8; 256 * 1024];
     let mut record = 0u64;
     loop {
-        let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
-            Ok(Ok(0)) => break,
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "syslog connection error");
-                break;
-            }
-            Err(_) => {
-                tracing::debug!(%peer, "syslog connection idle; closing");
-                break;
-            }
+        let Some(n) = read_some(&mut stream, &mut buf, idle, peer).await else {
+            break;
         };
         state.metrics.bytes.add(input, n as u64);
         let received = std::time::Instant::now();

@@ -356,13 +356,7 @@ pub(super) async fn search(
         Output::Events(mut events) => {
             if cross {
                 // Tenants by name, so a global administrator sees whose event it is.
-                let names: std::collections::HashMap<u32, String> = state
-                    .meta
-                    .tenants()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|t| (t.id.0, t.name))
-                    .collect();
+                let names = state.tenant_names();
                 for e in &mut events {
                     let id = e
                         .get("kasbah.tenant")

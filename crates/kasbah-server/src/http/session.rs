@@ -58,13 +58,7 @@ fn audit(state: &Shared, tenant: TenantId, actor: &str, action: &str, detail: Va
 
 /// What the console needs to know about its session.
 fn session_json(state: &Shared, s: &Session, secret: &str, user: Option<&User>) -> Value {
-    let names: std::collections::HashMap<u32, String> = state
-        .meta
-        .tenants()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| (t.id.0, t.name))
-        .collect();
+    let names = state.tenant_names();
     let name = |t: TenantId| names.get(&t.0).cloned().unwrap_or_default();
     let tenants: Vec<Value> = user
         .map(|u| {
