@@ -14,6 +14,11 @@
 //! batches. At start, the worker rebuilds each tenant's correlation windows from the stored
 //! events of the last correlation timespan (plus the lateness), so windows survive restarts
 //! and crashes; alerts of that rebuild are not raised again.
+//!
+//! Tenants share one detector until they import rules of their own: a tenant with imports gets a
+//! detector compiled from the server's parsed rules plus its imports, swapped in at run time
+//! (`Detection::set_imports`); the worker then moves that tenant's windows to the new engine by
+//! the same rebuild.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
