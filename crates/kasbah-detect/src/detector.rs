@@ -98,20 +98,18 @@ impl Findings {
 
     /// Moves everything of `other` into `self` (both from the same detector).
     pub fn absorb(&mut self, other: Findings) {
-        if self.generation != other.generation {
-            // The newer detector's captures win (see `scan`).
-            if other.generation > self.generation {
-                self.captures.clear();
-                self.generation = other.generation;
-            } else {
-                for a in other.alerts {
-                    self.push(a);
-                }
-                return;
-            }
-        }
         for a in other.alerts {
             self.push(a);
+        }
+        // Captures of two detectors never mix: the newer detector's win (see `scan`).
+        if other.captures.is_empty()
+            || (other.generation < self.generation && !self.captures.is_empty())
+        {
+            return;
+        }
+        if other.generation != self.generation {
+            self.captures.clear();
+            self.generation = other.generation;
         }
         self.captures.extend(other.captures);
     }

@@ -54,6 +54,8 @@ pub trait RuleImportRepo: Send + Sync {
     fn import_rules(&self, new: &NewRuleImport<'_>) -> Result<RuleImport>;
     /// A tenant's imported files, oldest first.
     fn rule_imports(&self, tenant: TenantId) -> Result<Vec<RuleImport>>;
+    /// One of a tenant's imported files (`None` if it is not the tenant's).
+    fn rule_import(&self, tenant: TenantId, id: i64) -> Result<Option<RuleImport>>;
     /// Every tenant's imported files, oldest first (server start).
     fn all_rule_imports(&self) -> Result<Vec<RuleImport>>;
     /// Removes an imported file; false if it is not the tenant's.

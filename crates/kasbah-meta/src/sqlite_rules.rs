@@ -31,6 +31,16 @@ fn row(r: &Row<'_>) -> rusqlite::Result<RuleImport> {
     })
 }
 
+/// The tenant's import `id`, if it is the tenant's.
+fn one(c: &rusqlite::Connection, tenant: TenantId, id: i64) -> Result<Option<RuleImport>> {
+    Ok(c.query_row(
+        &format!("SELECT {COLS} FROM rule_imports WHERE id = ?1 AND tenant_id = ?2"),
+        params![id, tenant_param(tenant)],
+        row,
+    )
+    .optional()?)
+}
+
 fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes())
         .iter()
@@ -130,15 +140,13 @@ impl RuleImportRepo for SqliteRepo {
         })
     }
 
+    fn rule_import(&self, tenant: TenantId, id: i64) -> Result<Option<RuleImport>> {
+        self.with(|c| one(c, tenant, id))
+    }
+
     fn delete_rule_import(&self, tenant: TenantId, id: i64, actor: &str) -> Result<bool> {
         self.with_tx(|tx| {
-            let old = tx
-                .query_row(
-                    &format!("SELECT {COLS} FROM rule_imports WHERE id = ?1 AND tenant_id = ?2"),
-                    params![id, tenant_param(tenant)],
-                    row,
-                )
-                .optional()?;
+            let old = one(tx, tenant, id)?;
             let Some(old) = old else {
                 return Ok(false);
             };
@@ -187,6 +195,8 @@ mod tests {
             .unwrap();
         assert_eq!(imp.rule_ids, ids);
         assert_eq!(r.rule_imports(a).unwrap(), vec![imp.clone()]);
+        assert_eq!(r.rule_import(a, imp.id).unwrap(), Some(imp.clone()));
+        assert_eq!(r.rule_import(b, imp.id).unwrap(), None);
         assert!(r.rule_imports(b).unwrap().is_empty());
         assert_eq!(r.all_rule_imports().unwrap().len(), 1);
         // Another tenant cannot delete it; its own can, once.

@@ -566,25 +566,14 @@ impl Detection {
     /// one rule or filter must result.
     pub fn check_import(
         &self,
-        tenant: TenantId,
         existing: &[RuleImport],
         name: &str,
         yaml: &str,
     ) -> Result<ImportCheck, Vec<Diagnostic>> {
         let path = import_path(None, name);
-        let mut list = existing.to_vec();
-        list.push(RuleImport {
-            id: 0,
-            tenant,
-            name: name.to_owned(),
-            yaml: yaml.to_owned(),
-            rule_ids: Vec::new(),
-            filter_ids: Vec::new(),
-            created_by: String::new(),
-            created_at: 0,
-        });
         let mut set = self.inner.base_set.clone();
-        add_imports(&mut set, &list, Some(&path));
+        add_imports(&mut set, existing);
+        set.add(&path, yaml);
         let engine = kasbah_sigma::Engine::build(&set, &self.inner.engine_cfg);
         let mine = |d: &&Diagnostic| *d.path == *path;
         let errors: Vec<Diagnostic> = engine
@@ -653,7 +642,7 @@ impl Detection {
             ))
         });
         if let Some(d) = &next {
-            apply_states(&*inner.alerts, tenant, d)?;
+            apply_states(&inner.alerts.rule_states(tenant)?, tenant, d);
         }
         if let Ok(mut m) = inner.tenants.write() {
             match next {
@@ -748,7 +737,8 @@ impl Detection {
 
     /// Reloads a tenant's rule states and suppressions from the repository.
     pub fn reload(&self, tenant: TenantId) -> kasbah_meta::Result<()> {
-        apply_states(&*self.inner.alerts, tenant, &self.inner.base)?;
+        let states = self.inner.alerts.rule_states(tenant)?;
+        apply_states(&states, tenant, &self.inner.base);
         let own = self
             .inner
             .tenants
@@ -756,7 +746,7 @@ impl Detection {
             .ok()
             .and_then(|m| m.get(&tenant).cloned());
         if let Some(d) = own {
-            apply_states(&*self.inner.alerts, tenant, &d)?;
+            apply_states(&states, tenant, &d);
         }
         let sup = self.inner.alerts.suppressions(tenant, now_ns(), false)?;
         if let Ok(mut m) = self.inner.suppressions.write() {
@@ -876,22 +866,11 @@ pub fn import_id(path: &str) -> Option<i64> {
     rest.split('/').next()?.parse().ok()
 }
 
-/// Adds imported files to a rule set; `checking` names the path of an import being checked
-/// (the last of `list`, whose id is not known yet).
-fn add_imports(set: &mut RuleSet, list: &[RuleImport], checking: Option<&str>) {
-    let last = list.len().saturating_sub(1);
-    let files: Vec<(String, String)> = list
-        .iter()
-        .enumerate()
-        .map(|(i, imp)| {
-            let path = match checking {
-                Some(p) if i == last => p.to_owned(),
-                _ => import_path(Some(imp.id), &imp.name),
-            };
-            (path, imp.yaml.clone())
-        })
-        .collect();
-    set.add_all(&files);
+/// Adds a tenant's imported files to a rule set.
+fn add_imports(set: &mut RuleSet, list: &[RuleImport]) {
+    for imp in list {
+        set.add(&import_path(Some(imp.id), &imp.name), &imp.yaml);
+    }
 }
 
 /// A tenant's detector: the server's rules and the tenant's imports in one engine, so imported
@@ -903,19 +882,17 @@ fn build_tenant(
     id_seed: u64,
 ) -> Detector {
     let mut set = base.clone();
-    add_imports(&mut set, imports, None);
+    add_imports(&mut set, imports);
     let engine = kasbah_sigma::Engine::build(&set, cfg);
     Detector::new(Arc::new(engine), id_seed)
 }
 
 /// Applies a tenant's stored rule states (disabled rules) to a detector.
-fn apply_states(alerts: &dyn AlertRepo, tenant: TenantId, d: &Detector) -> kasbah_meta::Result<()> {
-    let states = alerts.rule_states(tenant)?;
+fn apply_states(states: &[kasbah_meta::RuleState], tenant: TenantId, d: &Detector) {
     let off: Vec<RuleId> = states
         .iter()
         .filter(|s| !s.enabled)
         .filter_map(|s| d.rule_id(&s.rule_id))
         .collect();
     d.set_disabled(tenant, off);
-    Ok(())
 }

@@ -16,10 +16,8 @@ use std::time::Duration;
 use kasbah_detect::Findings;
 use kasbah_event::TenantId;
 use kasbah_parse::Origin;
-use kasbah_store::Batch;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use crate::ingest;
 use crate::metrics::Input;
 use crate::state::Shared;
 
@@ -29,8 +27,6 @@ const MAX_TXNR: u64 = 999_999_999;
 const MAX_COMMAND: usize = 32;
 /// Room for the offers of an `open` beyond the message size limit.
 const HEADER_SLACK: usize = 4096;
-/// How long a connection waits for room in an overloaded store before giving up on it.
-const PATIENCE: Duration = Duration::from_secs(300);
 
 /// One RELP frame.
 #[derive(Debug, PartialEq, Eq)]
@@ -197,6 +193,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         state.metrics.bytes.add(input, n as u64);
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         let received = std::time::Instant::now();
+        let (prep, opts) = (state.prep(tenant), state.parse_options(tenant));
         let mut events = Vec::new();
         let mut found = Findings::default();
         let mut answers = Vec::new();
@@ -230,8 +227,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                             record += 1;
                             if !crate::syslog::parse_message(
                                 parser.as_mut(),
-                                &state,
-                                tenant,
+                                (&prep, &opts),
                                 &origin,
                                 record,
                                 f.data,
@@ -250,20 +246,12 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         buf.drain(..pos.min(buf.len()));
         state.metrics.parse_errors.add(input, bad);
         state.metrics.rejected_too_large.add(input, large);
-        if !events.is_empty() {
-            let count = events.len() as u64;
-            match ingest::commit_patiently(&state.store, Batch { tenant, events }, PATIENCE).await {
-                Ok(_) => {
-                    state.metrics.events.add(input, count);
-                    ingest::detected(&state, tenant, found, received);
-                }
-                Err(e) => {
-                    // Nothing of this read is acknowledged: the sender resends it.
-                    state.metrics.rejected_overload.add(input, count);
-                    tracing::warn!(%peer, error = %e, "closing RELP connection: events not stored");
-                    return;
-                }
-            }
+        if !events.is_empty()
+            && !crate::syslog::store_read(&state, (tenant, input, peer), events, found, received)
+                .await
+        {
+            // Nothing of this read is acknowledged: the sender resends it.
+            return;
         }
         if let Some(txnr) = close {
             rsp(&mut answers, txnr, "200 OK");

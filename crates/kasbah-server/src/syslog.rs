@@ -16,25 +16,25 @@ use std::time::Duration;
 
 use kasbah_detect::Findings;
 use kasbah_event::TenantId;
-use kasbah_parse::{Cx, Item, LineParser, Origin};
+use kasbah_parse::{Cx, Item, LineParser, Origin, ParseOptions};
 use kasbah_store::{Batch, StoredEvent};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-use crate::ingest;
+use crate::ingest::{self, Prep};
 use crate::metrics::Input;
 use crate::state::Shared;
 
 /// How long a stream connection waits for room in an overloaded store before giving up on it.
 const STREAM_PATIENCE: Duration = Duration::from_secs(300);
 
-/// Parses one syslog message into `out`; returns false if it was not parseable.
+/// Parses one syslog message into `out` with the tenant's preparation (`prep`, `opts`, made once
+/// per read of a connection, not per message); returns false if it was not parseable.
 pub(crate) fn parse_message(
     parser: &mut dyn LineParser,
-    state: &Shared,
-    tenant: TenantId,
+    (prep, opts): (&Prep<'_>, &ParseOptions),
     origin: &Origin,
     record: u64,
     msg: &[u8],
@@ -45,14 +45,12 @@ pub(crate) fn parse_message(
     if text.trim().is_empty() {
         return true;
     }
-    let opts = state.parse_options(tenant);
-    let prep = state.prep(tenant);
     let mut ok = true;
     let mut sink = |item: Item| match item {
         Item::Event(mut e) => out.push(prep.event(&mut e, found)),
         Item::Bad(_) => ok = false,
     };
-    let mut cx = Cx::new(&opts, origin, &mut sink);
+    let mut cx = Cx::new(opts, origin, &mut sink);
     if parser.parse_line(text, record, &mut cx).is_err() {
         ok = false;
     }
@@ -200,6 +198,31 @@ pub(crate) async fn read_some<S: AsyncRead + Unpin>(
     }
 }
 
+/// Stores the events of one read of a stream connection (waiting for room while the store is
+/// overloaded, up to [`STREAM_PATIENCE`]) and hands their findings to detection; false, counted
+/// as refused, when they could not be stored.
+pub(crate) async fn store_read(
+    state: &Shared,
+    (tenant, input, peer): (TenantId, Input, SocketAddr),
+    events: Vec<StoredEvent>,
+    found: Findings,
+    received: std::time::Instant,
+) -> bool {
+    let count = events.len() as u64;
+    match ingest::commit_patiently(&state.store, Batch { tenant, events }, STREAM_PATIENCE).await {
+        Ok(_) => {
+            state.metrics.events.add(input, count);
+            ingest::detected(state, tenant, found, received);
+            true
+        }
+        Err(e) => {
+            state.metrics.rejected_overload.add(input, count);
+            tracing::warn!(%peer, error = %e, input = input.name(), "closing connection: events not stored");
+            false
+        }
+    }
+}
+
 /// Serves one stream connection (TCP or TLS).
 async fn serve_stream<S: AsyncRead + Unpin>(
     state: Shared,
@@ -223,6 +246,7 @@ async fn serve_stream<S: AsyncRead + Unpin>(
         };
         state.metrics.bytes.add(input, n as u64);
         let received = std::time::Instant::now();
+        let (prep, opts) = (state.prep(tenant), state.parse_options(tenant));
         let mut events = Vec::new();
         let mut found = Findings::default();
         let (mut bad, mut large) = (0u64, 0u64);
@@ -231,8 +255,7 @@ async fn serve_stream<S: AsyncRead + Unpin>(
                 record += 1;
                 if !parse_message(
                     parser.as_mut(),
-                    &state,
-                    tenant,
+                    (&prep, &opts),
                     &origin,
                     record,
                     m,
@@ -248,21 +271,10 @@ async fn serve_stream<S: AsyncRead + Unpin>(
         if events.is_empty() {
             continue;
         }
-        let count = events.len() as u64;
-        match ingest::commit_patiently(&state.store, Batch { tenant, events }, STREAM_PATIENCE)
-            .await
-        {
-            Ok(_) => {
-                state.metrics.events.add(input, count);
-                ingest::detected(&state, tenant, found, received);
-            }
-            Err(e) => {
-                // The connection is closed without reading further, so the sender keeps (and
-                // resends) everything after the last durable batch.
-                state.metrics.rejected_overload.add(input, count);
-                tracing::warn!(%peer, error = %e, "closing syslog connection: events not stored");
-                return;
-            }
+        if !store_read(&state, (tenant, input, peer), events, found, received).await {
+            // The connection is closed without reading further, so the sender keeps (and
+            // resends) everything after the last durable batch.
+            return;
         }
     }
     if framer.pending() > 0 {
@@ -401,8 +413,7 @@ pub async fn run_udp(state: Shared, tenant: TenantId, socket: UdpSocket) {
         let received = std::time::Instant::now();
         if !parse_message(
             parser.as_mut(),
-            &state,
-            tenant,
+            (&state.prep(tenant), &state.parse_options(tenant)),
             &origin,
             record,
             buf.get(..n).unwrap_or_default(),

@@ -570,13 +570,7 @@ fn rule_source(
     line: u32,
 ) -> Option<String> {
     let text = if let Some(id) = crate::detection::import_id(path) {
-        state
-            .rule_imports
-            .rule_imports(tenant)
-            .ok()?
-            .into_iter()
-            .find(|i| i.id == id)?
-            .yaml
+        state.rule_imports.rule_import(tenant, id).ok()??.yaml
     } else if path.starts_with(crate::detection::IMPORT_PREFIX) {
         return None;
     } else {

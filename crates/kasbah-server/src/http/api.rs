@@ -222,38 +222,31 @@ pub(super) struct SearchBody {
     tenants: Option<Value>,
 }
 
-/// Which tenants a search reads: the caller's, unless a global administrator asks for more.
-fn search_scope(
-    state: &crate::state::AppState,
-    who: &crate::auth::Principal,
-    asked: Option<&Value>,
-) -> Result<TenantScope, ApiError> {
-    let Some(asked) = asked else {
-        return Ok(TenantScope::One(who.tenant));
-    };
-    who.require_global()?;
+/// The tenants a global administrator's search asks for (`"*"` or a list of names), found in
+/// `names` (every tenant, by id).
+fn cross_tenants(
+    names: &std::collections::HashMap<u32, String>,
+    asked: &Value,
+) -> Result<Vec<kasbah_event::TenantId>, ApiError> {
+    let shape = || ApiError::bad_request("tenants: \"*\" or a list of tenant names");
     match asked {
-        Value::String(s) if s == "*" => Ok(TenantScope::All),
-        Value::Array(names) => {
-            let mut ids = Vec::with_capacity(names.len());
-            for n in names {
-                let name = n.as_str().ok_or_else(|| {
-                    ApiError::bad_request("tenants: \"*\" or a list of tenant names")
-                })?;
-                let t = state
-                    .meta
-                    .tenant_by_name(name)
-                    .map_err(|e| ApiError::internal(e.to_string()))?
+        Value::String(s) if s == "*" => {
+            Ok(names.keys().map(|id| kasbah_event::TenantId(*id)).collect())
+        }
+        Value::Array(list) => list
+            .iter()
+            .map(|n| {
+                let name = n.as_str().ok_or_else(shape)?;
+                names
+                    .iter()
+                    .find(|(_, v)| v.as_str() == name)
+                    .map(|(id, _)| kasbah_event::TenantId(*id))
                     .ok_or_else(|| {
                         ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("tenant {name}"))
-                    })?;
-                ids.push(t.id);
-            }
-            Ok(TenantScope::Many(ids))
-        }
-        _ => Err(ApiError::bad_request(
-            "tenants: \"*\" or a list of tenant names",
-        )),
+                    })
+            })
+            .collect(),
+        _ => Err(shape()),
     }
 }
 
@@ -299,23 +292,25 @@ pub(super) async fn search(
     })?;
     let limit = req.limit.min(MAX_LIMIT);
     let offset = req.offset;
-    let scope = search_scope(&state, &who, req.tenants.as_ref())?;
-    let cross = !matches!(scope, TenantScope::One(_));
-    if cross {
+    // Only a global administrator reads other tenants; the names, read once, also label the
+    // events of such a search.
+    let cross = match &req.tenants {
+        None => None,
+        Some(asked) => {
+            who.require_global()?;
+            let names = state.tenant_names();
+            let targets = cross_tenants(&names, asked)?;
+            Some((names, targets))
+        }
+    };
+    let scope = match &cross {
+        None => TenantScope::One(who.tenant),
+        Some((_, targets)) => TenantScope::Many(targets.clone()),
+    };
+    if let Some((_, targets)) = &cross {
         // Reading other tenants' events is itself an event of note for each of them.
         let detail = json!({"query": req.query, "tenants": req.tenants}).to_string();
-        let st = state.clone();
-        let actor = who.actor.clone();
-        let targets: Vec<kasbah_event::TenantId> = match &scope {
-            TenantScope::Many(ids) => ids.clone(),
-            _ => st
-                .meta
-                .tenants()
-                .map_err(|e| ApiError::internal(e.to_string()))?
-                .iter()
-                .map(|t| t.id)
-                .collect(),
-        };
+        let (st, actor, targets) = (state.clone(), who.actor.clone(), targets.clone());
         tokio::task::spawn_blocking(move || {
             for t in targets {
                 let _ = st
@@ -354,9 +349,8 @@ pub(super) async fn search(
     });
     match result.output {
         Output::Events(mut events) => {
-            if cross {
+            if let Some((names, _)) = &cross {
                 // Tenants by name, so a global administrator sees whose event it is.
-                let names = state.tenant_names();
                 for e in &mut events {
                     let id = e
                         .get("kasbah.tenant")

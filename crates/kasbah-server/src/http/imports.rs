@@ -78,10 +78,10 @@ pub(super) async fn get(
     let p = who(&state, &headers, Scope::Read)?;
     let st = state.clone();
     blocking(move || {
-        let list = st.rule_imports.rule_imports(p.tenant).map_err(meta_err)?;
-        list.iter()
-            .find(|i| i.id == id)
-            .map(|i| Json(import_json(i, true)))
+        st.rule_imports
+            .rule_import(p.tenant, id)
+            .map_err(meta_err)?
+            .map(|i| Json(import_json(&i, true)))
             .ok_or_else(|| not_found(id))
     })
     .await
@@ -139,7 +139,7 @@ pub(super) async fn create(
         // One import at a time: the check, the store and the switch must see the same list.
         let _one = d.imports_lock();
         let mut list = st.rule_imports.rule_imports(p.tenant).map_err(meta_err)?;
-        let check = match d.check_import(p.tenant, &list, &name, &body.yaml) {
+        let check = match d.check_import(&list, &name, &body.yaml) {
             Ok(c) => c,
             Err(diags) => return Ok(rejected(&diags)),
         };

@@ -40,6 +40,23 @@ fn roles(state: &Shared, user: kasbah_meta::UserId) -> Result<Vec<(u32, Role)>, 
         .unwrap_or_default())
 }
 
+/// Gives the global administrator `user` the admin role in `tenant` and records it in that
+/// tenant's audit trail as `action` on `target`.
+fn become_admin(
+    st: &Shared,
+    p: &crate::auth::Principal,
+    (user, tenant): (kasbah_meta::UserId, kasbah_meta::TenantId),
+    (action, target): (&str, &str),
+    detail: Value,
+) -> Result<(), ApiError> {
+    st.users
+        .set_role(user, tenant, Some(Role::Admin))
+        .map_err(meta_err)?;
+    st.alerts
+        .audit(tenant, &p.actor, action, target, &detail.to_string())
+        .map_err(meta_err)
+}
+
 /// `GET /api/v1/tenants`: every tenant, with the caller's role in it (global administrators).
 pub(super) async fn list(
     State(state): State<Shared>,
@@ -112,18 +129,13 @@ pub(super) async fn create(
             ));
         }
         let t = st.meta.ensure_tenant(&name).map_err(meta_err)?;
-        st.users
-            .set_role(user, t.id, Some(Role::Admin))
-            .map_err(meta_err)?;
-        st.alerts
-            .audit(
-                t.id,
-                &p.actor,
-                "tenant.create",
-                &format!("tenant:{name}"),
-                &json!({"created_from_tenant": p.tenant.0, "admin": p.actor}).to_string(),
-            )
-            .map_err(meta_err)?;
+        become_admin(
+            &st,
+            &p,
+            (user, t.id),
+            ("tenant.create", &format!("tenant:{name}")),
+            json!({"created_from_tenant": p.tenant.0, "admin": p.actor}),
+        )?;
         // The creator's home tenant records it too: it is where the operator works from.
         st.alerts
             .audit(
@@ -134,9 +146,6 @@ pub(super) async fn create(
                 &json!({"tenant_id": t.id.0}).to_string(),
             )
             .map_err(meta_err)?;
-        if let Some(d) = &st.detection {
-            d.reload(t.id).map_err(meta_err)?;
-        }
         Ok((
             StatusCode::CREATED,
             Json(tenant_json(&t, Some(Role::Admin), None)),
@@ -163,18 +172,13 @@ pub(super) async fn join(
             .ok_or_else(|| {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("tenant {id}"))
             })?;
-        st.users
-            .set_role(user, t.id, Some(Role::Admin))
-            .map_err(meta_err)?;
-        st.alerts
-            .audit(
-                t.id,
-                &p.actor,
-                "tenant.join",
-                &p.actor.clone(),
-                &json!({"role": "admin", "global_admin": true}).to_string(),
-            )
-            .map_err(meta_err)?;
+        become_admin(
+            &st,
+            &p,
+            (user, t.id),
+            ("tenant.join", &p.actor),
+            json!({"role": "admin", "global_admin": true}),
+        )?;
         Ok(Json(tenant_json(&t, Some(Role::Admin), None)))
     })
     .await
