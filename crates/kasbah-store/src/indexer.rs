@@ -58,6 +58,8 @@ struct Active {
     writer: IndexWriter,
     meta: PartitionMeta,
     dirty: bool,
+    /// Classification of the last event's keys, reused while keys repeat.
+    kinds: schema::KindsCache,
 }
 
 struct TenantState {
@@ -183,6 +185,7 @@ impl Indexer {
                     writer,
                     meta,
                     dirty: false,
+                    kinds: schema::KindsCache::default(),
                 });
             }
             let shared: SharedView = Arc::default();
@@ -234,6 +237,7 @@ impl Indexer {
                 writer,
                 meta,
                 dirty: false,
+                kinds: schema::KindsCache::default(),
             });
         }
         let Some(active) = st.active.as_mut() else {
@@ -241,7 +245,7 @@ impl Indexer {
         };
         let mut added = 0u64;
         for ev in &batch.events {
-            match schema::document(&active.part.fields, ev.ts, &ev.doc) {
+            match schema::document(&active.part.fields, ev.ts, &ev.doc, &mut active.kinds) {
                 Some(doc) => {
                     active.writer.add_document(doc)?;
                     active.meta.min_ts = active.meta.min_ts.min(ev.ts);

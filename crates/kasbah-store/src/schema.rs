@@ -249,9 +249,16 @@ pub fn words(s: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 /// Builds the index document of one event. `None` if the stored bytes are not a JSON object.
-pub fn document(fields: &Fields, ts: i64, doc: &[u8]) -> Option<TantivyDocument> {
+/// `cache` remembers the classification of the previous event's keys: events of one source
+/// usually have the same keys in the same order, and comparing them costs less than sorting.
+pub fn document(
+    fields: &Fields,
+    ts: i64,
+    doc: &[u8],
+    cache: &mut KindsCache,
+) -> Option<TantivyDocument> {
     let Top(mut entries) = serde_json::from_slice::<Top<'_>>(doc).ok()?;
-    let mut kinds = classify(&entries);
+    let mut kinds = cache.classify(&entries);
     if kinds.is_none() {
         entries = last_wins(entries);
         kinds = classify(&entries);
@@ -261,13 +268,12 @@ pub fn document(fields: &Fields, ts: i64, doc: &[u8]) -> Option<TantivyDocument>
         Some(_) => link_same_values(&entries, &mut kinds),
         None => Vec::new(),
     };
-    let mut d = TantivyDocument::new();
+    // The document holds the stored bytes, the text and the indexed values once more: sized
+    // for that up front instead of growing by doubling.
+    let mut d = TantivyDocument::with_capacity(doc.len() * 5 / 2 + 256);
     d.add_i64(fields.ts, ts);
-    // `message` first, then `event.original`, whatever the key order of the document.
-    for key in ["message", "event.original"] {
-        if let Some((_, serde_json::Value::String(s))) = entries.iter().find(|(k, _)| k == key) {
-            d.add_text(fields.text, s);
-        }
+    for text in full_text(&entries) {
+        d.add_text(fields.text, text);
     }
     d.add_field_value(fields.f, Node::Top(&entries, &kinds, KEYWORD_INDEXED));
     if let Some(cols) = fields.cols
@@ -282,6 +288,63 @@ pub fn document(fields: &Fields, ts: i64, doc: &[u8]) -> Option<TantivyDocument>
     }
     d.add_bytes(fields.doc, doc);
     Some(d)
+}
+
+/// The values of the full-text field: `message`, then `event.original`, whatever the key order
+/// of the document. A syslog line's original holds its message (after the header): then only
+/// the original is indexed, since every word and phrase of the message is found in it, and the
+/// message's words would be indexed twice.
+fn full_text<'e>(entries: &'e [Entry<'_>]) -> impl Iterator<Item = &'e str> {
+    let text = |key: &str| {
+        entries.iter().find_map(|(k, v)| match v {
+            Val::Str(s) if k == key => Some(s.as_ref()),
+            _ => None,
+        })
+    };
+    let original = text("event.original");
+    let message = text("message").filter(|m| !original.is_some_and(|o| holds_words_of(o, m)));
+    message.into_iter().chain(original)
+}
+
+/// Whether `part` occurs in `whole` starting and ending at word boundaries, so that its words
+/// (as the full-text tokenizer cuts them) are a run of `whole`'s words.
+fn holds_words_of(whole: &str, part: &str) -> bool {
+    if part.is_empty() {
+        return true;
+    }
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    whole.match_indices(part).any(|(at, _)| {
+        let before = whole[..at].chars().next_back();
+        let after = whole[at + part.len()..].chars().next();
+        let first = part.chars().next();
+        let last = part.chars().next_back();
+        // A word character on both sides of an edge would glue two words together.
+        let glued = (word(before) && word(first)) || (word(after) && word(last));
+        !glued
+    })
+}
+
+/// The kinds of the last classified key sequence (see [`document`]).
+#[derive(Default)]
+pub struct KindsCache {
+    keys: Vec<Box<str>>,
+    kinds: Vec<u8>,
+}
+
+impl KindsCache {
+    /// The kinds of `entries`, from the cache when the keys are those of the last call.
+    /// `None` if a key repeats.
+    fn classify(&mut self, entries: &[Entry<'_>]) -> Option<Vec<u8>> {
+        let same_keys = self.keys.len() == entries.len()
+            && self.keys.iter().zip(entries).all(|(a, (b, _))| **a == **b);
+        if same_keys {
+            return Some(self.kinds.clone());
+        }
+        let kinds = classify(entries)?;
+        self.keys = entries.iter().map(|(k, _)| Box::from(k.as_ref())).collect();
+        self.kinds.clone_from(&kinds);
+        Some(kinds)
+    }
 }
 
 /// Kind of a top-level field: goes to the keyword index (`f`).
@@ -351,16 +414,14 @@ fn link_same_values(entries: &[Entry<'_>], kinds: &mut [u8]) -> Vec<(usize, usiz
     links
 }
 
-fn scalar(v: &serde_json::Value) -> bool {
-    matches!(
-        v,
-        serde_json::Value::String(_) | serde_json::Value::Number(_) | serde_json::Value::Bool(_)
-    )
+fn scalar(v: &Val<'_>) -> bool {
+    matches!(v, Val::Str(_) | Val::Num(_) | Val::Bool(_))
 }
 
-/// The top-level fields of a stored event in document order, keys borrowed where the JSON has no
-/// escapes. Parsing into a `serde_json::Map` and converting it to tantivy's `OwnedValue` tree (as
-/// before) cost as much CPU as the rest of document building; tantivy reads [`Node`] directly.
+/// The top-level fields of a stored event in document order, keys and strings borrowed where the
+/// JSON has no escapes. Parsing into a `serde_json::Map` and converting it to tantivy's
+/// `OwnedValue` tree (as before) cost as much CPU as the rest of document building; tantivy
+/// reads [`Node`] directly.
 struct Top<'a>(Vec<Entry<'a>>);
 
 impl<'de> Deserialize<'de> for Top<'de> {
@@ -405,6 +466,106 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// A JSON value of a stored event, strings borrowed from the input unless they had to be
+/// unescaped (a `serde_json::Value` would allocate every string of every event).
+#[derive(Debug, PartialEq)]
+enum Val<'a> {
+    Null,
+    Bool(bool),
+    /// Compared as `serde_json::Value` compares numbers (same kind and value).
+    Num(serde_json::Number),
+    Str(Cow<'a, str>),
+    Arr(Vec<Val<'a>>),
+    /// In document order; a repeated key keeps its last value at its first position, as
+    /// `serde_json::Map` does.
+    Obj(Vec<Entry<'a>>),
+}
+
+impl<'de> Deserialize<'de> for Val<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Val<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Val<'de>, E> {
+                Ok(Val::Null)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Val<'de>, E> {
+                Ok(Val::Bool(b))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Val<'de>, E> {
+                Ok(Val::Num(n.into()))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Val<'de>, E> {
+                Ok(Val::Num(n.into()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Val<'de>, E> {
+                serde_json::Number::from_f64(n)
+                    .map(Val::Num)
+                    .ok_or_else(|| E::custom("not a finite number"))
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Val<'de>, E> {
+                Ok(Val::Str(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Val<'de>, E> {
+                Ok(Val::Str(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Val<'de>, E> {
+                Ok(Val::Str(Cow::Owned(s)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Val<'de>, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+                while let Some(v) = seq.next_element()? {
+                    out.push(v);
+                }
+                Ok(Val::Arr(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Val<'de>, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(Key(k)) = map.next_key()? {
+                    out.push((k, map.next_value()?));
+                }
+                Ok(Val::Obj(last_wins(out)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'a> Val<'a> {
+    /// The leaf tantivy makes of this value, exactly as it converts the same `serde_json::Value`
+    /// (strings starting with a digit are tried as RFC 3339 dates).
+    fn leaf(&'a self) -> ReferenceValueLeaf<'a> {
+        match self {
+            Val::Null | Val::Arr(_) | Val::Obj(_) => ReferenceValueLeaf::Null,
+            Val::Bool(b) => ReferenceValueLeaf::Bool(*b),
+            Val::Num(n) => {
+                if let Some(v) = n.as_i64() {
+                    ReferenceValueLeaf::I64(v)
+                } else if let Some(v) = n.as_u64() {
+                    ReferenceValueLeaf::U64(v)
+                } else {
+                    ReferenceValueLeaf::F64(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            Val::Str(s) => {
+                if s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+                    let owned = serde_json::Value::String(s.to_string());
+                    if let ReferenceValue::Leaf(ReferenceValueLeaf::Date(d)) = (&owned).as_value() {
+                        return ReferenceValueLeaf::Date(d);
+                    }
+                }
+                ReferenceValueLeaf::Str(s)
+            }
+        }
+    }
+}
+
 /// Keeps the last value of a repeated key, at its first position, as `serde_json::Map` does (the
 /// query evaluator reads documents that way, so the index must not hold the earlier values).
 fn last_wins(entries: Vec<Entry<'_>>) -> Vec<Entry<'_>> {
@@ -418,7 +579,7 @@ fn last_wins(entries: Vec<Entry<'_>>) -> Vec<Entry<'_>> {
     out
 }
 
-type Entry<'a> = (Cow<'a, str>, serde_json::Value);
+type Entry<'a> = (Cow<'a, str>, Val<'a>);
 
 /// A value of the event as tantivy's document builder walks it.
 #[derive(Clone, Copy, Debug)]
@@ -426,7 +587,7 @@ enum Node<'a> {
     /// The top-level fields whose kind (see [`classify`]) has a bit of the mask.
     Top(&'a [Entry<'a>], &'a [u8], u8),
     /// A value inside the event (converted exactly as `OwnedValue::from(serde_json::Value)`).
-    Json(&'a serde_json::Value),
+    Json(&'a Val<'a>),
     /// The `s1` object: each linked vendor field with the name of its ECS field.
     Same(&'a [Entry<'a>], &'a [(usize, usize)]),
     /// A name, as a string value.
@@ -439,7 +600,7 @@ enum Entries<'a> {
         std::iter::Zip<std::slice::Iter<'a, Entry<'a>>, std::slice::Iter<'a, u8>>,
         u8,
     ),
-    Map(serde_json::map::Iter<'a>),
+    Map(std::slice::Iter<'a, Entry<'a>>),
     Same(&'a [Entry<'a>], std::slice::Iter<'a, (usize, usize)>),
 }
 
@@ -451,7 +612,7 @@ impl<'a> Iterator for Entries<'a> {
             Entries::Top(it, mask) => it
                 .find(|(_, kind)| **kind & *mask != 0)
                 .map(|((k, v), _)| (k.as_ref(), Node::Json(v))),
-            Entries::Map(it) => it.next().map(|(k, v)| (k.as_str(), Node::Json(v))),
+            Entries::Map(it) => it.next().map(|(k, v)| (k.as_ref(), Node::Json(v))),
             Entries::Same(entries, it) => {
                 let &(i, j) = it.next()?;
                 Some((
@@ -463,10 +624,10 @@ impl<'a> Iterator for Entries<'a> {
     }
 }
 
-type JsonToNode<'a> = fn(&'a serde_json::Value) -> Node<'a>;
+type JsonToNode<'a> = fn(&'a Val<'a>) -> Node<'a>;
 
 impl<'a> Value<'a> for Node<'a> {
-    type ArrayIter = std::iter::Map<std::slice::Iter<'a, serde_json::Value>, JsonToNode<'a>>;
+    type ArrayIter = std::iter::Map<std::slice::Iter<'a, Val<'a>>, JsonToNode<'a>>;
     type ObjectIter = Entries<'a>;
 
     fn as_value(&self) -> ReferenceValue<'a, Self> {
@@ -474,20 +635,15 @@ impl<'a> Value<'a> for Node<'a> {
             Node::Top(entries, kinds, mask) => {
                 ReferenceValue::Object(Entries::Top(entries.iter().zip(kinds.iter()), mask))
             }
-            Node::Json(serde_json::Value::Array(a)) => {
+            Node::Json(Val::Arr(a)) => {
                 ReferenceValue::Array(a.iter().map(Node::Json as JsonToNode<'a>))
             }
-            Node::Json(serde_json::Value::Object(m)) => {
-                ReferenceValue::Object(Entries::Map(m.iter()))
-            }
+            Node::Json(Val::Obj(m)) => ReferenceValue::Object(Entries::Map(m.iter())),
             Node::Same(entries, links) => {
                 ReferenceValue::Object(Entries::Same(entries, links.iter()))
             }
             Node::Name(name) => ReferenceValue::Leaf(ReferenceValueLeaf::Str(name)),
-            Node::Json(v) => match v.as_value() {
-                ReferenceValue::Leaf(leaf) => ReferenceValue::Leaf(leaf),
-                _ => ReferenceValue::Leaf(ReferenceValueLeaf::Null),
-            },
+            Node::Json(v) => ReferenceValue::Leaf(v.leaf()),
         }
     }
 }
@@ -556,15 +712,63 @@ mod tests {
             r#"{"dup":"first","host.name":"h","dup":"second","message":7}"#,
             r#"{"event.original":"only raw","message":"then message"}"#,
             r#"{}"#,
+            r#"{"neg":-5,"big":1e3,"tiny":-0.0,"nested":{"k":"v","k":"w","\u00e9":"caf\u00e9"},"d":"2024-13-99","ip":"2001:db8::1","deep":[[{"a":[null,false]}]]}"#,
+            // The same keys as the first document in another order: the key cache must not
+            // reuse the first document's kinds.
+            r#"{"source.ip":"10.0.0.2","host.name":"Srv-2","@timestamp":"2024-03-14T10:02:42Z","message":"c","event.original":"raw2","n":4,"u":1,"x":2.5,"b":false,"z":null,"event.category":"iam","nested":{},"esc\u0041ped":""}"#,
         ];
-        for doc in docs {
-            let new = document(&fields, 5, doc.as_bytes()).unwrap();
+        let mut cache = KindsCache::default();
+        // Twice in a row and then all again: the cache sees repeated and changed key sequences.
+        for doc in docs.iter().flat_map(|d| [*d, *d]).chain(docs) {
+            let new = document(&fields, 5, doc.as_bytes(), &mut cache).unwrap();
+            let fresh = document(&fields, 5, doc.as_bytes(), &mut KindsCache::default()).unwrap();
             let old = document_v1(&fields, 5, doc.as_bytes()).unwrap();
             assert_eq!(typed(&new), typed(&old), "{doc}");
+            assert_eq!(typed(&new), typed(&fresh), "{doc}");
         }
         for bad in ["[1]", "3", "{", "", "{\"a\":}"] {
-            assert!(document(&fields, 5, bad.as_bytes()).is_none(), "{bad}");
+            assert!(
+                document(&fields, 5, bad.as_bytes(), &mut cache).is_none(),
+                "{bad}"
+            );
         }
+    }
+
+    #[test]
+    fn a_message_inside_its_original_is_indexed_once() {
+        let (_, fields) = schema();
+        let texts = |doc: &str| -> Vec<String> {
+            let d = document(&fields, 1, doc.as_bytes(), &mut KindsCache::default()).unwrap();
+            d.get_all(fields.text)
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        };
+        // The syslog case: the original is the header plus the message.
+        assert_eq!(
+            texts(
+                r#"{"message":"Failed password for root","event.original":"<38>Mar  1 srv sshd[7]: Failed password for root"}"#
+            ),
+            vec!["<38>Mar  1 srv sshd[7]: Failed password for root"]
+        );
+        // Not inside, or inside only across a word boundary: both are indexed, message first.
+        assert_eq!(
+            texts(r#"{"event.original":"raw line","message":"parsed text"}"#),
+            vec!["parsed text", "raw line"]
+        );
+        assert_eq!(
+            texts(r#"{"event.original":"Failed passwords","message":"Failed password"}"#),
+            vec!["Failed password", "Failed passwords"]
+        );
+        assert_eq!(
+            texts(r#"{"event.original":"xFailed","message":"Failed"}"#),
+            vec!["Failed", "xFailed"]
+        );
+        // A later occurrence at boundaries is enough; punctuation edges are boundaries.
+        assert_eq!(
+            texts(r#"{"event.original":"ab a: b!","message":"a: b!"}"#),
+            vec!["ab a: b!"]
+        );
+        assert_eq!(texts(r#"{"message":"only"}"#), vec!["only"]);
     }
 
     #[test]
@@ -572,7 +776,7 @@ mod tests {
         use tantivy::schema::OwnedValue;
         let (_, fields) = schema();
         let doc = br#"{"srcip":"10.0.0.1","source.ip":"10.0.0.1","dstport":22,"destination.port":22,"act":"Deny","event.action":"deny","x":1,"Mixed.Case":1,"list":["a"],"tags.list":["a"],"host.name":"h1"}"#;
-        let d = document(&fields, 1, doc).unwrap();
+        let d = document(&fields, 1, doc, &mut KindsCache::default()).unwrap();
         let obj = |field: Field| -> Vec<String> {
             let mut keys: Vec<String> = typed(&d)
                 .into_iter()

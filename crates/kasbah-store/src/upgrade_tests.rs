@@ -59,7 +59,8 @@ fn layout_1_partitions_are_read_with_their_own_schema() {
         let mut meta = part.meta().unwrap();
         for i in 0..60 {
             let ev = event(i);
-            let doc = schema::document(&part.fields, ev.ts, &ev.doc).unwrap();
+            let doc =
+                schema::document(&part.fields, ev.ts, &ev.doc, &mut Default::default()).unwrap();
             writer.add_document(doc).unwrap();
             meta.min_ts = meta.min_ts.min(ev.ts);
             meta.max_ts = meta.max_ts.max(ev.ts);
