@@ -103,8 +103,9 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     unique = 1_000_000
     per_conn = a.events // a.connections
-    repeat = max(1, per_conn // unique) if per_conn >= unique else 1
-    lines_per_file = min(unique, per_conn)
+    # At most `unique` distinct lines per connection, sent `repeat` times to reach the count.
+    repeat = -(-per_conn // unique)
+    lines_per_file = -(-per_conn // repeat)
     src = os.path.join(a.work, f"stream-{lines_per_file}.log")
     generate(src, lines_per_file, 28)
     total = lines_per_file * repeat * a.connections

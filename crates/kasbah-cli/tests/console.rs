@@ -127,6 +127,38 @@ fn analysts_log_in_search_triage_and_stay_within_their_role_and_tenant() {
     b.wait_text("#field-sidebar", "event.outcome");
     b.screenshot("search");
 
+    // A global administrator's "All tenants" switch: another tenant's event is out of the demo
+    // tenant's search, and found, labelled with its tenant, once the switch is on.
+    let other_ingest = s.token("other", "ingest");
+    let other_read = s.token("other", "read");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let probe = json!({"@timestamp": now, "host.name": "other-tenant-host", "message": "cross-tenant probe"});
+    let (code, body) = server::post(
+        &s.url("/api/v1/ingest"),
+        Some(&other_ingest),
+        probe.to_string().as_bytes(),
+    );
+    assert!(code < 300, "{body}");
+    assert_eq!(s.wait_total(&other_read, "host.name:other-tenant-host", 1), 1);
+    b.goto(&s.url("/#/search?q=host.name%3Aother-tenant-host&from=-1h"));
+    b.wait("the demo tenant's empty answer", || {
+        let total = b.text_of("#search-total");
+        (total.chars().any(|c| c.is_ascii_digit()) || total.contains("No"))
+            .then_some(())
+    });
+    assert!(b.all("tr.event-row").is_empty(), "another tenant's event in the demo tenant");
+    b.click_on("#search-all-tenants");
+    b.wait("the event of the other tenant", || {
+        (!b.all("tr.event-row").is_empty()).then_some(())
+    });
+    assert!(b.url().contains("all=1"), "{}", b.url());
+    b.wait_text("#field-sidebar", "kasbah.tenant_name");
+    b.wait_text("#field-sidebar", "other");
+    b.screenshot("search-all-tenants");
+
     // The alert queue, then one alert: its rule's YAML, and acknowledging it.
     b.goto(&s.url("/#/alerts"));
     // A detection's alert (correlations and anomalies have other pages to test).

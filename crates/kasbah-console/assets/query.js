@@ -95,9 +95,9 @@ export function rangeSeconds(from, to) {
   return Math.max(1, (end.getTime() - start.getTime()) / 1000);
 }
 
-async function timechart(filter, span, from, to, signal) {
+async function timechart(filter, span, from, to, signal, tenants) {
   const q = `${filter && filter.trim() ? filter : '*'} | timechart span=${span} count()`;
-  const res = await api.post('/api/v1/search', { query: q, from: from || undefined, to: to || undefined, limit: 10000 }, { signal });
+  const res = await api.post('/api/v1/search', { query: q, from: from || undefined, to: to || undefined, limit: 10000, tenants }, { signal });
   const cols = res.columns || [];
   const ti = cols.indexOf('_time');
   const ci = cols.indexOf('count');
@@ -115,8 +115,9 @@ async function timechart(filter, span, from, to, signal) {
 /**
  * Events per bucket for `filter` over [from, to): `{times (s), counts, span, spanSec}`. Without
  * `from` (all time), starts with 1-day buckets and narrows the span to the data's own range.
+ * `tenants` (`'*'` or names) searches across tenants, for global administrators.
  */
-export async function fetchSeries({ filter, from, to, signal, max = 100 }) {
+export async function fetchSeries({ filter, from, to, signal, max = 100, tenants }) {
   const secs = rangeSeconds(from, to);
   if (secs !== null) {
     const [span, spanSec] = chooseSpan(secs, max);
@@ -124,7 +125,7 @@ export async function fetchSeries({ filter, from, to, signal, max = 100 }) {
     const endSec = end.getTime() / 1000;
     // The whole requested period is shown, even where it holds no events: the buckets the
     // timechart leaves out (before the first and after the last event) count 0.
-    const data = await timechart(filter, span, from, to, signal);
+    const data = await timechart(filter, span, from, to, signal, tenants);
     const byTime = new Map(data.times.map((x, i) => [x, data.counts[i]]));
     const times = [];
     const counts = [];
@@ -147,7 +148,7 @@ export async function fetchSeries({ filter, from, to, signal, max = 100 }) {
   }
   let span = '1d';
   let spanSec = 86400;
-  let data = await timechart(filter, span, from, to, signal);
+  let data = await timechart(filter, span, from, to, signal, tenants);
   for (let pass = 0; pass < 2 && data.times.length; pass += 1) {
     const first = data.times[0];
     const last = data.times[data.times.length - 1] + spanSec;
@@ -155,7 +156,7 @@ export async function fetchSeries({ filter, from, to, signal, max = 100 }) {
     if (ns === span) break;
     const f = new Date(first * 1000).toISOString();
     const tt = new Date(last * 1000).toISOString();
-    const next = await timechart(filter, ns, f, tt, signal);
+    const next = await timechart(filter, ns, f, tt, signal, tenants);
     if (!next.times.length) break;
     span = ns;
     spanSec = nsSec;

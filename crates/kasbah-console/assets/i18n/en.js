@@ -304,6 +304,8 @@ export default {
   'search.from': 'From',
   'search.to': 'To',
   'search.run': 'Search',
+  'search.all_tenants': 'All tenants',
+  'search.all_tenants_title': 'Search the events of every tenant (global administrators only). Each such search is recorded in the audit log of every tenant it reads.',
   'search.help': 'Syntax help',
   'search.help_filters': 'Filters',
   'search.help_pipes': 'Pipes',

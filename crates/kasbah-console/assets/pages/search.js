@@ -1,7 +1,8 @@
-// pages/search.js — Event search (#/search?q=...&from=...&to=...): the query bar with time range
-// and syntax help, errors with a caret at the reported column, a histogram of the filter's
-// matches (drag to zoom), results as expandable events (click a value to filter) or as the table
-// a pipe produced, a field sidebar with top values, CSV/JSON export and "load more" paging.
+// pages/search.js — Event search (#/search?q=...&from=...&to=...&all=1): the query bar with time
+// range and syntax help, an "All tenants" switch for global administrators, errors with a caret
+// at the reported column, a histogram of the filter's matches (drag to zoom), results as
+// expandable events (click a value to filter) or as the table a pipe produced, a field sidebar
+// with top values, CSV/JSON export and "load more" paging.
 
 import { t, tn } from '../i18n.js';
 import { api, ApiError, isAbort } from '../api.js';
@@ -14,10 +15,10 @@ import { eventsTable } from '../events.js';
 const RANGES = { '15m': '-15m', '1h': '-1h', '24h': '-24h', '7d': '-7d', '30d': '-30d', all: '' };
 const PAGE = 100;
 const DEFAULT = { q: '*', from: '-24h', to: null };
-const OPEN_FIELDS = ['host.name', 'user.name', 'event.action', 'event.dataset', 'event.outcome', 'source.ip', 'process.name'];
+const OPEN_FIELDS = ['kasbah.tenant_name', 'host.name', 'user.name', 'event.action', 'event.dataset', 'event.outcome', 'source.ip', 'process.name'];
 
 function stateFromParams(params) {
-  return { q: params.get('q') ?? '', from: params.get('from') || null, to: params.get('to') || null };
+  return { q: params.get('q') ?? '', from: params.get('from') || null, to: params.get('to') || null, all: params.get('all') === '1' };
 }
 
 function paramsOf(st) {
@@ -25,11 +26,18 @@ function paramsOf(st) {
   p.set('q', st.q);
   if (st.from) p.set('from', st.from);
   if (st.to) p.set('to', st.to);
+  if (st.all) p.set('all', '1');
   return p;
 }
 
 function sameState(a, b) {
-  return a && b && a.q === b.q && (a.from || null) === (b.from || null) && (a.to || null) === (b.to || null);
+  return a && b && a.q === b.q && (a.from || null) === (b.from || null) && (a.to || null) === (b.to || null)
+    && Boolean(a.all) === Boolean(b.all);
+}
+
+/** The `tenants` of a search request: every tenant when the switch is on, else the session's. */
+function tenantsOf(st) {
+  return st.all ? '*' : undefined;
 }
 
 /** Field → {present, values: Map(text → {value, count})} over a page of events. */
@@ -82,6 +90,12 @@ export function mount(root, ctx) {
     h('label', { class: 'inline-field' }, h('span', { text: t('search.from') }), fromInput),
     h('label', { class: 'inline-field' }, h('span', { text: t('search.to') }), toInput));
   const runBtn = h('button', { id: 'search-run', type: 'submit', class: 'btn btn-primary', text: t('search.run') });
+  // Cross-tenant search is a global administrator's right; others never see the switch (and the
+  // server refuses `tenants` to them anyway).
+  const global = Boolean(ctx.session && ctx.session.global_admin);
+  const allBox = h('input', { id: 'search-all-tenants', type: 'checkbox' });
+  const allLabel = h('label', { class: 'inline-field checkbox', title: t('search.all_tenants_title'), hidden: !global },
+    allBox, h('span', { text: t('search.all_tenants') }));
   const helpBtn = h('button', { id: 'search-help', type: 'button', class: 'btn', 'aria-expanded': 'false', 'aria-controls': 'search-help-panel', text: t('search.help') });
   const helpPanel = h('div', { id: 'search-help-panel', class: 'help-panel', hidden: true });
   const errBox = h('div', { id: 'search-error', class: 'query-error', role: 'alert', hidden: true });
@@ -99,7 +113,7 @@ export function mount(root, ctx) {
   const moreBtn = h('button', { id: 'search-more', type: 'button', class: 'btn', hidden: true, text: t('search.more') });
 
   const form = h('form', { class: 'searchbar', role: 'search', id: 'search-form' },
-    input, range, custom, runBtn, helpBtn);
+    input, range, custom, allLabel, runBtn, helpBtn);
 
   replace(root, h('section', { id: 'page-search', class: 'page page-wide', 'aria-labelledby': 'search-title' },
     h('div', { class: 'page-head' }, h('h1', { id: 'search-title', text: t('search.title') })),
@@ -137,6 +151,7 @@ export function mount(root, ctx) {
   // ------------------------------------------------------------ form state
   function applyToForm(st) {
     input.value = st.q;
+    allBox.checked = global && Boolean(st.all);
     let key = 'custom';
     if (!st.from && !st.to) key = 'all';
     else if (!st.to) key = Object.keys(RANGES).find((k) => RANGES[k] && RANGES[k] === st.from) || 'custom';
@@ -156,10 +171,11 @@ export function mount(root, ctx) {
 
   function formState() {
     const q = input.value.trim() || '*';
+    const all = global && allBox.checked;
     if (range.value === 'custom') {
-      return { q, from: fromLocalInput(fromInput.value), to: fromLocalInput(toInput.value) };
+      return { q, from: fromLocalInput(fromInput.value), to: fromLocalInput(toInput.value), all };
     }
-    return { q, from: RANGES[range.value] || null, to: null };
+    return { q, from: RANGES[range.value] || null, to: null, all };
   }
 
   function submit(st) {
@@ -182,6 +198,7 @@ export function mount(root, ctx) {
     }
     submit(formState());
   });
+  allBox.addEventListener('change', () => submit(formState()));
   input.addEventListener('input', () => {
     if (input.getAttribute('aria-invalid')) {
       input.removeAttribute('aria-invalid');
@@ -261,7 +278,7 @@ export function mount(root, ctx) {
     histNote.hidden = true;
     try {
       const { filter } = splitQuery(st.q);
-      const s = await fetchSeries({ filter, from: st.from, to: st.to, signal });
+      const s = await fetchSeries({ filter, from: st.from, to: st.to, signal, tenants: tenantsOf(st) });
       if (!alive || signal.aborted) return;
       if (!s.times.length || s.empty) {
         histBox.hidden = true;
@@ -413,7 +430,7 @@ export function mount(root, ctx) {
     replace(results, loading(t('search.searching')));
     loadHistogram(st, signal);
     try {
-      const res = await api.post('/api/v1/search', { query: st.q, from: st.from || undefined, to: st.to || undefined, limit: PAGE, offset: 0 }, { signal });
+      const res = await api.post('/api/v1/search', { query: st.q, from: st.from || undefined, to: st.to || undefined, limit: PAGE, offset: 0, tenants: tenantsOf(st) }, { signal });
       if (!alive || signal.aborted) return;
       totalEl.textContent = totalText(res);
       if (Array.isArray(res.columns)) renderTable(res);
@@ -441,7 +458,7 @@ export function mount(root, ctx) {
     moreBtn.disabled = true;
     const st = current;
     try {
-      const res = await api.post('/api/v1/search', { query: st.q, from: st.from || undefined, to: st.to || undefined, limit: PAGE, offset: events.length }, { signal: ctx.signal });
+      const res = await api.post('/api/v1/search', { query: st.q, from: st.from || undefined, to: st.to || undefined, limit: PAGE, offset: events.length, tenants: tenantsOf(st) }, { signal: ctx.signal });
       if (!alive || current !== st) return;
       const more = res.events || [];
       events = events.concat(more);
@@ -489,6 +506,8 @@ export function mount(root, ctx) {
     } else if (!st.q) {
       st.q = '*';
     }
+    // A shared link with `all=1` searches the viewer's own tenant unless they may see all.
+    st.all = global && st.all;
     run(st);
   }
   start(ctx.params);
