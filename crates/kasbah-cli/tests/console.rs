@@ -142,14 +142,19 @@ fn analysts_log_in_search_triage_and_stay_within_their_role_and_tenant() {
         probe.to_string().as_bytes(),
     );
     assert!(code < 300, "{body}");
-    assert_eq!(s.wait_total(&other_read, "host.name:other-tenant-host", 1), 1);
+    assert_eq!(
+        s.wait_total(&other_read, "host.name:other-tenant-host", 1),
+        1
+    );
     b.goto(&s.url("/#/search?q=host.name%3Aother-tenant-host&from=-1h"));
     b.wait("the demo tenant's empty answer", || {
         let total = b.text_of("#search-total");
-        (total.chars().any(|c| c.is_ascii_digit()) || total.contains("No"))
-            .then_some(())
+        (total.chars().any(|c| c.is_ascii_digit()) || total.contains("No")).then_some(())
     });
-    assert!(b.all("tr.event-row").is_empty(), "another tenant's event in the demo tenant");
+    assert!(
+        b.all("tr.event-row").is_empty(),
+        "another tenant's event in the demo tenant"
+    );
     b.click_on("#search-all-tenants");
     b.wait("the event of the other tenant", || {
         (!b.all("tr.event-row").is_empty()).then_some(())
@@ -158,6 +163,20 @@ fn analysts_log_in_search_triage_and_stay_within_their_role_and_tenant() {
     b.wait_text("#field-sidebar", "kasbah.tenant_name");
     b.wait_text("#field-sidebar", "other");
     b.screenshot("search-all-tenants");
+    // A link with `all=1` (here over all time, one event: a histogram of a single bucket)
+    // opens with the switch on.
+    b.goto(&s.url("/#/search?q=host.name%3Aother-tenant-host&all=1"));
+    b.wait("the event from the link", || {
+        (!b.all("tr.event-row").is_empty()).then_some(())
+    });
+    assert_eq!(
+        b.run(
+            "return document.querySelector('#search-all-tenants').checked;",
+            json!([])
+        ),
+        json!(true)
+    );
+    b.find("#search-histogram canvas");
 
     // The alert queue, then one alert: its rule's YAML, and acknowledging it.
     b.goto(&s.url("/#/alerts"));

@@ -162,5 +162,11 @@ export async function fetchSeries({ filter, from, to, signal, max = 100, tenants
     spanSec = nsSec;
     data = next;
   }
+  if (data.times.length === 1) {
+    // One bucket alone gives the chart no extent: its time axis would be padded by years.
+    // Empty neighbours show the bucket in its own span.
+    const [x] = data.times;
+    data = { ...data, times: [x - spanSec, x, x + spanSec], counts: [0, data.counts[0], 0] };
+  }
   return { ...data, span, spanSec };
 }
