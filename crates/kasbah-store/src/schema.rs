@@ -554,7 +554,14 @@ impl<'a> Val<'a> {
                 }
             }
             Val::Str(s) => {
-                if s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+                // tantivy tries every string that starts with a digit as an RFC 3339 date; one
+                // needs at least `YYYY-MM-DDTHH:MM:SSZ`, so IP addresses and numbers skip the try.
+                let b = s.as_bytes();
+                if b.first().is_some_and(u8::is_ascii_digit)
+                    && b.len() >= 20
+                    && b[4] == b'-'
+                    && b[7] == b'-'
+                {
                     let owned = serde_json::Value::String(s.to_string());
                     if let ReferenceValue::Leaf(ReferenceValueLeaf::Date(d)) = (&owned).as_value() {
                         return ReferenceValueLeaf::Date(d);
@@ -712,7 +719,7 @@ mod tests {
             r#"{"dup":"first","host.name":"h","dup":"second","message":7}"#,
             r#"{"event.original":"only raw","message":"then message"}"#,
             r#"{}"#,
-            r#"{"neg":-5,"big":1e3,"tiny":-0.0,"nested":{"k":"v","k":"w","\u00e9":"caf\u00e9"},"d":"2024-13-99","ip":"2001:db8::1","deep":[[{"a":[null,false]}]]}"#,
+            r#"{"neg":-5,"big":1e3,"tiny":-0.0,"nested":{"k":"v","k":"w","\u00e9":"caf\u00e9"},"d":"2024-13-99","d2":"2024-03-14 10:02:41Z","d3":"2024-03-14t10:02:41.5+02:00","d4":"2024-03-14T10:02:41","d5":"1709251200000000000000","ip":"2001:db8::1","deep":[[{"a":[null,false]}]]}"#,
             // The same keys as the first document in another order: the key cache must not
             // reuse the first document's kinds.
             r#"{"source.ip":"10.0.0.2","host.name":"Srv-2","@timestamp":"2024-03-14T10:02:42Z","message":"c","event.original":"raw2","n":4,"u":1,"x":2.5,"b":false,"z":null,"event.category":"iam","nested":{},"esc\u0041ped":""}"#,
