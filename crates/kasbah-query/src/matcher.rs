@@ -6,7 +6,10 @@
 //! - full text (bare words and field-less phrases) looks at `message` and `event.original`,
 //!   split into tokens (runs of letters, digits and `_`): a word must be a whole token, a
 //!   phrase (or a word with punctuation, `powershell.exe`) consecutive tokens, a wildcard one
-//!   token (or the whole text when its literals contain punctuation).
+//!   token (or the whole text when its literals contain punctuation);
+//! - a bare word or field-less phrase also matches when it equals the whole value of any other
+//!   field (`203.0.113.45` finds a firewall event whose only copy of it is `source.ip`), as
+//!   `field:value` would compare it.
 //!
 //! Nothing here allocates per row except turning numbers into text for wildcard and phrase
 //! tests, and every test is linear in the value (wildcards run on the `regex` crate).
@@ -47,15 +50,30 @@ impl Predicate {
     /// Whether `row` satisfies the test.
     pub fn matches(&self, row: &Row) -> bool {
         match &self.field {
-            None => FULL_TEXT_FIELDS.iter().any(|f| {
-                row.get(*f).is_some_and(|v| {
-                    any_scalar(v, 0, &mut |x| with_text(x, |t| full_text(&self.test, t)))
-                })
-            }),
+            None => {
+                FULL_TEXT_FIELDS.iter().any(|f| {
+                    row.get(*f).is_some_and(|v| {
+                        any_scalar(v, 0, &mut |x| with_text(x, |t| full_text(&self.test, t)))
+                    })
+                }) || self.any_field_equals(row)
+            }
             Some(f) => row
                 .get(f)
                 .is_some_and(|v| any_scalar(v, 0, &mut |x| value_test(&self.test, x))),
         }
+    }
+}
+
+impl Predicate {
+    /// For a bare word or field-less phrase: whether it equals the whole value of a field other
+    /// than the full-text ones.
+    fn any_field_equals(&self, row: &Row) -> bool {
+        let Test::Eq(Pattern::Exact(s) | Pattern::Phrase(s)) = &self.test else {
+            return false;
+        };
+        row.iter().any(|(k, v)| {
+            !FULL_TEXT_FIELDS.contains(&k.as_str()) && any_scalar(v, 0, &mut |x| exact_eq(x, s))
+        })
     }
 }
 
@@ -424,7 +442,23 @@ mod tests {
             m(r"*from\ 203*", &r),
             "a wildcard with punctuation spans the text"
         );
-        assert!(!m("nobody", &r), "other fields are not full text");
+        // A bare word or phrase also equals whole values of other fields, compared as
+        // `field:value` compares (case, numbers, IPv6 spellings), but is not searched inside them.
+        assert!(
+            m("nobody", &r) && m("NOBODY", &r),
+            "whole value of user.name"
+        );
+        assert!(
+            !m("nob", &r) && !m("nob*", &r),
+            "not a word inside another field"
+        );
+        let fw = row(
+            json!({"source.ip": "203.0.113.9", "destination.port": 3389, "v6": "2001:db8::1", "ok": true, "tags": ["a b", "c"]}),
+        );
+        assert!(m("203.0.113.9", &fw) && !m("203.0.113", &fw));
+        assert!(m("3389", &fw) && m("3389.0", &fw) && !m("338", &fw));
+        assert!(m(r#""2001:0db8::1""#, &fw) && m("true", &fw));
+        assert!(m(r#""a b""#, &fw) && m("c", &fw) && !m("a", &fw));
         assert!(m("failed AND NOT root", &r) && !m("failed -admin", &r));
         assert!(m("root OR admin", &r) && !m("root OR alice", &r));
         let arr = row(json!({"message": ["first line", "second alert"]}));

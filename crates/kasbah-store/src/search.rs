@@ -157,6 +157,64 @@ fn same_as(fields: &Fields, searcher: &Searcher, field: &str) -> Vec<String> {
     out
 }
 
+/// Most distinct field paths a partition may have for a bare word to be looked up in every
+/// field; beyond it (keys made of data) the search reads every event instead.
+const MAX_PATHS: usize = 4096;
+
+/// Documents where some field (keyword-indexed, or linked to one that is) has the whole value
+/// `value`, exactly as `field:value` finds them. `None` when no index query can say it exactly:
+/// a value too long for a keyword, an IPv6 address (spellings differ), a value that may be an
+/// RFC 3339 time (tantivy indexes those as dates), or too many field paths.
+fn any_field_query(fields: &Fields, searcher: &Searcher, value: &str) -> Option<Box<dyn TQuery>> {
+    let b = value.as_bytes();
+    let maybe_time = b.len() >= 20 && b[4] == b'-' && b[7] == b'-';
+    if value.len() > MAX_KEYWORD_BYTES
+        || maybe_time
+        || (value.contains(':') && value.parse::<std::net::IpAddr>().is_ok())
+    {
+        return None;
+    }
+    let paths = field_paths(fields, searcher)?;
+    // Linked vendor fields (`s1`) hold no terms; their value is an ECS field's, found there.
+    Some(any_of(
+        paths
+            .iter()
+            .flat_map(|p| json_terms(fields, p, value))
+            .collect(),
+    ))
+}
+
+/// The distinct field paths of `f` in the partition's segments, by seeking from one path to the
+/// next in each term dictionary (a term is `path`, end-of-path byte 0, type byte, value).
+fn field_paths(fields: &Fields, searcher: &Searcher) -> Option<Vec<String>> {
+    let mut out: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for seg in searcher.segment_readers() {
+        let Ok(inv) = seg.inverted_index(fields.f) else {
+            continue;
+        };
+        let mut from: Vec<u8> = Vec::new();
+        while let Ok(mut stream) = inv.terms().range().ge(&from).into_stream() {
+            if !stream.advance() {
+                break;
+            }
+            let key = stream.key();
+            let Some(end) = key.iter().position(|&c| c == 0) else {
+                break;
+            };
+            // Path segments are separated by byte 1 (dots of expanded names).
+            let path: String = String::from_utf8_lossy(&key[..end]).replace('\u{1}', ".");
+            out.insert(path);
+            if out.len() > MAX_PATHS {
+                return None;
+            }
+            from.clear();
+            from.extend_from_slice(&key[..end]);
+            from.push(1);
+        }
+    }
+    Some(out.into_iter().collect())
+}
+
 fn any_of(terms: Vec<Term>) -> Box<dyn TQuery> {
     let mut qs: Vec<(Occur, Box<dyn TQuery>)> = terms
         .into_iter()
@@ -270,18 +328,31 @@ pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed
             })
         }
         Expr::Pred(p) => match (&p.field, &p.test) {
+            // Full text, or the whole value of any field (`kasbah_query`'s semantics): the
+            // words query, or a term of every field path of the partition.
             (None, Test::Eq(Pattern::Exact(w))) => {
-                let q = words_query(fields, w)?;
+                let text = words_query(fields, w)?;
                 let plain = !w.is_empty() && w.chars().all(char::is_alphanumeric);
+                let any = any_field_query(fields, searcher, w)?;
                 Some(Pushed {
-                    query: q,
+                    query: Box::new(BooleanQuery::new(vec![
+                        (Occur::Should, text),
+                        (Occur::Should, any),
+                    ])),
                     exact: plain,
                 })
             }
-            (None, Test::Eq(Pattern::Phrase(ph))) => Some(Pushed {
-                query: words_query(fields, ph)?,
-                exact: false,
-            }),
+            (None, Test::Eq(Pattern::Phrase(ph))) => {
+                let text = words_query(fields, ph)?;
+                let any = any_field_query(fields, searcher, ph)?;
+                Some(Pushed {
+                    query: Box::new(BooleanQuery::new(vec![
+                        (Occur::Should, text),
+                        (Occur::Should, any),
+                    ])),
+                    exact: false,
+                })
+            }
             // A quoted value on a field matches words inside the value: the keyword index (whole
             // values) cannot answer it, so it is verified by scanning.
             // `message:...` and `event.original:...`: only their words are indexed; a value or

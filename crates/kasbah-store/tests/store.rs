@@ -447,3 +447,66 @@ fn vendor_fields_equal_to_ecs_fields_are_found_exactly() {
         ]]
     );
 }
+
+#[test]
+fn bare_words_also_match_whole_field_values() {
+    // A bare word is full text or the whole value of any field: an analyst pasting an address
+    // finds the firewall events that hold it only in `source.ip` (or in a vendor field linked
+    // to it), from pending batches and from the index alike, and exactly as the evaluator says.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), cfg()).unwrap();
+    let docs: Vec<StoredEvent> = (0..90i64)
+        .map(|i| {
+            let ip = format!("10.9.0.{}", i % 3);
+            let fields = match i % 3 {
+                0 => serde_json::json!({"srcip": ip, "source.ip": ip, "dstport": 3389,
+                                        "destination.port": 3389, "action": "deny"}),
+                1 => serde_json::json!({"message": format!("Failed password from {ip} port 22"),
+                                        "user.name": "Admin", "tags": ["lateral movement", "t1021"]}),
+                _ => serde_json::json!({"url.path": "/admin/login", "http.response.status_code": 403,
+                                        "event.outcome": "failure"}),
+            };
+            ev(BASE + i * SEC, fields)
+        })
+        .collect();
+    let rows: Vec<kasbah_query::Row> = docs
+        .iter()
+        .map(|e| serde_json::from_slice(&e.doc).unwrap())
+        .collect();
+    store.append_blocking(batch(T1, docs)).unwrap();
+    let queries = [
+        ("10.9.0.0", 30),
+        ("10.9.0.1", 30),
+        ("3389", 30),
+        ("3389.0", 30),
+        ("deny", 30),
+        ("DENY", 30),
+        ("admin", 30),
+        ("/admin/login", 30),
+        ("403", 30),
+        ("failure", 30),
+        ("failed", 30),
+        ("login", 0),
+        (r#""lateral movement""#, 30),
+        ("lateral", 0),
+        ("t1021", 30),
+        ("22", 30),
+        ("NOT deny", 60),
+        ("deny OR failure", 60),
+        ("10.9.0.2 AND 3389", 0),
+    ];
+    for pass in ["pending", "committed"] {
+        for (q, want) in queries {
+            let query = parse(q).unwrap();
+            let eval = rows.iter().filter(|r| query.filter.matches(r)).count() as u64;
+            assert_eq!(eval, want, "evaluator, {q}");
+            let r = run(&store, q);
+            assert_eq!(r.total, want, "{pass}: {q}");
+            let plain = q.chars().all(char::is_alphanumeric);
+            if pass == "committed" && plain {
+                assert!(r.exact, "a plain word is answered by the index alone: {q}");
+            }
+        }
+        store.flush().unwrap();
+    }
+}
