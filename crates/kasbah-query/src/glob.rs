@@ -32,9 +32,10 @@ impl PartialEq for Glob {
     }
 }
 
-/// Characters that make up full-text tokens.
+/// Characters that make up full-text tokens: letters and digits, as the store's full-text index
+/// cuts words (`_` separates words there too), so the index answers full text exactly.
 pub(crate) fn is_token_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
+    c.is_alphanumeric()
 }
 
 impl Glob {

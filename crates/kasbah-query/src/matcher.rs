@@ -4,7 +4,7 @@
 //! - values compare ignoring case; a number compares numerically with a numeric literal;
 //! - an array matches when any element matches; `null` matches nothing;
 //! - full text (bare words and field-less phrases) looks at `message` and `event.original`,
-//!   split into tokens (runs of letters, digits and `_`): a word must be a whole token, a
+//!   split into tokens (runs of letters and digits): a word must be a whole token, a
 //!   phrase (or a word with punctuation, `powershell.exe`) consecutive tokens, a wildcard one
 //!   token (or the whole text when its literals contain punctuation);
 //! - a bare word or field-less phrase also matches when it equals the whole value of any other
@@ -281,7 +281,7 @@ fn non_empty(t: &&str) -> bool {
     !t.is_empty()
 }
 
-/// The full-text tokens of `s`: maximal runs of letters, digits and `_`.
+/// The full-text tokens of `s`: maximal runs of letters and digits.
 pub fn tokens(s: &str) -> impl Iterator<Item = &str> + Clone {
     s.split(not_token_char as fn(char) -> bool)
         .filter(non_empty as fn(&&str) -> bool)
@@ -459,6 +459,9 @@ mod tests {
         assert!(m("3389", &fw) && m("3389.0", &fw) && !m("338", &fw));
         assert!(m(r#""2001:0db8::1""#, &fw) && m("true", &fw));
         assert!(m(r#""a b""#, &fw) && m("c", &fw) && !m("a", &fw));
+        // `_` separates words, as in the store's full-text index.
+        let u = row(json!({"message": "spawned cmd_exe via wmi_prvse"}));
+        assert!(m("cmd", &u) && m("cmd_exe", &u) && m(r#""exe via wmi""#, &u) && m("prvse", &u));
         assert!(m("failed AND NOT root", &r) && !m("failed -admin", &r));
         assert!(m("root OR admin", &r) && !m("root OR alice", &r));
         let arr = row(json!({"message": ["first line", "second alert"]}));

@@ -329,28 +329,19 @@ pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed
         }
         Expr::Pred(p) => match (&p.field, &p.test) {
             // Full text, or the whole value of any field (`kasbah_query`'s semantics): the
-            // words query, or a term of every field path of the partition.
-            (None, Test::Eq(Pattern::Exact(w))) => {
+            // words query, or a term of every field path of the partition. Exact: the index cuts
+            // words as the evaluator does (runs of letters and digits), `message` and
+            // `event.original` are its only values, and a phrase never spans two of them
+            // (tantivy leaves a position gap between values).
+            (None, Test::Eq(Pattern::Exact(w) | Pattern::Phrase(w))) => {
                 let text = words_query(fields, w)?;
-                let plain = !w.is_empty() && w.chars().all(char::is_alphanumeric);
                 let any = any_field_query(fields, searcher, w)?;
                 Some(Pushed {
                     query: Box::new(BooleanQuery::new(vec![
                         (Occur::Should, text),
                         (Occur::Should, any),
                     ])),
-                    exact: plain,
-                })
-            }
-            (None, Test::Eq(Pattern::Phrase(ph))) => {
-                let text = words_query(fields, ph)?;
-                let any = any_field_query(fields, searcher, ph)?;
-                Some(Pushed {
-                    query: Box::new(BooleanQuery::new(vec![
-                        (Occur::Should, text),
-                        (Occur::Should, any),
-                    ])),
-                    exact: false,
+                    exact: true,
                 })
             }
             // A quoted value on a field matches words inside the value: the keyword index (whole

@@ -321,6 +321,7 @@ export default {
     ['@timestamp>=2024-03-14T10:00:00Z', 'times in RFC 3339'],
     ['host.name:(web01 OR web02)', 'one of these values'],
     ['failed, "failed password"', 'full text in message'],
+    ['203.0.113.45', 'full text, or the whole value of any field (source.ip, srcip, ...)'],
     ['a b, a AND b, a OR b, NOT a, -a', 'combine; NOT binds tightest, then AND'],
   ],
   'search.help.pipes': [
