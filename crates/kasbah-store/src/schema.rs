@@ -553,23 +553,27 @@ impl<'a> Val<'a> {
                     ReferenceValueLeaf::F64(n.as_f64().unwrap_or(f64::NAN))
                 }
             }
-            Val::Str(s) => {
-                // tantivy tries every string that starts with a digit as an RFC 3339 date; one
-                // needs at least `YYYY-MM-DDTHH:MM:SSZ`, so IP addresses and numbers skip the try.
-                let b = s.as_bytes();
-                if b.first().is_some_and(u8::is_ascii_digit)
-                    && b.len() >= 20
-                    && b[4] == b'-'
-                    && b[7] == b'-'
-                {
-                    let owned = serde_json::Value::String(s.to_string());
-                    if let ReferenceValue::Leaf(ReferenceValueLeaf::Date(d)) = (&owned).as_value() {
-                        return ReferenceValueLeaf::Date(d);
-                    }
-                }
-                ReferenceValueLeaf::Str(s)
-            }
+            Val::Str(s) => match as_date(s) {
+                Some(d) => ReferenceValueLeaf::Date(d),
+                None => ReferenceValueLeaf::Str(s),
+            },
         }
+    }
+}
+
+/// The date tantivy makes of a JSON string value, if it makes one: every string starting with a
+/// digit is tried as an RFC 3339 time. One needs at least `YYYY-MM-DDTHH:MM:SSZ`, so IP
+/// addresses and numbers skip the attempt (and its allocation).
+pub fn as_date(s: &str) -> Option<tantivy::DateTime> {
+    let b = s.as_bytes();
+    if !(b.first().is_some_and(u8::is_ascii_digit) && b.len() >= 20 && b[4] == b'-' && b[7] == b'-')
+    {
+        return None;
+    }
+    let owned = serde_json::Value::String(s.to_string());
+    match (&owned).as_value() {
+        ReferenceValue::Leaf(ReferenceValueLeaf::Date(d)) => Some(d),
+        _ => None,
     }
 }
 

@@ -162,26 +162,46 @@ fn same_as(fields: &Fields, searcher: &Searcher, field: &str) -> Vec<String> {
 const MAX_PATHS: usize = 4096;
 
 /// Documents where some field (keyword-indexed, or linked to one that is) has the whole value
-/// `value`, exactly as `field:value` finds them. `None` when no index query can say it exactly:
-/// a value too long for a keyword, an IPv6 address (spellings differ), a value that may be an
-/// RFC 3339 time (tantivy indexes those as dates), or too many field paths.
-fn any_field_query(fields: &Fields, searcher: &Searcher, value: &str) -> Option<Box<dyn TQuery>> {
-    let b = value.as_bytes();
-    let maybe_time = b.len() >= 20 && b[4] == b'-' && b[7] == b'-';
+/// `value`, as `field:value` finds them, and whether that is exact (see [`value_terms`]).
+/// `None` when no index query can select them: a value too long for a keyword, an IPv6 address
+/// (spellings differ), or too many field paths.
+fn any_field_query(
+    fields: &Fields,
+    searcher: &Searcher,
+    value: &str,
+) -> Option<(Box<dyn TQuery>, bool)> {
     if value.len() > MAX_KEYWORD_BYTES
-        || maybe_time
         || (value.contains(':') && value.parse::<std::net::IpAddr>().is_ok())
     {
         return None;
     }
     let paths = field_paths(fields, searcher)?;
+    let mut exact = true;
+    let mut terms = Vec::new();
     // Linked vendor fields (`s1`) hold no terms; their value is an ECS field's, found there.
-    Some(any_of(
-        paths
-            .iter()
-            .flat_map(|p| json_terms(fields, p, value))
-            .collect(),
-    ))
+    for p in &paths {
+        let (t, e) = value_terms(fields, p, value);
+        terms.extend(t);
+        exact &= e;
+    }
+    Some((any_of(terms), exact))
+}
+
+/// The terms of `path` holding `value`, and whether they select exactly the events whose value
+/// the evaluator finds equal. A value tantivy indexes as a date (an RFC 3339 time) is found by
+/// its instant: other spellings of the instant (`+00:00` for `Z`) share the term, so the
+/// candidates are checked.
+fn value_terms(fields: &Fields, path: &str, value: &str) -> (Vec<Term>, bool) {
+    let mut terms = json_terms(fields, path, value);
+    match schema::as_date(value) {
+        Some(d) => {
+            let mut t = Term::from_field_json_path(fields.f, path, true);
+            t.append_type_and_fast_value(d);
+            terms.push(t);
+            (terms, false)
+        }
+        None => (terms, true),
+    }
 }
 
 /// The distinct field paths of `f` in the partition's segments, by seeking from one path to the
@@ -335,13 +355,13 @@ pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed
             // (tantivy leaves a position gap between values).
             (None, Test::Eq(Pattern::Exact(w) | Pattern::Phrase(w))) => {
                 let text = words_query(fields, w)?;
-                let any = any_field_query(fields, searcher, w)?;
+                let (any, exact) = any_field_query(fields, searcher, w)?;
                 Some(Pushed {
                     query: Box::new(BooleanQuery::new(vec![
                         (Occur::Should, text),
                         (Occur::Should, any),
                     ])),
-                    exact: true,
+                    exact,
                 })
             }
             // A quoted value on a field matches words inside the value: the keyword index (whole
@@ -364,12 +384,13 @@ pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed
                 {
                     return None;
                 }
-                let own = any_of(json_terms(fields, f, v));
+                let (own_terms, own_exact) = value_terms(fields, f, v);
+                let own = any_of(own_terms);
                 let linked = same_as(fields, searcher, f);
                 if linked.is_empty() {
                     return Some(Pushed {
                         query: own,
-                        exact: true,
+                        exact: own_exact,
                     });
                 }
                 // Events where `f` had the value of an ECS field carry that field's terms only
@@ -383,14 +404,14 @@ pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed
                             Box::new(TermQuery::new(t, IndexRecordOption::Basic));
                         let both = BooleanQuery::new(vec![
                             (Occur::Must, link),
-                            (Occur::Must, any_of(json_terms(fields, &ecs, v))),
+                            (Occur::Must, any_of(value_terms(fields, &ecs, v).0)),
                         ]);
                         qs.push((Occur::Should, Box::new(both)));
                     }
                 }
                 Some(Pushed {
                     query: Box::new(BooleanQuery::new(qs)),
-                    exact: true,
+                    exact: own_exact,
                 })
             }
             (Some(f), Test::Range { lo, hi }) if f == "@timestamp" => {

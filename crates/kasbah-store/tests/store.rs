@@ -514,3 +514,43 @@ fn bare_words_also_match_whole_field_values() {
         store.flush().unwrap();
     }
 }
+
+#[test]
+fn rfc3339_values_are_found_by_field_and_bare() {
+    // tantivy indexes strings that parse as RFC 3339 times as dates, not text: a search for such
+    // a value must still find it, as the evaluator does (by its text).
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), cfg()).unwrap();
+    let docs: Vec<StoredEvent> = (0..10i64)
+        .map(|i| {
+            let created = if i % 2 == 0 {
+                "2024-03-14T10:02:41Z"
+            } else {
+                "2024-03-14T10:02:41+00:00"
+            };
+            ev(
+                BASE + i * SEC,
+                serde_json::json!({"event.created": created, "n": i}),
+            )
+        })
+        .collect();
+    let rows: Vec<kasbah_query::Row> = docs
+        .iter()
+        .map(|e| serde_json::from_slice(&e.doc).unwrap())
+        .collect();
+    store.append_blocking(batch(T1, docs)).unwrap();
+    store.flush().unwrap();
+    for q in [
+        r#"event.created:"2024-03-14T10:02:41Z""#,
+        r#"event.created:"2024-03-14T10:02:41+00:00""#,
+        r#""2024-03-14T10:02:41Z""#,
+        r#"NOT event.created:"2024-03-14T10:02:41Z""#,
+        "event.created:2024-03-14T10:02:41Z",
+        "event.created=2024-03-14T10:02:41Z",
+        "NOT event.created:2024-03-14T10:02:41Z",
+    ] {
+        let query = parse(q).unwrap();
+        let want = rows.iter().filter(|r| query.filter.matches(r)).count() as u64;
+        assert_eq!(run(&store, q).total, want, "{q}");
+    }
+}
