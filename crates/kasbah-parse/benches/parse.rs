@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks of `parse_bytes` per format, on the bundled samples repeated to
 //! about 1 MiB (so the numbers are per core, in memory, output discarded), and on one real EVTX
-//! file from `../shared/evtx` when present. End-to-end figures come from `bench/parse.sh`.
+//! file from `../shared/evtx` when present, and on generated syslog streams of 200,000 lines
+//! (`syslog_lines`, per line). End-to-end figures come from `bench/parse.sh`.
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented `benches` function.
 
@@ -98,5 +99,38 @@ fn formats(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, formats);
+/// Generated syslog streams with a line per event and varying values: BSD (RFC 3164) systemd
+/// lines, RFC 5424 with structured data, and sshd authentication failures (200,000 lines each).
+fn syslog_lines(c: &mut Criterion) {
+    use std::fmt::Write;
+    const N: usize = 200_000;
+    let (mut bsd, mut rfc5424, mut sshd) = (String::new(), String::new(), String::new());
+    for i in 0..N {
+        let (s, h) = (i % 60, i % 50);
+        let _ = writeln!(
+            bsd,
+            "<30>Oct 11 22:14:{s:02} web-{h:02} systemd[1]: Started Session {i} of user alice."
+        );
+        let _ = writeln!(
+            rfc5424,
+            "<165>1 2024-05-01T10:00:{s:02}.123+02:00 host-{h}.example.com app 1234 ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\"] An application event log entry {i}"
+        );
+        let _ = writeln!(
+            sshd,
+            "Oct 11 22:14:{s:02} bastion sshd[{i}]: Failed password for invalid user admin from 203.0.113.{h} port {} ssh2",
+            1024 + i % 60000
+        );
+    }
+    let mut g = c.benchmark_group("syslog_lines");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(N as u64));
+    for (name, input) in [("rfc3164", &bsd), ("rfc5424+sd", &rfc5424), ("sshd", &sshd)] {
+        g.bench_function(name, |b| {
+            b.iter(|| run(black_box(input.as_bytes()), Format::Syslog))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, formats, syslog_lines);
 criterion_main!(benches);
