@@ -1,8 +1,8 @@
 //! Search execution: a parsed query runs over a tenant's partitions and pending batches.
 //!
 //! The filter is translated into an index query that selects a *superset* of the matching events
-//! ([`pushdown`]). When the translation is exact (terms, phrases of plain words, boolean logic over
-//! them, time ranges) the index answers alone: counts and the newest-first page come from the index
+//! (`pushdown`). When the translation is exact (terms, full-text words and phrases, boolean logic
+//! over them, time ranges) the index answers alone: counts and the newest-first page come from the index
 //! and only the page's documents are read. Otherwise every candidate is read and the query's own
 //! evaluator decides, so results never depend on what the index can express. Pipes (`stats`,
 //! `sort`, ...) run over the matching events through `kasbah_query::execute`.
@@ -66,11 +66,11 @@ pub struct SearchResult {
 }
 
 /// A translated filter: the index query and whether it is exact.
-pub struct Pushed {
+struct Pushed {
     /// Selects a superset of the matching events.
-    pub query: Box<dyn TQuery>,
+    query: Box<dyn TQuery>,
     /// The superset is the exact set.
-    pub exact: bool,
+    exact: bool,
 }
 
 fn all() -> Pushed {
@@ -80,43 +80,108 @@ fn all() -> Pushed {
     }
 }
 
-/// The index terms a field value can be stored as: the lower-cased keyword, and for numbers
-/// every numeric type a JSON number is indexed as (the query evaluator compares numerically, so
-/// `3389` must also find `3389.0`).
-fn json_terms(fields: &Fields, path: &str, value: &str) -> Vec<Term> {
-    let term = || Term::from_field_json_path(fields.f, path, true);
-    let mut out = Vec::new();
-    let mut t = term();
-    t.append_type_and_str(&value.to_lowercase());
-    out.push(t);
-    let v = value.trim();
-    if let Ok(f) = v.parse::<f64>()
-        && f.is_finite()
-    {
-        let mut t = term();
-        t.append_type_and_fast_value(f);
-        out.push(t);
-        if f.fract() == 0.0 && f.abs() < 9.2e18 {
-            let mut t = term();
-            t.append_type_and_fast_value(f as i64);
-            out.push(t);
+/// A searched value in every form the index may hold it as, parsed once however many field
+/// paths it is looked up in: the lower-cased keyword; for numbers every numeric type a JSON
+/// number is indexed as (the query evaluator compares numerically, so `3389` must also find
+/// `3389.0`); booleans; and the instant of an RFC 3339 time, which tantivy indexes as a date.
+struct Needle {
+    lower: String,
+    float: Option<f64>,
+    int: Option<i64>,
+    uint: Option<u64>,
+    boolean: Option<bool>,
+    date: Option<tantivy::DateTime>,
+}
+
+impl Needle {
+    fn new(value: &str) -> Needle {
+        let v = value.trim();
+        let float = v.parse::<f64>().ok().filter(|f| f.is_finite());
+        let int = v.parse::<i64>().ok();
+        Needle {
+            lower: value.to_lowercase(),
+            float,
+            int,
+            uint: if int.is_none() {
+                v.parse::<u64>().ok()
+            } else {
+                None
+            },
+            boolean: v.to_ascii_lowercase().parse::<bool>().ok(),
+            date: schema::as_date(value),
         }
     }
-    if let Ok(i) = v.parse::<i64>() {
-        let mut t = term();
-        t.append_type_and_fast_value(i);
-        out.push(t);
-    } else if let Ok(u) = v.parse::<u64>() {
-        let mut t = term();
-        t.append_type_and_fast_value(u);
-        out.push(t);
+
+    /// Whether [`Needle::terms`] select exactly the events whose value the evaluator finds
+    /// equal. A date term also holds other spellings of the instant (`+00:00` for `Z`), which
+    /// the evaluator, comparing text, does not match: those candidates are checked.
+    fn exact(&self) -> bool {
+        self.date.is_none()
     }
-    if let Ok(b) = v.to_ascii_lowercase().parse::<bool>() {
+
+    /// The terms of `path` in the keyword field `f` holding this value.
+    fn terms(&self, fields: &Fields, path: &str) -> Vec<Term> {
+        let term = || Term::from_field_json_path(fields.f, path, true);
+        let mut out = Vec::new();
         let mut t = term();
-        t.append_type_and_fast_value(b);
+        t.append_type_and_str(&self.lower);
         out.push(t);
+        if let Some(f) = self.float {
+            let mut t = term();
+            t.append_type_and_fast_value(f);
+            out.push(t);
+            if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                let mut t = term();
+                t.append_type_and_fast_value(f as i64);
+                out.push(t);
+            }
+        }
+        if let Some(i) = self.int {
+            let mut t = term();
+            t.append_type_and_fast_value(i);
+            out.push(t);
+        } else if let Some(u) = self.uint {
+            let mut t = term();
+            t.append_type_and_fast_value(u);
+            out.push(t);
+        }
+        if let Some(b) = self.boolean {
+            let mut t = term();
+            t.append_type_and_fast_value(b);
+            out.push(t);
+        }
+        if let Some(d) = self.date {
+            let mut t = term();
+            t.append_type_and_fast_value(d);
+            out.push(t);
+        }
+        out
     }
-    out
+}
+
+/// What a filter is translated against: one partition's fields and searcher, and its field
+/// paths, enumerated at most once however many bare words the filter has.
+struct Scope<'a> {
+    fields: &'a Fields,
+    searcher: &'a Searcher,
+    paths: std::cell::OnceCell<Option<Vec<String>>>,
+}
+
+impl<'a> Scope<'a> {
+    fn new(fields: &'a Fields, searcher: &'a Searcher) -> Self {
+        Scope {
+            fields,
+            searcher,
+            paths: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The partition's field paths (`None`: more than [`MAX_PATHS`]).
+    fn paths(&self) -> Option<&[String]> {
+        self.paths
+            .get_or_init(|| field_paths(self.fields, self.searcher))
+            .as_deref()
+    }
 }
 
 /// The ECS fields that `field` was linked to in some event of the partition (the values of
@@ -162,46 +227,23 @@ fn same_as(fields: &Fields, searcher: &Searcher, field: &str) -> Vec<String> {
 const MAX_PATHS: usize = 4096;
 
 /// Documents where some field (keyword-indexed, or linked to one that is) has the whole value
-/// `value`, as `field:value` finds them, and whether that is exact (see [`value_terms`]).
-/// `None` when no index query can select them: a value too long for a keyword, an IPv6 address
+/// `value`, as `field:value` finds them, and whether that is exact ([`Needle::exact`]). `None`
+/// when no index query can select them: a value too long for a keyword, an IPv6 address
 /// (spellings differ), or too many field paths.
-fn any_field_query(
-    fields: &Fields,
-    searcher: &Searcher,
-    value: &str,
-) -> Option<(Box<dyn TQuery>, bool)> {
+fn any_field_query(scope: &Scope<'_>, value: &str) -> Option<(Box<dyn TQuery>, bool)> {
     if value.len() > MAX_KEYWORD_BYTES
         || (value.contains(':') && value.parse::<std::net::IpAddr>().is_ok())
     {
         return None;
     }
-    let paths = field_paths(fields, searcher)?;
-    let mut exact = true;
-    let mut terms = Vec::new();
+    let needle = Needle::new(value);
     // Linked vendor fields (`s1`) hold no terms; their value is an ECS field's, found there.
-    for p in &paths {
-        let (t, e) = value_terms(fields, p, value);
-        terms.extend(t);
-        exact &= e;
-    }
-    Some((any_of(terms), exact))
-}
-
-/// The terms of `path` holding `value`, and whether they select exactly the events whose value
-/// the evaluator finds equal. A value tantivy indexes as a date (an RFC 3339 time) is found by
-/// its instant: other spellings of the instant (`+00:00` for `Z`) share the term, so the
-/// candidates are checked.
-fn value_terms(fields: &Fields, path: &str, value: &str) -> (Vec<Term>, bool) {
-    let mut terms = json_terms(fields, path, value);
-    match schema::as_date(value) {
-        Some(d) => {
-            let mut t = Term::from_field_json_path(fields.f, path, true);
-            t.append_type_and_fast_value(d);
-            terms.push(t);
-            (terms, false)
-        }
-        None => (terms, true),
-    }
+    let terms = scope
+        .paths()?
+        .iter()
+        .flat_map(|p| needle.terms(scope.fields, p))
+        .collect();
+    Some((any_of(terms), needle.exact()))
 }
 
 /// The distinct field paths of `f` in the partition's segments, by seeking from one path to the
@@ -297,14 +339,15 @@ fn scalar_ns(b: &Bound<kasbah_query::Scalar>) -> Option<Bound<i64>> {
 
 /// Translates a filter into an index query selecting a superset of its matches.
 /// `None`: the index cannot narrow it (every event is a candidate).
-pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed> {
+fn pushdown(scope: &Scope<'_>, e: &Expr) -> Option<Pushed> {
+    let fields = scope.fields;
     match e {
         Expr::All => Some(all()),
         Expr::And(v) => {
             let mut exact = true;
             let mut qs = Vec::new();
             for c in v {
-                match pushdown(fields, searcher, c) {
+                match pushdown(scope, c) {
                     Some(p) => {
                         exact &= p.exact;
                         qs.push((Occur::Must, p.query));
@@ -324,7 +367,7 @@ pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed
             let mut exact = true;
             let mut qs = Vec::new();
             for c in v {
-                let p = pushdown(fields, searcher, c)?;
+                let p = pushdown(scope, c)?;
                 exact &= p.exact;
                 qs.push((Occur::Should, p.query));
             }
@@ -334,7 +377,7 @@ pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed
             })
         }
         Expr::Not(inner) => {
-            let p = pushdown(fields, searcher, inner)?;
+            let p = pushdown(scope, inner)?;
             if !p.exact {
                 return None;
             }
@@ -355,7 +398,7 @@ pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed
             // (tantivy leaves a position gap between values).
             (None, Test::Eq(Pattern::Exact(w) | Pattern::Phrase(w))) => {
                 let text = words_query(fields, w)?;
-                let (any, exact) = any_field_query(fields, searcher, w)?;
+                let (any, exact) = any_field_query(scope, w)?;
                 Some(Pushed {
                     query: Box::new(BooleanQuery::new(vec![
                         (Occur::Should, text),
@@ -384,13 +427,13 @@ pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed
                 {
                     return None;
                 }
-                let (own_terms, own_exact) = value_terms(fields, f, v);
-                let own = any_of(own_terms);
-                let linked = same_as(fields, searcher, f);
+                let needle = Needle::new(v);
+                let own = any_of(needle.terms(fields, f));
+                let linked = same_as(fields, scope.searcher, f);
                 if linked.is_empty() {
                     return Some(Pushed {
                         query: own,
-                        exact: own_exact,
+                        exact: needle.exact(),
                     });
                 }
                 // Events where `f` had the value of an ECS field carry that field's terms only
@@ -404,14 +447,14 @@ pub fn pushdown(fields: &Fields, searcher: &Searcher, e: &Expr) -> Option<Pushed
                             Box::new(TermQuery::new(t, IndexRecordOption::Basic));
                         let both = BooleanQuery::new(vec![
                             (Occur::Must, link),
-                            (Occur::Must, any_of(value_terms(fields, &ecs, v).0)),
+                            (Occur::Must, any_of(needle.terms(fields, &ecs))),
                         ]);
                         qs.push((Occur::Should, Box::new(both)));
                     }
                 }
                 Some(Pushed {
                     query: Box::new(BooleanQuery::new(qs)),
-                    exact: own_exact,
+                    exact: needle.exact(),
                 })
             }
             (Some(f), Test::Range { lo, hi }) if f == "@timestamp" => {
@@ -463,7 +506,7 @@ impl Plan {
 }
 
 fn partition_query(part: &PartView, filter: &Expr, plan: &Plan) -> (Box<dyn TQuery>, bool) {
-    let pushed = pushdown(&part.fields, &part.searcher, filter);
+    let pushed = pushdown(&Scope::new(&part.fields, &part.searcher), filter);
     let exact = pushed.as_ref().is_some_and(|p| p.exact);
     let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
     if let Some(p) = pushed {
