@@ -21,9 +21,8 @@
 //! ones dashboards group by, gets one (`c1`); `stats ... by` any other field reads documents.
 //! Partitions written before (layout 1 without `c1` and `s1`) have every field of `f` as a
 //! column and every field's terms; the schema is read from each index, so both kinds open and
-//! are searched the same way. The set of
-//! a column field never changes: a different set gets a new field name (`c2`, ...), so a
-//! partition always says which fields it has columns for.
+//! are searched the same way. The set of a column field never changes: a different set gets a
+//! new field name (`c2`, ...), so a partition always says which fields it has columns for.
 
 use std::borrow::Cow;
 
@@ -432,16 +431,21 @@ impl<'de> Deserialize<'de> for Top<'de> {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(32));
-                while let Some(Key(k)) = map.next_key()? {
-                    out.push((k, map.next_value()?));
-                }
-                Ok(Top(out))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Top<'de>, A::Error> {
+                entries(map).map(Top)
             }
         }
         d.deserialize_map(V)
     }
+}
+
+/// The entries of a JSON object in document order, repeated keys included.
+fn entries<'de, A: MapAccess<'de>>(mut map: A) -> Result<Vec<Entry<'de>>, A::Error> {
+    let mut out = Vec::with_capacity(map.size_hint().unwrap_or(32));
+    while let Some(Key(k)) = map.next_key()? {
+        out.push((k, map.next_value()?));
+    }
+    Ok(out)
 }
 
 /// A key, borrowed from the input unless it had to be unescaped.
@@ -525,12 +529,8 @@ impl<'de> Deserialize<'de> for Val<'de> {
                 }
                 Ok(Val::Arr(out))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Val<'de>, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(Key(k)) = map.next_key()? {
-                    out.push((k, map.next_value()?));
-                }
-                Ok(Val::Obj(last_wins(out)))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Val<'de>, A::Error> {
+                entries(map).map(|e| Val::Obj(last_wins(e)))
             }
         }
         d.deserialize_any(V)
