@@ -309,6 +309,19 @@ fn run(store: &Store, q: &str) -> kasbah_store::SearchResult {
     store.search(&TenantScope::One(T1), &req).unwrap()
 }
 
+/// The events as the query evaluator sees them.
+fn rows_of(docs: &[StoredEvent]) -> Vec<kasbah_query::Row> {
+    docs.iter()
+        .map(|e| serde_json::from_slice(&e.doc).unwrap())
+        .collect()
+}
+
+/// How many of `rows` the evaluator says `q` matches: what a search must count.
+fn evaluator_count(rows: &[kasbah_query::Row], q: &str) -> u64 {
+    let query = parse(q).unwrap();
+    rows.iter().filter(|r| query.filter.matches(r)).count() as u64
+}
+
 fn table(store: &Store, q: &str) -> kasbah_query::Table {
     match run(store, q).output {
         Output::Table(t) => t,
@@ -410,10 +423,7 @@ fn vendor_fields_equal_to_ecs_fields_are_found_exactly() {
             ev(BASE + i * SEC, fields)
         })
         .collect();
-    let rows: Vec<kasbah_query::Row> = docs
-        .iter()
-        .map(|e| serde_json::from_slice(&e.doc).unwrap())
-        .collect();
+    let rows = rows_of(&docs);
     store.append_blocking(batch(T1, docs)).unwrap();
     store.flush().unwrap();
     for q in [
@@ -431,8 +441,7 @@ fn vendor_fields_equal_to_ecs_fields_are_found_exactly() {
         "srcip:10.0.0.2 OR dstport:22",
         "event.action:deny AND NOT dstport:443",
     ] {
-        let query = parse(q).unwrap();
-        let want = rows.iter().filter(|r| query.filter.matches(r)).count() as u64;
+        let want = evaluator_count(&rows, q);
         let r = run(&store, q);
         assert_eq!((r.total, r.exact), (want, true), "{q}");
     }
@@ -469,10 +478,7 @@ fn bare_words_also_match_whole_field_values() {
             ev(BASE + i * SEC, fields)
         })
         .collect();
-    let rows: Vec<kasbah_query::Row> = docs
-        .iter()
-        .map(|e| serde_json::from_slice(&e.doc).unwrap())
-        .collect();
+    let rows = rows_of(&docs);
     store.append_blocking(batch(T1, docs)).unwrap();
     let queries = [
         ("10.9.0.0", 30),
@@ -502,8 +508,7 @@ fn bare_words_also_match_whole_field_values() {
     ];
     for pass in ["pending", "committed"] {
         for (q, want) in queries {
-            let query = parse(q).unwrap();
-            let eval = rows.iter().filter(|r| query.filter.matches(r)).count() as u64;
+            let eval = evaluator_count(&rows, q);
             assert_eq!(eval, want, "evaluator, {q}");
             let r = run(&store, q);
             assert_eq!(r.total, want, "{pass}: {q}");
@@ -534,10 +539,7 @@ fn rfc3339_values_are_found_by_field_and_bare() {
             )
         })
         .collect();
-    let rows: Vec<kasbah_query::Row> = docs
-        .iter()
-        .map(|e| serde_json::from_slice(&e.doc).unwrap())
-        .collect();
+    let rows = rows_of(&docs);
     store.append_blocking(batch(T1, docs)).unwrap();
     store.flush().unwrap();
     for q in [
@@ -549,8 +551,7 @@ fn rfc3339_values_are_found_by_field_and_bare() {
         "event.created=2024-03-14T10:02:41Z",
         "NOT event.created:2024-03-14T10:02:41Z",
     ] {
-        let query = parse(q).unwrap();
-        let want = rows.iter().filter(|r| query.filter.matches(r)).count() as u64;
+        let want = evaluator_count(&rows, q);
         assert_eq!(run(&store, q).total, want, "{q}");
     }
 }
