@@ -62,9 +62,7 @@ impl Predicate {
                 .is_some_and(|v| any_scalar(v, 0, &mut |x| value_test(&self.test, x))),
         }
     }
-}
 
-impl Predicate {
     /// For a bare word or field-less phrase: whether it equals the whole value of a field other
     /// than the full-text ones.
     fn any_field_equals(&self, row: &Row) -> bool {

@@ -40,6 +40,11 @@ function tenantsOf(st) {
   return st.all ? '*' : undefined;
 }
 
+/** The body of `POST /api/v1/search` for a page of `st`'s results. */
+function searchBody(st, offset) {
+  return { query: st.q, from: st.from || undefined, to: st.to || undefined, limit: PAGE, offset, tenants: tenantsOf(st) };
+}
+
 /** Field → {present, values: Map(text → {value, count})} over a page of events. */
 function fieldStats(events) {
   const stats = new Map();
@@ -172,10 +177,10 @@ export function mount(root, ctx) {
   function formState() {
     const q = input.value.trim() || '*';
     const all = global && allBox.checked;
-    if (range.value === 'custom') {
-      return { q, from: fromLocalInput(fromInput.value), to: fromLocalInput(toInput.value), all };
-    }
-    return { q, from: RANGES[range.value] || null, to: null, all };
+    const period = range.value === 'custom'
+      ? { from: fromLocalInput(fromInput.value), to: fromLocalInput(toInput.value) }
+      : { from: RANGES[range.value] || null, to: null };
+    return { q, ...period, all };
   }
 
   function submit(st) {
@@ -430,7 +435,7 @@ export function mount(root, ctx) {
     replace(results, loading(t('search.searching')));
     loadHistogram(st, signal);
     try {
-      const res = await api.post('/api/v1/search', { query: st.q, from: st.from || undefined, to: st.to || undefined, limit: PAGE, offset: 0, tenants: tenantsOf(st) }, { signal });
+      const res = await api.post('/api/v1/search', searchBody(st, 0), { signal });
       if (!alive || signal.aborted) return;
       totalEl.textContent = totalText(res);
       if (Array.isArray(res.columns)) renderTable(res);
@@ -458,7 +463,7 @@ export function mount(root, ctx) {
     moreBtn.disabled = true;
     const st = current;
     try {
-      const res = await api.post('/api/v1/search', { query: st.q, from: st.from || undefined, to: st.to || undefined, limit: PAGE, offset: events.length, tenants: tenantsOf(st) }, { signal: ctx.signal });
+      const res = await api.post('/api/v1/search', searchBody(st, events.length), { signal: ctx.signal });
       if (!alive || current !== st) return;
       const more = res.events || [];
       events = events.concat(more);
