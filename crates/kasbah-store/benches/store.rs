@@ -1,8 +1,8 @@
 //! Criterion benchmark of the store's write path: batches of normalised syslog events (FortiGate
-//! traffic, sshd, CEF and RFC 5424 lines, as `kasbah serve` stores them by default, without `event.original`) appended through the
-//! write-ahead log, indexed and committed. The six events of `events.jsonl` are varied (digits of
-//! every value after the first of a run are rewritten) so that terms are as diverse as in a real
-//! stream. End-to-end figures with parsing and the network come from `bench/ingest.sh`.
+//! traffic, sshd, CEF and RFC 5424 lines, as `kasbah serve` stores them by default, without
+//! `event.original`) appended through the write-ahead log, indexed and committed. The six events
+//! of `events.jsonl` are varied (digits of every value after the first of a run are rewritten)
+//! so that terms are as diverse as in a real stream. End-to-end figures with parsing and the network come from `bench/ingest.sh`.
 //!
 //! The measure is the CPU time of the whole process (every thread: write-ahead log, indexer,
 //! tantivy's indexing and compression threads), read from `/proc/self/stat`: on this 2-core VM

@@ -62,6 +62,19 @@ struct Active {
     kinds: schema::KindsCache,
 }
 
+impl Active {
+    /// A partition taking events, nothing added yet.
+    fn new(part: Arc<Partition>, writer: IndexWriter, meta: PartitionMeta) -> Self {
+        Active {
+            part,
+            writer,
+            meta,
+            dirty: false,
+            kinds: schema::KindsCache::default(),
+        }
+    }
+}
+
 struct TenantState {
     dir: PathBuf,
     sealed: Vec<(Arc<Partition>, PartitionMeta)>,
@@ -180,13 +193,7 @@ impl Indexer {
                 && let Some((part, meta)) = parts.pop()
             {
                 let writer = part.writer(self.cfg.writer_heap_bytes, self.cfg.writer_threads)?;
-                active = Some(Active {
-                    part,
-                    writer,
-                    meta,
-                    dirty: false,
-                    kinds: schema::KindsCache::default(),
-                });
+                active = Some(Active::new(part, writer, meta));
             }
             let shared: SharedView = Arc::default();
             let st = TenantState {
@@ -232,13 +239,7 @@ impl Indexer {
                 cfg.writer_threads,
             )?;
             let meta = part.meta()?;
-            st.active = Some(Active {
-                part: Arc::new(part),
-                writer,
-                meta,
-                dirty: false,
-                kinds: schema::KindsCache::default(),
-            });
+            st.active = Some(Active::new(Arc::new(part), writer, meta));
         }
         let Some(active) = st.active.as_mut() else {
             return Err(StoreError::Closed);
