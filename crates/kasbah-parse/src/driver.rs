@@ -308,4 +308,56 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_network_syslog_stream_mixes_payloads_line_by_line() {
+        // A relay forwards a firewall's key=value logs, an IDS's CEF, a SIEM's LEEF and sshd on
+        // one connection: each line goes to the parser of its own payload. CEF and LEEF carry
+        // key=value extensions and were read as generic key=value records before.
+        let lines = [
+            "<189>Mar  1 00:00:00 fw-edge-00 date=2024-03-01 time=00:00:00 devname=\"fw-edge-00\" srcip=10.0.0.1 dstip=10.0.0.2 action=\"deny\"",
+            "<134>Mar  1 00:00:04 ids-01 CEF:0|Vendor|IDS|5.5|2688|Suspicious traffic|9|rt=1709251204000 src=192.0.2.1 dst=10.0.0.3 dpt=443 act=Block request=http://h/p?id\\=8",
+            "<134>Mar  1 00:00:05 qradar LEEF:1.0|Vendor|Prod|1.0|EvtA|src=192.0.2.9\tdst=10.0.0.4\tusrName=bob",
+            "<38>Mar  1 00:00:06 srv-01 sshd[7]: Failed password for root from 192.0.2.5 port 4242 ssh2",
+        ];
+        let opts = crate::testutil::reference_opts();
+        let origin = Origin::File(Arc::from("tcp"));
+        let mut items = Vec::new();
+        let mut sink = |i: Item| items.push(i);
+        let mut cx = Cx::new(&opts, &origin, &mut sink);
+        let mut parser = network_syslog_parser();
+        for (n, line) in lines.iter().enumerate() {
+            parser.parse_line(line, n as u64 + 1, &mut cx).unwrap();
+        }
+        let got: Vec<(String, String)> = items
+            .iter()
+            .map(|i| match i {
+                Item::Event(e) => (
+                    crate::testutil::s(e, "event.module")
+                        .unwrap_or("")
+                        .to_string(),
+                    crate::testutil::s(e, "event.dataset")
+                        .unwrap_or("")
+                        .to_string(),
+                ),
+                Item::Bad(b) => panic!("bad record: {b}"),
+            })
+            .collect();
+        let modules: Vec<&str> = got.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(modules, ["kv", "cef", "leef", "syslog"], "{got:?}");
+        let Item::Event(cef) = &items[1] else {
+            unreachable!()
+        };
+        // The CEF fields, with its escapes undone and its own time (rt) as event time.
+        assert_eq!(
+            crate::testutil::s(cef, "url.original"),
+            Some("http://h/p?id=8")
+        );
+        assert_eq!(crate::testutil::s(cef, "source.ip"), Some("192.0.2.1"));
+        assert_eq!(
+            cef.timestamp.to_string(),
+            "2024-03-01T00:00:04Z",
+            "event time from rt"
+        );
+    }
 }

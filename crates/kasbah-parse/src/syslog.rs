@@ -728,6 +728,7 @@ pub(crate) fn parse_header<'a>(
 
 /// True if `line` looks like a syslog message: it has a header (possibly behind an RFC 6587
 /// octet count) and its message is not a `key=value` record, which the kv parser maps better.
+/// CEF and LEEF payloads hold `key=value` extensions but are this parser's (see [`payload`]).
 pub(crate) fn sniff(line: &str) -> bool {
     let line = strip_octet_count(line);
     let opts = ParseOptions {
@@ -735,7 +736,12 @@ pub(crate) fn sniff(line: &str) -> bool {
         ..ParseOptions::default()
     };
     match scan(line, &opts) {
-        Ok(Some(h)) => h.app.is_some_and(crate::auth::is_auth_app) || !crate::kv::looks_kv(h.msg),
+        Ok(Some(h)) => {
+            h.msg.starts_with("CEF:")
+                || h.msg.starts_with("LEEF:")
+                || h.app.is_some_and(crate::auth::is_auth_app)
+                || !crate::kv::looks_kv(h.msg)
+        }
         Ok(None) => false,
         // An RFC 5424 header with a flaw is still syslog.
         Err(_) => true,

@@ -19,6 +19,7 @@ use tantivy::{IndexWriter, Searcher};
 use crate::error::{Result, StoreError};
 use crate::partition::{self, Partition, PartitionMeta};
 use crate::schema;
+use crate::shape::ShapeWriter;
 use crate::wal::{self, Batch, Lsn};
 use crate::{Metrics, Retention, StoreConfig, now_ns};
 
@@ -33,6 +34,8 @@ pub struct PartView {
     pub searcher: Searcher,
     /// Field handles.
     pub fields: schema::Fields,
+    /// Key sequences of its stored documents.
+    pub shapes: Arc<crate::shape::Shapes>,
 }
 
 /// Batches logged but not yet committed to the index (searched in memory).
@@ -60,12 +63,15 @@ struct Active {
     dirty: bool,
     /// Classification of the last event's keys, reused while keys repeat.
     kinds: schema::KindsCache,
+    /// The partition's shapes, extended as new key sequences arrive.
+    shapes: ShapeWriter,
 }
 
 impl Active {
     /// A partition taking events, nothing added yet.
     fn new(part: Arc<Partition>, writer: IndexWriter, meta: PartitionMeta) -> Self {
         Active {
+            shapes: ShapeWriter::new(part.shapes.clone()),
             part,
             writer,
             meta,
@@ -246,7 +252,13 @@ impl Indexer {
         };
         let mut added = 0u64;
         for ev in &batch.events {
-            match schema::document(&active.part.fields, ev.ts, &ev.doc, &mut active.kinds) {
+            match schema::document(
+                &active.part.fields,
+                ev.ts,
+                &ev.doc,
+                &mut active.kinds,
+                Some(&mut active.shapes),
+            ) {
                 Some(doc) => {
                     active.writer.add_document(doc)?;
                     active.meta.min_ts = active.meta.min_ts.min(ev.ts);
@@ -303,7 +315,7 @@ impl Indexer {
                     >= cfg.partition_max_age.as_nanos() as i64;
             active.meta.sealed = roll;
             let mut prepared = active.writer.prepare_commit()?;
-            prepared.set_payload(&partition::payload(&active.meta));
+            prepared.set_payload(&partition::payload(&active.meta, &active.part.shapes));
             prepared.commit()?;
             active.part.reload()?;
             active.dirty = false;
@@ -420,7 +432,7 @@ impl Indexer {
             if let Some(mut a) = st.active.take() {
                 a.meta.sealed = true;
                 let mut prepared = a.writer.prepare_commit()?;
-                prepared.set_payload(&partition::payload(&a.meta));
+                prepared.set_payload(&partition::payload(&a.meta, &a.part.shapes));
                 prepared.commit()?;
                 a.part.reload()?;
                 a.writer.wait_merging_threads()?;
@@ -500,6 +512,7 @@ fn publish(st: &TenantState) {
             meta,
             searcher: p.searcher(),
             fields: p.fields,
+            shapes: p.shapes.clone(),
         })
         .collect();
     partitions.sort_by_key(|p| std::cmp::Reverse(p.meta.max_ts));

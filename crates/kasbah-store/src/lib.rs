@@ -23,6 +23,7 @@ pub mod layout;
 mod partition;
 mod schema;
 pub mod search;
+mod shape;
 #[cfg(test)]
 mod upgrade_tests;
 pub mod wal;

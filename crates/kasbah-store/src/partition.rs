@@ -9,6 +9,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
@@ -17,6 +18,7 @@ use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Sear
 
 use crate::error::{Result, StoreError};
 use crate::schema::{self, Fields};
+use crate::shape::Shapes;
 
 /// What a partition's last commit says about it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -65,6 +67,8 @@ pub struct Partition {
     pub index: Index,
     /// Field handles.
     pub fields: Fields,
+    /// Key sequences of its stored documents (see [`crate::shape`]).
+    pub shapes: Arc<Shapes>,
     reader: IndexReader,
 }
 
@@ -132,7 +136,10 @@ impl Partition {
             schema::register_tokenizers(&index);
             let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000)?;
             let mut prepared = writer.prepare_commit()?;
-            prepared.set_payload(&payload(&PartitionMeta::empty(base_lsn, created)));
+            prepared.set_payload(&payload(
+                &PartitionMeta::empty(base_lsn, created),
+                &Shapes::default(),
+            ));
             prepared.commit()?;
             writer.wait_merging_threads()?;
         }
@@ -157,11 +164,19 @@ impl Partition {
             .reload_policy(ReloadPolicy::Manual)
             .doc_store_cache_num_blocks(DOCSTORE_CACHE_BLOCKS)
             .try_into()?;
+        let shapes = index
+            .load_metas()?
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<ShapesPayload>(p).ok())
+            .map(|p| p.shapes)
+            .unwrap_or_default();
         Ok(Partition {
             id,
             dir: dir.to_path_buf(),
             index,
             fields,
+            shapes: Arc::new(Shapes::new(shapes)),
             reader,
         })
     }
@@ -199,9 +214,31 @@ impl Partition {
     }
 }
 
-/// Serialises partition state for a commit payload.
-pub fn payload(meta: &PartitionMeta) -> String {
-    serde_json::to_string(meta).unwrap_or_default()
+/// The commit payload: the partition's state and, beside it, its shapes (committed together
+/// with the documents that use them).
+#[derive(Serialize)]
+struct Payload<'a> {
+    #[serde(flatten)]
+    meta: &'a PartitionMeta,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    shapes: Vec<Vec<&'a str>>,
+}
+
+/// The shapes of a commit payload (absent before shapes existed).
+#[derive(Deserialize)]
+struct ShapesPayload {
+    #[serde(default)]
+    shapes: Vec<Vec<String>>,
+}
+
+/// Serialises partition state and shapes for a commit payload.
+pub fn payload(meta: &PartitionMeta, shapes: &Shapes) -> String {
+    let list = shapes.to_vec();
+    let shapes = list
+        .iter()
+        .map(|keys| keys.iter().map(|k| &**k).collect())
+        .collect();
+    serde_json::to_string(&Payload { meta, shapes }).unwrap_or_default()
 }
 
 /// Total size of the files of a directory tree.

@@ -37,6 +37,8 @@ use tantivy::tokenizer::{
 };
 use tantivy::{Index, TantivyDocument};
 
+use crate::shape::{self, ShapeWriter};
+
 /// Name of the keyword tokenizer: whole value, lower-cased.
 pub const KEYWORD: &str = "kasbah_kw";
 /// Name of the full-text tokenizer: alphanumeric runs, lower-cased.
@@ -250,14 +252,22 @@ pub fn words(s: &str) -> impl Iterator<Item = String> + '_ {
 /// Builds the index document of one event. `None` if the stored bytes are not a JSON object.
 /// `cache` remembers the classification of the previous event's keys: events of one source
 /// usually have the same keys in the same order, and comparing them costs less than sorting.
+/// With `shapes`, the document is stored as its shape and values ([`crate::shape`]) instead of
+/// the JSON object `doc`.
 pub fn document(
     fields: &Fields,
     ts: i64,
     doc: &[u8],
     cache: &mut KindsCache,
+    shapes: Option<&mut ShapeWriter>,
 ) -> Option<TantivyDocument> {
     let Top(mut entries) = serde_json::from_slice::<Top<'_>>(doc).ok()?;
     let mut kinds = cache.classify(&entries);
+    // Only keys that do not repeat are a shape (the values then follow them one for one).
+    let shape = match (&kinds, shapes) {
+        (Some(_), Some(w)) => cache.shape(w),
+        _ => None,
+    };
     if kinds.is_none() {
         entries = last_wins(entries);
         kinds = classify(&entries);
@@ -285,8 +295,61 @@ pub fn document(
     {
         d.add_field_value(field, Node::Same(&entries, &same));
     }
-    d.add_bytes(fields.doc, doc);
+    match shape {
+        Some(id) => {
+            let mut out = Vec::with_capacity(doc.len());
+            shape::write_header(id, &mut out);
+            write_values(entries.iter().map(|(_, v)| v), &mut out);
+            d.add_bytes(fields.doc, &out);
+        }
+        None => d.add_bytes(fields.doc, doc),
+    }
     Some(d)
+}
+
+/// Writes values as a JSON array.
+fn write_values<'v, 'a: 'v>(values: impl Iterator<Item = &'v Val<'a>>, out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_val(v, out);
+    }
+    out.push(b']');
+}
+
+/// Writes a value as JSON, as serde_json writes the same `serde_json::Value`.
+fn write_val(v: &Val<'_>, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    match v {
+        Val::Null => out.extend_from_slice(b"null"),
+        Val::Bool(true) => out.extend_from_slice(b"true"),
+        Val::Bool(false) => out.extend_from_slice(b"false"),
+        // Writing to a Vec cannot fail.
+        Val::Num(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Val::Str(s) => write_str(s, out),
+        Val::Arr(a) => write_values(a.iter(), out),
+        Val::Obj(m) => {
+            out.push(b'{');
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(k, out);
+                out.push(b':');
+                write_val(v, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    // A string serialises without error; a Vec writer cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// The values of the full-text field: `message`, then `event.original`, whatever the key order
@@ -328,6 +391,8 @@ fn holds_words_of(whole: &str, part: &str) -> bool {
 pub struct KindsCache {
     keys: Vec<Box<str>>,
     kinds: Vec<u8>,
+    /// The shape id of `keys`, once looked up.
+    shape: Option<u32>,
 }
 
 impl KindsCache {
@@ -342,7 +407,16 @@ impl KindsCache {
         let kinds = classify(entries)?;
         self.keys = entries.iter().map(|(k, _)| Box::from(k.as_ref())).collect();
         self.kinds.clone_from(&kinds);
+        self.shape = None;
         Some(kinds)
+    }
+
+    /// The shape id of the keys of the last [`KindsCache::classify`] that succeeded.
+    fn shape(&mut self, w: &mut ShapeWriter) -> Option<u32> {
+        if self.shape.is_none() {
+            self.shape = w.id(self.keys.iter().map(|k| &**k));
+        }
+        self.shape
     }
 }
 
@@ -729,17 +803,40 @@ mod tests {
             r#"{"source.ip":"10.0.0.2","host.name":"Srv-2","@timestamp":"2024-03-14T10:02:42Z","message":"c","event.original":"raw2","n":4,"u":1,"x":2.5,"b":false,"z":null,"event.category":"iam","nested":{},"esc\u0041ped":""}"#,
         ];
         let mut cache = KindsCache::default();
+        let shapes = std::sync::Arc::new(crate::shape::Shapes::default());
+        let mut writer = ShapeWriter::new(shapes.clone());
         // Twice in a row and then all again: the cache sees repeated and changed key sequences.
         for doc in docs.iter().flat_map(|d| [*d, *d]).chain(docs) {
-            let new = document(&fields, 5, doc.as_bytes(), &mut cache).unwrap();
-            let fresh = document(&fields, 5, doc.as_bytes(), &mut KindsCache::default()).unwrap();
+            let new = document(&fields, 5, doc.as_bytes(), &mut cache, None).unwrap();
+            let fresh =
+                document(&fields, 5, doc.as_bytes(), &mut KindsCache::default(), None).unwrap();
             let old = document_v1(&fields, 5, doc.as_bytes()).unwrap();
             assert_eq!(typed(&new), typed(&old), "{doc}");
             assert_eq!(typed(&new), typed(&fresh), "{doc}");
+            // Stored as shape and values: the same index values, and the same event read back.
+            let shaped =
+                document(&fields, 5, doc.as_bytes(), &mut cache, Some(&mut writer)).unwrap();
+            let without_doc = |d: &TantivyDocument| -> Vec<_> {
+                typed(d)
+                    .into_iter()
+                    .filter(|(f, _)| *f != fields.doc)
+                    .collect()
+            };
+            assert_eq!(without_doc(&shaped), without_doc(&new), "{doc}");
+            let stored = shaped
+                .get_first(fields.doc)
+                .and_then(|v| v.as_bytes())
+                .unwrap();
+            let plain = crate::shape::plain(doc.as_bytes()).unwrap();
+            assert_eq!(crate::shape::decode(&shapes, stored), Some(plain), "{doc}");
+            // Repeated keys keep the plain form.
+            assert_eq!(stored[0] == b'{', doc.contains("\"dup\""), "{doc}");
         }
+        // One shape per distinct key sequence (the repeated-key document has none).
+        assert_eq!(shapes.to_vec().len(), docs.len() - 1);
         for bad in ["[1]", "3", "{", "", "{\"a\":}"] {
             assert!(
-                document(&fields, 5, bad.as_bytes(), &mut cache).is_none(),
+                document(&fields, 5, bad.as_bytes(), &mut cache, Some(&mut writer)).is_none(),
                 "{bad}"
             );
         }
@@ -749,7 +846,7 @@ mod tests {
     fn a_message_inside_its_original_is_indexed_once() {
         let (_, fields) = schema();
         let texts = |doc: &str| -> Vec<String> {
-            let d = document(&fields, 1, doc.as_bytes(), &mut KindsCache::default()).unwrap();
+            let d = document(&fields, 1, doc.as_bytes(), &mut KindsCache::default(), None).unwrap();
             d.get_all(fields.text)
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect()
@@ -787,7 +884,7 @@ mod tests {
         use tantivy::schema::OwnedValue;
         let (_, fields) = schema();
         let doc = br#"{"srcip":"10.0.0.1","source.ip":"10.0.0.1","dstport":22,"destination.port":22,"act":"Deny","event.action":"deny","x":1,"Mixed.Case":1,"list":["a"],"tags.list":["a"],"host.name":"h1"}"#;
-        let d = document(&fields, 1, doc, &mut KindsCache::default()).unwrap();
+        let d = document(&fields, 1, doc, &mut KindsCache::default(), None).unwrap();
         let obj = |field: Field| -> Vec<String> {
             let mut keys: Vec<String> = typed(&d)
                 .into_iter()

@@ -478,20 +478,13 @@ fn pushdown(scope: &Scope<'_>, e: &Expr) -> Option<Pushed> {
     }
 }
 
-fn parse_row(doc: &[u8]) -> Option<Row> {
-    match serde_json::from_slice::<serde_json::Value>(doc).ok()? {
-        serde_json::Value::Object(m) => Some(m),
-        _ => None,
-    }
-}
-
 /// Reads the stored event of a document.
-fn stored(part: &PartView, addr: DocAddress) -> Result<Option<Vec<u8>>> {
+fn stored(part: &PartView, addr: DocAddress) -> Result<Option<Row>> {
     let doc: TantivyDocument = part.searcher.doc(addr)?;
     Ok(doc
         .get_first(part.fields.doc)
         .and_then(|v| v.as_bytes())
-        .map(<[u8]>::to_vec))
+        .and_then(|b| crate::shape::decode(&part.shapes, b)))
 }
 
 struct Plan {
@@ -572,7 +565,7 @@ fn for_each_match(
                 let Some(row) = doc
                     .get_first(part.fields.doc)
                     .and_then(|v| v.as_bytes())
-                    .and_then(parse_row)
+                    .and_then(|b| crate::shape::decode(&part.shapes, b))
                 else {
                     continue;
                 };
@@ -593,7 +586,7 @@ fn for_each_match(
                 if !plan.in_range(ev.ts) {
                     continue;
                 }
-                let Some(row) = parse_row(&ev.doc) else {
+                let Some(row) = crate::shape::plain(&ev.doc) else {
                     continue;
                 };
                 verified += 1;
@@ -718,7 +711,7 @@ pub fn search(views: &[Arc<TenantView>], req: &SearchRequest<'_>) -> Result<Sear
                 let (count, hits) = part.searcher.search(&q, &(Count, top))?;
                 total += count as u64;
                 for (ts, addr) in hits.into_iter().take(want) {
-                    if let Some(row) = stored(part, addr)?.as_deref().and_then(parse_row) {
+                    if let Some(row) = stored(part, addr)? {
                         push(&mut heap, ts.unwrap_or(0), row);
                     }
                 }

@@ -59,8 +59,8 @@ fn layout_1_partitions_are_read_with_their_own_schema() {
         let mut meta = part.meta().unwrap();
         for i in 0..60 {
             let ev = event(i);
-            let doc =
-                schema::document(&part.fields, ev.ts, &ev.doc, &mut Default::default()).unwrap();
+            let doc = schema::document(&part.fields, ev.ts, &ev.doc, &mut Default::default(), None)
+                .unwrap();
             writer.add_document(doc).unwrap();
             meta.min_ts = meta.min_ts.min(ev.ts);
             meta.max_ts = meta.max_ts.max(ev.ts);
@@ -68,7 +68,7 @@ fn layout_1_partitions_are_read_with_their_own_schema() {
         }
         meta.sealed = true;
         let mut prepared = writer.prepare_commit().unwrap();
-        prepared.set_payload(&partition::payload(&meta));
+        prepared.set_payload(&partition::payload(&meta, &part.shapes));
         prepared.commit().unwrap();
         writer.wait_merging_threads().unwrap();
     }
