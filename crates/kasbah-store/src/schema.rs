@@ -2,7 +2,7 @@
 //!
 //! | field  | type | use |
 //! |---|---|---|
-//! | `ts`   | i64, indexed + fast | event time (UTC ns): time ranges and newest-first order |
+//! | `ts`   | i64, fast | event time (UTC ns): time ranges, `@timestamp` lookups, newest-first order |
 //! | `f`    | JSON, keyword-indexed (lower-cased) | `field:value` filters |
 //! | `c1`   | JSON, fast only (original case), the fields of [`COLUMNS`] | `stats count() by` |
 //! | `s1`   | JSON, keyword-indexed: vendor field → ECS field holding the same value | `field:value` |
@@ -138,7 +138,9 @@ impl Fields {
 /// Builds the schema of a new partition.
 pub fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let ts = b.add_i64_field("ts", NumericOptions::default().set_indexed().set_fast());
+    // Fast only: tantivy answers ranges of a fast field from the column, so terms of `ts` (as
+    // partitions before 2026-12 have) were never read and cost 6 bytes per event.
+    let ts = b.add_i64_field("ts", NumericOptions::default().set_fast());
     // No field norms: nothing is scored (results are ordered by time), they would only cost.
     let kw = TextFieldIndexing::default()
         .set_tokenizer(KEYWORD)
@@ -273,6 +275,7 @@ pub fn document(
         kinds = classify(&entries);
     }
     let mut kinds = kinds?;
+    unindex_timestamp(&entries, &mut kinds, ts);
     let same = match fields.same {
         Some(_) => link_same_values(&entries, &mut kinds),
         None => Vec::new(),
@@ -305,6 +308,20 @@ pub fn document(
         None => d.add_bytes(fields.doc, doc),
     }
     Some(d)
+}
+
+/// `@timestamp` gets no keyword terms when it is the instant of `ts` (always, for events of the
+/// server): the `ts` column answers `@timestamp:<time>` and bare times instead
+/// (`search::Needle::instant`), and a nearly unique term per event was about 7 of the index's
+/// bytes per event. Any other `@timestamp` keeps its terms.
+fn unindex_timestamp(entries: &[Entry<'_>], kinds: &mut [u8], ts: i64) {
+    let at = entries.iter().position(|(k, _)| k == "@timestamp");
+    if let Some(i) = at
+        && let (_, Val::Str(s)) = &entries[i]
+        && as_date(s).is_some_and(|d| d.into_timestamp_nanos() == ts)
+    {
+        kinds[i] &= !KEYWORD_INDEXED;
+    }
 }
 
 /// Writes values as a JSON array.

@@ -119,6 +119,15 @@ impl Needle {
         self.date.is_none()
     }
 
+    /// Events whose event time (`ts`) is this value's instant: where `@timestamp` is found when
+    /// it has no terms of its own (`schema::unindex_timestamp`). Only for dates, whose lookup
+    /// is checked anyway ([`Needle::exact`]).
+    fn instant(&self, fields: &Fields) -> Option<Box<dyn TQuery>> {
+        let ns = self.date?.into_timestamp_nanos();
+        let at = Bound::Included(Term::from_field_i64(fields.ts, ns));
+        Some(Box::new(RangeQuery::new(at.clone(), at)))
+    }
+
     /// The terms of `path` in the keyword field `f` holding this value.
     fn terms(&self, fields: &Fields, path: &str) -> Vec<Term> {
         let term = || Term::from_field_json_path(fields.f, path, true);
@@ -243,7 +252,14 @@ fn any_field_query(scope: &Scope<'_>, value: &str) -> Option<(Box<dyn TQuery>, b
         .iter()
         .flat_map(|p| needle.terms(scope.fields, p))
         .collect();
-    Some((any_of(terms), needle.exact()))
+    let query = match needle.instant(scope.fields) {
+        Some(at) => Box::new(BooleanQuery::new(vec![
+            (Occur::Should, any_of(terms)),
+            (Occur::Should, at),
+        ])),
+        None => any_of(terms),
+    };
+    Some((query, needle.exact()))
 }
 
 /// The distinct field paths of `f` in the partition's segments, by seeking from one path to the
@@ -428,7 +444,15 @@ fn pushdown(scope: &Scope<'_>, e: &Expr) -> Option<Pushed> {
                     return None;
                 }
                 let needle = Needle::new(v);
-                let own = any_of(needle.terms(fields, f));
+                let mut own = any_of(needle.terms(fields, f));
+                if f == "@timestamp"
+                    && let Some(at) = needle.instant(fields)
+                {
+                    own = Box::new(BooleanQuery::new(vec![
+                        (Occur::Should, own),
+                        (Occur::Should, at),
+                    ]));
+                }
                 let linked = same_as(fields, scope.searcher, f);
                 if linked.is_empty() {
                     return Some(Pushed {

@@ -609,3 +609,73 @@ fn rfc3339_values_are_found_by_field_and_bare() {
         assert_eq!(run(&store, q).total, want, "{q}");
     }
 }
+
+#[test]
+fn event_times_are_found_without_timestamp_terms() {
+    // `@timestamp` equal to the event time has no keyword terms (the `ts` column holds it): an
+    // equality or a bare time must still find exactly what the evaluator finds, committed or not.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), cfg()).unwrap();
+    let at = |s: i64| {
+        let t = time_of(s);
+        (BASE + s * SEC, t)
+    };
+    let mut docs: Vec<StoredEvent> = (0..6i64)
+        .map(|i| {
+            let (ts, text) = at(i / 2);
+            let mut m = serde_json::Map::new();
+            m.insert("@timestamp".into(), text.into());
+            m.insert("n".into(), i.into());
+            StoredEvent {
+                ts,
+                doc: serde_json::to_vec(&m).unwrap(),
+            }
+        })
+        .collect();
+    // The same instant spelt differently, and a `@timestamp` that is not the event time: both
+    // keep their terms.
+    docs.push(StoredEvent {
+        ts: BASE,
+        doc: br#"{"@timestamp":"2024-03-09T16:00:00+00:00","n":6}"#.to_vec(),
+    });
+    docs.push(StoredEvent {
+        ts: BASE + 100 * SEC,
+        doc: format!(r#"{{"@timestamp":"{}","n":7}}"#, time_of(1)).into_bytes(),
+    });
+    // Another field holding an event time: found by a bare time, not by `@timestamp:`.
+    docs.push(StoredEvent {
+        ts: BASE + 200 * SEC,
+        doc: format!(
+            r#"{{"@timestamp":"{}","event.created":"{}","n":8}}"#,
+            time_of(200),
+            time_of(2)
+        )
+        .into_bytes(),
+    });
+    let rows = rows_of(&docs);
+    let queries = [
+        format!("@timestamp:\"{}\"", time_of(0)),
+        format!("@timestamp:\"{}\"", time_of(1)),
+        "@timestamp:\"2024-03-09T16:00:00+00:00\"".to_string(),
+        format!("\"{}\"", time_of(2)),
+        format!("\"{}\"", time_of(1)),
+        format!("NOT @timestamp:\"{}\"", time_of(1)),
+        format!("@timestamp:\"{}\" AND n:1", time_of(0)),
+    ];
+    store.append_blocking(batch(T1, docs)).unwrap();
+    let check = |when: &str| {
+        for q in &queries {
+            let want = evaluator_count(&rows, q);
+            assert!(want > 0 || q.starts_with("NOT"), "{q} selects something");
+            assert_eq!(run(&store, q).total, want, "{when}: {q}");
+        }
+    };
+    check("pending");
+    store.flush().unwrap();
+    check("committed");
+}
+
+/// The RFC 3339 text of `BASE + s` seconds, as the server writes `@timestamp`.
+fn time_of(s: i64) -> String {
+    kasbah_event::Timestamp::from_nanos(BASE + s * SEC).to_rfc3339()
+}
