@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end ingestion benchmark of `kasbah serve` (written for Kasbah).
 
-Generates a realistic syslog stream (FortiGate key=value traffic logs, sshd auth lines, CEF IDS
+Generates a realistic syslog stream per connection (FortiGate key=value traffic logs, sshd auth lines, CEF IDS
 alerts and RFC 5424 application logs; about 480 bytes per event on average), sends it over
 several TCP connections to the server's syslog listener, and measures:
   * sustained ingestion (parse + WAL fsync + indexing) in events/s, until every event is indexed;
@@ -48,9 +48,10 @@ def line(i, days):
             f'[meta sequenceId="{i}" region="eu-west"] invoice {R.randint(10**6, 10**7)} processed for customer {R.randint(1, 50000)} '
             f"in {R.randint(1, 3000)} ms status={R.choice(['ok', 'ok', 'ok', 'retry', 'failed'])} trace={R.getrandbits(64):016x}")
 
-def generate(path, n, days):
+def generate(path, n, days, seed):
     if os.path.exists(path) and os.path.getsize(path) > 0:
         return
+    R.seed(seed)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         for i in range(n):
@@ -106,10 +107,16 @@ def main():
     # At most `unique` distinct lines per connection, sent `repeat` times to reach the count.
     repeat = -(-per_conn // unique)
     lines_per_file = -(-per_conn // repeat)
-    src = os.path.join(a.work, f"stream-{lines_per_file}.log")
-    generate(src, lines_per_file, 28)
+    # Each connection sends its own stream (same sources and time span, other random values):
+    # identical streams sent side by side put each event four times into one compressed store
+    # block and flattered the bytes per event (before 2026-12-07, see bench/RESULTS.md).
+    srcs = []
+    for c in range(a.connections):
+        src = os.path.join(a.work, f"stream-c{c}-{lines_per_file}.log")
+        generate(src, lines_per_file, 28, 7 + c)
+        srcs.append(src)
     total = lines_per_file * repeat * a.connections
-    avg = os.path.getsize(src) / lines_per_file
+    avg = sum(os.path.getsize(s) for s in srcs) / (lines_per_file * a.connections)
     data = os.path.join(a.work, "data")
     shutil.rmtree(data, ignore_errors=True)
     http, sport = 18500, 18514
@@ -127,7 +134,7 @@ def main():
         token = subprocess.run([a.kasbah, "token", "create", "--tenant", "default", "--data-dir", data],
                                capture_output=True, text=True, check=True).stdout.split()[-1]
         t0 = time.perf_counter()
-        threads = [threading.Thread(target=send, args=(("127.0.0.1", sport), src, repeat)) for _ in range(a.connections)]
+        threads = [threading.Thread(target=send, args=(("127.0.0.1", sport), src, repeat)) for src in srcs]
         for t in threads:
             t.start()
         for t in threads:
