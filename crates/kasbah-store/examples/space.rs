@@ -6,32 +6,7 @@
 use std::collections::HashMap;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|a| a == "--dump") {
-        // `--dump N DIR`: the first N stored documents as JSON lines, for compression experiments.
-        let n: usize = args[1].parse()?;
-        let index = tantivy::Index::open_in_dir(&args[2])?;
-        let searcher = index.reader()?.searcher();
-        let field = index.schema().get_field("doc")?;
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        'all: for (ord, seg) in searcher.segment_readers().iter().enumerate() {
-            for id in 0..seg.max_doc() {
-                let doc: tantivy::TantivyDocument =
-                    searcher.doc(tantivy::DocAddress::new(ord as u32, id))?;
-                use tantivy::schema::Value as _;
-                if let Some(b) = doc.get_first(field).and_then(|v| v.as_bytes()) {
-                    std::io::Write::write_all(&mut out, b)?;
-                    std::io::Write::write_all(&mut out, b"\n")?;
-                }
-                if id as usize >= n {
-                    break 'all;
-                }
-            }
-        }
-        return Ok(());
-    }
-    args.retain(|_| true);
-    for dir in args {
+    for dir in std::env::args().skip(1) {
         let index = tantivy::Index::open_in_dir(&dir)?;
         let searcher = index.reader()?.searcher();
         let docs = searcher.num_docs().max(1) as f64;
