@@ -175,7 +175,7 @@ struct NetworkSyslog {
 
 impl LineParser for NetworkSyslog {
     fn parse_line(&mut self, line: &str, record: u64, cx: &mut Cx<'_>) -> Result<(), ParseError> {
-        if !crate::syslog::sniff(line) && crate::kv::sniff(line) {
+        if crate::syslog::routes_to_kv(line, cx.opts) {
             self.kv.parse_line(line, record, cx)
         } else {
             self.syslog.parse_line(line, record, cx)
