@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `ts`   | i64, fast | event time (UTC ns): time ranges, `@timestamp` lookups, newest-first order |
 //! | `f`    | JSON, keyword-indexed (lower-cased) | `field:value` filters |
-//! | `c1`   | JSON, fast only (original case), the fields of [`COLUMNS`] | `stats count() by` |
+//! | `c2`   | JSON, fast only (original case), [`COLUMNS`] and [`MEASURES`] | `stats count() by`, measures by value |
 //! | `s1`   | JSON, keyword-indexed: vendor field → ECS field holding the same value | `field:value` |
 //! | `text` | text with positions | full-text search over `message` and `event.original` |
 //! | `doc`  | bytes, stored (zstd) | the event as returned by search |
@@ -51,8 +51,74 @@ pub const MAX_WORD_BYTES: usize = 255;
 /// Fields kept out of the keyword index.
 pub const NOT_KEYWORD_INDEXED: &[&str] = &["event.original", "message"];
 
-/// Name of the column field of new partitions; its fields are exactly [`COLUMNS`].
-pub const COLUMNS_FIELD: &str = "c1";
+/// Numeric measures (byte, packet counts, durations): nearly unique numbers, rarely searched by
+/// exact value, that cost a term per event (about 23 bytes per firewall event). Partitions with
+/// the `c2` column set keep them, when they hold numbers, in columns only; `field:value` on them
+/// is a range of the column (`search::Needle::lookup`). Sorted.
+pub const MEASURES: &[&str] = &[
+    "destination.bytes",
+    "destination.packets",
+    "event.duration",
+    "http.request.body.bytes",
+    "http.request.bytes",
+    "http.response.body.bytes",
+    "http.response.bytes",
+    "network.bytes",
+    "network.packets",
+    "source.bytes",
+    "source.packets",
+];
+
+/// [`COLUMNS`] and [`MEASURES`], sorted: the fields of the `c2` column set.
+static COLUMNS_AND_MEASURES: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        let mut all: Vec<&'static str> = COLUMNS.iter().chain(MEASURES).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    });
+
+/// The fields a partition keeps columns for. A set never changes: another set is another field,
+/// so a partition always says which fields it has columns for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnSet {
+    /// Field `c1`: [`COLUMNS`] (partitions from 2026-11 to 2026-12-07).
+    C1,
+    /// Field `c2`: [`COLUMNS`] and [`MEASURES`]; measures holding numbers have no keyword terms.
+    C2,
+}
+
+impl ColumnSet {
+    /// Name of the JSON field holding the columns.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnSet::C1 => "c1",
+            ColumnSet::C2 => "c2",
+        }
+    }
+
+    /// The fields with a column, sorted.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            ColumnSet::C1 => COLUMNS,
+            ColumnSet::C2 => &COLUMNS_AND_MEASURES,
+        }
+    }
+
+    /// Whether numeric [`MEASURES`] live in columns only.
+    pub fn has_measures(self) -> bool {
+        self == ColumnSet::C2
+    }
+}
+
+/// A partition's column field and its set.
+#[derive(Clone, Copy, Debug)]
+pub struct Columns {
+    /// The JSON fast field.
+    pub field: Field,
+    /// Which fields it holds.
+    pub set: ColumnSet,
+}
 
 /// The fields that get a column in new partitions (sorted: looked up by binary search). These are
 /// the ECS fields dashboards and hunts group by; anything else is counted from documents.
@@ -110,7 +176,7 @@ pub struct Fields {
     /// The event's fields as a JSON object.
     pub f: Field,
     /// The curated columns (`None` in partitions of layout 1, where `f` itself is columnar).
-    pub cols: Option<Field>,
+    pub cols: Option<Columns>,
     /// Whether `f` is columnar (every field has a column).
     pub f_fast: bool,
     /// Vendor fields equal to an ECS field (`None` in partitions of layout 1: every field has
@@ -127,8 +193,10 @@ impl Fields {
     pub fn column(&self, field: &str) -> Option<String> {
         if self.f_fast {
             Some(format!("f.{field}"))
-        } else if self.cols.is_some() && COLUMNS.binary_search(&field).is_ok() {
-            Some(format!("{COLUMNS_FIELD}.{field}"))
+        } else if let Some(c) = self.cols
+            && c.set.fields().binary_search(&field).is_ok()
+        {
+            Some(format!("{}.{field}", c.set.name()))
         } else {
             None
         }
@@ -137,6 +205,11 @@ impl Fields {
 
 /// Builds the schema of a new partition.
 pub fn schema() -> (Schema, Fields) {
+    schema_with(ColumnSet::C2)
+}
+
+/// The schema of a new partition with the given column set (tests write the older set).
+pub(crate) fn schema_with(set: ColumnSet) -> (Schema, Fields) {
     let mut b = Schema::builder();
     // Fast only: tantivy answers ranges of a fast field from the column, so terms of `ts` (as
     // partitions before 2026-12 have) were never read and cost 6 bytes per event.
@@ -153,7 +226,7 @@ pub fn schema() -> (Schema, Fields) {
             .set_expand_dots_enabled(),
     );
     let cols = b.add_json_field(
-        COLUMNS_FIELD,
+        set.name(),
         JsonObjectOptions::default()
             .set_fast("raw")
             .set_expand_dots_enabled(),
@@ -178,7 +251,7 @@ pub fn schema() -> (Schema, Fields) {
         Fields {
             ts,
             f,
-            cols: Some(cols),
+            cols: Some(Columns { field: cols, set }),
             f_fast: false,
             same: Some(same),
             text,
@@ -217,7 +290,10 @@ pub fn fields(schema: &Schema) -> Option<Fields> {
     Some(Fields {
         ts: schema.get_field("ts").ok()?,
         f,
-        cols: schema.get_field(COLUMNS_FIELD).ok(),
+        cols: [ColumnSet::C2, ColumnSet::C1].into_iter().find_map(|set| {
+            let field = schema.get_field(set.name()).ok()?;
+            Some(Columns { field, set })
+        }),
         f_fast: schema.get_field_entry(f).is_fast(),
         same: schema.get_field(SAME_FIELD).ok(),
         text: schema.get_field("text").ok()?,
@@ -264,7 +340,8 @@ pub fn document(
     shapes: Option<&mut ShapeWriter>,
 ) -> Option<TantivyDocument> {
     let Top(mut entries) = serde_json::from_slice::<Top<'_>>(doc).ok()?;
-    let mut kinds = cache.classify(&entries);
+    let set = fields.cols.map_or(COLUMNS, |c| c.set.fields());
+    let mut kinds = cache.classify(&entries, set);
     // Only keys that do not repeat are a shape (the values then follow them one for one).
     let shape = match (&kinds, shapes) {
         (Some(_), Some(w)) => cache.shape(w),
@@ -273,7 +350,7 @@ pub fn document(
     let cached = kinds.is_some();
     if !cached {
         entries = last_wins(entries);
-        kinds = classify(&entries);
+        kinds = classify(&entries, set);
     }
     let mut kinds = kinds?;
     unindex_timestamp(&entries, &mut kinds, ts);
@@ -282,6 +359,10 @@ pub fn document(
         Some(_) => link_same_values(&entries, &mut kinds),
         None => Vec::new(),
     };
+    // After linking: a vendor field equal to a measure links to it like to any ECS field.
+    if fields.cols.is_some_and(|c| c.set.has_measures()) {
+        unindex_measures(&entries, &mut kinds);
+    }
     // The document holds the stored bytes, the text and the indexed values once more: sized
     // for that up front instead of growing by doubling.
     let mut d = TantivyDocument::with_capacity(doc.len() * 5 / 2 + 256);
@@ -293,7 +374,7 @@ pub fn document(
     if let Some(cols) = fields.cols
         && kinds.iter().any(|k| k & COLUMN != 0)
     {
-        d.add_field_value(cols, Node::Top(&entries, &kinds, COLUMN));
+        d.add_field_value(cols.field, Node::Top(&entries, &kinds, COLUMN));
     }
     if let Some(field) = fields.same
         && !same.is_empty()
@@ -323,6 +404,16 @@ fn unindex_timestamp(entries: &[Entry<'_>], kinds: &mut [u8], ts: i64) {
         && as_date(s).is_some_and(|d| d.into_timestamp_nanos() == ts)
     {
         kinds[i] &= !KEYWORD_INDEXED;
+    }
+}
+
+/// Numeric [`MEASURES`] keep their column and lose their keyword terms (see [`MEASURES`]); a
+/// measure holding anything else (a string from a loose source) keeps its terms.
+fn unindex_measures(entries: &[Entry<'_>], kinds: &mut [u8]) {
+    for (kind, (_, v)) in kinds.iter_mut().zip(entries) {
+        if *kind & (MEASURE | COLUMN) == MEASURE | COLUMN && matches!(v, Val::Num(_)) {
+            *kind &= !KEYWORD_INDEXED;
+        }
     }
 }
 
@@ -425,13 +516,14 @@ const RELINK_EVERY: u32 = 256;
 impl KindsCache {
     /// The kinds of `entries`, from the cache when the keys are those of the last call.
     /// `None` if a key repeats.
-    fn classify(&mut self, entries: &[Entry<'_>]) -> Option<Vec<u8>> {
+    /// `set` is the partition's column set, the same on every call (a cache serves one partition).
+    fn classify(&mut self, entries: &[Entry<'_>], set: &[&str]) -> Option<Vec<u8>> {
         let same_keys = self.keys.len() == entries.len()
             && self.keys.iter().zip(entries).all(|(a, (b, _))| **a == **b);
         if same_keys {
             return Some(self.kinds.clone());
         }
-        let kinds = classify(entries)?;
+        let kinds = classify(entries, set)?;
         self.keys = entries.iter().map(|(k, _)| Box::from(k.as_ref())).collect();
         self.kinds.clone_from(&kinds);
         self.shape = None;
@@ -476,16 +568,20 @@ impl KindsCache {
 
 /// Kind of a top-level field: goes to the keyword index (`f`).
 const KEYWORD_INDEXED: u8 = 1;
-/// Kind of a top-level field: has a column (`c1`).
+/// Kind of a top-level field: has a column (`c1`, `c2`).
 const COLUMN: u8 = 2;
+/// Kind of a top-level field: one of the [`MEASURES`].
+const MEASURE: u8 = 4;
 
-/// The kinds of each entry, from one sort of the keys merged with the sorted [`COLUMNS`] (this
-/// runs for every event: a binary search per key cost more). `None` if a key repeats.
-fn classify(entries: &[Entry<'_>]) -> Option<Vec<u8>> {
+/// The kinds of each entry, from one sort of the keys merged with the sorted column set `set`
+/// (this runs for every new key sequence: a binary search per key cost more). `None` if a key
+/// repeats.
+fn classify(entries: &[Entry<'_>], set: &[&str]) -> Option<Vec<u8>> {
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_unstable_by(|&a, &b| entries[a].0.cmp(&entries[b].0));
     let mut kinds = vec![0u8; entries.len()];
-    let mut columns = COLUMNS.iter().peekable();
+    let mut columns = set.iter().peekable();
+    let mut measures = MEASURES.iter().peekable();
     let mut prev: Option<&str> = None;
     for i in order {
         let key: &str = &entries[i].0;
@@ -494,12 +590,16 @@ fn classify(entries: &[Entry<'_>]) -> Option<Vec<u8>> {
         }
         prev = Some(key);
         while columns.next_if(|c| **c < key).is_some() {}
+        while measures.next_if(|c| **c < key).is_some() {}
         let mut kind = 0;
         if !NOT_KEYWORD_INDEXED.contains(&key) {
             kind |= KEYWORD_INDEXED;
         }
         if columns.peek().is_some_and(|c| **c == key) {
             kind |= COLUMN;
+        }
+        if measures.peek().is_some_and(|c| **c == key) {
+            kind |= MEASURE;
         }
         kinds[i] = kind;
     }
@@ -818,7 +918,7 @@ mod tests {
         if let Some(c) = fields.cols
             && !cols.is_empty()
         {
-            d.add_field_value(c, &OwnedValue::from(cols));
+            d.add_field_value(c.field, &OwnedValue::from(cols));
         }
         d.add_bytes(fields.doc, doc);
         Some(d)
@@ -994,7 +1094,7 @@ mod tests {
                 if n % 5 == 4 { 2 } else { 1 }
             );
             let Top(entries) = serde_json::from_slice::<Top<'_>>(doc.as_bytes()).unwrap();
-            let mut kinds = cache.classify(&entries).unwrap();
+            let mut kinds = cache.classify(&entries, COLUMNS).unwrap();
             let mut full_kinds = kinds.clone();
             let full = link_same_values(&entries, &mut full_kinds);
             let got = cache.links(&entries, &mut kinds);
@@ -1022,16 +1122,63 @@ mod tests {
 
     #[test]
     fn columns_are_sorted_and_unique() {
-        assert!(COLUMNS.windows(2).all(|w| w[0] < w[1]));
-        assert!(!COLUMNS.iter().any(|c| NOT_KEYWORD_INDEXED.contains(c)));
+        for set in [COLUMNS, MEASURES, ColumnSet::C2.fields()] {
+            assert!(set.windows(2).all(|w| w[0] < w[1]));
+            assert!(!set.iter().any(|c| NOT_KEYWORD_INDEXED.contains(c)));
+        }
+        assert_eq!(ColumnSet::C2.fields().len(), COLUMNS.len() + MEASURES.len());
     }
 
     #[test]
     fn only_curated_fields_have_columns_in_new_partitions() {
         let (_, fields) = schema();
-        assert_eq!(fields.column("host.name").as_deref(), Some("c1.host.name"));
+        assert_eq!(fields.column("host.name").as_deref(), Some("c2.host.name"));
+        assert_eq!(
+            fields.column("source.bytes").as_deref(),
+            Some("c2.source.bytes")
+        );
         assert_eq!(fields.column("srcport"), None);
+        // Partitions of the first curated set keep theirs.
+        let (c1, _) = schema_with(ColumnSet::C1);
+        let c1 = super::fields(&c1).unwrap();
+        assert_eq!(c1.column("host.name").as_deref(), Some("c1.host.name"));
+        assert_eq!(c1.column("source.bytes"), None);
         let old = super::fields(&schema_v1()).unwrap();
         assert_eq!(old.column("srcport").as_deref(), Some("f.srcport"));
+    }
+
+    #[test]
+    fn numeric_measures_have_columns_and_no_terms() {
+        let doc = br#"{"source.bytes":11265,"destination.bytes":"n/a","sentbyte":11265,"host.name":"h","event.duration":1.5}"#;
+        let keyword_paths = |set: ColumnSet| -> Vec<String> {
+            let (_, fields) = schema_with(set);
+            let d = document(&fields, 1, doc, &mut KindsCache::default(), None).unwrap();
+            let mut keys: Vec<String> = typed(&d)
+                .into_iter()
+                .filter(|(f, _)| *f == fields.f)
+                .flat_map(|(_, v)| match v {
+                    tantivy::schema::OwnedValue::Object(kv) => {
+                        kv.into_iter().map(|(k, _)| k).collect()
+                    }
+                    _ => Vec::new(),
+                })
+                .collect();
+            keys.sort();
+            keys
+        };
+        // A string measure keeps its terms; the vendor copy links to the measure (no terms).
+        assert_eq!(
+            keyword_paths(ColumnSet::C2),
+            vec!["destination.bytes", "host.name"]
+        );
+        assert_eq!(
+            keyword_paths(ColumnSet::C1),
+            vec![
+                "destination.bytes",
+                "event.duration",
+                "host.name",
+                "source.bytes"
+            ]
+        );
     }
 }

@@ -128,6 +128,41 @@ impl Needle {
         Some(Box::new(RangeQuery::new(at.clone(), at)))
     }
 
+    /// Events whose `path` holds this value: its terms in `f`, and for a numeric measure of a
+    /// partition that keeps measures in columns only (`schema::MEASURES`), the equal range of
+    /// its column. The flag says whether the selection is exact ([`Needle::exact`], and a
+    /// number beyond 2^53 may meet a float column, where neighbours round alike).
+    fn lookup(&self, fields: &Fields, path: &str) -> (Box<dyn TQuery>, bool) {
+        let terms = any_of(self.terms(fields, path));
+        match self.measure(fields, path) {
+            Some((range, exact)) => (
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Should, terms),
+                    (Occur::Should, range),
+                ])),
+                exact && self.exact(),
+            ),
+            None => (terms, self.exact()),
+        }
+    }
+
+    /// The equal range of measure `path`'s column, if the partition keeps it there and this
+    /// value is a number, and whether it is exact.
+    fn measure(&self, fields: &Fields, path: &str) -> Option<(Box<dyn TQuery>, bool)> {
+        let cols = fields.cols.filter(|c| c.set.has_measures())?;
+        schema::MEASURES.binary_search(&path).ok()?;
+        let f = self.float?;
+        let mut t = Term::from_field_json_path(cols.field, path, true);
+        // tantivy converts the bound to each segment's column type (i64, u64 or f64).
+        match self.int {
+            Some(i) => t.append_type_and_fast_value(i),
+            None => t.append_type_and_fast_value(f),
+        }
+        let at = Bound::Included(t);
+        let exact = f.abs() <= 9_007_199_254_740_992.0;
+        Some((Box::new(RangeQuery::new(at.clone(), at)), exact))
+    }
+
     /// The terms of `path` in the keyword field `f` holding this value.
     fn terms(&self, fields: &Fields, path: &str) -> Vec<Term> {
         let term = || Term::from_field_json_path(fields.f, path, true);
@@ -252,14 +287,24 @@ fn any_field_query(scope: &Scope<'_>, value: &str) -> Option<(Box<dyn TQuery>, b
         .iter()
         .flat_map(|p| needle.terms(scope.fields, p))
         .collect();
-    let query = match needle.instant(scope.fields) {
-        Some(at) => Box::new(BooleanQuery::new(vec![
-            (Occur::Should, any_of(terms)),
-            (Occur::Should, at),
-        ])),
-        None => any_of(terms),
+    let mut qs: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Should, any_of(terms))];
+    let mut exact = needle.exact();
+    // Times without terms are in `ts`, numeric measures without terms in their columns.
+    if let Some(at) = needle.instant(scope.fields) {
+        qs.push((Occur::Should, at));
+    }
+    for m in schema::MEASURES {
+        if let Some((range, e)) = needle.measure(scope.fields, m) {
+            qs.push((Occur::Should, range));
+            exact &= e;
+        }
+    }
+    let query = if qs.len() == 1 {
+        qs.remove(0).1
+    } else {
+        Box::new(BooleanQuery::new(qs))
     };
-    Some((query, needle.exact()))
+    Some((query, exact))
 }
 
 /// The distinct field paths of `f` in the partition's segments, by seeking from one path to the
@@ -444,7 +489,7 @@ fn pushdown(scope: &Scope<'_>, e: &Expr) -> Option<Pushed> {
                     return None;
                 }
                 let needle = Needle::new(v);
-                let mut own = any_of(needle.terms(fields, f));
+                let (mut own, mut exact) = needle.lookup(fields, f);
                 if f == "@timestamp"
                     && let Some(at) = needle.instant(fields)
                 {
@@ -455,10 +500,7 @@ fn pushdown(scope: &Scope<'_>, e: &Expr) -> Option<Pushed> {
                 }
                 let linked = same_as(fields, scope.searcher, f);
                 if linked.is_empty() {
-                    return Some(Pushed {
-                        query: own,
-                        exact: needle.exact(),
-                    });
+                    return Some(Pushed { query: own, exact });
                 }
                 // Events where `f` had the value of an ECS field carry that field's terms only
                 // (schema::link_same_values): `f = v` is then `s1.f = ecs AND ecs = v`.
@@ -469,16 +511,16 @@ fn pushdown(scope: &Scope<'_>, e: &Expr) -> Option<Pushed> {
                         t.append_type_and_str(&ecs);
                         let link: Box<dyn TQuery> =
                             Box::new(TermQuery::new(t, IndexRecordOption::Basic));
-                        let both = BooleanQuery::new(vec![
-                            (Occur::Must, link),
-                            (Occur::Must, any_of(needle.terms(fields, &ecs))),
-                        ]);
+                        let (value, e) = needle.lookup(fields, &ecs);
+                        exact &= e;
+                        let both =
+                            BooleanQuery::new(vec![(Occur::Must, link), (Occur::Must, value)]);
                         qs.push((Occur::Should, Box::new(both)));
                     }
                 }
                 Some(Pushed {
                     query: Box::new(BooleanQuery::new(qs)),
-                    exact: needle.exact(),
+                    exact,
                 })
             }
             (Some(f), Test::Range { lo, hi }) if f == "@timestamp" => {

@@ -1,5 +1,6 @@
-//! Partitions written before the curated columns (layout 1, every field of `f` columnar) open
-//! and are searched exactly like new ones, next to new partitions of the same tenant.
+//! Partitions written before the curated columns (layout 1, every field of `f` columnar), and
+//! before measures moved to columns (column set `c1`), open and are searched exactly like new
+//! ones, next to new partitions of the same tenant.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -46,32 +47,122 @@ fn rows(store: &Store, q: &str) -> Vec<Vec<serde_json::Value>> {
     }
 }
 
+/// Writes a sealed partition 1 of schema `schema` holding `events`, as an older build left it
+/// (log checkpoint 0), under the tenant directory of `dir`; returns that directory.
+fn old_partition(
+    dir: &std::path::Path,
+    schema: tantivy::schema::Schema,
+    events: &[StoredEvent],
+) -> std::path::PathBuf {
+    let tdir = dir.join("tenants").join("1");
+    std::fs::create_dir_all(&tdir).unwrap();
+    let (part, mut writer) = Partition::create_with(&tdir, 1, 0, 0, 20 << 20, 1, schema).unwrap();
+    let mut meta = part.meta().unwrap();
+    for ev in events {
+        let doc =
+            schema::document(&part.fields, ev.ts, &ev.doc, &mut Default::default(), None).unwrap();
+        writer.add_document(doc).unwrap();
+        meta.min_ts = meta.min_ts.min(ev.ts);
+        meta.max_ts = meta.max_ts.max(ev.ts);
+        meta.docs += 1;
+    }
+    meta.sealed = true;
+    let mut prepared = writer.prepare_commit().unwrap();
+    prepared.set_payload(&partition::payload(&meta, &part.shapes));
+    prepared.commit().unwrap();
+    writer.wait_merging_threads().unwrap();
+    tdir
+}
+
+#[test]
+fn partitions_of_the_first_column_set_keep_measure_terms() {
+    // A firewall-like event with numeric measures, a vendor copy of one, and a string measure.
+    let event = |i: i64| {
+        let bytes = 1000 + i % 7;
+        let mut doc = serde_json::json!({
+            "@timestamp": format!("{}", BASE + i * SEC),
+            "source.bytes": bytes,
+            "sentbyte": bytes,
+            "destination.bytes": if i % 10 == 0 { serde_json::json!("n/a") } else { serde_json::json!(i * 3) },
+            "event.duration": (i % 4) as f64 / 2.0,
+        });
+        if i % 9 == 0 {
+            doc["source.bytes"] = serde_json::json!(bytes as f64);
+        }
+        StoredEvent {
+            ts: BASE + i * SEC,
+            doc: serde_json::to_vec(&doc).unwrap(),
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (c1, _) = schema::schema_with(schema::ColumnSet::C1);
+    let old: Vec<StoredEvent> = (0..60).map(event).collect();
+    let tdir = old_partition(dir.path(), c1, &old);
+    let cfg = StoreConfig {
+        writer_heap_bytes: 20 << 20,
+        ..StoreConfig::default()
+    };
+    let store = Store::open(dir.path(), cfg).unwrap();
+    let new: Vec<StoredEvent> = (60..120).map(event).collect();
+    let all: Vec<kasbah_query::Row> = old
+        .iter()
+        .chain(&new)
+        .map(|e| serde_json::from_slice(&e.doc).unwrap())
+        .collect();
+    store
+        .append_blocking(Batch {
+            tenant: T,
+            events: new,
+        })
+        .unwrap();
+    let queries = [
+        "source.bytes:1003",
+        "source.bytes:1003.0",
+        "sentbyte:1003",
+        "1003",
+        "NOT source.bytes:1003",
+        "destination.bytes:n/a",
+        "destination.bytes:99",
+        "99",
+        "event.duration:1.5",
+        "event.duration:1",
+        "source.bytes:1003 AND NOT event.duration:0",
+    ];
+    let check = |when: &str, partitions: usize| {
+        for q in queries {
+            let want = {
+                let query = parse(q).unwrap();
+                all.iter().filter(|r| query.filter.matches(r)).count() as u64
+            };
+            assert!(want > 0, "{q} selects something");
+            let r = run(&store, q);
+            assert_eq!(
+                (r.total, r.exact, r.partitions),
+                (want, true, partitions),
+                "{when}: {q}"
+            );
+        }
+    };
+    // The new events pending (evaluated in memory), then committed to a `c2` partition.
+    check("pending", 1);
+    store.flush().unwrap();
+    let part = Partition::open(&tdir.join(partition::dir_name(2)), 2).unwrap();
+    assert_eq!(part.fields.cols.map(|c| c.set), Some(schema::ColumnSet::C2));
+    check("committed", 2);
+    // Measures grouped from the columns of the new partition and documents of the old one.
+    let by_bytes = rows(&store, "* | stats count() by source.bytes");
+    let total: u64 = by_bytes.iter().map(|r| r[1].as_u64().unwrap()).sum();
+    assert_eq!(total, 120);
+}
+
 #[test]
 fn layout_1_partitions_are_read_with_their_own_schema() {
     let dir = tempfile::tempdir().unwrap();
-    // A sealed partition with the old schema, as an older build left it (log checkpoint 0).
-    let tdir = dir.path().join("tenants").join("1");
-    std::fs::create_dir_all(&tdir).unwrap();
-    {
-        let (part, mut writer) =
-            Partition::create_with(&tdir, 1, 0, 0, 20 << 20, 1, schema::schema_v1()).unwrap();
-        assert!(part.fields.f_fast && part.fields.cols.is_none());
-        let mut meta = part.meta().unwrap();
-        for i in 0..60 {
-            let ev = event(i);
-            let doc = schema::document(&part.fields, ev.ts, &ev.doc, &mut Default::default(), None)
-                .unwrap();
-            writer.add_document(doc).unwrap();
-            meta.min_ts = meta.min_ts.min(ev.ts);
-            meta.max_ts = meta.max_ts.max(ev.ts);
-            meta.docs += 1;
-        }
-        meta.sealed = true;
-        let mut prepared = writer.prepare_commit().unwrap();
-        prepared.set_payload(&partition::payload(&meta, &part.shapes));
-        prepared.commit().unwrap();
-        writer.wait_merging_threads().unwrap();
-    }
+    let old: Vec<StoredEvent> = (0..60).map(event).collect();
+    let tdir = old_partition(dir.path(), schema::schema_v1(), &old);
+    let p1 = Partition::open(&tdir.join(partition::dir_name(1)), 1).unwrap();
+    assert!(p1.fields.f_fast && p1.fields.cols.is_none());
+    drop(p1);
     let cfg = StoreConfig {
         writer_heap_bytes: 20 << 20,
         ..StoreConfig::default()
