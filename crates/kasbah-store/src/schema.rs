@@ -11,18 +11,21 @@
 //!
 //! Every event field goes into `f` under its dotted name except `message` and `event.original`,
 //! which are only in `text` and `doc`: they are long, nearly unique per event, and searched by
-//! their words (a keyword term and a column per message would double the store's size).
+//! their words (a keyword term and a column per message would double the store's size). Numeric
+//! [`MEASURES`] are only in their column, and `@timestamp` equal to the event time only in `ts`.
 //!
 //! A vendor field whose value equals an ECS field's in the same event (`srcip` and `source.ip`)
 //! has no terms of its own in `f`; `s1` links it to the ECS field, whose terms search uses
 //! instead ([`link_same_values`]). About a third of a firewall event's terms were such copies.
 //!
 //! Columns cost more than terms to build and to merge, so only a curated set of ECS fields, the
-//! ones dashboards group by, gets one (`c1`); `stats ... by` any other field reads documents.
-//! Partitions written before (layout 1 without `c1` and `s1`) have every field of `f` as a
-//! column and every field's terms; the schema is read from each index, so both kinds open and
-//! are searched the same way. The set of a column field never changes: a different set gets a
-//! new field name (`c2`, ...), so a partition always says which fields it has columns for.
+//! ones dashboards group by, and the measures get one (`c2`); `stats ... by` any other field
+//! reads documents. Partitions written before (layout 1 without columns and `s1`) have every
+//! field of `f` as a column and every field's terms, and those of the first curated set (`c1`,
+//! without the measures) the measures' terms; the schema is read from each index, so all kinds
+//! open and are searched the same way. The set of a column field never changes: a different set
+//! gets a new field name ([`ColumnSet`]), so a partition always says which fields it has columns
+//! for.
 
 use std::borrow::Cow;
 
