@@ -154,11 +154,16 @@ def main():
         today = time.gmtime()
         year = today.tm_year if today.tm_mon >= 3 else today.tm_year - 1
         day = f"{year}-03-10"
+        # The source address of the first firewall line: found in every field it was copied to.
+        with open(srcs[0]) as f:
+            addr = f.readline().split("srcip=")[1].split()[0]
         queries = [
             ("term in a 1-day range", {"query": "host.name:srv-06", "from": f"{day}T00:00:00Z", "to": f"{day}T23:59:59Z", "limit": 100}),
             # FortiGate lines carry their own dated fields (date=2024-03-..), so they sit in 2024.
             ("two terms in a 1-day range (firewall)", {"query": "action:deny AND destination.port:3389", "from": "2024-03-10T00:00:00Z", "to": "2024-03-10T23:59:59Z", "limit": 100}),
             ("full text, all time", {"query": "invalid AND user", "limit": 100}),
+            ("an address, all time", {"query": f"source.ip:{addr}", "limit": 100}),
+            ("a pasted address (any field), all time", {"query": addr, "limit": 100}),
             ("stats count() by host.name", {"query": "* | stats count() by host.name"}),
             ("filter | stats by destination.port | sort", {"query": 'action:deny | stats count() by destination.port | sort -count'}),
             ("stats by two fields, 1-day range", {"query": "* | stats count() by host.name, event.module", "from": f"{day}T00:00:00Z", "to": f"{day}T23:59:59Z"}),

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `ts`   | i64, fast | event time (UTC ns): time ranges, `@timestamp` lookups, newest-first order |
 //! | `f`    | JSON, keyword-indexed (lower-cased) | `field:value` filters |
-//! | `c2`   | JSON, fast only (original case), [`COLUMNS`] and [`MEASURES`] | `stats count() by`, measures by value |
+//! | `c2`   | JSON, fast only (original case), [`COLUMNS`], [`MEASURES`], [`ADDRESSES`] | `stats count() by`; measures and addresses by value |
 //! | `s1`   | JSON, keyword-indexed: vendor field → ECS field holding the same value | `field:value` |
 //! | `text` | text with positions | full-text search over `message` and `event.original` |
 //! | `doc`  | bytes, stored (zstd) | the event as returned by search |
@@ -12,7 +12,8 @@
 //! Every event field goes into `f` under its dotted name except `message` and `event.original`,
 //! which are only in `text` and `doc`: they are long, nearly unique per event, and searched by
 //! their words (a keyword term and a column per message would double the store's size). Numeric
-//! [`MEASURES`] are only in their column, and `@timestamp` equal to the event time only in `ts`.
+//! [`MEASURES`] and IPv4 [`ADDRESSES`] are only in their column, and `@timestamp` equal to the
+//! event time only in `ts`.
 //!
 //! A vendor field whose value equals an ECS field's in the same event (`srcip` and `source.ip`)
 //! has no terms of its own in `f`; `s1` links it to the ECS field, whose terms search uses
@@ -72,10 +73,28 @@ pub const MEASURES: &[&str] = &[
     "source.packets",
 ];
 
-/// [`COLUMNS`] and [`MEASURES`], sorted: the fields of the `c2` column set.
+/// Address fields: nearly unique per event in network logs, where their terms were the largest
+/// part of the keyword index (41 bytes per firewall event for `source.ip` and `destination.ip`
+/// on the benchmark). Partitions with the `c2` column set keep them, when they hold an IPv4
+/// address, in columns only; `field:value` on them is an equal range of the column (a scan of
+/// the column's ordinals, about a millisecond per million events). Sorted.
+pub const ADDRESSES: &[&str] = &[
+    "client.ip",
+    "destination.ip",
+    "host.ip",
+    "server.ip",
+    "source.ip",
+];
+
+/// [`COLUMNS`], [`MEASURES`] and [`ADDRESSES`], sorted: the fields of the `c2` column set.
 static COLUMNS_AND_MEASURES: std::sync::LazyLock<Vec<&'static str>> =
     std::sync::LazyLock::new(|| {
-        let mut all: Vec<&'static str> = COLUMNS.iter().chain(MEASURES).copied().collect();
+        let mut all: Vec<&'static str> = COLUMNS
+            .iter()
+            .chain(MEASURES)
+            .chain(ADDRESSES)
+            .copied()
+            .collect();
         all.sort_unstable();
         all.dedup();
         all
@@ -87,7 +106,8 @@ static COLUMNS_AND_MEASURES: std::sync::LazyLock<Vec<&'static str>> =
 pub enum ColumnSet {
     /// Field `c1`: [`COLUMNS`] (partitions from 2026-11 to 2026-12-07).
     C1,
-    /// Field `c2`: [`COLUMNS`] and [`MEASURES`]; measures holding numbers have no keyword terms.
+    /// Field `c2`: [`COLUMNS`], [`MEASURES`] and [`ADDRESSES`]; measures holding numbers and
+    /// addresses holding IPv4 addresses have no keyword terms.
     C2,
 }
 
@@ -108,8 +128,8 @@ impl ColumnSet {
         }
     }
 
-    /// Whether numeric [`MEASURES`] live in columns only.
-    pub fn has_measures(self) -> bool {
+    /// Whether numeric [`MEASURES`] and IPv4 [`ADDRESSES`] live in columns only.
+    pub fn column_only(self) -> bool {
         self == ColumnSet::C2
     }
 }
@@ -363,8 +383,8 @@ pub fn document(
         None => Vec::new(),
     };
     // After linking: a vendor field equal to a measure links to it like to any ECS field.
-    if fields.cols.is_some_and(|c| c.set.has_measures()) {
-        unindex_measures(&entries, &mut kinds);
+    if fields.cols.is_some_and(|c| c.set.column_only()) {
+        unindex_column_only(&entries, &mut kinds);
     }
     // The document holds the stored bytes, the text and the indexed values once more: sized
     // for that up front instead of growing by doubling.
@@ -410,11 +430,20 @@ fn unindex_timestamp(entries: &[Entry<'_>], kinds: &mut [u8], ts: i64) {
     }
 }
 
-/// Numeric [`MEASURES`] keep their column and lose their keyword terms (see [`MEASURES`]); a
-/// measure holding anything else (a string from a loose source) keeps its terms.
-fn unindex_measures(entries: &[Entry<'_>], kinds: &mut [u8]) {
+/// Numeric [`MEASURES`] and IPv4 [`ADDRESSES`] keep their column and lose their keyword terms;
+/// any other value of those fields (a measure as a string from a loose source, an IPv6 address,
+/// a list) keeps its terms.
+fn unindex_column_only(entries: &[Entry<'_>], kinds: &mut [u8]) {
     for (kind, (_, v)) in kinds.iter_mut().zip(entries) {
-        if *kind & (MEASURE | COLUMN) == MEASURE | COLUMN && matches!(v, Val::Num(_)) {
+        if *kind & COLUMN == 0 {
+            continue;
+        }
+        let column_only = match v {
+            Val::Num(_) => *kind & MEASURE != 0,
+            Val::Str(s) => *kind & ADDRESS != 0 && s.parse::<std::net::Ipv4Addr>().is_ok(),
+            _ => false,
+        };
+        if column_only {
             *kind &= !KEYWORD_INDEXED;
         }
     }
@@ -575,6 +604,8 @@ const KEYWORD_INDEXED: u8 = 1;
 const COLUMN: u8 = 2;
 /// Kind of a top-level field: one of the [`MEASURES`].
 const MEASURE: u8 = 4;
+/// Kind of a top-level field: one of the [`ADDRESSES`].
+const ADDRESS: u8 = 8;
 
 /// The kinds of each entry, from one sort of the keys merged with the sorted column set `set`
 /// (this runs for every new key sequence: a binary search per key cost more). `None` if a key
@@ -585,6 +616,7 @@ fn classify(entries: &[Entry<'_>], set: &[&str]) -> Option<Vec<u8>> {
     let mut kinds = vec![0u8; entries.len()];
     let mut columns = set.iter().peekable();
     let mut measures = MEASURES.iter().peekable();
+    let mut addresses = ADDRESSES.iter().peekable();
     let mut prev: Option<&str> = None;
     for i in order {
         let key: &str = &entries[i].0;
@@ -594,6 +626,7 @@ fn classify(entries: &[Entry<'_>], set: &[&str]) -> Option<Vec<u8>> {
         prev = Some(key);
         while columns.next_if(|c| **c < key).is_some() {}
         while measures.next_if(|c| **c < key).is_some() {}
+        while addresses.next_if(|c| **c < key).is_some() {}
         let mut kind = 0;
         if !NOT_KEYWORD_INDEXED.contains(&key) {
             kind |= KEYWORD_INDEXED;
@@ -603,6 +636,9 @@ fn classify(entries: &[Entry<'_>], set: &[&str]) -> Option<Vec<u8>> {
         }
         if measures.peek().is_some_and(|c| **c == key) {
             kind |= MEASURE;
+        }
+        if addresses.peek().is_some_and(|c| **c == key) {
+            kind |= ADDRESS;
         }
         kinds[i] = kind;
     }
@@ -948,7 +984,8 @@ mod tests {
 
     #[test]
     fn borrowed_documents_index_like_converted_ones() {
-        let (_, fields) = schema();
+        // The first curated column set: the conversion of layout 1 knows no column-only fields.
+        let (_, fields) = schema_with(ColumnSet::C1);
         let docs = [
             r#"{"@timestamp":"2024-03-14T10:02:41Z","host.name":"Srv-1","message":"a b","event.original":"raw","n":3,"u":18446744073709551615,"x":1.5,"b":true,"z":null,"event.category":["authentication","iam"],"nested":{"k":"v","a":[1,{"d":"2024-01-01T00:00:00Z"}]},"esc\u0041ped":"q\"uote","source.ip":"10.0.0.1"}"#,
             r#"{"dup":"first","host.name":"h","dup":"second","message":7}"#,
@@ -1075,11 +1112,13 @@ mod tests {
                 "event.action=deny",
                 "host.name=h1",
                 "list",
-                "source.ip=10.0.0.1",
                 "tags.list",
                 "x"
             ]
         );
+        // `source.ip` holds an IPv4 address: in its column only (`c2`), the link still names it.
+        assert!(typed(&d).iter().any(|(f, v)| Some(*f) == fields.cols.map(|c| c.field)
+            && matches!(v, OwnedValue::Object(kv) if kv.iter().any(|(k, _)| k == "source.ip"))));
         // Layout 1 partitions have no links.
         let old = super::fields(&schema_v1()).unwrap();
         assert!(old.same.is_none());
@@ -1125,11 +1164,15 @@ mod tests {
 
     #[test]
     fn columns_are_sorted_and_unique() {
-        for set in [COLUMNS, MEASURES, ColumnSet::C2.fields()] {
+        for set in [COLUMNS, MEASURES, ADDRESSES, ColumnSet::C2.fields()] {
             assert!(set.windows(2).all(|w| w[0] < w[1]));
             assert!(!set.iter().any(|c| NOT_KEYWORD_INDEXED.contains(c)));
         }
-        assert_eq!(ColumnSet::C2.fields().len(), COLUMNS.len() + MEASURES.len());
+        let in_columns = ADDRESSES.iter().filter(|a| COLUMNS.contains(a)).count();
+        assert_eq!(
+            ColumnSet::C2.fields().len(),
+            COLUMNS.len() + MEASURES.len() + ADDRESSES.len() - in_columns
+        );
     }
 
     #[test]
@@ -1151,8 +1194,8 @@ mod tests {
     }
 
     #[test]
-    fn numeric_measures_have_columns_and_no_terms() {
-        let doc = br#"{"source.bytes":11265,"destination.bytes":"n/a","sentbyte":11265,"host.name":"h","event.duration":1.5}"#;
+    fn numeric_measures_and_ipv4_addresses_have_columns_and_no_terms() {
+        let doc = br#"{"source.bytes":11265,"destination.bytes":"n/a","sentbyte":11265,"host.name":"h","event.duration":1.5,"source.ip":"10.0.0.1","srcip":"10.0.0.1","destination.ip":"2001:db8::1","host.ip":["10.0.0.2"],"client.ip":"10.0.0.300"}"#;
         let keyword_paths = |set: ColumnSet| -> Vec<String> {
             let (_, fields) = schema_with(set);
             let d = document(&fields, 1, doc, &mut KindsCache::default(), None).unwrap();
@@ -1169,18 +1212,29 @@ mod tests {
             keys.sort();
             keys
         };
-        // A string measure keeps its terms; the vendor copy links to the measure (no terms).
+        // A string measure, an IPv6 address, a list and a string that is not an address keep
+        // their terms; vendor copies link to the measure or address (no terms either).
         assert_eq!(
             keyword_paths(ColumnSet::C2),
-            vec!["destination.bytes", "host.name"]
+            vec![
+                "client.ip",
+                "destination.bytes",
+                "destination.ip",
+                "host.ip",
+                "host.name"
+            ]
         );
         assert_eq!(
             keyword_paths(ColumnSet::C1),
             vec![
+                "client.ip",
                 "destination.bytes",
+                "destination.ip",
                 "event.duration",
+                "host.ip",
                 "host.name",
-                "source.bytes"
+                "source.bytes",
+                "source.ip"
             ]
         );
     }

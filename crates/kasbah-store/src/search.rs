@@ -91,6 +91,8 @@ struct Needle {
     uint: Option<u64>,
     boolean: Option<bool>,
     date: Option<tantivy::DateTime>,
+    /// The value, if it is an IPv4 address.
+    ipv4: Option<String>,
 }
 
 impl Needle {
@@ -109,6 +111,10 @@ impl Needle {
             },
             boolean: v.to_ascii_lowercase().parse::<bool>().ok(),
             date: schema::as_date(value),
+            ipv4: v
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok()
+                .then(|| v.to_string()),
         }
     }
 
@@ -128,13 +134,14 @@ impl Needle {
         Some(Box::new(RangeQuery::new(at.clone(), at)))
     }
 
-    /// Events whose `path` holds this value: its terms in `f`, and for a numeric measure of a
-    /// partition that keeps measures in columns only (`schema::MEASURES`), the equal range of
-    /// its column. The flag says whether the selection is exact ([`Needle::exact`], and a
-    /// number beyond 2^53 may meet a float column, where neighbours round alike).
+    /// Events whose `path` holds this value: its terms in `f`, and for a field a partition keeps
+    /// in a column only (a numeric measure, an IPv4 address: `schema::unindex_column_only`) the
+    /// equal range of its column. The flag says whether the selection is exact
+    /// ([`Needle::exact`], and a number beyond 2^53 may meet a float column, where neighbours
+    /// round alike).
     fn lookup(&self, fields: &Fields, path: &str) -> (Box<dyn TQuery>, bool) {
         let terms = any_of(self.terms(fields, path));
-        match self.measure(fields, path) {
+        match self.column(fields, path) {
             Some((range, exact)) => (
                 Box::new(BooleanQuery::new(vec![
                     (Occur::Should, terms),
@@ -146,20 +153,27 @@ impl Needle {
         }
     }
 
-    /// The equal range of measure `path`'s column, if the partition keeps it there and this
-    /// value is a number, and whether it is exact.
-    fn measure(&self, fields: &Fields, path: &str) -> Option<(Box<dyn TQuery>, bool)> {
-        let cols = fields.cols.filter(|c| c.set.has_measures())?;
-        schema::MEASURES.binary_search(&path).ok()?;
-        let f = self.float?;
+    /// The equal range of `path`'s column when the partition keeps that field in a column only
+    /// and this value is of the kind kept there, and whether it is exact.
+    fn column(&self, fields: &Fields, path: &str) -> Option<(Box<dyn TQuery>, bool)> {
+        let cols = fields.cols.filter(|c| c.set.column_only())?;
         let mut t = Term::from_field_json_path(cols.field, path, true);
-        // tantivy converts the bound to each segment's column type (i64, u64 or f64).
-        match self.int {
-            Some(i) => t.append_type_and_fast_value(i),
-            None => t.append_type_and_fast_value(f),
-        }
+        let exact = if schema::MEASURES.binary_search(&path).is_ok() {
+            let f = self.float?;
+            // tantivy converts the bound to each segment's column type (i64, u64 or f64).
+            match self.int {
+                Some(i) => t.append_type_and_fast_value(i),
+                None => t.append_type_and_fast_value(f),
+            }
+            f.abs() <= 9_007_199_254_740_992.0
+        } else if schema::ADDRESSES.binary_search(&path).is_ok() {
+            // Only IPv4 addresses lose their terms; their text has no case to fold.
+            t.append_type_and_str(self.ipv4.as_deref()?);
+            true
+        } else {
+            return None;
+        };
         let at = Bound::Included(t);
-        let exact = f.abs() <= 9_007_199_254_740_992.0;
         Some((Box::new(RangeQuery::new(at.clone(), at)), exact))
     }
 
@@ -293,8 +307,8 @@ fn any_field_query(scope: &Scope<'_>, value: &str) -> Option<(Box<dyn TQuery>, b
     if let Some(at) = needle.instant(scope.fields) {
         qs.push((Occur::Should, at));
     }
-    for m in schema::MEASURES {
-        if let Some((range, e)) = needle.measure(scope.fields, m) {
+    for m in schema::MEASURES.iter().chain(schema::ADDRESSES) {
+        if let Some((range, e)) = needle.column(scope.fields, m) {
             qs.push((Occur::Should, range));
             exact &= e;
         }
