@@ -17,6 +17,7 @@
 //!
 //! The data directory layout is documented in `docs/storage.md` and versioned by [`layout`].
 
+mod cidr;
 mod error;
 mod indexer;
 pub mod layout;

@@ -537,6 +537,15 @@ fn pushdown(scope: &Scope<'_>, e: &Expr) -> Option<Pushed> {
                     exact,
                 })
             }
+            // From the field's column, where the partition has one (every value of the field
+            // is there, IPv4 addresses without terms included); otherwise checked event by event.
+            (Some(f), Test::Cidr(net)) => Some(Pushed {
+                query: Box::new(crate::cidr::CidrQuery {
+                    column: fields.column(f)?,
+                    net: *net,
+                }),
+                exact: true,
+            }),
             (Some(f), Test::Range { lo, hi }) if f == "@timestamp" => {
                 let lo = match scalar_ns(lo)? {
                     Bound::Included(x) => Bound::Included(Term::from_field_i64(fields.ts, x)),
