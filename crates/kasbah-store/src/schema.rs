@@ -1124,6 +1124,65 @@ mod tests {
         assert!(old.same.is_none());
     }
 
+    /// A JSON value of bounded depth with the kinds that stress the value writer: escapes,
+    /// non-ASCII text, extreme and fractional numbers, nested lists and objects.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            any::<u64>().prop_map(|n| serde_json::json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| serde_json::json!(f)),
+            "[a-z0-9 \\\"\\\\\u{e9}\u{1F600}\n.:-]{0,12}".prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map("[a-c]{1,2}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever the event, its shaped form reads back as the JSON object it was (repeated
+        /// keys: as the evaluator reads them, last value wins), through one writer and one
+        /// key cache shared by every case, as the indexer shares them within a partition.
+        #[test]
+        fn shaped_documents_read_back_as_written(
+            events in proptest::collection::vec(
+                proptest::collection::vec(("(@timestamp|source\\.ip|source\\.bytes|[a-e]|x\\.y)", json_value()), 0..8),
+                1..6,
+            ),
+        ) {
+            let (_, fields) = schema();
+            let shapes = std::sync::Arc::new(crate::shape::Shapes::default());
+            let mut writer = ShapeWriter::new(shapes.clone());
+            let mut cache = KindsCache::default();
+            for entries in events {
+                // Written by hand so that keys may repeat.
+                let body: Vec<String> = entries
+                    .iter()
+                    .map(|(k, v)| format!("{}:{v}", serde_json::Value::String(k.clone())))
+                    .collect();
+                let doc = format!("{{{}}}", body.join(","));
+                let d = document(&fields, 7, doc.as_bytes(), &mut cache, Some(&mut writer));
+                let d = d.ok_or_else(|| proptest::test_runner::TestCaseError::fail(doc.clone()))?;
+                let stored = d.get_first(fields.doc).and_then(|v| v.as_bytes()).unwrap_or_default();
+                proptest::prop_assert_eq!(
+                    crate::shape::decode(&shapes, stored),
+                    crate::shape::plain(doc.as_bytes()),
+                    "{}", doc
+                );
+            }
+        }
+    }
+
     #[test]
     fn cached_links_are_checked_event_by_event() {
         let mut cache = KindsCache::default();
