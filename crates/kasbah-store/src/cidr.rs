@@ -90,7 +90,7 @@ impl Weight for CidrQuery {
 }
 
 /// Whether a column value is an address in `net`: the evaluator's test of a string value.
-fn in_net(value: &[u8], net: &IpNet) -> bool {
+pub(crate) fn in_net(value: &[u8], net: &IpNet) -> bool {
     std::str::from_utf8(value)
         .ok()
         .and_then(|s| s.trim().parse::<IpAddr>().ok())

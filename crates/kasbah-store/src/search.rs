@@ -17,6 +17,7 @@ use kasbah_query::{Expr, Output, Pattern, Query, Row, Test};
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value as _};
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
@@ -352,6 +353,53 @@ fn field_paths(fields: &Fields, searcher: &Searcher) -> Option<Vec<String>> {
     Some(out.into_iter().collect())
 }
 
+fn cidr_query(column: String, net: kasbah_query::IpNet) -> Box<dyn TQuery> {
+    Box::new(crate::cidr::CidrQuery { column, net })
+}
+
+/// Most keyword terms a CIDR filter collects from a field without a column before the partition
+/// is checked event by event instead.
+const MAX_CIDR_TERMS: usize = 65_536;
+
+/// The keyword terms of `path` (string values) that are addresses in `net`, as one query: each
+/// distinct value is tested once, as the evaluator tests a value (terms hold the whole value,
+/// lower-cased, which changes no address). `None` beyond [`MAX_CIDR_TERMS`].
+fn cidr_terms(scope: &Scope<'_>, path: &str, net: &kasbah_query::IpNet) -> Option<Box<dyn TQuery>> {
+    let f = scope.fields.f;
+    // Term dictionary keys of a JSON field: path (dots as byte 1), byte 0, type byte, value.
+    let mut prefix = path.replace('.', "\u{1}").into_bytes();
+    prefix.extend_from_slice(&[0, b's']);
+    let mut end = prefix.clone();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    let mut terms = Vec::new();
+    for seg in scope.searcher.segment_readers() {
+        let inv = seg.inverted_index(f).ok()?;
+        let mut stream = inv
+            .terms()
+            .range()
+            .ge(&prefix)
+            .lt(&end)
+            .into_stream()
+            .ok()?;
+        while stream.advance() {
+            let value = stream.key().get(prefix.len()..).unwrap_or_default();
+            if crate::cidr::in_net(value, net) {
+                let mut t = Term::from_field_json_path(f, path, true);
+                t.append_type_and_str(std::str::from_utf8(value).ok()?);
+                terms.push(t);
+                if terms.len() > MAX_CIDR_TERMS {
+                    return None;
+                }
+            }
+        }
+    }
+    terms.sort();
+    terms.dedup();
+    Some(Box::new(TermSetQuery::new(terms)))
+}
+
 fn any_of(terms: Vec<Term>) -> Box<dyn TQuery> {
     let mut qs: Vec<(Occur, Box<dyn TQuery>)> = terms
         .into_iter()
@@ -538,14 +586,31 @@ fn pushdown(scope: &Scope<'_>, e: &Expr) -> Option<Pushed> {
                 })
             }
             // From the field's column, where the partition has one (every value of the field
-            // is there, IPv4 addresses without terms included); otherwise checked event by event.
-            (Some(f), Test::Cidr(net)) => Some(Pushed {
-                query: Box::new(crate::cidr::CidrQuery {
-                    column: fields.column(f)?,
-                    net: *net,
-                }),
-                exact: true,
-            }),
+            // is there, IPv4 addresses without terms included); otherwise from its keyword
+            // terms and, for a vendor field, the fields it is linked to.
+            (Some(f), Test::Cidr(net)) => {
+                let query = match fields.column(f) {
+                    Some(column) => cidr_query(column, *net),
+                    None => {
+                        let mut qs = vec![(Occur::Should, cidr_terms(scope, f, net)?)];
+                        for ecs in same_as(fields, scope.searcher, f) {
+                            let target = match fields.column(&ecs) {
+                                Some(column) => cidr_query(column, *net),
+                                None => cidr_terms(scope, &ecs, net)?,
+                            };
+                            let mut t = Term::from_field_json_path(fields.same?, f, false);
+                            t.append_type_and_str(&ecs);
+                            let link: Box<dyn TQuery> =
+                                Box::new(TermQuery::new(t, IndexRecordOption::Basic));
+                            let both =
+                                BooleanQuery::new(vec![(Occur::Must, link), (Occur::Must, target)]);
+                            qs.push((Occur::Should, Box::new(both)));
+                        }
+                        Box::new(BooleanQuery::new(qs))
+                    }
+                };
+                Some(Pushed { query, exact: true })
+            }
             (Some(f), Test::Range { lo, hi }) if f == "@timestamp" => {
                 let lo = match scalar_ns(lo)? {
                     Bound::Included(x) => Bound::Included(Term::from_field_i64(fields.ts, x)),

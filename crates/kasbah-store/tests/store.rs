@@ -700,7 +700,9 @@ fn cidr_filters_are_answered_from_columns() {
             ev(
                 BASE + k * SEC,
                 serde_json::json!({"source.ip": ip, "srcip": ip, "n": k % 4,
-                    "host.ip": [format!("192.168.{}.1", k % 2), "fe80::1"]}),
+                    "host.ip": [format!("192.168.{}.1", k % 2), "fe80::1"],
+                    // A vendor field linked to nothing: only its own terms.
+                    "peer": format!("10.{}.9.9", 255 - k)}),
             )
         })
         .collect();
@@ -718,7 +720,7 @@ fn cidr_filters_are_answered_from_columns() {
     for (i, v) in odd.into_iter().enumerate() {
         docs.push(ev(
             BASE + (300 + i as i64) * SEC,
-            serde_json::json!({"source.ip": v, "n": 9}),
+            serde_json::json!({"source.ip": v, "n": 9, "srcip": v, "peer": v}),
         ));
     }
     // Malformed values sorting between addresses of one /24: over 64 separate runs of matching
@@ -746,8 +748,11 @@ fn cidr_filters_are_answered_from_columns() {
         ("host.ip:fe80::/10", true),
         ("NOT source.ip:10.0.0.0/9", true),
         ("source.ip:10.0.0.0/9 AND n:3", true),
-        // A vendor field has no column: checked event by event.
-        ("srcip:10.0.0.0/9", false),
+        // Vendor fields have no column: their own terms, and the columns they are linked to.
+        ("srcip:10.0.0.0/9", true),
+        ("srcip:10.4.0.0/16", true),
+        ("peer:10.128.0.0/9", true),
+        ("peer:10.0.0.0/8 AND srcip:10.0.0.0/9", true),
     ];
     store.append_blocking(batch(T1, docs)).unwrap();
     let check = |when: &str| {
