@@ -252,33 +252,78 @@ fn same_as(fields: &Fields, searcher: &Searcher, field: &str) -> Vec<String> {
     if field.contains('.') {
         return Vec::new(); // only names without dots are linked
     }
-    // Term dictionary keys of a JSON field: path, end-of-path byte (0), type byte, value.
-    let mut prefix = field.as_bytes().to_vec();
-    prefix.push(0);
+    let mut out: Vec<String> = Vec::new();
+    let _ = str_values(searcher, same, field, |value| {
+        if let Ok(name) = std::str::from_utf8(value)
+            && !out.iter().any(|o| o == name)
+        {
+            out.push(name.to_string());
+        }
+        Some(())
+    });
+    out
+}
+
+/// Calls `f` with each string value of `path` in the term dictionaries of the JSON field `field`,
+/// once per segment holding it. `None` when `f` stops it or a dictionary cannot be read.
+fn str_values(
+    searcher: &Searcher,
+    field: tantivy::schema::Field,
+    path: &str,
+    mut f: impl FnMut(&[u8]) -> Option<()>,
+) -> Option<()> {
+    // Term dictionary keys of a JSON field: path (dots as byte 1), byte 0, type byte, value.
+    let mut prefix = path.replace('.', "\u{1}").into_bytes();
+    prefix.extend_from_slice(&[0, b's']);
     let mut end = prefix.clone();
     if let Some(last) = end.last_mut() {
-        *last = 1;
+        *last += 1;
     }
-    let mut out: Vec<String> = Vec::new();
     for seg in searcher.segment_readers() {
-        let Ok(inv) = seg.inverted_index(same) else {
-            continue;
-        };
-        let Ok(mut stream) = inv.terms().range().ge(&prefix).lt(&end).into_stream() else {
-            continue;
-        };
+        let inv = seg.inverted_index(field).ok()?;
+        let mut stream = inv
+            .terms()
+            .range()
+            .ge(&prefix)
+            .lt(&end)
+            .into_stream()
+            .ok()?;
         while stream.advance() {
-            let Some(value) = stream.key().get(prefix.len() + 1..) else {
-                continue;
-            };
-            if let Ok(name) = std::str::from_utf8(value)
-                && !out.iter().any(|o| o == name)
-            {
-                out.push(name.to_string());
-            }
+            f(stream.key().get(prefix.len()..)?)?;
         }
     }
-    out
+    Some(())
+}
+
+/// A filter on field `f` given as `own` (its own terms or column): events where `f` had the value
+/// of an ECS field carry that field's terms only (`schema::link_same_values`), so it also selects,
+/// for each ECS field `f` was linked to in the partition, the linked events where `target(ecs)`
+/// holds. Exact if every part is; `None` if a target cannot be translated.
+fn with_links(
+    scope: &Scope<'_>,
+    f: &str,
+    own: (Box<dyn TQuery>, bool),
+    mut target: impl FnMut(&str) -> Option<(Box<dyn TQuery>, bool)>,
+) -> Option<Pushed> {
+    let (own, mut exact) = own;
+    let linked = same_as(scope.fields, scope.searcher, f);
+    let Some(same) = scope.fields.same.filter(|_| !linked.is_empty()) else {
+        return Some(Pushed { query: own, exact });
+    };
+    let mut qs: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Should, own)];
+    for ecs in linked {
+        let mut t = Term::from_field_json_path(same, f, false);
+        t.append_type_and_str(&ecs);
+        let link: Box<dyn TQuery> = Box::new(TermQuery::new(t, IndexRecordOption::Basic));
+        let (value, e) = target(&ecs)?;
+        exact &= e;
+        let both = BooleanQuery::new(vec![(Occur::Must, link), (Occur::Must, value)]);
+        qs.push((Occur::Should, Box::new(both)));
+    }
+    Some(Pushed {
+        query: Box::new(BooleanQuery::new(qs)),
+        exact,
+    })
 }
 
 /// Most distinct field paths a partition may have for a bare word to be looked up in every
@@ -366,35 +411,18 @@ const MAX_CIDR_TERMS: usize = 65_536;
 /// lower-cased, which changes no address). `None` beyond [`MAX_CIDR_TERMS`].
 fn cidr_terms(scope: &Scope<'_>, path: &str, net: &kasbah_query::IpNet) -> Option<Box<dyn TQuery>> {
     let f = scope.fields.f;
-    // Term dictionary keys of a JSON field: path (dots as byte 1), byte 0, type byte, value.
-    let mut prefix = path.replace('.', "\u{1}").into_bytes();
-    prefix.extend_from_slice(&[0, b's']);
-    let mut end = prefix.clone();
-    if let Some(last) = end.last_mut() {
-        *last += 1;
-    }
     let mut terms = Vec::new();
-    for seg in scope.searcher.segment_readers() {
-        let inv = seg.inverted_index(f).ok()?;
-        let mut stream = inv
-            .terms()
-            .range()
-            .ge(&prefix)
-            .lt(&end)
-            .into_stream()
-            .ok()?;
-        while stream.advance() {
-            let value = stream.key().get(prefix.len()..).unwrap_or_default();
-            if crate::cidr::in_net(value, net) {
-                let mut t = Term::from_field_json_path(f, path, true);
-                t.append_type_and_str(std::str::from_utf8(value).ok()?);
-                terms.push(t);
-                if terms.len() > MAX_CIDR_TERMS {
-                    return None;
-                }
+    str_values(scope.searcher, f, path, |value| {
+        if crate::cidr::in_net(value, net) {
+            let mut t = Term::from_field_json_path(f, path, true);
+            t.append_type_and_str(std::str::from_utf8(value).ok()?);
+            terms.push(t);
+            if terms.len() > MAX_CIDR_TERMS {
+                return None;
             }
         }
-    }
+        Some(())
+    })?;
     terms.sort();
     terms.dedup();
     Some(Box::new(TermSetQuery::new(terms)))
@@ -551,7 +579,7 @@ fn pushdown(scope: &Scope<'_>, e: &Expr) -> Option<Pushed> {
                     return None;
                 }
                 let needle = Needle::new(v);
-                let (mut own, mut exact) = needle.lookup(fields, f);
+                let (mut own, exact) = needle.lookup(fields, f);
                 if f == "@timestamp"
                     && let Some(at) = needle.instant(fields)
                 {
@@ -560,56 +588,25 @@ fn pushdown(scope: &Scope<'_>, e: &Expr) -> Option<Pushed> {
                         (Occur::Should, at),
                     ]));
                 }
-                let linked = same_as(fields, scope.searcher, f);
-                if linked.is_empty() {
-                    return Some(Pushed { query: own, exact });
-                }
-                // Events where `f` had the value of an ECS field carry that field's terms only
-                // (schema::link_same_values): `f = v` is then `s1.f = ecs AND ecs = v`.
-                let mut qs: Vec<(Occur, Box<dyn TQuery>)> = vec![(Occur::Should, own)];
-                if let Some(same) = fields.same {
-                    for ecs in linked {
-                        let mut t = Term::from_field_json_path(same, f, false);
-                        t.append_type_and_str(&ecs);
-                        let link: Box<dyn TQuery> =
-                            Box::new(TermQuery::new(t, IndexRecordOption::Basic));
-                        let (value, e) = needle.lookup(fields, &ecs);
-                        exact &= e;
-                        let both =
-                            BooleanQuery::new(vec![(Occur::Must, link), (Occur::Must, value)]);
-                        qs.push((Occur::Should, Box::new(both)));
-                    }
-                }
-                Some(Pushed {
-                    query: Box::new(BooleanQuery::new(qs)),
-                    exact,
+                with_links(scope, f, (own, exact), |ecs| {
+                    Some(needle.lookup(fields, ecs))
                 })
             }
             // From the field's column, where the partition has one (every value of the field
             // is there, IPv4 addresses without terms included); otherwise from its keyword
             // terms and, for a vendor field, the fields it is linked to.
             (Some(f), Test::Cidr(net)) => {
-                let query = match fields.column(f) {
-                    Some(column) => cidr_query(column, *net),
-                    None => {
-                        let mut qs = vec![(Occur::Should, cidr_terms(scope, f, net)?)];
-                        for ecs in same_as(fields, scope.searcher, f) {
-                            let target = match fields.column(&ecs) {
-                                Some(column) => cidr_query(column, *net),
-                                None => cidr_terms(scope, &ecs, net)?,
-                            };
-                            let mut t = Term::from_field_json_path(fields.same?, f, false);
-                            t.append_type_and_str(&ecs);
-                            let link: Box<dyn TQuery> =
-                                Box::new(TermQuery::new(t, IndexRecordOption::Basic));
-                            let both =
-                                BooleanQuery::new(vec![(Occur::Must, link), (Occur::Must, target)]);
-                            qs.push((Occur::Should, Box::new(both)));
-                        }
-                        Box::new(BooleanQuery::new(qs))
-                    }
+                let cidr = |path: &str| match fields.column(path) {
+                    Some(column) => Some((cidr_query(column, *net), true)),
+                    None => Some((cidr_terms(scope, path, net)?, true)),
                 };
-                Some(Pushed { query, exact: true })
+                match fields.column(f) {
+                    Some(column) => Some(Pushed {
+                        query: cidr_query(column, *net),
+                        exact: true,
+                    }),
+                    None => with_links(scope, f, cidr(f)?, cidr),
+                }
             }
             (Some(f), Test::Range { lo, hi }) if f == "@timestamp" => {
                 let lo = match scalar_ns(lo)? {
