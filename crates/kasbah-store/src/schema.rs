@@ -31,6 +31,7 @@
 use std::borrow::Cow;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::{Serialize, Serializer};
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{
     BytesOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema,
@@ -87,18 +88,17 @@ pub const ADDRESSES: &[&str] = &[
 ];
 
 /// [`COLUMNS`], [`MEASURES`] and [`ADDRESSES`], sorted: the fields of the `c2` column set.
-static COLUMNS_AND_MEASURES: std::sync::LazyLock<Vec<&'static str>> =
-    std::sync::LazyLock::new(|| {
-        let mut all: Vec<&'static str> = COLUMNS
-            .iter()
-            .chain(MEASURES)
-            .chain(ADDRESSES)
-            .copied()
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        all
-    });
+static C2_FIELDS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    let mut all: Vec<&'static str> = COLUMNS
+        .iter()
+        .chain(MEASURES)
+        .chain(ADDRESSES)
+        .copied()
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+});
 
 /// The fields a partition keeps columns for. A set never changes: another set is another field,
 /// so a partition always says which fields it has columns for.
@@ -124,7 +124,7 @@ impl ColumnSet {
     pub fn fields(self) -> &'static [&'static str] {
         match self {
             ColumnSet::C1 => COLUMNS,
-            ColumnSet::C2 => &COLUMNS_AND_MEASURES,
+            ColumnSet::C2 => &C2_FIELDS,
         }
     }
 
@@ -370,15 +370,16 @@ pub fn document(
         (Some(_), Some(w)) => cache.shape(w),
         _ => None,
     };
-    let cached = kinds.is_some();
-    if !cached {
+    // Keys that do not repeat are those of the cache, which may then serve the links too.
+    let unique_keys = kinds.is_some();
+    if !unique_keys {
         entries = last_wins(entries);
         kinds = classify(&entries, set);
     }
     let mut kinds = kinds?;
     unindex_timestamp(&entries, &mut kinds, ts);
     let same = match fields.same {
-        Some(_) if cached => cache.links(&entries, &mut kinds),
+        Some(_) if unique_keys => cache.links(&entries, &mut kinds),
         Some(_) => link_same_values(&entries, &mut kinds),
         None => Vec::new(),
     };
@@ -408,7 +409,9 @@ pub fn document(
         Some(id) => {
             let mut out = Vec::with_capacity(doc.len());
             shape::write_header(id, &mut out);
-            write_values(entries.iter().map(|(_, v)| v), &mut out);
+            // Serialising borrowed values into a Vec cannot fail.
+            let _ =
+                serde_json::Serializer::new(&mut out).collect_seq(entries.iter().map(|(_, v)| v));
             d.add_bytes(fields.doc, &out);
         }
         None => d.add_bytes(fields.doc, doc),
@@ -447,51 +450,6 @@ fn unindex_column_only(entries: &[Entry<'_>], kinds: &mut [u8]) {
             *kind &= !KEYWORD_INDEXED;
         }
     }
-}
-
-/// Writes values as a JSON array.
-fn write_values<'v, 'a: 'v>(values: impl Iterator<Item = &'v Val<'a>>, out: &mut Vec<u8>) {
-    out.push(b'[');
-    for (i, v) in values.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_val(v, out);
-    }
-    out.push(b']');
-}
-
-/// Writes a value as JSON, as serde_json writes the same `serde_json::Value`.
-fn write_val(v: &Val<'_>, out: &mut Vec<u8>) {
-    use std::io::Write as _;
-    match v {
-        Val::Null => out.extend_from_slice(b"null"),
-        Val::Bool(true) => out.extend_from_slice(b"true"),
-        Val::Bool(false) => out.extend_from_slice(b"false"),
-        // Writing to a Vec cannot fail.
-        Val::Num(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Val::Str(s) => write_str(s, out),
-        Val::Arr(a) => write_values(a.iter(), out),
-        Val::Obj(m) => {
-            out.push(b'{');
-            for (i, (k, v)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(k, out);
-                out.push(b':');
-                write_val(v, out);
-            }
-            out.push(b'}');
-        }
-    }
-}
-
-fn write_str(s: &str, out: &mut Vec<u8>) {
-    // A string serialises without error; a Vec writer cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// The values of the full-text field: `message`, then `event.original`, whatever the key order
@@ -533,8 +491,8 @@ fn holds_words_of(whole: &str, part: &str) -> bool {
 pub struct KindsCache {
     keys: Vec<Box<str>>,
     kinds: Vec<u8>,
-    /// The shape id of `keys`, once looked up.
-    shape: Option<u32>,
+    /// The shape id of `keys` once looked up (`Some(None)`: the partition's list is full).
+    shape: Option<Option<u32>>,
     /// The links of the last full search ([`link_same_values`]) for `keys`, and the events
     /// since (0: none yet).
     links: Vec<(usize, usize)>,
@@ -591,10 +549,9 @@ impl KindsCache {
 
     /// The shape id of the keys of the last [`KindsCache::classify`] that succeeded.
     fn shape(&mut self, w: &mut ShapeWriter) -> Option<u32> {
-        if self.shape.is_none() {
-            self.shape = w.id(self.keys.iter().map(|k| &**k));
-        }
-        self.shape
+        *self
+            .shape
+            .get_or_insert_with(|| w.id(self.keys.iter().map(|k| &**k)))
     }
 }
 
@@ -617,6 +574,11 @@ fn classify(entries: &[Entry<'_>], set: &[&str]) -> Option<Vec<u8>> {
     let mut columns = set.iter().peekable();
     let mut measures = MEASURES.iter().peekable();
     let mut addresses = ADDRESSES.iter().peekable();
+    // Whether the sorted set behind `it` holds `key`, keys coming in increasing order.
+    fn holds(it: &mut std::iter::Peekable<std::slice::Iter<'_, &str>>, key: &str) -> bool {
+        while it.next_if(|c| **c < key).is_some() {}
+        it.peek().is_some_and(|c| **c == key)
+    }
     let mut prev: Option<&str> = None;
     for i in order {
         let key: &str = &entries[i].0;
@@ -624,20 +586,17 @@ fn classify(entries: &[Entry<'_>], set: &[&str]) -> Option<Vec<u8>> {
             return None;
         }
         prev = Some(key);
-        while columns.next_if(|c| **c < key).is_some() {}
-        while measures.next_if(|c| **c < key).is_some() {}
-        while addresses.next_if(|c| **c < key).is_some() {}
         let mut kind = 0;
         if !NOT_KEYWORD_INDEXED.contains(&key) {
             kind |= KEYWORD_INDEXED;
         }
-        if columns.peek().is_some_and(|c| **c == key) {
+        if holds(&mut columns, key) {
             kind |= COLUMN;
         }
-        if measures.peek().is_some_and(|c| **c == key) {
+        if holds(&mut measures, key) {
             kind |= MEASURE;
         }
-        if addresses.peek().is_some_and(|c| **c == key) {
+        if holds(&mut addresses, key) {
             kind |= ADDRESS;
         }
         kinds[i] = kind;
@@ -801,6 +760,20 @@ impl<'de> Deserialize<'de> for Val<'de> {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// Written as serde_json writes the same `serde_json::Value` (the stored shapes' values).
+impl Serialize for Val<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Val::Null => s.serialize_unit(),
+            Val::Bool(b) => s.serialize_bool(*b),
+            Val::Num(n) => n.serialize(s),
+            Val::Str(x) => s.serialize_str(x),
+            Val::Arr(a) => s.collect_seq(a),
+            Val::Obj(m) => s.collect_map(m.iter().map(|(k, v)| (k.as_ref(), v))),
+        }
     }
 }
 

@@ -69,10 +69,6 @@ impl Shapes {
         list.push(keys);
         Some(id)
     }
-
-    fn len(&self) -> usize {
-        self.list.read().map_or(0, |l| l.len())
-    }
 }
 
 /// The indexer's side of a partition's shapes: finds or registers the shape of an event.
@@ -104,7 +100,7 @@ impl ShapeWriter {
             return Some(id);
         }
         let bytes = key_bytes(&keys);
-        if self.shapes.len() >= MAX_SHAPES || self.bytes + bytes > MAX_SHAPE_BYTES {
+        if self.ids.len() >= MAX_SHAPES || self.bytes + bytes > MAX_SHAPE_BYTES {
             return None;
         }
         let id = self.shapes.push(keys.clone())?;
