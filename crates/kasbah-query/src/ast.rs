@@ -118,6 +118,14 @@ impl IpNet {
         self.prefix
     }
 
+    /// Whether `text` (a field value) is an address in this network: how a CIDR filter tests a
+    /// string, in the evaluator and in the store's index alike.
+    pub fn contains_text(&self, text: &str) -> bool {
+        text.trim()
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| self.contains(ip))
+    }
+
     /// Whether `ip` is inside the network. IPv4-mapped IPv6 addresses (`::ffff:10.1.2.3`) count
     /// as their IPv4 address, as many sources log IPv4 clients that way.
     pub fn contains(&self, ip: IpAddr) -> bool {

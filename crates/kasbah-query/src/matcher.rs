@@ -105,7 +105,7 @@ fn value_test(test: &Test, v: &Value) -> bool {
         Test::Eq(Pattern::Phrase(p)) => with_text(v, |t| phrase_in(t, p)),
         Test::Range { lo, hi } => in_range(v, lo, hi),
         Test::Cidr(net) => match v {
-            Value::String(s) => s.trim().parse::<IpAddr>().is_ok_and(|ip| net.contains(ip)),
+            Value::String(s) => net.contains_text(s),
             _ => false,
         },
     }
