@@ -98,6 +98,46 @@ export async function request(method, path, opts = {}) {
   return data;
 }
 
+/**
+ * POSTs a file as the raw body (XMLHttpRequest, for upload progress: `fetch` reports none).
+ * `onProgress(sent, total)`; `signal` aborts. Resolves to the JSON answer; errors as `request`.
+ */
+export function uploadFile(path, query, file, { onProgress, signal } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', buildUrl(path, query));
+    xhr.withCredentials = true;
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+    if (csrfToken) xhr.setRequestHeader('X-CSRF-Token', csrfToken);
+    if (onProgress) xhr.upload.addEventListener('progress', (ev) => onProgress(ev.loaded, ev.lengthComputable ? ev.total : file.size));
+    const abort = () => xhr.abort();
+    if (signal) signal.addEventListener('abort', abort, { once: true });
+    xhr.addEventListener('abort', () => reject(new ApiError(0, 'aborted', 'aborted')));
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'network', 'network error')));
+    xhr.addEventListener('load', () => {
+      if (signal) signal.removeEventListener('abort', abort);
+      let data = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch (_) {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(data);
+        return;
+      }
+      const err = data && data.error && typeof data.error === 'object' ? data.error : null;
+      const e = new ApiError(xhr.status, err && err.code ? String(err.code) : `http_${xhr.status}`,
+        err && err.message ? String(err.message) : (xhr.responseText || `HTTP ${xhr.status}`).slice(0, 500));
+      e.retryAfter = xhr.getResponseHeader('Retry-After');
+      if (xhr.status === 401 && handlers.unauthorized) handlers.unauthorized(e);
+      reject(e);
+    });
+    xhr.send(file);
+  });
+}
+
 export const api = {
   get: (path, query, opts = {}) => request('GET', path, { ...opts, query }),
   post: (path, body, opts = {}) => request('POST', path, { ...opts, body }),

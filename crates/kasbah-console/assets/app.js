@@ -16,12 +16,15 @@ import * as alert from './pages/alert.js';
 import * as rules from './pages/rules.js';
 import * as rule from './pages/rule.js';
 import * as admin from './pages/admin.js';
+import * as suppressions from './pages/suppressions.js';
+import * as upload from './pages/upload.js';
 
 const NAV = [
   { name: 'overview', href: '#/overview', label: 'nav.overview' },
   { name: 'search', href: '#/search', label: 'nav.search' },
   { name: 'alerts', href: '#/alerts', label: 'nav.alerts' },
   { name: 'rules', href: '#/rules', label: 'nav.rules' },
+  { name: 'upload', href: '#/upload', label: 'nav.upload', write: true },
   { name: 'admin', href: '#/admin', label: 'nav.admin', admin: true },
 ];
 
@@ -151,7 +154,7 @@ function renderHeader() {
     h('a', { href: '#/overview', class: 'brand', 'aria-label': t('header.home') },
       h('span', { class: 'brand-mark', 'aria-hidden': 'true', text: '◆' }), h('span', { text: t('app.name') })),
     h('nav', { class: 'mainnav', 'aria-label': t('header.nav') },
-      h('ul', {}, NAV.filter((n) => !n.admin || flags.isAdmin).map((n) => h('li', {},
+      h('ul', {}, NAV.filter((n) => (!n.admin || flags.isAdmin) && (!n.write || flags.canWrite)).map((n) => h('li', {},
         h('a', { href: n.href, id: `nav-${n.name}`, dataset: { section: n.name }, text: t(n.label) }))))),
     h('div', { class: 'topbar-tools' },
       h('label', { class: 'tenant-label' }, h('span', { class: 'muted small', text: t('header.tenant') }), select),
@@ -189,6 +192,8 @@ function resolve(parts) {
     case 'search': return { section: 'search', page: search };
     case 'alerts': return b ? { section: 'alerts', page: alert, id: b } : { section: 'alerts', page: alerts };
     case 'rules': return b ? { section: 'rules', page: rule, id: b } : { section: 'rules', page: rules };
+    case 'suppressions': return { section: 'suppressions', page: suppressions };
+    case 'upload': return { section: 'upload', page: upload };
     case 'admin': return { section: 'admin', page: admin };
     case 'account': return { section: 'account', page: null, account: true };
     default: return { section: null, page: null };

@@ -69,6 +69,8 @@ export function formDialog({ id, title, body, confirm, confirmId, danger = false
     const dlg = h('dialog', { id, class: 'dialog', 'aria-labelledby': titleId }, form);
     let result = null;
     cancel.addEventListener('click', () => dlg.close());
+    // A validation message stays only until the user changes what it was about.
+    form.addEventListener('input', () => { err.hidden = true; });
     form.addEventListener('submit', (ev) => {
       if (validate) {
         const msg = validate(form);

@@ -79,6 +79,63 @@ mod tests {
         assert_ne!(index.etag, uplot.etag);
     }
 
+    /// The literal keys a script passes to `t('…')`, `tn('…')` or `has('…')`, with the function.
+    fn literal_keys(src: &str) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        for f in ["tn", "t", "has"] {
+            let pat = format!("{f}('");
+            let mut rest = src;
+            while let Some(i) = rest.find(&pat) {
+                let before = rest[..i].chars().next_back();
+                rest = &rest[i + pat.len()..];
+                // `t(` of `alert(`, `split(` and the like is not the translation function.
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                    continue;
+                }
+                if let Some(end) = rest.find('\'') {
+                    let key = &rest[..end];
+                    if !key.contains(['$', '{', ' ']) {
+                        out.push((if f == "tn" { "tn" } else { "t" }, key.to_string()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_text_the_scripts_ask_for_is_in_the_english_dictionary() {
+        let en = String::from_utf8_lossy(asset("i18n/en.js").expect("en.js").bytes).into_owned();
+        let defined = |k: &str| en.contains(&format!("'{k}':"));
+        let mut checked = 0;
+        let mut missing = Vec::new();
+        for p in paths()
+            .filter(|p| p.ends_with(".js") && !p.starts_with("vendor/") && !p.starts_with("i18n/"))
+        {
+            let src = String::from_utf8_lossy(asset(p).expect("listed").bytes).into_owned();
+            for (f, key) in literal_keys(&src) {
+                checked += 1;
+                let ok = if f == "tn" {
+                    defined(&format!("{key}.one")) && defined(&format!("{key}.other"))
+                } else {
+                    defined(&key)
+                };
+                if !ok {
+                    missing.push(format!("{p}: {f}('{key}')"));
+                }
+            }
+        }
+        assert!(
+            checked > 300,
+            "only {checked} keys found: the scan is broken"
+        );
+        assert!(
+            missing.is_empty(),
+            "texts missing from i18n/en.js:\n{}",
+            missing.join("\n")
+        );
+    }
+
     #[test]
     fn every_embedded_file_has_a_known_type() {
         for p in paths() {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kasbah_detect::{Detector, Findings, Mode, ScanScratch};
-use kasbah_event::{Event, OutputOptions, TenantId};
+use kasbah_event::{Event, FieldId, OutputOptions, TenantId};
 use kasbah_parse::{BadRecord, Format, Item, Origin, ParseOptions};
 use kasbah_store::{Batch, Lsn, Store, StoreError, StoredEvent};
 
@@ -50,6 +50,12 @@ pub struct Prep<'a> {
 impl Prep<'_> {
     /// Annotates, matches and encodes one event; what the rules found goes to `found`.
     pub fn event(&self, e: &mut Event, found: &mut Findings) -> StoredEvent {
+        self.scan(e, found);
+        encode(e)
+    }
+
+    /// Annotates and matches one event.
+    fn scan(&self, e: &mut Event, found: &mut Findings) {
         let mined = self.templates.and_then(|t| t.annotate(self.tenant, e));
         if let Some(d) = &self.detector {
             SCAN.with(|s| d.scan(self.tenant, e, &mut s.borrow_mut(), Mode::Live, found));
@@ -57,7 +63,6 @@ impl Prep<'_> {
                 a.observe(self.tenant, e, template, &miner, d, found);
             }
         }
-        encode(e)
     }
 }
 
@@ -98,9 +103,21 @@ pub fn parse(
     let mut out = Parsed::default();
     let mut current: Vec<StoredEvent> = Vec::new();
     let mut found = Findings::default();
+    // Events of an uploaded file keep its name (`log.file.path`, as `kasbah parse` prints it) so
+    // that a case's evidence files can be told apart in search. It is added after the rules ran,
+    // so a file name never makes a rule match (`kasbah hunt` over the same file agrees).
+    let file = match origin {
+        Origin::File(name) => Some(name.clone()),
+        _ => None,
+    };
+    let file_field = FieldId::intern("log.file.path");
     let mut sink = |item: Item| match item {
         Item::Event(mut e) => {
-            current.push(prep.event(&mut e, &mut found));
+            prep.scan(&mut e, &mut found);
+            if let Some(f) = &file {
+                e.fields.set_default(file_field, f.as_ref());
+            }
+            current.push(encode(&e));
             out.events += 1;
             if current.len() >= batch_events {
                 out.batches.push(Prepared {

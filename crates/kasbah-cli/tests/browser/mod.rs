@@ -254,6 +254,17 @@ impl Browser {
         );
     }
 
+    /// Sends keys to an element without clearing it first: how a file input receives the path
+    /// of the file to upload.
+    pub fn send_keys(&self, css: &str, text: &str) {
+        let el = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{}/value", el.0),
+            Some(json!({ "text": text })),
+        );
+    }
+
     /// Runs an async script: its last argument is the callback to call with the result.
     pub fn run_async(&self, script: &str, args: Value) -> Value {
         self.call(

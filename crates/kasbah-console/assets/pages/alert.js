@@ -1,5 +1,5 @@
 // pages/alert.js — One alert (#/alerts/<id>): level, status, assignee, triage buttons
-// (acknowledge, assign, close, reopen), ATT&CK tactics and techniques, entities with pivots to
+// (acknowledge, assign, close, reopen, suppress), ATT&CK tactics and techniques, entities with pivots to
 // search, details, comments (list and add), the rule's description and YAML source, and the
 // matching events with the same expandable rendering as search.
 
@@ -11,6 +11,7 @@ import { clause } from '../query.js';
 import { eventsTable } from '../events.js';
 import { askAssignee, askClose, runAction } from './triage.js';
 import { TACTICS } from './overview.js';
+import { askSuppress } from './suppressions.js';
 
 const ENTITY_FIELDS = { host: 'host.name', user: 'user.name', ip: 'source.ip', process: 'process.name' };
 const WINDOW_MS = 24 * 3600 * 1000;
@@ -74,6 +75,7 @@ export function mount(root, ctx) {
     const assign = guard(h('button', { type: 'button', id: 'alert-assign', class: 'btn', text: t('alert.assign') }), ctx);
     const close = guard(h('button', { type: 'button', id: 'alert-close', class: 'btn', text: t('alert.close') }), ctx);
     const reopen = guard(h('button', { type: 'button', id: 'alert-reopen', class: 'btn', text: t('alert.reopen') }), ctx);
+    const suppress = guard(h('button', { type: 'button', id: 'alert-suppress', class: 'btn', text: t('alert.suppress'), title: t('alert.suppress_title') }), ctx);
     if (ctx.canWrite) {
       if (!isOpen) { ack.disabled = true; ack.title = t('alert.ack_not_open'); }
       if (isClosed) { close.disabled = true; close.title = t('alert.already_closed'); }
@@ -93,6 +95,9 @@ export function mount(root, ctx) {
       if (body) act('close', body);
     });
     reopen.addEventListener('click', () => act('reopen'));
+    suppress.addEventListener('click', async () => {
+      if (await askSuppress(a)) load();
+    });
 
     // Summary facts.
     const facts = [
@@ -180,7 +185,7 @@ export function mount(root, ctx) {
             h('span', { id: 'alert-level' }, levelBadge(a.level)), ' ',
             h('span', { id: 'alert-status' }, statusBadge(a.status)), ' ',
             h('span', { class: 'muted small', text: `#${a.id}` }))),
-        h('div', { class: 'toolbar', role: 'group', 'aria-label': t('alert.actions') }, ack, assign, close, reopen)),
+        h('div', { class: 'toolbar', role: 'group', 'aria-label': t('alert.actions') }, ack, assign, close, reopen, suppress)),
       h('div', { class: 'grid grid-2' },
         card(t('alert.summary'), factsTable, { id: 'card-alert-summary' }),
         h('div', { class: 'stack' },

@@ -110,7 +110,7 @@ export function mount(root, ctx) {
   replace(root, h('section', { id: 'page-alerts', class: 'page page-wide', 'aria-labelledby': 'alerts-title' },
     h('div', { class: 'page-head' },
       h('h1', { id: 'alerts-title', text: t('alerts.title') }),
-      h('div', { class: 'toolbar' }, live, pauseBtn)),
+      h('div', { class: 'toolbar' }, live, pauseBtn, h('a', { href: '#/suppressions', id: 'alerts-suppressions', class: 'btn btn-ghost btn-small', text: t('alerts.suppressions') }))),
     counts,
     h('div', { class: 'filters', role: 'group', 'aria-label': t('alerts.filters') },
       h('label', { class: 'inline-field' }, h('span', { text: t('col.status') }), statusSel),
