@@ -175,6 +175,57 @@ action(type="omrelp" target="127.0.0.1" port="{relp}" action.resumeRetryCount="-
     );
 }
 
+/// RELP over TLS: rsyslog's `omrelp` with `tls="on"`, checking the server's certificate against
+/// its CA and name, delivers every line to the RELP-over-TLS listener. (librelp offers
+/// certificate cipher suites only when it has a certificate of its own, `tls.myCert`; without
+/// one it offers anonymous Diffie-Hellman, which rustls rightly refuses.)
+#[test]
+fn rsyslog_delivers_over_relp_with_tls() {
+    let Some(rsyslogd) = which("rsyslogd") else {
+        eprintln!("skipped: rsyslogd not installed (scripts/install-test-deps.sh)");
+        return;
+    };
+    if !Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so").exists() {
+        eprintln!("skipped: rsyslog-relp not installed (scripts/install-test-deps.sh)");
+        return;
+    }
+    let dir = scratch("rsyslog-relp-tls");
+    let Some((cert, key)) = server::self_signed(&dir) else {
+        eprintln!("skipped: openssl not found");
+        return;
+    };
+    let relp = server::free_port();
+    let s = Server::start(
+        &dir.join("data"),
+        Options {
+            config: &format!(
+                "[syslog]\ntenant = \"net\"\nrelp_tls = \"127.0.0.1:{relp}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                cert.display(),
+                key.display()
+            ),
+            ..Options::default()
+        },
+    );
+    let reader = s.token("net", "read");
+    let input = dir.join("in.log");
+    write_lines(&input, "relptls", 30);
+    let conf = format!(
+        r#"global(workDirectory="{dir}")
+module(load="imfile")
+module(load="omrelp")
+input(type="imfile" File="{input}" Tag="app:" freshStartTail="off")
+action(type="omrelp" target="127.0.0.1" port="{relp}" tls="on" tls.caCert="{cert}" tls.myCert="{cert}" tls.myPrivKey="{key}" tls.authMode="name" tls.permittedPeer=["127.0.0.1"] action.resumeRetryCount="-1" action.resumeInterval="1")
+"#,
+        dir = dir.display(),
+        input = input.display(),
+        cert = cert.display(),
+        key = key.display(),
+    );
+    let _rsyslog = start_rsyslog(&rsyslogd, &dir, &conf);
+    assert_eq!(s.wait_total(&reader, "relptls", 30), 30);
+    assert!(s.metric("kasbah_ingest_events_total{input=\"syslog_relp\"}") >= 30.0);
+}
+
 /// syslog-ng from Debian's package. It conflicts with rsyslog as an installed package, so the
 /// install script unpacks it under /opt/syslog-ng (or `KASBAH_SYSLOG_NG`).
 #[test]

@@ -92,9 +92,11 @@ pub struct SyslogConfig {
     pub tls: Option<SocketAddr>,
     /// RELP listener (rsyslog's `omrelp`): each message acknowledged once durable.
     pub relp: Option<SocketAddr>,
-    /// PEM certificate chain of the TLS listener.
+    /// RELP over TLS (`omrelp` with `tls="on"`), needs `tls_cert` and `tls_key`.
+    pub relp_tls: Option<SocketAddr>,
+    /// PEM certificate chain of the TLS listeners.
     pub tls_cert: Option<PathBuf>,
-    /// PEM private key of the TLS listener.
+    /// PEM private key of the TLS listeners.
     pub tls_key: Option<PathBuf>,
     /// Tenant receiving syslog events.
     pub tenant: String,
@@ -113,6 +115,7 @@ impl Default for SyslogConfig {
             tcp: None,
             tls: None,
             relp: None,
+            relp_tls: None,
             tls_cert: None,
             tls_key: None,
             tenant: "default".into(),
@@ -343,12 +346,13 @@ impl Config {
 
     /// Checks values that depend on each other.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.syslog.tls.is_some()
-            && (self.syslog.tls_cert.is_none() || self.syslog.tls_key.is_none())
-        {
-            return Err(ConfigError::Invalid(
-                "syslog.tls needs syslog.tls_cert and syslog.tls_key".into(),
-            ));
+        let no_cert = self.syslog.tls_cert.is_none() || self.syslog.tls_key.is_none();
+        for (name, addr) in [("tls", self.syslog.tls), ("relp_tls", self.syslog.relp_tls)] {
+            if addr.is_some() && no_cert {
+                return Err(ConfigError::Invalid(format!(
+                    "syslog.{name} needs syslog.tls_cert and syslog.tls_key"
+                )));
+            }
         }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             return Err(ConfigError::Invalid(
@@ -445,6 +449,14 @@ mod tests {
     fn inconsistent_values_are_refused() {
         let c = Config::parse("[syslog]\ntls = \"0.0.0.0:6514\"\n").unwrap();
         assert!(c.validate().is_err());
+        let c = Config::parse("[syslog]\nrelp_tls = \"0.0.0.0:2515\"\n").unwrap();
+        let err = c.validate().map_err(|e| e.to_string()).unwrap_err();
+        assert!(err.contains("syslog.relp_tls needs"), "{err}");
+        let c = Config::parse(
+            "[syslog]\nrelp_tls = \"0.0.0.0:2515\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n",
+        )
+        .unwrap();
+        assert!(c.validate().is_ok());
         let c = Config::parse("[parse]\ndefault_tz = \"Mars\"\n").unwrap();
         assert!(c.validate().is_err());
         let c = Config::parse("[anomaly]\nthreshold = -1.0\n").unwrap();

@@ -278,23 +278,44 @@ pub async fn start(mut config: Config) -> Result<Server, ServeError> {
             syslog::Protocol::Relp,
         )));
     }
-    if let (Some(addr), Some(cert), Some(key)) = (
-        config.syslog.tls,
-        &config.syslog.tls_cert,
-        &config.syslog.tls_key,
-    ) {
-        let tls = tls::server_config(cert, key).map_err(ServeError::Tls)?;
-        let l = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        tracing::info!(addr = %l.local_addr().unwrap_or(addr), "syslog TLS listening");
-        tasks.push(tokio::spawn(syslog::run_stream(
-            state.clone(),
-            syslog_tenant,
-            l,
-            Some(tls.into()),
-            syslog::Protocol::Syslog,
-        )));
+    if let (Some(cert), Some(key)) = (&config.syslog.tls_cert, &config.syslog.tls_key) {
+        let listeners = [
+            (
+                config.syslog.tls,
+                syslog::Protocol::Syslog,
+                "syslog TLS listening",
+            ),
+            (
+                config.syslog.relp_tls,
+                syslog::Protocol::Relp,
+                "syslog RELP over TLS listening",
+            ),
+        ];
+        let mut acceptor: Option<tokio_rustls::TlsAcceptor> = None;
+        for (addr, protocol, what) in listeners {
+            let Some(addr) = addr else { continue };
+            let tls = match &acceptor {
+                Some(a) => a.clone(),
+                None => {
+                    let a: tokio_rustls::TlsAcceptor = tls::server_config(cert, key)
+                        .map_err(ServeError::Tls)?
+                        .into();
+                    acceptor = Some(a.clone());
+                    a
+                }
+            };
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::Bind { addr, source })?;
+            tracing::info!(addr = %l.local_addr().unwrap_or(addr), "{what}");
+            tasks.push(tokio::spawn(syslog::run_stream(
+                state.clone(),
+                syslog_tenant,
+                l,
+                Some(tls),
+                protocol,
+            )));
+        }
     }
 
     let addr = config.http.listen;

@@ -38,13 +38,17 @@ pub struct ServeArgs {
     /// once it is durable.
     #[arg(long, env = "KASBAH_SYSLOG_RELP")]
     syslog_relp: Option<SocketAddr>,
+    /// RELP over TLS (omrelp with tls="on") on this address (needs --syslog-tls-cert and
+    /// --syslog-tls-key).
+    #[arg(long, env = "KASBAH_SYSLOG_RELP_TLS")]
+    syslog_relp_tls: Option<SocketAddr>,
     /// Syslog over TLS on this address (needs --syslog-tls-cert and --syslog-tls-key).
     #[arg(long, env = "KASBAH_SYSLOG_TLS")]
     syslog_tls: Option<SocketAddr>,
-    /// PEM certificate chain for syslog TLS.
+    /// PEM certificate chain for syslog TLS and RELP over TLS.
     #[arg(long, env = "KASBAH_SYSLOG_TLS_CERT")]
     syslog_tls_cert: Option<PathBuf>,
-    /// PEM private key for syslog TLS.
+    /// PEM private key for syslog TLS and RELP over TLS.
     #[arg(long, env = "KASBAH_SYSLOG_TLS_KEY")]
     syslog_tls_key: Option<PathBuf>,
     /// Tenant receiving syslog events. Default: default.
@@ -99,6 +103,7 @@ impl ServeArgs {
         c.syslog.udp = self.syslog_udp.or(c.syslog.udp);
         c.syslog.tcp = self.syslog_tcp.or(c.syslog.tcp);
         c.syslog.relp = self.syslog_relp.or(c.syslog.relp);
+        c.syslog.relp_tls = self.syslog_relp_tls.or(c.syslog.relp_tls);
         c.syslog.tls = self.syslog_tls.or(c.syslog.tls);
         c.syslog.tls_cert = self.syslog_tls_cert.clone().or(c.syslog.tls_cert);
         c.syslog.tls_key = self.syslog_tls_key.clone().or(c.syslog.tls_key);
