@@ -5,6 +5,9 @@
 //! event content, only which rule fired on which record.
 //!
 //! A change in parsing, mapping or matching that adds or loses a detection shows up here as a diff.
+//! The run sorts its timeline through temporary files (`--sort-buffer 1`), so the external merge
+//! is checked here too: same detections, in event-time order.
+//!
 //! After an intended change, regenerate with
 //! `KASBAH_BLESS=1 cargo test -p kasbah-cli --test hunt_golden` and review the diff.
 
@@ -29,7 +32,7 @@ fn sigmahq_over_evtx_attack_samples_matches_golden() {
     }
     let out = Command::new(env!("CARGO_BIN_EXE_kasbah"))
         .arg("hunt")
-        .arg("-q")
+        .args(["--sort-buffer", "1", "--no-progress"])
         .args(["-r"])
         .arg(sigma.join("rules"))
         .args(["-r"])
@@ -46,11 +49,20 @@ fn sigmahq_over_evtx_attack_samples_matches_golden() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("timeline: sorted through"),
+        "the 1 MiB buffer spilled: {stderr}"
+    );
     let prefix = format!("{}/", samples.display());
+    let mut last = String::new();
     let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
             let d: serde_json::Value = serde_json::from_str(l).expect("JSON detection");
+            let ts = d["timestamp"].as_str().expect("timestamp").to_string();
+            assert!(last <= ts, "timeline out of order: {last} then {ts}");
+            last = ts;
             let file = d["file"].as_str().expect("file");
             format!(
                 "{}\t{}\t{}",

@@ -5,6 +5,7 @@
 //! CSV or JSON lines, followed by a summary on stderr.
 
 mod output;
+mod timeline;
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -24,6 +25,7 @@ use rayon::prelude::*;
 
 use super::parse::FormatArg;
 use super::rules::{self, RuleOpts};
+use timeline::Timeline;
 
 /// Events evaluated per task when a file is split across threads.
 const BATCH: usize = 2048;
@@ -115,6 +117,10 @@ pub struct HuntArgs {
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Memory for sorting the timeline, in MiB: beyond it, sorted runs go to temporary files
+    /// and are merged at the end (as `sort -S`), so memory stays flat on any corpus.
+    #[arg(long, value_name = "MIB", default_value_t = 32)]
+    sort_buffer: usize,
     #[command(flatten)]
     rule_opts: RuleOpts,
 }
@@ -138,7 +144,6 @@ struct FileOutcome {
     events: u64,
     bad: u64,
     format: &'static str,
-    detections: Vec<Detection>,
     captures: Vec<Capture>,
 }
 
@@ -191,6 +196,20 @@ impl Detector<'_> {
     }
 }
 
+/// Adds a batch's detections to the timeline; the first spill error is kept for the end.
+fn keep(timeline: &Mutex<Timeline>, error: &Mutex<Option<std::io::Error>>, dets: Vec<Detection>) {
+    if dets.is_empty() {
+        return;
+    }
+    let r = match timeline.lock() {
+        Ok(mut t) => t.extend(dets),
+        Err(_) => return,
+    };
+    if let (Err(e), Ok(mut slot)) = (r, error.lock()) {
+        slot.get_or_insert(e);
+    }
+}
+
 /// Runs `kasbah hunt`.
 pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
@@ -240,6 +259,8 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let events_seen = AtomicU64::new(0);
     let scan_start = Instant::now();
     let bad_lines: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let timeline = Mutex::new(Timeline::new(args.sort_buffer.saturating_mul(1 << 20)));
+    let spill_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
     // Large files first, so that one big file does not finish last alone.
     let mut order: Vec<(u64, &PathBuf)> = files
         .iter()
@@ -252,7 +273,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             let display: Arc<str> = Arc::from(path.display().to_string());
             let bytes = std::fs::read(path).with_context(|| format!("cannot read {display}"))?;
             let origin = Origin::File(display.clone());
-            let results: Mutex<Vec<(Vec<Detection>, Vec<Capture>)>> = Mutex::new(Vec::new());
+            let results: Mutex<Vec<Vec<Capture>>> = Mutex::new(Vec::new());
             let mut bad = Vec::new();
             let mut outcome = FileOutcome::default();
             rayon::scope(|s| {
@@ -268,11 +289,13 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
                             if batch.len() == BATCH {
                                 let b = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                                 let (detector, results, seen) = (&detector, &results, &events_seen);
+                                let (timeline, spill_error) = (&timeline, &spill_error);
                                 s.spawn(move |_| {
-                                    let r = detector.detect(&b);
+                                    let (d, c) = detector.detect(&b);
                                     seen.fetch_add(b.len() as u64, Ordering::Relaxed);
+                                    keep(timeline, spill_error, d);
                                     if let Ok(mut v) = results.lock() {
-                                        v.push(r);
+                                        v.push(c);
                                     }
                                 });
                             }
@@ -280,17 +303,17 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
                         Item::Bad(b) => bad.push(format!("kasbah: {display}: {b}")),
                     },
                 );
-                let r = detector.detect(&batch);
+                let (d, c) = detector.detect(&batch);
                 events_seen.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                keep(&timeline, &spill_error, d);
                 if let Ok(mut v) = results.lock() {
-                    v.push(r);
+                    v.push(c);
                 }
                 outcome.events = stats.events;
                 outcome.bad = stats.bad;
                 outcome.format = format.name();
             });
-            for (d, c) in results.into_inner().unwrap_or_default() {
-                outcome.detections.extend(d);
+            for c in results.into_inner().unwrap_or_default() {
                 outcome.captures.extend(c);
             }
             if !bad.is_empty()
@@ -319,15 +342,16 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     for d in loaded.skipped() {
         *summary.skipped_codes.entry(d.code.as_str()).or_default() += 1;
     }
-    let mut detections = Vec::new();
     let mut captures = Vec::new();
     for o in outcomes {
         let o = o?;
         summary.events += o.events;
         summary.bad += o.bad;
         *summary.formats.entry(o.format).or_default() += 1;
-        detections.extend(o.detections);
         captures.extend(o.captures);
+    }
+    if let Some(e) = spill_error.into_inner().ok().flatten() {
+        return Err(e).context("cannot write the timeline's temporary files");
     }
     if !args.quiet {
         for l in bad_lines.into_inner().unwrap_or_default().iter().take(20) {
@@ -339,48 +363,66 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     }
 
     // Correlations, in event time.
-    for a in &Correlator::run_batch(engine, captures) {
-        if let Some(info) = engine.rule(a.rule)
-            && info.reported
-            && info.level() >= detector.min_level
-        {
-            detections.push(output::correlation_detection(a, info));
-        }
-    }
+    let mut timeline = timeline
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a scan thread failed"))?;
+    let correlated: Vec<Detection> = Correlator::run_batch(engine, captures)
+        .iter()
+        .filter_map(|a| {
+            let info = engine.rule(a.rule)?;
+            (info.reported && info.level() >= detector.min_level)
+                .then(|| output::correlation_detection(a, info))
+        })
+        .collect();
+    timeline
+        .extend(correlated)
+        .context("cannot write the timeline's temporary files")?;
 
-    detections
-        .sort_by(|a, b| (a.ts, &a.file, a.record, a.rule).cmp(&(b.ts, &b.file, b.record, b.rule)));
+    // The timeline, merged from memory and the temporary runs, counted as it is written.
     let color = args.output.is_none() && std::io::stdout().is_terminal();
-    let write_result = match &args.output {
+    let mut per_rule: BTreeMap<RuleId, u64> = BTreeMap::new();
+    let spilled = timeline.runs();
+    let sorted = timeline
+        .into_sorted()
+        .context("cannot read the timeline's temporary files")?;
+    let write_all = |mut w: &mut dyn Write, color: bool| -> anyhow::Result<()> {
+        output::write_header(&mut w, args.format)?;
+        for d in sorted {
+            let d = d.context("cannot read the timeline's temporary files")?;
+            *per_rule.entry(d.rule).or_default() += 1;
+            if let Some(info) = engine.rule(d.rule) {
+                *summary.by_level.entry(info.level()).or_default() += 1;
+                output::count_attack(&info.meta.tags, &mut summary);
+            }
+            summary.detections += 1;
+            output::write_one(&mut w, args.format, &d, engine, color)?;
+        }
+        w.flush()?;
+        Ok(())
+    };
+    let written = match &args.output {
         Some(p) => {
             let f = std::fs::File::create(p)
                 .with_context(|| format!("cannot create {}", p.display()))?;
-            let mut w = BufWriter::new(f);
-            output::write(&mut w, args.format, &detections, engine, false).and_then(|()| w.flush())
+            write_all(&mut BufWriter::new(f), false)
         }
         None => {
             let stdout = std::io::stdout();
-            let mut w = BufWriter::new(stdout.lock());
-            output::write(&mut w, args.format, &detections, engine, color).and_then(|()| w.flush())
+            write_all(&mut BufWriter::new(stdout.lock()), color)
         }
     };
-    if let Err(e) = write_result
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(e).context("cannot write output");
+    if let Err(e) = written {
+        let broken_pipe = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+        if !broken_pipe {
+            return Err(e.context("cannot write output"));
+        }
     }
     summary.scan_secs = scan_elapsed.as_secs_f64();
     summary.total_secs = start.elapsed().as_secs_f64();
-    let mut per_rule: BTreeMap<RuleId, u64> = BTreeMap::new();
-    for d in &detections {
-        *per_rule.entry(d.rule).or_default() += 1;
-        if let Some(info) = engine.rule(d.rule) {
-            *summary.by_level.entry(info.level()).or_default() += 1;
-            output::count_attack(&info.meta.tags, &mut summary);
-        }
-    }
-    summary.detections = detections.len() as u64;
     summary.rules_hit = per_rule.len();
+    summary.spilled_runs = spilled;
     let mut top: Vec<(RuleId, u64)> = per_rule.into_iter().collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     summary.top = top.into_iter().take(10).collect();
@@ -389,7 +431,6 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     }
     // The process exits next: freeing the engine's many small allocations one by one would only
     // delay that.
-    std::mem::forget(detections);
     std::mem::forget(loaded);
     Ok(if summary.bad > 0 {
         ExitCode::from(super::EXIT_SKIPPED)
@@ -401,6 +442,21 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The header and every detection, as `run` writes them.
+    fn write_timeline(
+        out: &mut Vec<u8>,
+        format: OutFormat,
+        dets: &[Detection],
+        engine: &Engine,
+        color: bool,
+    ) -> std::io::Result<()> {
+        output::write_header(out, format)?;
+        for d in dets {
+            output::write_one(out, format, d, engine, color)?;
+        }
+        Ok(())
+    }
     use kasbah_event::Source;
     use kasbah_sigma::{Config, RuleSet};
 
@@ -494,7 +550,7 @@ mod tests {
         }
 
         let mut jsonl = Vec::new();
-        output::write(&mut jsonl, OutFormat::Jsonl, &all, &engine, false).expect("write");
+        write_timeline(&mut jsonl, OutFormat::Jsonl, &all, &engine, false).expect("write");
         let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&jsonl)
             .lines()
             .map(|l| serde_json::from_str(l).expect("valid JSON line"))
@@ -523,7 +579,7 @@ mod tests {
         assert_eq!(lines[2]["event"]["value"], 2.0);
 
         let mut csv = Vec::new();
-        output::write(&mut csv, OutFormat::Csv, &all, &engine, false).expect("write");
+        write_timeline(&mut csv, OutFormat::Csv, &all, &engine, false).expect("write");
         let csv = String::from_utf8_lossy(&csv);
         let mut rows = csv.lines();
         assert_eq!(
@@ -535,7 +591,7 @@ mod tests {
         )));
 
         let mut table = Vec::new();
-        output::write(&mut table, OutFormat::Table, &all, &engine, false).expect("write");
+        write_timeline(&mut table, OutFormat::Table, &all, &engine, false).expect("write");
         let table = String::from_utf8_lossy(&table);
         assert!(
             table

@@ -117,94 +117,97 @@ fn paint(level: Level, color: bool) -> (&'static str, &'static str) {
     (c, "\x1b[0m")
 }
 
-/// Writes the timeline.
-pub(crate) fn write(
-    out: &mut impl Write,
-    format: OutFormat,
-    dets: &[Detection],
-    engine: &Engine,
-    color: bool,
-) -> io::Result<()> {
+/// Writes what comes before the first detection (the CSV header).
+pub(crate) fn write_header(out: &mut impl Write, format: OutFormat) -> io::Result<()> {
     if format == OutFormat::Csv {
         writeln!(
             out,
             "timestamp,level,rule_id,rule_title,host,file,record,tags,details"
         )?;
     }
-    for d in dets {
-        let Some(info) = engine.rule(d.rule) else {
-            continue;
-        };
-        let ts = d.ts.to_rfc3339();
-        let level = info.level();
-        match format {
-            OutFormat::Jsonl => {
-                out.write_all(b"{\"timestamp\":")?;
-                json_str(out, &ts)?;
-                out.write_all(b",\"rule_id\":")?;
-                json_str(out, info.meta.id.as_deref().unwrap_or_default())?;
-                out.write_all(b",\"rule_title\":")?;
-                json_str(out, &info.meta.title)?;
-                out.write_all(b",\"level\":")?;
-                json_str(out, level.as_str())?;
-                out.write_all(b",\"kind\":")?;
-                json_str(
-                    out,
-                    match info.kind {
-                        kasbah_sigma::RuleKind::Detection => "detection",
-                        kasbah_sigma::RuleKind::Correlation(_) => "correlation",
-                    },
-                )?;
-                out.write_all(b",\"tags\":")?;
-                serde_json::to_writer(&mut *out, &info.meta.tags).map_err(io::Error::other)?;
-                out.write_all(b",\"file\":")?;
-                json_str(out, &d.file)?;
-                write!(out, ",\"record\":{}", d.record)?;
-                out.write_all(b",\"host\":")?;
-                match &d.host {
-                    Some(h) => json_str(out, h)?,
-                    None => out.write_all(b"null")?,
+    Ok(())
+}
+
+/// Writes one detection of the timeline.
+pub(crate) fn write_one(
+    out: &mut impl Write,
+    format: OutFormat,
+    d: &Detection,
+    engine: &Engine,
+    color: bool,
+) -> io::Result<()> {
+    let Some(info) = engine.rule(d.rule) else {
+        return Ok(());
+    };
+    let ts = d.ts.to_rfc3339();
+    let level = info.level();
+    match format {
+        OutFormat::Jsonl => {
+            out.write_all(b"{\"timestamp\":")?;
+            json_str(out, &ts)?;
+            out.write_all(b",\"rule_id\":")?;
+            json_str(out, info.meta.id.as_deref().unwrap_or_default())?;
+            out.write_all(b",\"rule_title\":")?;
+            json_str(out, &info.meta.title)?;
+            out.write_all(b",\"level\":")?;
+            json_str(out, level.as_str())?;
+            out.write_all(b",\"kind\":")?;
+            json_str(
+                out,
+                match info.kind {
+                    kasbah_sigma::RuleKind::Detection => "detection",
+                    kasbah_sigma::RuleKind::Correlation(_) => "correlation",
+                },
+            )?;
+            out.write_all(b",\"tags\":")?;
+            serde_json::to_writer(&mut *out, &info.meta.tags).map_err(io::Error::other)?;
+            out.write_all(b",\"file\":")?;
+            json_str(out, &d.file)?;
+            write!(out, ",\"record\":{}", d.record)?;
+            out.write_all(b",\"host\":")?;
+            match &d.host {
+                Some(h) => json_str(out, h)?,
+                None => out.write_all(b"null")?,
+            }
+            out.write_all(b",\"rule_file\":")?;
+            json_str(out, &info.meta.path)?;
+            out.write_all(b",\"event\":")?;
+            out.write_all(d.event.as_deref().unwrap_or("null").as_bytes())?;
+            out.write_all(b"}\n")?;
+        }
+        OutFormat::Csv => {
+            for (i, f) in [
+                ts.as_str(),
+                level.as_str(),
+                info.meta.id.as_deref().unwrap_or_default(),
+                info.meta.title.as_str(),
+                d.host.as_deref().unwrap_or_default(),
+                &d.file,
+                &d.record.to_string(),
+                &info.meta.tags.join(";"),
+                &d.details,
+            ]
+            .iter()
+            .enumerate()
+            {
+                if i > 0 {
+                    out.write_all(b",")?;
                 }
-                out.write_all(b",\"rule_file\":")?;
-                json_str(out, &info.meta.path)?;
-                out.write_all(b",\"event\":")?;
-                out.write_all(d.event.as_deref().unwrap_or("null").as_bytes())?;
-                out.write_all(b"}\n")?;
+                csv_field(out, f)?;
             }
-            OutFormat::Csv => {
-                for (i, f) in [
-                    ts.as_str(),
-                    level.as_str(),
-                    info.meta.id.as_deref().unwrap_or_default(),
-                    info.meta.title.as_str(),
-                    d.host.as_deref().unwrap_or_default(),
-                    &d.file,
-                    &d.record.to_string(),
-                    &info.meta.tags.join(";"),
-                    &d.details,
-                ]
-                .iter()
-                .enumerate()
-                {
-                    if i > 0 {
-                        out.write_all(b",")?;
-                    }
-                    csv_field(out, f)?;
-                }
-                out.write_all(b"\n")?;
-            }
-            OutFormat::Table => {
-                let (on, off) = paint(level, color);
-                let ts = ts.get(..19).unwrap_or(&ts).replace('T', " ");
-                writeln!(
-                    out,
-                    "{ts}  {on}{:<13}{off} {}  [{}]  {}",
-                    level.as_str(),
-                    info.meta.title,
-                    d.host.as_deref().unwrap_or("-"),
-                    d.details
-                )?;
-            }
+            out.write_all(b"\n")?;
+        }
+        OutFormat::Table => {
+            let (on, off) = paint(level, color);
+            let ts = ts.get(..19).unwrap_or(&ts).replace('T', " ");
+            writeln!(
+                out,
+                "{ts}  {on}{:<13}{off} {}  [{}]  {}",
+                level.as_str(),
+                info.meta.title,
+                d.host.as_deref().unwrap_or("-"),
+                d.details
+            )?;
         }
     }
     Ok(())
@@ -230,6 +233,8 @@ pub(crate) struct Summary {
     pub top: Vec<(RuleId, u64)>,
     pub tactics: BTreeMap<String, u64>,
     pub techniques: BTreeMap<String, u64>,
+    /// Sorted runs the timeline wrote to temporary files (0: it fit in `--sort-buffer`).
+    pub spilled_runs: usize,
 }
 
 /// ATT&CK tactics as Sigma tags write them (`attack.defense-evasion`; older rules use `_`).
@@ -302,6 +307,12 @@ pub(crate) fn print_summary(s: &Summary, engine: &Engine, color: bool) {
         s.rules_hit,
         levels.join(", ")
     );
+    if s.spilled_runs > 0 {
+        eprintln!(
+            "timeline: sorted through {} temporary files (beyond --sort-buffer)",
+            s.spilled_runs
+        );
+    }
     if !s.top.is_empty() {
         eprintln!("top rules:");
         for (r, n) in &s.top {
