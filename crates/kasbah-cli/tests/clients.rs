@@ -117,18 +117,41 @@ action(type="omelasticsearch" server="127.0.0.1" serverport="{http}" searchIndex
     }
 }
 
+/// rsyslogd, when it and its RELP output module are installed (a message says what is missing).
+fn rsyslogd_with_relp() -> Option<PathBuf> {
+    let Some(rsyslogd) = which("rsyslogd") else {
+        eprintln!("skipped: rsyslogd not installed (scripts/install-test-deps.sh)");
+        return None;
+    };
+    if !Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so").exists() {
+        eprintln!("skipped: rsyslog-relp not installed (scripts/install-test-deps.sh)");
+        return None;
+    }
+    Some(rsyslogd)
+}
+
+/// An rsyslog configuration that follows `input` and sends it with `omrelp` to `port`, retrying
+/// for ever; `params` adds parameters to the action (TLS).
+fn omrelp_conf(dir: &Path, input: &Path, port: u16, params: &str) -> String {
+    format!(
+        r#"global(workDirectory="{dir}")
+module(load="imfile")
+module(load="omrelp")
+input(type="imfile" File="{input}" Tag="app:" freshStartTail="off")
+action(type="omrelp" target="127.0.0.1" port="{port}" {params} action.resumeRetryCount="-1" action.resumeInterval="1")
+"#,
+        dir = dir.display(),
+        input = input.display(),
+    )
+}
+
 /// rsyslog's reliable protocol: `omrelp` delivers every line, acknowledged one by one, and
 /// resends what was not acknowledged when the server comes back after a `kill -9`.
 #[test]
 fn rsyslog_delivers_over_relp_across_a_server_crash() {
-    let Some(rsyslogd) = which("rsyslogd") else {
-        eprintln!("skipped: rsyslogd not installed (scripts/install-test-deps.sh)");
+    let Some(rsyslogd) = rsyslogd_with_relp() else {
         return;
     };
-    if !Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so").exists() {
-        eprintln!("skipped: rsyslog-relp not installed (scripts/install-test-deps.sh)");
-        return;
-    }
     let dir = scratch("rsyslog-relp");
     let relp = server::free_port();
     let mut s = Server::start(
@@ -141,16 +164,7 @@ fn rsyslog_delivers_over_relp_across_a_server_crash() {
     let reader = s.token("net", "read");
     let input = dir.join("in.log");
     write_lines(&input, "relpship", 50);
-    let conf = format!(
-        r#"global(workDirectory="{dir}")
-module(load="imfile")
-module(load="omrelp")
-input(type="imfile" File="{input}" Tag="app:" freshStartTail="off")
-action(type="omrelp" target="127.0.0.1" port="{relp}" action.resumeRetryCount="-1" action.resumeInterval="1")
-"#,
-        dir = dir.display(),
-        input = input.display(),
-    );
+    let conf = omrelp_conf(&dir, &input, relp, "");
     let _rsyslog = start_rsyslog(&rsyslogd, &dir, &conf);
     assert_eq!(s.wait_total(&reader, "relpship", 50), 50);
     assert!(s.metric("kasbah_ingest_events_total{input=\"syslog_relp\"}") >= 50.0);
@@ -181,14 +195,9 @@ action(type="omrelp" target="127.0.0.1" port="{relp}" action.resumeRetryCount="-
 /// one it offers anonymous Diffie-Hellman, which rustls rightly refuses.)
 #[test]
 fn rsyslog_delivers_over_relp_with_tls() {
-    let Some(rsyslogd) = which("rsyslogd") else {
-        eprintln!("skipped: rsyslogd not installed (scripts/install-test-deps.sh)");
+    let Some(rsyslogd) = rsyslogd_with_relp() else {
         return;
     };
-    if !Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so").exists() {
-        eprintln!("skipped: rsyslog-relp not installed (scripts/install-test-deps.sh)");
-        return;
-    }
     let dir = scratch("rsyslog-relp-tls");
     let Some((cert, key)) = server::self_signed(&dir) else {
         eprintln!("skipped: openssl not found");
@@ -209,18 +218,12 @@ fn rsyslog_delivers_over_relp_with_tls() {
     let reader = s.token("net", "read");
     let input = dir.join("in.log");
     write_lines(&input, "relptls", 30);
-    let conf = format!(
-        r#"global(workDirectory="{dir}")
-module(load="imfile")
-module(load="omrelp")
-input(type="imfile" File="{input}" Tag="app:" freshStartTail="off")
-action(type="omrelp" target="127.0.0.1" port="{relp}" tls="on" tls.caCert="{cert}" tls.myCert="{cert}" tls.myPrivKey="{key}" tls.authMode="name" tls.permittedPeer=["127.0.0.1"] action.resumeRetryCount="-1" action.resumeInterval="1")
-"#,
-        dir = dir.display(),
-        input = input.display(),
+    let tls = format!(
+        r#"tls="on" tls.caCert="{cert}" tls.myCert="{cert}" tls.myPrivKey="{key}" tls.authMode="name" tls.permittedPeer=["127.0.0.1"]"#,
         cert = cert.display(),
         key = key.display(),
     );
+    let conf = omrelp_conf(&dir, &input, relp, &tls);
     let _rsyslog = start_rsyslog(&rsyslogd, &dir, &conf);
     assert_eq!(s.wait_total(&reader, "relptls", 30), 30);
     assert!(s.metric("kasbah_ingest_events_total{input=\"syslog_relp\"}") >= 30.0);

@@ -252,70 +252,45 @@ pub async fn start(mut config: Config) -> Result<Server, ServeError> {
             sock,
         )));
     }
-    if let Some(addr) = config.syslog.tcp {
-        let l = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        tracing::info!(addr = %l.local_addr().unwrap_or(addr), "syslog TCP listening");
-        tasks.push(tokio::spawn(syslog::run_stream(
-            state.clone(),
-            syslog_tenant,
-            l,
-            None,
-            syslog::Protocol::Syslog,
-        )));
-    }
-    if let Some(addr) = config.syslog.relp {
-        let l = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        tracing::info!(addr = %l.local_addr().unwrap_or(addr), "syslog RELP listening");
-        tasks.push(tokio::spawn(syslog::run_stream(
-            state.clone(),
-            syslog_tenant,
-            l,
-            None,
-            syslog::Protocol::Relp,
-        )));
-    }
-    if let (Some(cert), Some(key)) = (&config.syslog.tls_cert, &config.syslog.tls_key) {
-        let listeners = [
-            (
-                config.syslog.tls,
-                syslog::Protocol::Syslog,
-                "syslog TLS listening",
-            ),
-            (
-                config.syslog.relp_tls,
-                syslog::Protocol::Relp,
-                "syslog RELP over TLS listening",
-            ),
-        ];
-        let mut acceptor: Option<tokio_rustls::TlsAcceptor> = None;
-        for (addr, protocol, what) in listeners {
-            let Some(addr) = addr else { continue };
-            let tls = match &acceptor {
-                Some(a) => a.clone(),
-                None => {
-                    let a: tokio_rustls::TlsAcceptor = tls::server_config(cert, key)
+    // Stream listeners: syslog and RELP, each plain or over TLS (one acceptor for both).
+    use syslog::Protocol::{Relp, Syslog};
+    let stream_listeners = [
+        (config.syslog.tcp, Syslog, false, "syslog TCP"),
+        (config.syslog.relp, Relp, false, "syslog RELP"),
+        (config.syslog.tls, Syslog, true, "syslog TLS"),
+        (config.syslog.relp_tls, Relp, true, "syslog RELP over TLS"),
+    ];
+    let mut acceptor: Option<tokio_rustls::TlsAcceptor> = None;
+    for (addr, protocol, over_tls, what) in stream_listeners {
+        let Some(addr) = addr else { continue };
+        let tls = if over_tls {
+            if acceptor.is_none() {
+                // `Config::validate` refused a TLS listener without a certificate.
+                let (Some(cert), Some(key)) = (&config.syslog.tls_cert, &config.syslog.tls_key)
+                else {
+                    continue;
+                };
+                acceptor = Some(
+                    tls::server_config(cert, key)
                         .map_err(ServeError::Tls)?
-                        .into();
-                    acceptor = Some(a.clone());
-                    a
-                }
-            };
-            let l = TcpListener::bind(addr)
-                .await
-                .map_err(|source| ServeError::Bind { addr, source })?;
-            tracing::info!(addr = %l.local_addr().unwrap_or(addr), "{what}");
-            tasks.push(tokio::spawn(syslog::run_stream(
-                state.clone(),
-                syslog_tenant,
-                l,
-                Some(tls),
-                protocol,
-            )));
-        }
+                        .into(),
+                );
+            }
+            acceptor.clone()
+        } else {
+            None
+        };
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        tracing::info!(addr = %l.local_addr().unwrap_or(addr), "{what} listening");
+        tasks.push(tokio::spawn(syslog::run_stream(
+            state.clone(),
+            syslog_tenant,
+            l,
+            tls,
+            protocol,
+        )));
     }
 
     let addr = config.http.listen;
