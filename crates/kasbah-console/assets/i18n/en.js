@@ -407,6 +407,10 @@ export default {
   'alerts.unassigned': 'unassigned',
   'alerts.retro': 'retro-hunt',
   'alerts.suppressions': 'Suppressions',
+  'alerts.origin': 'Source',
+  'alerts.origin_all': 'Live and retro-hunts',
+  'alerts.origin_live': 'Live detection',
+  'alerts.origin_retro': 'Retro-hunts',
   'alerts.none': 'No alert matches these filters.',
   'alerts.none_open': 'No open alert. Well done.',
   'alerts.none_match_text': 'No alert shown matches the text filter.',
@@ -549,6 +553,8 @@ export default {
   'import.unavailable': 'This server cannot import rules.',
   'rules.sigma_test': 'Test a new Sigma rule',
   'rules.sigma_test_hint': 'Paste a Sigma rule and sample events: nothing is stored and no alert is raised.',
+  'rules.sigma_retro': 'Retro-hunt this new rule',
+  'rules.sigma_retro_hint': 'Run the rule above over the events already stored, without loading it: for a rule published today about an attack of last week. Its alerts are marked retrospective.',
 
   // Suppressions (page, and the dialog of the alert page)
   'alert.suppress': 'Suppress…',
@@ -641,7 +647,7 @@ export default {
   'retro.suppressed': 'Suppressed',
   'retro.took': 'Took',
   'retro.truncated': 'The range held more events than one retro-hunt reads: narrow it or add a filter.',
-  'retro.show_alerts': 'Alerts of this rule',
+  'retro.show_alerts': 'See the retro-hunt alerts',
 
   // Rule page
   'rule.back': '← Rules',

@@ -1,4 +1,4 @@
-// pages/alerts.js — The live alert queue (#/alerts?status=open&level=&kind=&range=&q=&rule=):
+// pages/alerts.js — The live alert queue (#/alerts?status=open&level=&kind=&origin=&range=&q=&rule=):
 // polls GET /api/v1/alerts every 5 s and updates the table in place (new alerts highlighted and
 // announced), filters by status, level, kind, time range and text (client side), shows the counts
 // per status, pages with "load more", and runs bulk acknowledge / assign / close on selected rows.
@@ -15,6 +15,8 @@ const NEW_FOR_MS = 60000;
 const STATUSES = ['open', 'acknowledged', 'closed', 'all'];
 const LEVEL_FILTERS = ['', 'critical', 'critical,high', 'critical,high,medium', 'high', 'medium', 'low', 'informational'];
 const KINDS = ['', 'detection', 'correlation', 'anomaly'];
+/** Where alerts come from: live detection or a retro-hunt (the API's `retro` filter). */
+const ORIGINS = { '': undefined, live: 'false', retro: 'true' };
 const RANGES = { all: null, '1h': '-1h', '24h': '-24h', '7d': '-7d', '30d': '-30d' };
 
 function readFilters(params) {
@@ -22,7 +24,8 @@ function readFilters(params) {
   const level = LEVEL_FILTERS.includes(params.get('level') || '') ? (params.get('level') || '') : '';
   const kind = KINDS.includes(params.get('kind') || '') ? (params.get('kind') || '') : '';
   const range = Object.prototype.hasOwnProperty.call(RANGES, params.get('range')) ? params.get('range') : 'all';
-  return { status, level, kind, range, q: params.get('q') || '', rule: params.get('rule') || '' };
+  const origin = Object.prototype.hasOwnProperty.call(ORIGINS, params.get('origin') || '') ? (params.get('origin') || '') : '';
+  return { status, level, kind, origin, range, q: params.get('q') || '', rule: params.get('rule') || '' };
 }
 
 function filterParams(f) {
@@ -30,6 +33,7 @@ function filterParams(f) {
   if (f.status !== 'open') p.set('status', f.status);
   if (f.level) p.set('level', f.level);
   if (f.kind) p.set('kind', f.kind);
+  if (f.origin) p.set('origin', f.origin);
   if (f.range !== 'all') p.set('range', f.range);
   if (f.q) p.set('q', f.q);
   if (f.rule) p.set('rule', f.rule);
@@ -75,6 +79,7 @@ export function mount(root, ctx) {
   const statusSel = h('select', { id: 'alerts-status', class: 'select' }, STATUSES.map((s) => opt(s, t(`alerts.status_${s}`), filters.status)));
   const levelSel = h('select', { id: 'alerts-level', class: 'select' }, LEVEL_FILTERS.map((l) => opt(l, t(`alerts.level_${l ? l.replace(/,/g, '_') : 'all'}`), filters.level)));
   const kindSel = h('select', { id: 'alerts-kind', class: 'select' }, KINDS.map((k) => opt(k, t(`alerts.kind_${k || 'all'}`), filters.kind)));
+  const originSel = h('select', { id: 'alerts-origin', class: 'select' }, Object.keys(ORIGINS).map((o) => opt(o, t(`alerts.origin_${o || 'all'}`), filters.origin)));
   const rangeSel = h('select', { id: 'alerts-range', class: 'select' }, Object.keys(RANGES).map((r) => opt(r, t(`period.${r}`), filters.range)));
   const textIn = h('input', { id: 'alerts-text', type: 'search', class: 'input', placeholder: t('alerts.text_placeholder'), value: filters.q });
   const ruleChip = h('span', { class: 'rule-filter', id: 'alerts-rule-filter' });
@@ -116,6 +121,7 @@ export function mount(root, ctx) {
       h('label', { class: 'inline-field' }, h('span', { text: t('col.status') }), statusSel),
       h('label', { class: 'inline-field' }, h('span', { text: t('col.level') }), levelSel),
       h('label', { class: 'inline-field' }, h('span', { text: t('alerts.kind') }), kindSel),
+      h('label', { class: 'inline-field' }, h('span', { text: t('alerts.origin') }), originSel),
       h('label', { class: 'inline-field' }, h('span', { text: t('alerts.range') }), rangeSel),
       h('label', { class: 'inline-field grow' }, h('span', { text: t('alerts.text') }), textIn),
       ruleChip),
@@ -144,6 +150,7 @@ export function mount(root, ctx) {
   statusSel.addEventListener('change', () => { filters.status = statusSel.value; changed(); });
   levelSel.addEventListener('change', () => { filters.level = levelSel.value; changed(); });
   kindSel.addEventListener('change', () => { filters.kind = kindSel.value; changed(); });
+  originSel.addEventListener('change', () => { filters.origin = originSel.value; changed(); });
   rangeSel.addEventListener('change', () => { filters.range = rangeSel.value; changed(); });
   textIn.addEventListener('input', () => {
     filters.q = textIn.value.trim();
@@ -293,6 +300,7 @@ export function mount(root, ctx) {
       status: filters.status === 'all' ? undefined : filters.status,
       level: filters.level || undefined,
       kind: filters.kind || undefined,
+      retro: ORIGINS[filters.origin],
       rule_id: filters.rule || undefined,
       from: RANGES[filters.range] || undefined,
       limit,
@@ -418,6 +426,7 @@ export function mount(root, ctx) {
       statusSel.value = filters.status;
       levelSel.value = filters.level;
       kindSel.value = filters.kind;
+      originSel.value = filters.origin;
       rangeSel.value = filters.range;
       textIn.value = filters.q;
       renderRuleChip();

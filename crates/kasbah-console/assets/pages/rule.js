@@ -5,54 +5,13 @@
 
 import { t, has } from '../i18n.js';
 import { api, seg, isAbort } from '../api.js';
-import { h, replace, fmtNumber, fmtMs, timeEl } from '../util.js';
-import { card, loading, empty, errorState, levelBadge, table, guard, toastError } from '../ui.js';
+import { h, replace, fmtNumber, timeEl } from '../util.js';
+import { card, loading, empty, errorState, levelBadge, table } from '../ui.js';
 import { clause } from '../query.js';
-import { ruleToggle, testForm } from './rules.js';
+import { ruleToggle, testForm, retroForm } from './rules.js';
 import { ruleSource } from './alert.js';
 
 const ENTITY_FIELDS = { host: 'host.name', user: 'user.name', ip: 'source.ip', process: 'process.name' };
-
-/** Ranges a retro-hunt offers, as relative `from` values of the API. */
-const RETRO_RANGES = ['-24h', '-7d', '-30d', '-90d', '-365d'];
-
-/** The retro-hunt form of rule `r`: range, optional filter, run, and what it found. */
-function retroForm(ctx, r) {
-  const range = h('select', { id: 'retro-range', class: 'select' },
-    RETRO_RANGES.map((v) => h('option', { value: v, selected: v === '-7d', text: t(`retro.range${v}`) })));
-  const filter = h('input', { id: 'retro-query', class: 'input mono', type: 'text', placeholder: t('retro.query_placeholder'), 'aria-label': t('retro.query') });
-  const run = guard(h('button', { type: 'submit', id: 'retro-run', class: 'btn btn-primary', text: t('retro.run') }), ctx);
-  const result = h('div', { id: 'retro-result', role: 'status' });
-  const form = h('form', { id: 'retro-form', class: 'inline-form' },
-    h('label', { class: 'inline-field' }, h('span', { class: 'field-label', text: t('retro.range') }), range),
-    h('label', { class: 'inline-field grow' }, h('span', { class: 'field-label', text: t('retro.query') }), filter),
-    run);
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    run.disabled = true;
-    replace(result, loading(t('retro.running')));
-    try {
-      const body = { rules: [r.id], from: range.value };
-      if (filter.value.trim()) body.query = filter.value.trim();
-      const out = await api.post('/api/v1/retrohunt', body);
-      const facts = [
-        [t('retro.events'), fmtNumber(out.events || 0)], [t('retro.matches'), fmtNumber(out.matches || 0)],
-        [t('retro.alerts_created'), fmtNumber(out.alerts_created || 0)], [t('retro.alerts_merged'), fmtNumber(out.alerts_merged || 0)],
-        [t('retro.suppressed'), fmtNumber(out.suppressed || 0)], [t('retro.took'), fmtMs(out.took_ms || 0)],
-      ];
-      replace(result,
-        h('dl', { class: 'facts', id: 'retro-facts' }, facts.map(([k, v]) => h('div', { class: 'fact' }, h('dt', { text: k }), h('dd', { text: v })))),
-        out.truncated ? h('p', { class: 'form-error', text: t('retro.truncated') }) : null,
-        h('p', {}, h('a', { id: 'retro-alerts', href: `#/alerts?${new URLSearchParams({ rule: r.id, status: 'all' })}`, text: t('retro.show_alerts') })));
-    } catch (e) {
-      replace(result, h('p', { class: 'form-error', text: e.message || String(e) }));
-      if (e.status !== 400) toastError(e);
-    } finally {
-      run.disabled = !ctx.canWrite;
-    }
-  });
-  return [h('p', { class: 'muted small', text: t('retro.hint') }), form, result];
-}
 
 function searchHref(q) {
   return `#/search?${new URLSearchParams({ q })}`;
@@ -132,7 +91,11 @@ export function mount(root, ctx) {
         card(t('rule.stats'), [statsFacts, h('h3', { class: 'subhead', text: t('rule.top_entities') }), topTable], { id: 'card-rule-stats' })),
       card(t('rule.source'), ruleSource(r, 'rule-yaml'), { id: 'card-rule-source' }),
       card(t('rule.test'), [h('p', { class: 'muted small', text: t('rule.test_hint') }), test], { id: 'rule-test' }),
-      r.kind === 'correlation' ? null : card(t('retro.title'), retroForm(ctx, r), { id: 'rule-retro' }));
+      r.kind === 'correlation' ? null : card(t('retro.title'), [h('p', { class: 'muted small', text: t('retro.hint') }), retroForm(ctx, {
+        prefix: 'retro',
+        rulePart: () => ({ body: { rules: [r.id] } }),
+        alertsHref: `#/alerts?${new URLSearchParams({ rule: r.id, status: 'all', origin: 'retro' })}`,
+      })], { id: 'rule-retro' }));
   }
 
   async function load() {

@@ -6,7 +6,7 @@
 
 import { t, tn, has } from '../i18n.js';
 import { api, seg, isAbort, isMissing, ApiError } from '../api.js';
-import { h, replace, fmtNumber, timeEl, debounce, parseTime } from '../util.js';
+import { h, replace, fmtNumber, fmtMs, timeEl, debounce, parseTime } from '../util.js';
 import { loading, empty, errorState, levelBadge, guard, toastError, toast, confirmDialog, LEVELS } from '../ui.js';
 
 const FORMATS = ['auto', 'json', 'syslog', 'cef', 'leef', 'zeek'];
@@ -141,6 +141,59 @@ export function testForm({ ids, rulePart, sigmaInput }) {
     }
   });
   return form;
+}
+
+/** Ranges a retro-hunt offers, as relative `from` values of the API. */
+const RETRO_RANGES = ['-24h', '-7d', '-30d', '-90d', '-365d'];
+
+/**
+ * A retro-hunt form (POST /api/v1/retrohunt): range, optional filter, run, and what it found.
+ * `rulePart()` gives `{body}` (`rules` of loaded rules or `sigma` text) or `{error}`; element ids
+ * start with `prefix`.
+ */
+export function retroForm(ctx, { prefix, rulePart, alertsHref }) {
+  const range = h('select', { id: `${prefix}-range`, class: 'select' },
+    RETRO_RANGES.map((v) => h('option', { value: v, selected: v === '-7d', text: t(`retro.range${v}`) })));
+  const filter = h('input', { id: `${prefix}-query`, class: 'input mono', type: 'text', placeholder: t('retro.query_placeholder'), 'aria-label': t('retro.query') });
+  const run = guard(h('button', { type: 'submit', id: `${prefix}-run`, class: 'btn btn-primary', text: t('retro.run') }), ctx);
+  const result = h('div', { id: `${prefix}-result`, role: 'status' });
+  const form = h('form', { id: `${prefix}-form`, class: 'inline-form' },
+    h('label', { class: 'inline-field' }, h('span', { class: 'field-label', text: t('retro.range') }), range),
+    h('label', { class: 'inline-field grow' }, h('span', { class: 'field-label', text: t('retro.query') }), filter),
+    run);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const part = rulePart();
+    if (part.error) {
+      replace(result, h('p', { class: 'form-error', role: 'alert', text: part.error }));
+      return;
+    }
+    run.disabled = true;
+    replace(result, loading(t('retro.running')));
+    try {
+      const body = { ...part.body, from: range.value };
+      if (filter.value.trim()) body.query = filter.value.trim();
+      const out = await api.post('/api/v1/retrohunt', body);
+      const facts = [
+        [t('retro.events'), fmtNumber(out.events || 0)], [t('retro.matches'), fmtNumber(out.matches || 0)],
+        [t('retro.alerts_created'), fmtNumber(out.alerts_created || 0)], [t('retro.alerts_merged'), fmtNumber(out.alerts_merged || 0)],
+        [t('retro.suppressed'), fmtNumber(out.suppressed || 0)], [t('retro.took'), fmtMs(out.took_ms || 0)],
+      ];
+      replace(result,
+        h('dl', { class: 'facts', id: `${prefix}-facts` }, facts.map(([k, v]) => h('div', { class: 'fact' }, h('dt', { text: k }), h('dd', { text: v })))),
+        out.truncated ? h('p', { class: 'form-error', text: t('retro.truncated') }) : null,
+        h('p', {}, h('a', { id: `${prefix}-alerts`, href: alertsHref, text: t('retro.show_alerts') })));
+    } catch (e) {
+      if (isAbort(e)) return;
+      replace(result, h('div', { class: 'form-error rule-error', role: 'alert' },
+        e.code ? h('p', {}, h('code', { class: 'err-code', text: e.code })) : null,
+        h('pre', { class: 'code', text: e.message || String(e) })));
+      if (!(e instanceof ApiError && (e.status === 400))) toastError(e);
+    } finally {
+      run.disabled = !ctx.canWrite;
+    }
+  });
+  return h('div', { class: 'retro' }, form, result);
 }
 
 /** Diagnostics of a refused import: line, stable code, message. */
@@ -299,7 +352,14 @@ export function mount(root, ctx) {
     importCard(ctx, () => load()),
     h('section', { id: 'rules-sigma-test', class: 'card', 'aria-labelledby': 'sigma-test-title' },
       h('div', { class: 'card-head' }, h('h2', { id: 'sigma-test-title', class: 'card-title', text: t('rules.sigma_test') })),
-      h('div', { class: 'card-body' }, h('p', { class: 'muted small', text: t('rules.sigma_test_hint') }), sigmaForm))));
+      h('div', { class: 'card-body' }, h('p', { class: 'muted small', text: t('rules.sigma_test_hint') }), sigmaForm,
+        h('h3', { class: 'subhead', text: t('rules.sigma_retro') }),
+        h('p', { class: 'muted small', text: t('rules.sigma_retro_hint') }),
+        retroForm(ctx, {
+          prefix: 'sigma-retro',
+          rulePart: () => (sigma.value.trim() ? { body: { sigma: sigma.value } } : { error: t('test.need_sigma') }),
+          alertsHref: `#/alerts?${new URLSearchParams({ status: 'all', origin: 'retro' })}`,
+        })))));
 
   function params() {
     const p = new URLSearchParams();
