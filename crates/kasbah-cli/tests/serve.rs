@@ -255,6 +255,9 @@ fn uploads_parse_files_and_refuse_archives_and_oversize_bodies() {
     assert_eq!(n, 7, "{r}");
     assert_eq!(s.total(&tok, "*"), n);
     assert!(s.total(&tok, "event.code:4625") > 0);
+    // Each event keeps the name of its file: one evidence file's events are found by it.
+    assert_eq!(s.total(&tok, "log.file.path:\"events.xml\""), n);
+    assert_eq!(s.total(&tok, "log.file.path:\"other.xml\""), 0);
     let (status, r) = post(&s.url("/api/v1/upload"), Some(&tok), b"PK\x03\x04zipped");
     assert_eq!(
         (status, r["error"]["code"].as_str()),
