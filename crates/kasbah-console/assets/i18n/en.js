@@ -708,6 +708,14 @@ export default {
   'format.cef': 'CEF',
   'format.leef': 'LEEF',
   'format.zeek': 'Zeek',
+  'format.evtx': 'Windows EVTX',
+  'format.jsonl': 'JSON lines',
+  'format.xml': 'Windows events as XML',
+  'format.eve': 'Suricata EVE JSON',
+  'format.access': 'Web server access log',
+  'format.auth': 'Linux auth.log',
+  'format.auditd': 'Linux auditd',
+  'format.kv': 'key=value (FortiGate, ...)',
 
   // Administration
   'admin.tenants': 'Tenants',

@@ -22,7 +22,7 @@ export function mount(root, ctx) {
   const zone = h('div', { id: 'upload-zone', class: 'drop-zone', tabindex: '0', role: 'group', 'aria-label': t('upload.zone') },
     h('p', { text: t('upload.drop') }), pick, input);
   const format = h('select', { id: 'upload-format', class: 'select' },
-    FORMATS.map((f) => h('option', { value: f, text: f === 'auto' ? t('upload.format_auto') : f })));
+    FORMATS.map((f) => h('option', { value: f, text: f === 'auto' ? t('upload.format_auto') : `${t(`format.${f}`)} (${f})` })));
   const start = guard(h('button', { type: 'button', id: 'upload-start', class: 'btn btn-primary', text: t('upload.start'), disabled: true }), ctx);
   const clear = h('button', { type: 'button', id: 'upload-clear', class: 'btn', text: t('upload.clear'), disabled: true });
   const list = h('div', { id: 'upload-list' });
