@@ -153,14 +153,18 @@ def main():
         # Year-less syslog times (BSD "Mar 10") take the latest year that is not in the future.
         today = time.gmtime()
         year = today.tm_year if today.tm_mon >= 3 else today.tm_year - 1
-        day = f"{year}-03-10"
+        # The 10th of March when the streams reach it (10M events cover 23 days); smaller runs
+        # cover fewer days (1M: 7), so their 1-day queries take a day in the middle.
+        covered = lines_per_file * 28 / 1_000_000
+        dom = 10 if covered > 10 else max(1, int(covered // 2))
+        day = f"{year}-03-{dom:02d}"
         # The source address of the first firewall line: found in every field it was copied to.
         with open(srcs[0]) as f:
             addr = f.readline().split("srcip=")[1].split()[0]
         queries = [
             ("term in a 1-day range", {"query": "host.name:srv-06", "from": f"{day}T00:00:00Z", "to": f"{day}T23:59:59Z", "limit": 100}),
             # FortiGate lines carry their own dated fields (date=2024-03-..), so they sit in 2024.
-            ("two terms in a 1-day range (firewall)", {"query": "action:deny AND destination.port:3389", "from": "2024-03-10T00:00:00Z", "to": "2024-03-10T23:59:59Z", "limit": 100}),
+            ("two terms in a 1-day range (firewall)", {"query": "action:deny AND destination.port:3389", "from": f"2024-03-{dom:02d}T00:00:00Z", "to": f"2024-03-{dom:02d}T23:59:59Z", "limit": 100}),
             ("full text, all time", {"query": "invalid AND user", "limit": 100}),
             ("an address, all time", {"query": f"source.ip:{addr}", "limit": 100}),
             ("a pasted address (any field), all time", {"query": addr, "limit": 100}),
