@@ -95,6 +95,14 @@ export function renderTestResult(res, text) {
  * A rule test form. `ids`: {events, run, result, format, sigma?}; `body()` gives the rule part
  * ({rule_id} or {sigma}) or null with an error text.
  */
+/** The rule part of a form's request, or null after saying in `result` why there is none. */
+function rulePartOrError(rulePart, result) {
+  const part = rulePart();
+  if (!part.error) return part;
+  replace(result, h('p', { class: 'form-error', role: 'alert', text: part.error }));
+  return null;
+}
+
 export function testForm({ ids, rulePart, sigmaInput }) {
   const events = h('textarea', { id: ids.events, class: 'input code-input', rows: '8', spellcheck: 'false', placeholder: t('test.events_placeholder') });
   const format = h('select', { id: ids.format, class: 'select' }, FORMATS.map((f) => h('option', { value: f, text: t(`format.${f}`) })));
@@ -107,11 +115,8 @@ export function testForm({ ids, rulePart, sigmaInput }) {
     result);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const part = rulePart();
-    if (part.error) {
-      replace(result, h('p', { class: 'form-error', role: 'alert', text: part.error }));
-      return;
-    }
+    const part = rulePartOrError(rulePart, result);
+    if (!part) return;
     if (!events.value.trim()) {
       replace(result, h('p', { class: 'form-error', role: 'alert', text: t('test.need_events') }));
       events.focus();
@@ -163,11 +168,8 @@ export function retroForm(ctx, { prefix, rulePart, alertsHref }) {
     run);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const part = rulePart();
-    if (part.error) {
-      replace(result, h('p', { class: 'form-error', role: 'alert', text: part.error }));
-      return;
-    }
+    const part = rulePartOrError(rulePart, result);
+    if (!part) return;
     run.disabled = true;
     replace(result, loading(t('retro.running')));
     try {
