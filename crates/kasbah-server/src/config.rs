@@ -98,6 +98,9 @@ pub struct SyslogConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of the TLS listeners.
     pub tls_key: Option<PathBuf>,
+    /// PEM CA certificates: when set, the TLS listeners accept only senders presenting a
+    /// certificate signed by one of them (mutual TLS).
+    pub tls_client_ca: Option<PathBuf>,
     /// Tenant receiving syslog events.
     pub tenant: String,
     /// Longer messages are refused and counted.
@@ -118,6 +121,7 @@ impl Default for SyslogConfig {
             relp_tls: None,
             tls_cert: None,
             tls_key: None,
+            tls_client_ca: None,
             tenant: "default".into(),
             max_message_bytes: 64 * 1024,
             max_connections: 1024,

@@ -270,8 +270,9 @@ pub async fn start(mut config: Config) -> Result<Server, ServeError> {
                 else {
                     continue;
                 };
+                let client_ca = config.syslog.tls_client_ca.as_deref();
                 acceptor = Some(
-                    tls::server_config(cert, key)
+                    tls::server_config_for_clients(cert, key, client_ca)
                         .map_err(ServeError::Tls)?
                         .into(),
                 );

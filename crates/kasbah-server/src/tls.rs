@@ -9,19 +9,50 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Builds a rustls server configuration from a certificate chain and a private key.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| format!("{}: {e}", cert.display()))?
+    server_config_for_clients(cert, key, None)
+}
+
+/// The certificates of a PEM file (at least one).
+fn pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", cert.display()))?;
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     if certs.is_empty() {
-        return Err(format!("{}: no certificate found", cert.display()));
+        return Err(format!("{}: no certificate found", path.display()));
     }
+    Ok(certs)
+}
+
+/// [`server_config`], and with `client_ca` (PEM CA certificates) only clients presenting a
+/// certificate chained to one of them complete the handshake: the syslog inputs then accept
+/// their own relays and nobody else.
+pub fn server_config_for_clients(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    let certs = pem_certs(cert)?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
+        .map_err(|e| e.to_string())?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in pem_certs(ca)? {
+                roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .map_err(|e| format!("{}: {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let cfg = builder
         .with_single_cert(certs, key)
         .map_err(|e| format!("certificate and key: {e}"))?;
     Ok(Arc::new(cfg))
@@ -128,5 +159,110 @@ mod tests {
         for name in [&b"localhost"[..], b"siem.example.org"] {
             assert!(bytes.windows(name.len()).any(|w| w == name));
         }
+    }
+
+    /// A CA (self-signed) and its issuer.
+    fn ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap()
+    }
+
+    /// A leaf certificate for `name` signed by `issuer`, written as PEM files; returns the
+    /// certificate and key paths.
+    fn leaf(
+        dir: &Path,
+        name: &str,
+        issuer: &rcgen::CertifiedIssuer<'_, rcgen::KeyPair>,
+    ) -> (PathBuf, PathBuf) {
+        let params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, issuer).unwrap();
+        let (c, k) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}.key")),
+        );
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    }
+
+    /// A TLS handshake between a server of `server` and a client trusting `server_ca` that
+    /// presents `client` (certificate and key) if given; whether the server accepted it and the
+    /// first bytes the client wrote arrived.
+    async fn handshake(
+        server: Arc<rustls::ServerConfig>,
+        server_ca: &Path,
+        client: Option<(&Path, &Path)>,
+    ) -> bool {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut roots = rustls::RootCertStore::empty();
+        for c in pem_certs(server_ca).unwrap() {
+            roots.add(c).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let cfg = match client {
+            None => builder.with_no_client_auth(),
+            Some((c, k)) => builder
+                .with_client_auth_cert(
+                    pem_certs(c).unwrap(),
+                    PrivateKeyDer::from_pem_file(k).unwrap(),
+                )
+                .unwrap(),
+        };
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let acceptor = tokio_rustls::TlsAcceptor::from(server);
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let server_side = async move {
+            let mut s = acceptor.accept(a).await.ok()?;
+            let mut buf = [0u8; 4];
+            s.read_exact(&mut buf).await.ok()?;
+            Some(buf)
+        };
+        let client_side = async move {
+            if let Ok(mut c) = connector.connect(name, b).await {
+                let _ = c.write_all(b"open").await;
+                let _ = c.flush().await;
+                // Keep the stream open until the server has read (or refused).
+                let mut sink = [0u8; 1];
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), c.read(&mut sink))
+                    .await;
+            }
+        };
+        let (got, ()) = tokio::join!(server_side, client_side);
+        got == Some(*b"open")
+    }
+
+    #[tokio::test]
+    async fn a_client_ca_admits_only_clients_with_a_certificate_it_signed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ours, theirs) = (ca("Kasbah test CA"), ca("Someone else"));
+        let ca_pem = dir.path().join("ca.pem");
+        std::fs::write(&ca_pem, ours.pem()).unwrap();
+        let (srv_cert, srv_key) = leaf(dir.path(), "localhost", &ours);
+        let relay = leaf(dir.path(), "relay-1", &ours);
+        let stranger = leaf(dir.path(), "stranger", &theirs);
+
+        // Without a client CA anyone may send (the default, as plain syslog).
+        let open = server_config(&srv_cert, &srv_key).unwrap();
+        assert!(handshake(open.clone(), &ca_pem, None).await);
+        // With one: our relay is admitted; no certificate or another CA's is refused.
+        let closed = server_config_for_clients(&srv_cert, &srv_key, Some(&ca_pem)).unwrap();
+        assert!(handshake(closed.clone(), &ca_pem, Some((&relay.0, &relay.1))).await);
+        assert!(!handshake(closed.clone(), &ca_pem, None).await);
+        assert!(!handshake(closed, &ca_pem, Some((&stranger.0, &stranger.1))).await);
+        // A file without a certificate is a configuration error, not an open door.
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let err = server_config_for_clients(&srv_cert, &srv_key, Some(&empty)).unwrap_err();
+        assert!(err.contains("no certificate"), "{err}");
     }
 }

@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// PEM private key for syslog TLS and RELP over TLS.
     #[arg(long, env = "KASBAH_SYSLOG_TLS_KEY")]
     syslog_tls_key: Option<PathBuf>,
+    /// PEM CA certificates: syslog TLS and RELP over TLS accept only senders presenting a
+    /// certificate signed by one of them.
+    #[arg(long, env = "KASBAH_SYSLOG_TLS_CLIENT_CA")]
+    syslog_tls_client_ca: Option<PathBuf>,
     /// Tenant receiving syslog events. Default: default.
     #[arg(long, env = "KASBAH_SYSLOG_TENANT")]
     syslog_tenant: Option<String>,
@@ -107,6 +111,7 @@ impl ServeArgs {
         c.syslog.tls = self.syslog_tls.or(c.syslog.tls);
         c.syslog.tls_cert = self.syslog_tls_cert.clone().or(c.syslog.tls_cert);
         c.syslog.tls_key = self.syslog_tls_key.clone().or(c.syslog.tls_key);
+        c.syslog.tls_client_ca = self.syslog_tls_client_ca.clone().or(c.syslog.tls_client_ca);
         if let Some(t) = &self.syslog_tenant {
             c.syslog.tenant = t.clone();
         }
