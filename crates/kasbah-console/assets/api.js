@@ -72,30 +72,39 @@ export async function request(method, path, opts = {}) {
     throw new ApiError(0, 'network', e && e.message ? e.message : 'network error');
   }
   const text = res.status === 204 ? '' : await res.text();
-  let data = null;
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch (_) {
-      data = null;
-    }
-  }
-  if (!res.ok) {
-    const err = data && data.error && typeof data.error === 'object' ? data.error : null;
-    const e = new ApiError(
-      res.status,
-      err && err.code ? String(err.code) : `http_${res.status}`,
-      err && err.message ? String(err.message) : (text || res.statusText || `HTTP ${res.status}`).slice(0, 500),
-      err && Number.isFinite(err.column) ? err.column : undefined,
-    );
-    e.retryAfter = res.headers.get('Retry-After');
-    e.diagnostics = err && Array.isArray(err.diagnostics) ? err.diagnostics : null;
-    if (res.status === 401 && e.code !== 'invalid_credentials' && !opts.quiet401 && handlers.unauthorized) handlers.unauthorized(e);
-    if ((e.code === 'password_change_required' || e.code === 'totp_enrollment_required') && handlers.passwordRequired) handlers.passwordRequired(e);
-    throw e;
-  }
+  const data = parseJson(text);
+  if (!res.ok) throw failure(res.status, data, text || res.statusText, res.headers.get('Retry-After'), opts);
   if (text && data === null) throw new ApiError(res.status, 'bad_response', text.slice(0, 200));
   return data;
+}
+
+/** The JSON of an answer's text, or null (empty or not JSON). */
+function parseJson(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch (_) {
+    return null;
+  }
+}
+
+/**
+ * The ApiError of a failed answer (its `{"error": {...}}` body when there is one), after calling
+ * the handler app.js registered for a lost session or a required password change.
+ */
+function failure(status, data, text, retryAfter, opts = {}) {
+  const err = data && data.error && typeof data.error === 'object' ? data.error : null;
+  const e = new ApiError(
+    status,
+    err && err.code ? String(err.code) : `http_${status}`,
+    err && err.message ? String(err.message) : (text || `HTTP ${status}`).slice(0, 500),
+    err && Number.isFinite(err.column) ? err.column : undefined,
+  );
+  e.retryAfter = retryAfter;
+  e.diagnostics = err && Array.isArray(err.diagnostics) ? err.diagnostics : null;
+  if (status === 401 && e.code !== 'invalid_credentials' && !opts.quiet401 && handlers.unauthorized) handlers.unauthorized(e);
+  if ((e.code === 'password_change_required' || e.code === 'totp_enrollment_required') && handlers.passwordRequired) handlers.passwordRequired(e);
+  return e;
 }
 
 /**
@@ -117,22 +126,9 @@ export function uploadFile(path, query, file, { onProgress, signal } = {}) {
     xhr.addEventListener('error', () => reject(new ApiError(0, 'network', 'network error')));
     xhr.addEventListener('load', () => {
       if (signal) signal.removeEventListener('abort', abort);
-      let data = null;
-      try {
-        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
-      } catch (_) {
-        data = null;
-      }
-      if (xhr.status >= 200 && xhr.status < 300) {
-        resolve(data);
-        return;
-      }
-      const err = data && data.error && typeof data.error === 'object' ? data.error : null;
-      const e = new ApiError(xhr.status, err && err.code ? String(err.code) : `http_${xhr.status}`,
-        err && err.message ? String(err.message) : (xhr.responseText || `HTTP ${xhr.status}`).slice(0, 500));
-      e.retryAfter = xhr.getResponseHeader('Retry-After');
-      if (xhr.status === 401 && handlers.unauthorized) handlers.unauthorized(e);
-      reject(e);
+      const data = parseJson(xhr.responseText);
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+      else reject(failure(xhr.status, data, xhr.responseText, xhr.getResponseHeader('Retry-After')));
     });
     xhr.send(file);
   });

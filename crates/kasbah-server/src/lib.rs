@@ -260,26 +260,24 @@ pub async fn start(mut config: Config) -> Result<Server, ServeError> {
         (config.syslog.tls, Syslog, true, "syslog TLS"),
         (config.syslog.relp_tls, Relp, true, "syslog RELP over TLS"),
     ];
-    let mut acceptor: Option<tokio_rustls::TlsAcceptor> = None;
+    let any_tls = config.syslog.tls.is_some() || config.syslog.relp_tls.is_some();
+    let acceptor: Option<tokio_rustls::TlsAcceptor> =
+        match (&config.syslog.tls_cert, &config.syslog.tls_key) {
+            (Some(cert), Some(key)) if any_tls => {
+                let client_ca = config.syslog.tls_client_ca.as_deref();
+                let cfg = tls::server_config_for_clients(cert, key, client_ca)
+                    .map_err(ServeError::Tls)?;
+                Some(cfg.into())
+            }
+            _ => None,
+        };
     for (addr, protocol, over_tls, what) in stream_listeners {
         let Some(addr) = addr else { continue };
-        let tls = if over_tls {
-            if acceptor.is_none() {
-                // `Config::validate` refused a TLS listener without a certificate.
-                let (Some(cert), Some(key)) = (&config.syslog.tls_cert, &config.syslog.tls_key)
-                else {
-                    continue;
-                };
-                let client_ca = config.syslog.tls_client_ca.as_deref();
-                acceptor = Some(
-                    tls::server_config_for_clients(cert, key, client_ca)
-                        .map_err(ServeError::Tls)?
-                        .into(),
-                );
-            }
-            acceptor.clone()
-        } else {
-            None
+        let tls = match (over_tls, &acceptor) {
+            (false, _) => None,
+            (true, Some(a)) => Some(a.clone()),
+            // `Config::validate` refused a TLS listener without a certificate.
+            (true, None) => continue,
         };
         let l = TcpListener::bind(addr)
             .await

@@ -442,6 +442,8 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kasbah_event::Source;
+    use kasbah_sigma::{Config, RuleSet};
 
     /// The header and every detection, as `run` writes them.
     fn write_timeline(
@@ -457,8 +459,6 @@ mod tests {
         }
         Ok(())
     }
-    use kasbah_event::Source;
-    use kasbah_sigma::{Config, RuleSet};
 
     fn engine() -> Engine {
         let mut set = RuleSet::new();

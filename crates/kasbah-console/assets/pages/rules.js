@@ -91,10 +91,6 @@ export function renderTestResult(res, text) {
   return h('div', { class: 'test-result' }, parts);
 }
 
-/**
- * A rule test form. `ids`: {events, run, result, format, sigma?}; `body()` gives the rule part
- * ({rule_id} or {sigma}) or null with an error text.
- */
 /** The rule part of a form's request, or null after saying in `result` why there is none. */
 function rulePartOrError(rulePart, result) {
   const part = rulePart();
@@ -103,6 +99,10 @@ function rulePartOrError(rulePart, result) {
   return null;
 }
 
+/**
+ * A rule test form. `ids`: {events, run, result, format, sigma?}; `body()` gives the rule part
+ * ({rule_id} or {sigma}) or null with an error text.
+ */
 export function testForm({ ids, rulePart, sigmaInput }) {
   const events = h('textarea', { id: ids.events, class: 'input code-input', rows: '8', spellcheck: 'false', placeholder: t('test.events_placeholder') });
   const format = h('select', { id: ids.format, class: 'select' }, FORMATS.map((f) => h('option', { value: f, text: t(`format.${f}`) })));

@@ -7,16 +7,11 @@ import { t, tn, has } from '../i18n.js';
 import { api, seg, isAbort } from '../api.js';
 import { h, replace, fmtNumber, timeEl, pool } from '../util.js';
 import { loading, empty, errorState, guard, table, formDialog, confirmDialog, toast, toastError } from '../ui.js';
+import { entityChips } from './alerts.js';
 
 /** Expiry choices of the dialog, in seconds (null: until lifted). */
 export const EXPIRIES = [['1h', 3600], ['24h', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400], ['never', null]];
 
-function entityChip(e) {
-  if (!e) return h('span', { class: 'muted', text: t('suppress.any_entity') });
-  return h('span', { class: `chip entity entity-${e.kind}` },
-    h('span', { class: 'chip-kind', text: has(`entity.${e.kind}`) ? t(`entity.${e.kind}`) : e.kind }),
-    h('span', { class: 'chip-value', text: String(e.value) }));
-}
 
 /**
  * Asks what to suppress for alert `a`; creates the suppression and resolves to it (null when
@@ -120,7 +115,7 @@ export function mount(root, ctx) {
         props: { class: ['suppression-row', gone ? 'is-expired' : null], dataset: { id: String(s.id) } },
         cells: [
           s.rule_id ? h('a', { href: `#/rules/${encodeURIComponent(s.rule_id)}`, title: s.rule_id, text: titles.get(s.rule_id) || s.rule_id }) : h('span', { class: 'muted', text: t('suppress.any_rule') }),
-          entityChip(s.entity),
+          s.entity ? entityChips([s.entity]) : h('span', { class: 'muted', text: t('suppress.any_entity') }),
           h('span', { class: 'wrap', text: s.reason }),
           s.created_by || '—',
           timeEl(s.created_at),

@@ -85,23 +85,12 @@ impl Timeline {
 
     fn spill(&mut self) -> io::Result<()> {
         self.buf.sort_unstable_by_key(key);
-        let mut w = BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
-        for d in self.buf.drain(..) {
-            encode(&mut w, &d)?;
-        }
-        let mut f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
-        f.rewind()?;
-        self.runs.push(f);
+        let run = write_run(self.buf.drain(..).map(Ok))?;
+        self.runs.push(run);
         self.bytes = 0;
         if self.runs.len() >= MAX_RUNS {
             let merged = merge(std::mem::take(&mut self.runs), Vec::new())?;
-            let mut w = BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
-            for d in merged {
-                encode(&mut w, &d?)?;
-            }
-            let mut f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
-            f.rewind()?;
-            self.runs.push(f);
+            self.runs.push(write_run(merged)?);
         }
         Ok(())
     }
@@ -111,6 +100,17 @@ impl Timeline {
         self.buf.sort_unstable_by_key(key);
         merge(self.runs, self.buf)
     }
+}
+
+/// Writes sorted detections to an anonymous temporary file, rewound for reading.
+fn write_run(dets: impl Iterator<Item = io::Result<Detection>>) -> io::Result<File> {
+    let mut w = BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
+    for d in dets {
+        encode(&mut w, &d?)?;
+    }
+    let mut f = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+    f.rewind()?;
+    Ok(f)
 }
 
 /// The k-way merge of sorted runs and a sorted in-memory rest.
