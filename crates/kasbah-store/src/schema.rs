@@ -42,6 +42,8 @@ use tantivy::tokenizer::{
 };
 use tantivy::{Index, TantivyDocument};
 
+use rustc_hash::{FxHashMap, FxHasher};
+
 use crate::shape::{self, ShapeWriter};
 
 /// Name of the keyword tokenizer: whole value, lower-cased.
@@ -407,16 +409,149 @@ pub fn document(
     }
     match shape {
         Some(id) => {
+            value_refs(&entries, cache);
+            let refs = &cache.refs;
             let mut out = Vec::with_capacity(doc.len());
-            shape::write_header(id, &mut out);
+            shape::write_header(id, refs, &mut out);
+            let mut copies = refs.iter().map(|r| r.at as usize).peekable();
+            let stored = entries
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, v))| copies.next_if_eq(&i).is_none().then_some(v));
             // Serialising borrowed values into a Vec cannot fail.
-            let _ =
-                serde_json::Serializer::new(&mut out).collect_seq(entries.iter().map(|(_, v)| v));
+            let _ = serde_json::Serializer::new(&mut out).collect_seq(stored);
             d.add_bytes(fields.doc, &out);
         }
         None => d.add_bytes(fields.doc, doc),
     }
     Some(d)
+}
+
+/// Finds the values of a shaped document that repeat an earlier value of the same event (a
+/// vendor field and its ECS copy), into `cache.refs`: those are stored as references
+/// ([`shape::Ref`]). Non-empty strings and integers of two digits or more are stored so; an
+/// integer and a string holding its canonical text (`82` and `"82"`) are the same value
+/// retyped, and an integer ending in zeros may be an earlier integer scaled (`31000000000`, the
+/// ECS nanoseconds of a vendor's `duration=31`).
+fn value_refs(entries: &[Entry<'_>], cache: &mut KindsCache) {
+    cache.refs.clear();
+    cache.firsts.clear();
+    for (at, (_, v)) in entries.iter().enumerate() {
+        let Some(key) = ref_key(v) else { continue };
+        let first = *cache.firsts.entry(key.fingerprint()).or_insert(at as u32);
+        let single_digit =
+            matches!(v, Val::Num(_)) && key.int().is_some_and(|n| (0..10).contains(&n));
+        if single_digit {
+            continue;
+        }
+        let kind = if first as usize != at {
+            same_value(entries, first as usize, v).map(|k| (first, k))
+        } else if matches!(v, Val::Num(_)) {
+            scaled_source(key, entries, &cache.firsts)
+                .map(|(from, e)| (from, shape::RefKind::Scaled(e)))
+        } else {
+            None
+        };
+        if let Some((from, kind)) = kind {
+            cache.refs.push(shape::Ref {
+                at: at as u32,
+                from,
+                kind,
+            });
+        }
+    }
+}
+
+/// How `v` copies the value at `first` (whose key has the same fingerprint): `None` for a
+/// fingerprint collision, which is simply stored in full.
+fn same_value(entries: &[Entry<'_>], first: usize, v: &Val<'_>) -> Option<shape::RefKind> {
+    let (_, src) = entries.get(first)?;
+    match (src, v) {
+        (Val::Str(a), Val::Str(b)) if a == b => Some(shape::RefKind::Same),
+        (Val::Num(a), Val::Num(b)) if a == b => Some(shape::RefKind::Same),
+        (Val::Num(_), Val::Str(_)) | (Val::Str(_), Val::Num(_))
+            if ref_key(src).and_then(RefKey::int) == ref_key(v).and_then(RefKey::int) =>
+        {
+            Some(shape::RefKind::Retyped)
+        }
+        _ => None,
+    }
+}
+
+/// An earlier integer (not a string) that `key`, an integer ending in zeros, is a power of ten
+/// times: its position and the exponent, the smallest one first.
+fn scaled_source(
+    key: RefKey<'_>,
+    entries: &[Entry<'_>],
+    firsts: &FxHashMap<u64, u32>,
+) -> Option<(u32, u8)> {
+    let mut n = key.int().filter(|n| *n != 0)?;
+    for e in 1..=shape::MAX_EXPONENT {
+        if n % 10 != 0 {
+            return None;
+        }
+        n /= 10;
+        let Some(&from) = firsts.get(&RefKey::Int(n).fingerprint()) else {
+            continue;
+        };
+        if let Some((_, Val::Num(src))) = entries.get(from as usize)
+            && ref_key_num(src) == Some(n)
+        {
+            return Some((from, e));
+        }
+    }
+    None
+}
+
+/// What a value is compared by in [`value_refs`].
+#[derive(Clone, Copy, PartialEq)]
+enum RefKey<'v> {
+    /// An integer, or a string holding its canonical text.
+    Int(i128),
+    Text(&'v str),
+}
+
+impl RefKey<'_> {
+    fn int(self) -> Option<i128> {
+        match self {
+            RefKey::Int(n) => Some(n),
+            RefKey::Text(_) => None,
+        }
+    }
+
+    fn fingerprint(self) -> u64 {
+        use std::hash::Hasher;
+        let mut h = FxHasher::default();
+        match self {
+            RefKey::Int(n) => {
+                h.write_u8(0);
+                h.write_i128(n);
+            }
+            RefKey::Text(s) => {
+                h.write_u8(1);
+                h.write(s.as_bytes());
+            }
+        }
+        h.finish()
+    }
+}
+
+/// The key of a value that may be stored as or referred to by a reference: non-empty strings
+/// and integers.
+fn ref_key<'v>(v: &'v Val<'_>) -> Option<RefKey<'v>> {
+    match v {
+        Val::Str(s) if s.is_empty() => None,
+        Val::Str(s) if shape::canonical_int(s) => s.parse::<i128>().ok().map(RefKey::Int),
+        Val::Str(s) => Some(RefKey::Text(s)),
+        Val::Num(n) => ref_key_num(n).map(RefKey::Int),
+        _ => None,
+    }
+}
+
+fn ref_key_num(n: &serde_json::Number) -> Option<i128> {
+    n.as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from))
 }
 
 /// `@timestamp` gets no keyword terms when it is the instant of `ts` (always, for events of the
@@ -497,6 +632,10 @@ pub struct KindsCache {
     /// since (0: none yet).
     links: Vec<(usize, usize)>,
     links_age: u32,
+    /// Scratch of [`value_refs`]: fingerprint of a value -> its first position in the event.
+    firsts: FxHashMap<u64, u32>,
+    /// The references of the last event ([`value_refs`]).
+    refs: Vec<shape::Ref>,
 }
 
 /// Events of one key sequence between two full searches for links: in between only the pairs
@@ -1110,6 +1249,11 @@ mod tests {
                 .prop_filter("finite", |f| f.is_finite())
                 .prop_map(|f| serde_json::json!(f)),
             "[a-z0-9 \\\"\\\\\u{e9}\u{1F600}\n.:-]{0,12}".prop_map(serde_json::Value::String),
+            // A small pool, so that values repeat within an event (stored as references),
+            // also as an integer and its text, or as text that only looks like an integer.
+            (-12i64..40).prop_map(|n| serde_json::json!(n)),
+            "(82|-7|0|10|100|-70|007|-0|1e3|99|abc|)".prop_map(serde_json::Value::String),
+            Just(serde_json::json!(82.0)),
         ];
         leaf.prop_recursive(3, 16, 4, |inner| {
             prop_oneof![
@@ -1154,6 +1298,48 @@ mod tests {
                 );
             }
         }
+
+        /// Events whose values repeat (unique keys, so every one is shaped): the references
+        /// (copies, an integer and its text, an integer scaled by a power of ten) read back as
+        /// the values they stand for, whatever their types.
+        #[test]
+        fn repeated_values_read_back_as_written(
+            events in proptest::collection::vec(proptest::collection::vec(pooled_value(), 1..12), 1..8),
+        ) {
+            let (_, fields) = schema();
+            let shapes = std::sync::Arc::new(crate::shape::Shapes::default());
+            let mut writer = ShapeWriter::new(shapes.clone());
+            let mut cache = KindsCache::default();
+            for values in events {
+                let body: Vec<String> = values.iter().enumerate().map(|(i, v)| format!("\"k{i}\":{v}")).collect();
+                let doc = format!("{{{}}}", body.join(","));
+                let d = document(&fields, 7, doc.as_bytes(), &mut cache, Some(&mut writer));
+                let d = d.ok_or_else(|| proptest::test_runner::TestCaseError::fail(doc.clone()))?;
+                let stored = d.get_first(fields.doc).and_then(|v| v.as_bytes()).unwrap_or_default();
+                proptest::prop_assert_eq!(
+                    crate::shape::decode(&shapes, stored),
+                    crate::shape::plain(doc.as_bytes()),
+                    "{}", doc
+                );
+            }
+        }
+    }
+
+    /// Values drawn from a small pool, so that they repeat, as integers and as text, and as
+    /// multiples of ten of each other.
+    fn pooled_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (-3i64..40).prop_map(|n| serde_json::json!(n)),
+            (0u64..4, 1u32..19).prop_map(|(m, e)| serde_json::json!(m * 10u64.pow(e))),
+            Just(serde_json::json!(10_000_000_000_000_000_000u64)),
+            Just(serde_json::json!(-31_000_000_000i64)),
+            Just(serde_json::json!(u64::MAX)),
+            Just(serde_json::json!(31.0)),
+            "(82|-7|0|1|10|100|-31|007|-0|1e3|abc|)".prop_map(serde_json::Value::String),
+            Just(serde_json::Value::Null),
+            Just(serde_json::json!(["10"])),
+        ]
     }
 
     #[test]
