@@ -1277,25 +1277,14 @@ mod tests {
                 1..6,
             ),
         ) {
-            let (_, fields) = schema();
-            let shapes = std::sync::Arc::new(crate::shape::Shapes::default());
-            let mut writer = ShapeWriter::new(shapes.clone());
-            let mut cache = KindsCache::default();
+            let mut partition = Partition::new();
             for entries in events {
                 // Written by hand so that keys may repeat.
                 let body: Vec<String> = entries
                     .iter()
                     .map(|(k, v)| format!("{}:{v}", serde_json::Value::String(k.clone())))
                     .collect();
-                let doc = format!("{{{}}}", body.join(","));
-                let d = document(&fields, 7, doc.as_bytes(), &mut cache, Some(&mut writer));
-                let d = d.ok_or_else(|| proptest::test_runner::TestCaseError::fail(doc.clone()))?;
-                let stored = d.get_first(fields.doc).and_then(|v| v.as_bytes()).unwrap_or_default();
-                proptest::prop_assert_eq!(
-                    crate::shape::decode(&shapes, stored),
-                    crate::shape::plain(doc.as_bytes()),
-                    "{}", doc
-                );
+                partition.write_and_read_back(&format!("{{{}}}", body.join(",")))?;
             }
         }
 
@@ -1306,22 +1295,61 @@ mod tests {
         fn repeated_values_read_back_as_written(
             events in proptest::collection::vec(proptest::collection::vec(pooled_value(), 1..12), 1..8),
         ) {
-            let (_, fields) = schema();
-            let shapes = std::sync::Arc::new(crate::shape::Shapes::default());
-            let mut writer = ShapeWriter::new(shapes.clone());
-            let mut cache = KindsCache::default();
+            let mut partition = Partition::new();
             for values in events {
                 let body: Vec<String> = values.iter().enumerate().map(|(i, v)| format!("\"k{i}\":{v}")).collect();
-                let doc = format!("{{{}}}", body.join(","));
-                let d = document(&fields, 7, doc.as_bytes(), &mut cache, Some(&mut writer));
-                let d = d.ok_or_else(|| proptest::test_runner::TestCaseError::fail(doc.clone()))?;
-                let stored = d.get_first(fields.doc).and_then(|v| v.as_bytes()).unwrap_or_default();
-                proptest::prop_assert_eq!(
-                    crate::shape::decode(&shapes, stored),
-                    crate::shape::plain(doc.as_bytes()),
-                    "{}", doc
-                );
+                partition.write_and_read_back(&format!("{{{}}}", body.join(",")))?;
             }
+        }
+    }
+
+    /// One partition's document building, as the indexer does it: one shape writer and one key
+    /// cache for every event.
+    struct Partition {
+        fields: Fields,
+        shapes: std::sync::Arc<crate::shape::Shapes>,
+        writer: ShapeWriter,
+        cache: KindsCache,
+    }
+
+    impl Partition {
+        fn new() -> Self {
+            let (_, fields) = schema();
+            let shapes = std::sync::Arc::new(crate::shape::Shapes::default());
+            let writer = ShapeWriter::new(shapes.clone());
+            Partition {
+                fields,
+                shapes,
+                writer,
+                cache: KindsCache::default(),
+            }
+        }
+
+        /// Builds the document of the JSON object `doc` and checks that its stored form decodes
+        /// to that object.
+        fn write_and_read_back(
+            &mut self,
+            doc: &str,
+        ) -> Result<(), proptest::test_runner::TestCaseError> {
+            let d = document(
+                &self.fields,
+                7,
+                doc.as_bytes(),
+                &mut self.cache,
+                Some(&mut self.writer),
+            );
+            let d = d.ok_or_else(|| proptest::test_runner::TestCaseError::fail(doc.to_owned()))?;
+            let stored = d
+                .get_first(self.fields.doc)
+                .and_then(|v| v.as_bytes())
+                .unwrap_or_default();
+            proptest::prop_assert_eq!(
+                crate::shape::decode(&self.shapes, stored),
+                crate::shape::plain(doc.as_bytes()),
+                "{}",
+                doc
+            );
+            Ok(())
         }
     }
 
