@@ -621,9 +621,27 @@ fn holds_words_of(whole: &str, part: &str) -> bool {
     })
 }
 
-/// The kinds of the last classified key sequence (see [`document`]).
+/// What the indexer knows of the key sequences it saw recently (see [`document`]): events of one
+/// source have the same keys in the same order, and sources interleave (a firewall, then an SSH
+/// line, then the firewall again), so the last few sequences are kept, not only the last one.
 #[derive(Default)]
 pub struct KindsCache {
+    /// Recently seen key sequences, at most [`MAX_SEQUENCES`].
+    seqs: Vec<Sequence>,
+    /// The entry of `seqs` of the last [`KindsCache::classify`] that succeeded.
+    current: Option<usize>,
+    /// Uses so far, to find the least recently used entry.
+    clock: u64,
+    /// Scratch of [`value_refs`]: fingerprint of a value -> its first position in the event.
+    firsts: FxHashMap<u64, u32>,
+    /// The references of the last event ([`value_refs`]).
+    refs: Vec<shape::Ref>,
+}
+
+/// One key sequence of a [`KindsCache`].
+struct Sequence {
+    /// Fingerprint of `keys` ([`keys_fingerprint`]).
+    fingerprint: u64,
     keys: Vec<Box<str>>,
     kinds: Vec<u8>,
     /// The shape id of `keys` once looked up (`Some(None)`: the partition's list is full).
@@ -632,49 +650,106 @@ pub struct KindsCache {
     /// since (0: none yet).
     links: Vec<(usize, usize)>,
     links_age: u32,
-    /// Scratch of [`value_refs`]: fingerprint of a value -> its first position in the event.
-    firsts: FxHashMap<u64, u32>,
-    /// The references of the last event ([`value_refs`]).
-    refs: Vec<shape::Ref>,
+    last_used: u64,
 }
+
+impl Sequence {
+    fn has_keys(&self, entries: &[Entry<'_>]) -> bool {
+        self.keys.len() == entries.len()
+            && self.keys.iter().zip(entries).all(|(a, (b, _))| **a == **b)
+    }
+}
+
+/// Key sequences a [`KindsCache`] keeps: sources that interleave in one partition (a syslog relay
+/// forwards a few dozen kinds of lines), bounded because keys of free-form JSON never repeat.
+const MAX_SEQUENCES: usize = 32;
 
 /// Events of one key sequence between two full searches for links: in between only the pairs
 /// found last time are checked (a vendor field pairs with the same ECS field event after event).
 const RELINK_EVERY: u32 = 256;
 
+fn keys_fingerprint(entries: &[Entry<'_>]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = FxHasher::default();
+    for (k, _) in entries {
+        h.write(k.as_bytes());
+        // Keys cannot hold this byte (JSON text is UTF-8), so `ab`,`c` and `a`,`bc` differ.
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
 impl KindsCache {
-    /// The kinds of `entries`, from the cache when the keys are those of the last call.
+    /// The kinds of `entries`, from the cache when their key sequence was seen recently.
     /// `None` if a key repeats.
     /// `set` is the partition's column set, the same on every call (a cache serves one partition).
     fn classify(&mut self, entries: &[Entry<'_>], set: &[&str]) -> Option<Vec<u8>> {
-        let same_keys = self.keys.len() == entries.len()
-            && self.keys.iter().zip(entries).all(|(a, (b, _))| **a == **b);
-        if same_keys {
-            return Some(self.kinds.clone());
+        self.clock += 1;
+        // Consecutive events of one source: no hashing at all.
+        if let Some(seq) = self.current.and_then(|i| self.seqs.get_mut(i))
+            && seq.has_keys(entries)
+        {
+            seq.last_used = self.clock;
+            return Some(seq.kinds.clone());
+        }
+        let fingerprint = keys_fingerprint(entries);
+        if let Some(i) = self
+            .seqs
+            .iter()
+            .position(|q| q.fingerprint == fingerprint && q.has_keys(entries))
+        {
+            self.current = Some(i);
+            let seq = &mut self.seqs[i];
+            seq.last_used = self.clock;
+            return Some(seq.kinds.clone());
         }
         let kinds = classify(entries, set)?;
-        self.keys = entries.iter().map(|(k, _)| Box::from(k.as_ref())).collect();
-        self.kinds.clone_from(&kinds);
-        self.shape = None;
-        self.links_age = 0;
+        let seq = Sequence {
+            fingerprint,
+            keys: entries.iter().map(|(k, _)| Box::from(k.as_ref())).collect(),
+            kinds: kinds.clone(),
+            shape: None,
+            links: Vec::new(),
+            links_age: 0,
+            last_used: self.clock,
+        };
+        let slot = if self.seqs.len() < MAX_SEQUENCES {
+            self.seqs.push(seq);
+            self.seqs.len() - 1
+        } else {
+            let lru = (0..self.seqs.len())
+                .min_by_key(|&i| self.seqs[i].last_used)
+                .unwrap_or(0);
+            self.seqs[lru] = seq;
+            lru
+        };
+        self.current = Some(slot);
         Some(kinds)
     }
 
+    /// The sequence of the last successful [`KindsCache::classify`].
+    fn current(&mut self) -> Option<&mut Sequence> {
+        self.current.and_then(|i| self.seqs.get_mut(i))
+    }
+
     /// [`link_same_values`] for `entries` with the keys of the last successful
-    /// [`KindsCache::classify`]: a full search every [`RELINK_EVERY`] events, otherwise only the
-    /// last full search's pairs, each checked against this event's values (875 comparisons
-    /// for a firewall event became about 15). A pair missed in between only keeps the vendor
-    /// field's own terms, which search finds as well.
+    /// [`KindsCache::classify`]: a full search every [`RELINK_EVERY`] events of the sequence,
+    /// otherwise only the last full search's pairs, each checked against this event's values
+    /// (875 comparisons for a firewall event became about 15). A pair missed in between only
+    /// keeps the vendor field's own terms, which search finds as well.
     fn links(&mut self, entries: &[Entry<'_>], kinds: &mut [u8]) -> Vec<(usize, usize)> {
-        if self.links_age == 0 || self.links_age >= RELINK_EVERY {
-            self.links = link_same_values(entries, kinds);
-            self.links_age = 1;
-            return self.links.clone();
+        let Some(seq) = self.current() else {
+            return link_same_values(entries, kinds);
+        };
+        if seq.links_age == 0 || seq.links_age >= RELINK_EVERY {
+            seq.links = link_same_values(entries, kinds);
+            seq.links_age = 1;
+            return seq.links.clone();
         }
-        self.links_age += 1;
+        seq.links_age += 1;
         let indexed = |k: u8| k & KEYWORD_INDEXED != 0;
-        let mut out = Vec::with_capacity(self.links.len());
-        for &(i, j) in &self.links {
+        let mut out = Vec::with_capacity(seq.links.len());
+        for &(i, j) in &seq.links {
             let (Some((_, v)), Some((_, e))) = (entries.get(i), entries.get(j)) else {
                 continue;
             };
@@ -688,9 +763,9 @@ impl KindsCache {
 
     /// The shape id of the keys of the last [`KindsCache::classify`] that succeeded.
     fn shape(&mut self, w: &mut ShapeWriter) -> Option<u32> {
-        *self
-            .shape
-            .get_or_insert_with(|| w.id(self.keys.iter().map(|k| &**k)))
+        let seq = self.current()?;
+        *seq.shape
+            .get_or_insert_with(|| w.id(seq.keys.iter().map(|k| &**k)))
     }
 }
 
@@ -1368,6 +1443,41 @@ mod tests {
             Just(serde_json::Value::Null),
             Just(serde_json::json!(["10"])),
         ]
+    }
+
+    #[test]
+    fn interleaved_key_sequences_keep_their_kinds_shapes_and_links() {
+        let shapes = std::sync::Arc::new(crate::shape::Shapes::default());
+        let mut writer = ShapeWriter::new(shapes.clone());
+        let mut cache = KindsCache::default();
+        // More sequences than the cache keeps, visited in turn: each comes back evicted or not.
+        let n_seqs = MAX_SEQUENCES + 8;
+        for round in 0..3 {
+            for n in 0..n_seqs {
+                let doc = format!(
+                    r#"{{"k{n}":"x","srcip":"10.0.0.{round}","source.ip":"10.0.0.{round}","host.name":"h"}}"#
+                );
+                let Top(entries) = serde_json::from_slice::<Top<'_>>(doc.as_bytes()).unwrap();
+                // Twice in a row: the second time from the last-used entry.
+                for _ in 0..2 {
+                    let mut kinds = cache.classify(&entries, COLUMNS).unwrap();
+                    assert_eq!(Some(&kinds), classify(&entries, COLUMNS).as_ref(), "{doc}");
+                    // Shape ids are given in first-seen order and stay with their keys.
+                    assert_eq!(cache.shape(&mut writer), Some(n as u32), "{doc}");
+                    let mut full = kinds.clone();
+                    let expected = link_same_values(&entries, &mut full);
+                    assert_eq!(cache.links(&entries, &mut kinds), expected, "{doc}");
+                    assert_eq!(expected, vec![(1, 2)]);
+                    assert_eq!(kinds, full);
+                }
+            }
+            assert!(cache.seqs.len() <= MAX_SEQUENCES);
+        }
+        // A key sequence that repeats a key is not cached and leaves the current one alone.
+        let doc = br#"{"a":1,"a":2}"#;
+        let Top(entries) = serde_json::from_slice::<Top<'_>>(doc).unwrap();
+        assert_eq!(cache.classify(&entries, COLUMNS), None);
+        assert_eq!(cache.shape(&mut writer), Some(n_seqs as u32 - 1));
     }
 
     #[test]
