@@ -416,10 +416,16 @@ mod tests {
     const SAME: RefKind = RefKind::Same;
     const RETYPED: RefKind = RefKind::Retyped;
 
-    fn refs(list: &[(u32, u32, RefKind)]) -> Vec<Ref> {
-        list.iter()
+    /// A document of shape 0 with these references (position, source, kind) and stored values.
+    fn encoded(list: &[(u32, u32, RefKind)], values: &[u8]) -> Vec<u8> {
+        let refs: Vec<Ref> = list
+            .iter()
             .map(|&(at, from, kind)| Ref { at, from, kind })
-            .collect()
+            .collect();
+        let mut doc = Vec::new();
+        write_header(0, &refs, &mut doc);
+        doc.extend_from_slice(values);
+        doc
     }
 
     #[test]
@@ -433,11 +439,11 @@ mod tests {
             "rule.id",
         ];
         let shapes = Shapes::new(vec![keys.iter().map(|k| k.to_string()).collect()]);
-        let mut doc = Vec::new();
-        let r = refs(&[(2, 0, SAME), (3, 1, SAME), (5, 4, RETYPED)]);
-        write_header(0, &r, &mut doc);
+        let doc = encoded(
+            &[(2, 0, SAME), (3, 1, SAME), (5, 4, RETYPED)],
+            br#"["10.0.0.1",4433,82]"#,
+        );
         assert_eq!(doc[0], SHAPED_REFS);
-        doc.extend_from_slice(br#"["10.0.0.1",4433,82]"#);
         let row = decode(&shapes, &doc).unwrap();
         let expected = serde_json::json!({
             "srcip": "10.0.0.1", "port": 4433, "source.ip": "10.0.0.1",
@@ -445,38 +451,28 @@ mod tests {
         });
         assert_eq!(serde_json::Value::Object(row), expected);
         // A retyped string turns back into its integer.
-        let mut doc = Vec::new();
-        write_header(
-            0,
-            &refs(&[(1, 0, RETYPED), (2, 0, SAME), (3, 1, SAME)]),
-            &mut doc,
+        let doc = encoded(
+            &[(1, 0, RETYPED), (2, 0, SAME), (3, 1, SAME)],
+            br#"["-7","x","y"]"#,
         );
-        doc.extend_from_slice(br#"["-7","x","y"]"#);
         let row = decode(&shapes, &doc).unwrap();
         assert_eq!(row["port"], serde_json::json!(-7));
         assert_eq!(row["source.ip"], serde_json::json!("-7"));
         assert_eq!(row["source.port"], serde_json::json!(-7));
         // Durations: nanoseconds from seconds, and the largest scales that still fit.
-        let mut doc = Vec::new();
-        let r = refs(&[
-            (1, 0, RefKind::Scaled(9)),
-            (2, 0, RefKind::Scaled(1)),
-            (3, 2, RefKind::Scaled(18)),
-        ]);
-        write_header(0, &r, &mut doc);
-        doc.extend_from_slice(br#"[-31,"x","y"]"#);
+        let scaled = |e| RefKind::Scaled(e);
+        let doc = encoded(
+            &[(1, 0, scaled(9)), (2, 0, scaled(1)), (3, 2, scaled(18))],
+            br#"[-31,"x","y"]"#,
+        );
         assert!(
             decode(&shapes, &doc).is_none(),
-            "-3100 * 10^18 overflows i64"
+            "-310 * 10^18 overflows i64"
         );
-        let mut doc = Vec::new();
-        let r = refs(&[
-            (1, 0, RefKind::Scaled(9)),
-            (2, 0, RefKind::Scaled(1)),
-            (4, 3, RefKind::Scaled(19)),
-        ]);
-        write_header(0, &r, &mut doc);
-        doc.extend_from_slice(br#"[31,1,"z"]"#);
+        let doc = encoded(
+            &[(1, 0, scaled(9)), (2, 0, scaled(1)), (4, 3, scaled(19))],
+            br#"[31,1,"z"]"#,
+        );
         let row = decode(&shapes, &doc).unwrap();
         assert_eq!(row["port"], serde_json::json!(31_000_000_000u64));
         assert_eq!(row["source.ip"], serde_json::json!(310));
@@ -489,33 +485,27 @@ mod tests {
     #[test]
     fn broken_references_are_refused() {
         let shapes = Shapes::new(vec![vec!["a".into(), "b".into(), "c".into()]]);
-        let encode = |r: &[(u32, u32, RefKind)], values: &[u8]| {
-            let mut doc = Vec::new();
-            write_header(0, &refs(r), &mut doc);
-            doc.extend_from_slice(values);
-            doc
-        };
-        assert!(decode(&shapes, &encode(&[(1, 0, SAME)], b"[1,2]")).is_some());
+        assert!(decode(&shapes, &encoded(&[(1, 0, SAME)], b"[1,2]")).is_some());
         // A source at or after its position, positions out of order, past the keys.
-        assert!(decode(&shapes, &encode(&[(1, 1, SAME)], b"[1,2]")).is_none());
-        assert!(decode(&shapes, &encode(&[(2, 0, SAME), (1, 0, SAME)], b"[1]")).is_none());
-        assert!(decode(&shapes, &encode(&[(5, 0, SAME)], b"[1,2]")).is_none());
+        assert!(decode(&shapes, &encoded(&[(1, 1, SAME)], b"[1,2]")).is_none());
+        assert!(decode(&shapes, &encoded(&[(2, 0, SAME), (1, 0, SAME)], b"[1]")).is_none());
+        assert!(decode(&shapes, &encoded(&[(5, 0, SAME)], b"[1,2]")).is_none());
         // Too many or too few values for the shape.
-        assert!(decode(&shapes, &encode(&[(1, 0, SAME)], b"[1,2,3]")).is_none());
-        assert!(decode(&shapes, &encode(&[(1, 0, SAME)], b"[1]")).is_none());
+        assert!(decode(&shapes, &encoded(&[(1, 0, SAME)], b"[1,2,3]")).is_none());
+        assert!(decode(&shapes, &encoded(&[(1, 0, SAME)], b"[1]")).is_none());
         // A retyped copy of something that is not an integer or its text.
-        assert!(decode(&shapes, &encode(&[(1, 0, RETYPED)], br#"["x",2]"#)).is_none());
-        assert!(decode(&shapes, &encode(&[(1, 0, RETYPED)], b"[1.5,2]")).is_none());
-        assert!(decode(&shapes, &encode(&[(1, 0, RETYPED)], br#"["01",2]"#)).is_none());
+        assert!(decode(&shapes, &encoded(&[(1, 0, RETYPED)], br#"["x",2]"#)).is_none());
+        assert!(decode(&shapes, &encoded(&[(1, 0, RETYPED)], b"[1.5,2]")).is_none());
+        assert!(decode(&shapes, &encoded(&[(1, 0, RETYPED)], br#"["01",2]"#)).is_none());
         // A scaled copy of a string, or by no or too large a power; an unknown kind.
         assert!(
             decode(
                 &shapes,
-                &encode(&[(1, 0, RefKind::Scaled(2))], br#"["1",2]"#)
+                &encoded(&[(1, 0, RefKind::Scaled(2))], br#"["1",2]"#)
             )
             .is_none()
         );
-        assert!(decode(&shapes, &encode(&[(1, 0, RefKind::Scaled(1))], b"[2,2]")).is_some());
+        assert!(decode(&shapes, &encoded(&[(1, 0, RefKind::Scaled(1))], b"[2,2]")).is_some());
         assert!(
             decode(
                 &shapes,
