@@ -495,7 +495,7 @@ fn scaled_source(
             continue;
         };
         if let Some((_, Val::Num(src))) = entries.get(from as usize)
-            && ref_key_num(src) == Some(n)
+            && shape::json_int(src) == Some(n)
         {
             return Some((from, e));
         }
@@ -541,17 +541,10 @@ impl RefKey<'_> {
 fn ref_key<'v>(v: &'v Val<'_>) -> Option<RefKey<'v>> {
     match v {
         Val::Str(s) if s.is_empty() => None,
-        Val::Str(s) if shape::canonical_int(s) => s.parse::<i128>().ok().map(RefKey::Int),
-        Val::Str(s) => Some(RefKey::Text(s)),
-        Val::Num(n) => ref_key_num(n).map(RefKey::Int),
+        Val::Str(s) => Some(shape::canonical_int(s).map_or(RefKey::Text(s), RefKey::Int)),
+        Val::Num(n) => shape::json_int(n).map(RefKey::Int),
         _ => None,
     }
-}
-
-fn ref_key_num(n: &serde_json::Number) -> Option<i128> {
-    n.as_i64()
-        .map(i128::from)
-        .or_else(|| n.as_u64().map(i128::from))
 }
 
 /// `@timestamp` gets no keyword terms when it is the instant of `ts` (always, for events of the
@@ -686,23 +679,28 @@ impl KindsCache {
     fn classify(&mut self, entries: &[Entry<'_>], set: &[&str]) -> Option<Vec<u8>> {
         self.clock += 1;
         // Consecutive events of one source: no hashing at all.
-        if let Some(seq) = self.current.and_then(|i| self.seqs.get_mut(i))
-            && seq.has_keys(entries)
-        {
-            seq.last_used = self.clock;
-            return Some(seq.kinds.clone());
-        }
-        let fingerprint = keys_fingerprint(entries);
-        if let Some(i) = self
-            .seqs
-            .iter()
-            .position(|q| q.fingerprint == fingerprint && q.has_keys(entries))
-        {
-            self.current = Some(i);
-            let seq = &mut self.seqs[i];
-            seq.last_used = self.clock;
-            return Some(seq.kinds.clone());
-        }
+        let last = self
+            .current
+            .filter(|&i| self.seqs.get(i).is_some_and(|q| q.has_keys(entries)));
+        let found = match last {
+            Some(i) => Ok(i),
+            None => {
+                let fingerprint = keys_fingerprint(entries);
+                self.seqs
+                    .iter()
+                    .position(|q| q.fingerprint == fingerprint && q.has_keys(entries))
+                    .ok_or(fingerprint)
+            }
+        };
+        let fingerprint = match found {
+            Ok(i) => {
+                self.current = Some(i);
+                let seq = &mut self.seqs[i];
+                seq.last_used = self.clock;
+                return Some(seq.kinds.clone());
+            }
+            Err(fingerprint) => fingerprint,
+        };
         let kinds = classify(entries, set)?;
         let seq = Sequence {
             fingerprint,

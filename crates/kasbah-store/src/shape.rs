@@ -12,15 +12,16 @@
 //!
 //! Parsers copy a vendor field into its ECS name (`srcip` and `source.ip`, `policyid` and
 //! `rule.id`), so a value often occurs twice in one event. Such a value is stored once, and its
-//! later positions as references to the first (each a separate zstd match otherwise: storing them
-//! once took the benchmark's documents from 71 to 59 bytes per event):
+//! later positions as references to the first (each a separate zstd match otherwise):
 //!
 //! ```text
-//! 0x02  shape id  reference count  (position, source << 1 | retyped)...  JSON array of the other values
+//! 0x02  shape id  reference count  (position, source << 2 | kind [, exponent])...  JSON array of the other values
 //! ```
 //!
-//! all integers LEB128, positions increasing, each source an earlier position. `retyped` marks a
-//! string holding the canonical text of an integer source (`"82"` for `82`) or the reverse.
+//! all integers LEB128 (the exponent one byte), positions increasing, each source an earlier
+//! position. The kind ([`RefKind`]) says how the value is made from its source: the same value;
+//! an integer's canonical text, or the integer such a text holds (`"82"` and `82`); or an integer
+//! times a power of ten (ECS durations in nanoseconds from a vendor's seconds).
 //!
 //! A document that starts with `{` is a plain JSON object: partitions written before shapes,
 //! events whose keys repeat, and events of a partition whose shape list is full
@@ -262,46 +263,53 @@ fn copy_of(src: &serde_json::Value, kind: RefKind) -> Option<serde_json::Value> 
     use serde_json::Value;
     match (kind, src) {
         (RefKind::Same, _) => Some(src.clone()),
-        (RefKind::Retyped, Value::Number(n)) if n.is_i64() || n.is_u64() => {
+        (RefKind::Retyped, Value::Number(n)) if json_int(n).is_some() => {
             Some(Value::String(n.to_string()))
         }
-        (RefKind::Retyped, Value::String(s)) if canonical_int(s) => {
-            serde_json::from_str::<serde_json::Number>(s)
-                .ok()
-                .map(Value::Number)
+        (RefKind::Retyped, Value::String(s)) => {
+            canonical_int(s).and_then(int_number).map(Value::Number)
         }
         (RefKind::Scaled(e), Value::Number(n)) => {
-            let v = n
-                .as_i64()
-                .map(i128::from)
-                .or_else(|| n.as_u64().map(i128::from))?;
-            let scaled = v.checked_mul(10i128.checked_pow(u32::from(e))?)?;
-            // As serde_json reads the integer's text: non-negative ones as u64.
-            let n = match u64::try_from(scaled) {
-                Ok(u) => serde_json::Number::from(u),
-                Err(_) => serde_json::Number::from(i64::try_from(scaled).ok()?),
-            };
-            Some(Value::Number(n))
+            let scaled = json_int(n)?.checked_mul(10i128.checked_pow(u32::from(e))?)?;
+            int_number(scaled).map(Value::Number)
         }
         _ => None,
     }
 }
 
-/// Whether `s` is an integer written as serde_json writes it (no sign but `-`, no leading zero,
-/// no `-0`) within the range of a JSON integer (`i64` or `u64`): such a string and the number
-/// turn into each other without loss.
-pub fn canonical_int(s: &str) -> bool {
+/// The integer `s` holds if it is written as serde_json writes integers (no sign but `-`, no
+/// leading zero, no `-0`) within the range of a JSON integer (`i64` or `u64`): such a string and
+/// the number turn into each other without loss.
+pub fn canonical_int(s: &str) -> Option<i128> {
     let digits = s.strip_prefix('-').unwrap_or(s);
     let well_formed = !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
         && (digits == "0" || !digits.starts_with('0'))
         && s != "-0";
-    well_formed
-        && if s.starts_with('-') {
-            s.parse::<i64>().is_ok()
-        } else {
-            s.parse::<u64>().is_ok()
-        }
+    if !well_formed {
+        return None;
+    }
+    if s.starts_with('-') {
+        s.parse::<i64>().ok().map(i128::from)
+    } else {
+        s.parse::<u64>().ok().map(i128::from)
+    }
+}
+
+/// The value of an integral JSON number (`None` for a float).
+pub fn json_int(n: &serde_json::Number) -> Option<i128> {
+    n.as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from))
+}
+
+/// The JSON number of `v`, as serde_json reads the integer's text (non-negative ones as `u64`);
+/// `None` beyond the range of `i64` and `u64`.
+fn int_number(v: i128) -> Option<serde_json::Number> {
+    match u64::try_from(v) {
+        Ok(u) => Some(serde_json::Number::from(u)),
+        Err(_) => i64::try_from(v).ok().map(serde_json::Number::from),
+    }
 }
 
 /// The event of a stored document, in either form. `None` if it is neither a JSON object nor a
@@ -542,7 +550,7 @@ mod tests {
             "18446744073709551615",
             "-9223372036854775808",
         ] {
-            assert!(canonical_int(s), "{s}");
+            assert!(canonical_int(s).is_some(), "{s}");
             let n: serde_json::Number = serde_json::from_str(s).unwrap();
             assert_eq!(n.to_string(), s);
         }
@@ -557,9 +565,9 @@ mod tests {
             " 1",
             "18446744073709551616",
         ] {
-            assert!(!canonical_int(s), "{s}");
+            assert!(canonical_int(s).is_none(), "{s}");
         }
-        assert!(!canonical_int("-9223372036854775809"));
+        assert!(canonical_int("-9223372036854775809").is_none());
     }
 
     #[test]
