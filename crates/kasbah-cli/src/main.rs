@@ -8,6 +8,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// mimalloc: rule loading, event parsing and indexing allocate many small short-lived objects
+// across threads; with glibc's malloc a hunt spent about 15% of its CPU in malloc and free.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Kasbah: an open-source security operations platform (SIEM, hunting, detection).
 #[derive(Parser)]
 #[command(name = "kasbah", version, about, long_about = None, propagate_version = true)]

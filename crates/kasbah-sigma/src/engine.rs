@@ -514,7 +514,7 @@ impl Engine {
 
         // Prefilter.
         let reqs: Vec<_> = rules
-            .iter()
+            .par_iter()
             .map(|r| prefilter::expr_req(&r.expr, &r.searches))
             .collect();
         let prefilter = Prefilter::build(&reqs);

@@ -19,7 +19,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kasbah_event::{Event, Timestamp};
-use kasbah_parse::{Item, Origin, ParseOptions, parse_bytes};
+use kasbah_parse::{Item, Origin, ParseOptions, ParseStats, parse_bytes};
 use kasbah_sigma::{Capture, Correlator, Engine, Hit, Level, RuleId, Scratch};
 use rayon::prelude::*;
 
@@ -29,6 +29,10 @@ use timeline::Timeline;
 
 /// Events evaluated per task when a file is split across threads.
 const BATCH: usize = 2048;
+
+/// Input parsed while the rules load (bytes of files, largest first): enough for a small
+/// corpus to be ready when the engine is, bounded so that memory stays flat on a large one.
+const EARLY_PARSE_BYTES: u64 = 8 << 20;
 
 /// `--min-level` values.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -139,6 +143,40 @@ pub(crate) struct Detection {
     pub event: Option<String>,
 }
 
+/// A whole file parsed ahead of matching.
+struct Parsed {
+    // The parser hands out boxed events and batches move the boxes, not the events.
+    #[allow(clippy::vec_box)]
+    events: Vec<Box<Event>>,
+    /// Messages about bad records.
+    bad: Vec<String>,
+    format: &'static str,
+    stats: ParseStats,
+}
+
+/// Reads and parses a whole file into memory (used for the files parsed while rules load).
+fn parse_whole(
+    path: &std::path::Path,
+    format: Option<kasbah_parse::Format>,
+    opts: &ParseOptions,
+) -> anyhow::Result<Parsed> {
+    let display: Arc<str> = Arc::from(path.display().to_string());
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {display}"))?;
+    let origin = Origin::File(display.clone());
+    let mut events = Vec::new();
+    let mut bad = Vec::new();
+    let (format, stats) = parse_bytes(&bytes, format, &origin, opts, &mut |item| match item {
+        Item::Event(e) => events.push(e),
+        Item::Bad(b) => bad.push(format!("kasbah: {display}: {b}")),
+    });
+    Ok(Parsed {
+        events,
+        bad,
+        format: format.name(),
+        stats,
+    })
+}
+
 #[derive(Default)]
 struct FileOutcome {
     events: u64,
@@ -217,7 +255,44 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no rules: pass -r RULES_DIR (or set KASBAH_RULES)");
     }
     let files = crate::files::expand(&args.paths)?;
-    let loaded = rules::load(&args.rules, &args.rule_opts)?;
+    let mut opts = ParseOptions {
+        keep_raw: false,
+        ..ParseOptions::default()
+    };
+    if let Some(t) = args.received {
+        opts.received = t;
+    }
+    let format = args.input_format.format();
+    // Large files first, so that one big file does not finish last alone.
+    let mut order: Vec<(u64, &PathBuf)> = files
+        .iter()
+        .map(|f| (std::fs::metadata(f).map(|m| m.len()).unwrap_or(0), f))
+        .collect();
+    order.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
+    let total_bytes: u64 = order.iter().map(|(size, _)| size).sum();
+
+    // Rule loading has sequential steps that leave a core idle; the first files are parsed
+    // meanwhile, up to a bounded amount so that memory stays flat on any corpus.
+    let early_files = order
+        .iter()
+        .scan(0u64, |used, (size, _)| {
+            *used += size;
+            Some(*used)
+        })
+        .take_while(|used| *used <= EARLY_PARSE_BYTES)
+        .count();
+    let (loaded, early) = rayon::join(
+        || rules::load(&args.rules, &args.rule_opts),
+        || {
+            order
+                .get(..early_files)
+                .unwrap_or_default()
+                .par_iter()
+                .map(|(_, path)| parse_whole(path, format, &opts).ok())
+                .collect::<Vec<_>>()
+        },
+    );
+    let loaded = loaded?;
     if loaded.loaded() == 0 {
         anyhow::bail!(
             "no rule could be loaded from {} files (see `kasbah rules check`)",
@@ -232,18 +307,6 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         to: args.to,
         keep_event: args.format == OutFormat::Jsonl,
     };
-    let mut opts = ParseOptions {
-        keep_raw: false,
-        ..ParseOptions::default()
-    };
-    if let Some(t) = args.received {
-        opts.received = t;
-    }
-    let total_bytes: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
     let progress = if args.no_progress || args.quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
@@ -261,58 +324,80 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let bad_lines: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let timeline = Mutex::new(Timeline::new(args.sort_buffer.saturating_mul(1 << 20)));
     let spill_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
-    // Large files first, so that one big file does not finish last alone.
-    let mut order: Vec<(u64, &PathBuf)> = files
-        .iter()
-        .map(|f| (std::fs::metadata(f).map(|m| m.len()).unwrap_or(0), f))
+    let mut early = early.into_iter();
+    let work: Vec<(u64, &PathBuf, Option<Parsed>)> = order
+        .into_iter()
+        .map(|(size, path)| (size, path, early.next().flatten()))
         .collect();
-    order.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
-    let outcomes: Vec<anyhow::Result<FileOutcome>> = order
-        .par_iter()
-        .map(|(size, path)| {
-            let display: Arc<str> = Arc::from(path.display().to_string());
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read {display}"))?;
-            let origin = Origin::File(display.clone());
+    let outcomes: Vec<anyhow::Result<FileOutcome>> = work
+        .into_par_iter()
+        .map(|(size, path, parsed)| {
             let results: Mutex<Vec<Vec<Capture>>> = Mutex::new(Vec::new());
-            let mut bad = Vec::new();
             let mut outcome = FileOutcome::default();
+            let mut bad = Vec::new();
             rayon::scope(|s| {
-                let mut batch: Vec<Box<Event>> = Vec::with_capacity(BATCH);
-                let (format, stats) = parse_bytes(
-                    &bytes,
-                    args.input_format.format(),
-                    &origin,
-                    &opts,
-                    &mut |item| match item {
-                        Item::Event(e) => {
-                            batch.push(e);
-                            if batch.len() == BATCH {
-                                let b = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                                let (detector, results, seen) = (&detector, &results, &events_seen);
-                                let (timeline, spill_error) = (&timeline, &spill_error);
-                                s.spawn(move |_| {
-                                    let (d, c) = detector.detect(&b);
-                                    seen.fetch_add(b.len() as u64, Ordering::Relaxed);
-                                    keep(timeline, spill_error, d);
-                                    if let Ok(mut v) = results.lock() {
-                                        v.push(c);
-                                    }
-                                });
-                            }
+                // Batches but the last go to other threads: a large file is matched in parallel.
+                let spawn = |b: Vec<Box<Event>>| {
+                    let (detector, results, seen) = (&detector, &results, &events_seen);
+                    let (timeline, spill_error) = (&timeline, &spill_error);
+                    s.spawn(move |_| {
+                        let (d, c) = detector.detect(&b);
+                        seen.fetch_add(b.len() as u64, Ordering::Relaxed);
+                        keep(timeline, spill_error, d);
+                        if let Ok(mut v) = results.lock() {
+                            v.push(c);
                         }
-                        Item::Bad(b) => bad.push(format!("kasbah: {display}: {b}")),
-                    },
-                );
+                    });
+                };
+                let mut batch: Vec<Box<Event>> = Vec::with_capacity(BATCH);
+                let parsed = match parsed {
+                    Some(p) => p,
+                    None => {
+                        let display: Arc<str> = Arc::from(path.display().to_string());
+                        let bytes = std::fs::read(path)
+                            .with_context(|| format!("cannot read {display}"))?;
+                        let origin = Origin::File(display.clone());
+                        let (format, stats) =
+                            parse_bytes(&bytes, format, &origin, &opts, &mut |item| match item {
+                                Item::Event(e) => {
+                                    batch.push(e);
+                                    if batch.len() == BATCH {
+                                        spawn(std::mem::replace(
+                                            &mut batch,
+                                            Vec::with_capacity(BATCH),
+                                        ));
+                                    }
+                                }
+                                Item::Bad(b) => bad.push(format!("kasbah: {display}: {b}")),
+                            });
+                        Parsed {
+                            events: Vec::new(),
+                            bad: Vec::new(),
+                            format: format.name(),
+                            stats,
+                        }
+                    }
+                };
+                let mut events = parsed.events.into_iter();
+                loop {
+                    batch.extend(events.by_ref().take(BATCH - batch.len()));
+                    if batch.len() < BATCH || events.len() == 0 {
+                        break;
+                    }
+                    spawn(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                }
+                bad.extend(parsed.bad);
                 let (d, c) = detector.detect(&batch);
                 events_seen.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 keep(&timeline, &spill_error, d);
                 if let Ok(mut v) = results.lock() {
                     v.push(c);
                 }
-                outcome.events = stats.events;
-                outcome.bad = stats.bad;
-                outcome.format = format.name();
-            });
+                outcome.events = parsed.stats.events;
+                outcome.bad = parsed.stats.bad;
+                outcome.format = parsed.format;
+                anyhow::Ok(())
+            })?;
             for c in results.into_inner().unwrap_or_default() {
                 outcome.captures.extend(c);
             }
@@ -321,7 +406,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             {
                 v.extend(bad);
             }
-            progress.inc(*size);
+            progress.inc(size);
             let n = events_seen.load(Ordering::Relaxed);
             let secs = scan_start.elapsed().as_secs_f64().max(1e-3);
             progress.set_message(format!("{n} events, {:.0} events/s", n as f64 / secs));
