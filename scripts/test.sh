@@ -5,6 +5,8 @@
 # KASBAH_SHARED points them elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The tests' parsed-rule caches stay in the build directory, not in the user's ~/.cache.
+export KASBAH_CACHE_DIR="${KASBAH_CACHE_DIR:-$PWD/target/rule-cache}"
 
 step() { printf '\n==> %s\n' "$*"; }
 

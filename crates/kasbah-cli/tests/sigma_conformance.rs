@@ -176,3 +176,30 @@ fn regression_data_evtx_conformance() {
     assert!(total > 0);
     assert!(rate >= FLOOR, "{rate:.1}% < {FLOOR}%");
 }
+
+/// Every SigmaHQ rule file, read back from the cache of parsed rules, gives exactly the documents
+/// and diagnostics of parsing the YAML.
+#[test]
+fn sigmahq_rules_read_back_from_the_cache_unchanged() {
+    let sigma = shared().join("sigma");
+    if !sigma.join("rules").is_dir() {
+        eprintln!("SKIPPED: {} not found (set KASBAH_SHARED)", sigma.display());
+        return;
+    }
+    let roots: Vec<PathBuf> = ["rules", "rules-emerging-threats", "rules-threat-hunting"]
+        .iter()
+        .map(|d| sigma.join(d))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = kasbah_detect::LoadOptions {
+        cache: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let parsed = kasbah_detect::loader::parse_with(&roots, &[], &opts).expect("parse");
+    assert_eq!(parsed.from_cache, 0);
+    let cached = kasbah_detect::loader::parse_with(&roots, &[], &opts).expect("parse");
+    assert_eq!(cached.from_cache, cached.files);
+    assert!(cached.files > 3_000, "{} files", cached.files);
+    assert_eq!(cached.set.documents(), parsed.set.documents());
+    assert_eq!(cached.set.diagnostics(), parsed.set.diagnostics());
+}

@@ -1,7 +1,8 @@
 //! Kasbah's detection pipeline, between the Sigma engine and the alert store.
 //!
 //! * [`loader`]: rules read from files and folders (shared by `kasbah hunt`, `kasbah rules` and
-//!   the server), with placeholders and extra log-source mappings.
+//!   the server), with placeholders and extra log-source mappings, and a cache of parsed rule
+//!   files (`cache.rs`) so that loading the same folders again skips the YAML.
 //! * [`detector`]: one compiled engine for every tenant, each tenant's disabled rules, and the
 //!   [`Findings`] of a batch: alert drafts merged by dedup key and correlation captures.
 //! * [`alert`]: entities (host, user, IP, process), notable fields and dedup keys of alerts.
@@ -16,6 +17,7 @@
 
 pub mod alert;
 pub mod anomaly;
+mod cache;
 pub mod detector;
 pub mod live;
 pub mod loader;

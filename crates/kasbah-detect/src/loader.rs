@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kasbah_sigma::ast::Document;
+use kasbah_sigma::parse::parse_file;
 use kasbah_sigma::{Code, Config, Diagnostic, Engine, Mappings, RuleSet};
+
+use crate::cache;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -42,6 +46,10 @@ pub struct LoadOptions {
     pub placeholders: Option<PathBuf>,
     /// Extra log-source mappings (YAML), added to the built-in ones.
     pub mappings: Vec<PathBuf>,
+    /// A directory for the cache of parsed rule files (an entry is used while the file's size
+    /// and modification time are unchanged, by the build that wrote it); `None` reads and parses
+    /// every file each time.
+    pub cache: Option<PathBuf>,
 }
 
 /// Rules loaded and compiled, with timings.
@@ -50,6 +58,10 @@ pub struct Loaded {
     pub engine: Engine,
     /// Rule files read.
     pub files: usize,
+    /// Of those, files taken from the cache of parsed rules.
+    pub from_cache: usize,
+    /// Why the cache could not be written, if it could not.
+    pub cache_error: Option<String>,
     /// Time spent reading, parsing and compiling.
     pub elapsed: Duration,
 }
@@ -198,6 +210,94 @@ pub struct Parsed {
     pub config: Config,
     /// Rule files read.
     pub files: usize,
+    /// Of those, files taken from the cache of parsed rules.
+    pub from_cache: usize,
+    /// Why the cache could not be written, if it could not.
+    pub cache_error: Option<String>,
+}
+
+/// One rule file, parsed or taken from the cache.
+enum FileParse {
+    /// From the cache, unchanged since.
+    Cached {
+        name: String,
+        entry: cache::Entry,
+        docs: Vec<Document>,
+        diags: Vec<Diagnostic>,
+    },
+    /// Read and parsed now (`entry` is its cache entry, when caching).
+    Parsed {
+        name: String,
+        entry: Option<cache::Entry>,
+        docs: Vec<Document>,
+        diags: Vec<Diagnostic>,
+    },
+    /// Could not be read.
+    Unreadable { name: String, error: String },
+}
+
+impl FileParse {
+    /// The cache entry to keep for this file.
+    fn entry(&self) -> Option<(&str, &cache::Entry)> {
+        match self {
+            FileParse::Cached { name, entry, .. } => Some((name, entry)),
+            FileParse::Parsed {
+                name,
+                entry: Some(entry),
+                ..
+            } => Some((name, entry)),
+            _ => None,
+        }
+    }
+}
+
+/// Reads and parses one rule file, or takes it from `cached` when its size and modification time
+/// are those it had when it was parsed.
+fn parse_one(f: &Path, caching: bool, cached: &FxHashMap<String, cache::Entry>) -> FileParse {
+    let name = f.display().to_string();
+    // Stamped before reading: a file changed meanwhile gets an older stamp, so it is parsed
+    // again next time rather than taken from a stale entry.
+    let stamp = if caching {
+        std::fs::metadata(f)
+            .ok()
+            .as_ref()
+            .and_then(cache::Stamp::of)
+    } else {
+        None
+    };
+    if let Some(stamp) = stamp
+        && let Some(hit) = cached.get(&name).filter(|e| e.stamp == stamp)
+        && let Some((docs, diags)) = hit.decode()
+    {
+        let entry = hit.clone();
+        return FileParse::Cached {
+            name,
+            entry,
+            docs,
+            diags,
+        };
+    }
+    match std::fs::read(f) {
+        Ok(b) => {
+            // Valid UTF-8 (every rule file one hopes for) is taken as is, without the copy and
+            // the slower scan of a lossy conversion.
+            let text = String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            let path: Arc<str> = Arc::from(name.as_str());
+            let (docs, diags) = parse_file(&path, &text);
+            let entry = stamp.and_then(|s| cache::Entry::encode(s, &docs, &diags));
+            FileParse::Parsed {
+                name,
+                entry,
+                docs,
+                diags,
+            }
+        }
+        Err(e) => FileParse::Unreadable {
+            name,
+            error: e.to_string(),
+        },
+    }
 }
 
 /// Reads and parses every rule under `paths` (in parallel), plus rules given as `(name, text)`
@@ -209,44 +309,57 @@ pub fn parse_with(
 ) -> Result<Parsed, LoadError> {
     let cfg = config(opts)?;
     let files = rule_files(paths)?;
-    let read: Vec<Result<(String, String), (String, String)>> = files
+    let cache_file = opts.cache.as_deref().map(|d| cache::file_for(d, paths));
+    let cached = cache_file
+        .as_deref()
+        .and_then(cache::read)
+        .unwrap_or_default();
+    let results: Vec<FileParse> = files
         .par_iter()
-        .map(|f| {
-            let name = f.display().to_string();
-            match std::fs::read(f) {
-                // Valid UTF-8 (every rule file one hopes for) is taken as is, without the copy
-                // and the slower scan of a lossy conversion.
-                Ok(b) => Ok((
-                    name,
-                    String::from_utf8(b)
-                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-                )),
-                Err(e) => Err((name, e.to_string())),
-            }
-        })
+        .map(|f| parse_one(f, cache_file.is_some(), &cached))
         .collect();
     let mut set = RuleSet::new();
-    let mut ok = Vec::with_capacity(read.len() + texts.len());
-    for t in read {
-        match t {
-            Ok(x) => ok.push(x),
-            Err((name, e)) => {
+    // The cache is rewritten when a file was parsed anew or is gone.
+    let stale = results
+        .iter()
+        .any(|r| matches!(r, FileParse::Parsed { .. }))
+        || cached.len() != results.iter().filter(|r| r.entry().is_some()).count();
+    let mut cache_error = None;
+    if let Some(file) = cache_file.as_deref().filter(|_| stale) {
+        let entries = results.iter().filter_map(FileParse::entry);
+        if let Err(e) = cache::write(file, entries) {
+            // Only the next load is slower; the caller reports it.
+            cache_error = Some(format!("cannot write {}: {e}", file.display()));
+        }
+    }
+    let from_cache = results
+        .iter()
+        .filter(|r| matches!(r, FileParse::Cached { .. }))
+        .count();
+    for r in results {
+        match r {
+            FileParse::Cached { docs, diags, .. } | FileParse::Parsed { docs, diags, .. } => {
+                set.add_parsed(docs, diags);
+            }
+            FileParse::Unreadable { name, error } => {
                 let p: Arc<str> = Arc::from(name.as_str());
                 set.push_diagnostic(Diagnostic::new(
                     &p,
                     0,
                     Code::Structure,
-                    format!("cannot read: {e}"),
+                    format!("cannot read: {error}"),
                 ));
             }
         }
     }
-    ok.extend(texts.iter().cloned());
-    set.add_all(&ok);
+    let ok = texts;
+    set.add_all(ok);
     Ok(Parsed {
         set,
         config: cfg,
         files: files.len() + texts.len(),
+        from_cache,
+        cache_error,
     })
 }
 
@@ -258,15 +371,18 @@ pub fn load_with(
     opts: &LoadOptions,
 ) -> Result<Loaded, LoadError> {
     let start = Instant::now();
-    let parsed = parse_with(paths, texts, opts)?;
+    let mut parsed = parse_with(paths, texts, opts)?;
     let engine = Engine::build(&parsed.set, &parsed.config);
-    let files = parsed.files;
+    let (files, from_cache) = (parsed.files, parsed.from_cache);
+    let cache_error = parsed.cache_error.take();
     // The parsed documents are no longer needed: freeing their many small allocations (about a
     // sixth of the compilation's work for SigmaHQ) is left to a pool thread, off the caller's way.
     rayon::spawn(move || drop(parsed));
     Ok(Loaded {
         engine,
         files,
+        from_cache,
+        cache_error,
         elapsed: start.elapsed(),
     })
 }
@@ -279,6 +395,67 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Loaded, LoadError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_gives_the_same_rules_and_follows_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules = dir.path().join("rules");
+        std::fs::create_dir(&rules).expect("mkdir");
+        let rule = |id: &str, image: &str| {
+            format!(
+                "title: R {id}\nid: {id}\nlogsource: {{product: windows, category: process_creation}}\ndetection:\n  sel:\n    Image|endswith: '\\{image}'\n  condition: sel\nlevel: high\n"
+            )
+        };
+        std::fs::write(rules.join("a.yml"), rule("a-1", "a.exe")).expect("write");
+        std::fs::write(rules.join("b.yml"), rule("b-1", "b.exe")).expect("write");
+        std::fs::write(rules.join("bad.yml"), "title: [unclosed\n").expect("write");
+        let opts = LoadOptions {
+            cache: Some(dir.path().join("cache")),
+            ..LoadOptions::default()
+        };
+        let roots = [rules.clone()];
+        let uncached = parse_with(&roots, &[], &LoadOptions::default()).expect("parse");
+
+        let first = parse_with(&roots, &[], &opts).expect("parse");
+        assert_eq!((first.files, first.from_cache), (3, 0));
+        assert_eq!(first.cache_error, None);
+        let second = parse_with(&roots, &[], &opts).expect("parse");
+        assert_eq!(second.from_cache, 3, "every file unchanged");
+        for p in [&first, &second] {
+            assert_eq!(p.set.documents(), uncached.set.documents());
+            assert_eq!(p.set.diagnostics(), uncached.set.diagnostics());
+        }
+
+        // A changed file (another size) is parsed again; a removed one is gone from the result.
+        std::fs::write(rules.join("a.yml"), rule("a-2", "changed.exe")).expect("write");
+        std::fs::remove_file(rules.join("b.yml")).expect("rm");
+        let third = parse_with(&roots, &[], &opts).expect("parse");
+        assert_eq!((third.files, third.from_cache), (2, 1));
+        let ids: Vec<_> = third
+            .set
+            .documents()
+            .iter()
+            .filter_map(|d| match d {
+                kasbah_sigma::ast::Document::Rule(r) => r.meta.id.clone(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, ["a-2"]);
+        assert_eq!(third.set.diagnostics().len(), 1, "bad.yml, from the cache");
+
+        // A damaged cache file is only a slower load.
+        let cache_files: Vec<_> = std::fs::read_dir(dir.path().join("cache"))
+            .expect("cache dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(cache_files.len(), 1, "{cache_files:?}");
+        std::fs::write(&cache_files[0], b"KSRULES1 garbage").expect("write");
+        let fourth = parse_with(&roots, &[], &opts).expect("parse");
+        assert_eq!(fourth.from_cache, 0);
+        assert_eq!(fourth.set.documents(), third.set.documents());
+        assert_eq!(parse_with(&roots, &[], &opts).expect("parse").from_cache, 2);
+    }
 
     #[test]
     fn loads_folders_and_reports_bad_files() {

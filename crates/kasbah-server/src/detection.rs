@@ -667,6 +667,7 @@ impl Detection {
         let opts = kasbah_detect::LoadOptions {
             placeholders: self.inner.cfg.placeholders.clone(),
             mappings: self.inner.cfg.mappings.clone(),
+            cache: None,
         };
         let texts = [("request".to_owned(), yaml.to_owned())];
         let loaded = kasbah_detect::loader::load_with(&[], &texts, &opts).map_err(|e| {

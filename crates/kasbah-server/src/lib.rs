@@ -110,6 +110,7 @@ pub fn load_rules(
     let opts = kasbah_detect::LoadOptions {
         placeholders: cfg.placeholders.clone(),
         mappings: cfg.mappings.clone(),
+        cache: None,
     };
     let started = std::time::Instant::now();
     let parsed = kasbah_detect::loader::parse_with(&cfg.rules, &builtin, &opts)?;

@@ -7,10 +7,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Severity of a rule's detections, from `level`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Enrichment; expected to match often.
@@ -61,7 +61,7 @@ impl fmt::Display for Level {
 }
 
 /// Maturity of a rule, from `status`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Production-ready.
@@ -91,7 +91,7 @@ impl Status {
 }
 
 /// The `logsource` of a rule or filter. Values are lower-cased (Sigma treats them so).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LogSource {
     /// e.g. `windows`, `linux`, `aws`.
     pub product: Option<String>,
@@ -125,7 +125,7 @@ impl fmt::Display for LogSource {
 }
 
 /// Descriptive attributes shared by rules, filters and correlations.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     /// The file the document came from.
     pub path: Arc<str>,
@@ -160,7 +160,7 @@ pub struct Meta {
 }
 
 /// A value modifier (the `|name` parts after a field name).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Modifier {
     /// `contains`: `*value*`.
     Contains,
@@ -340,7 +340,7 @@ impl fmt::Display for Modifier {
 }
 
 /// One piece of a Sigma string value.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StrPart {
     /// Literal text.
     Lit(String),
@@ -354,7 +354,7 @@ pub enum StrPart {
 
 /// A Sigma string with its wildcards decoded: `\*`, `\?` and `\\` are literal, other backslashes
 /// are kept as they are (so Windows paths need no escaping).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SigmaString {
     /// The pieces, adjacent literals merged.
     pub parts: Vec<StrPart>,
@@ -456,7 +456,7 @@ impl fmt::Display for SigmaString {
 }
 
 /// A value in a selection, typed as YAML gave it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SigmaValue {
     /// A string with wildcards decoded. `raw` keeps the text as written (for `re`, `cidr`,
     /// `fieldref`, placeholders), where wildcards mean nothing.
@@ -490,7 +490,7 @@ impl SigmaValue {
 }
 
 /// One `field|modifiers: values` entry of a selection (or a keyword list when `field` is None).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldMatch {
     /// The field name; `None` for keywords (field-less search).
     pub field: Option<String>,
@@ -511,7 +511,7 @@ impl FieldMatch {
 
 /// A search identifier: an OR of AND-ed field matches (a map is one AND; a list of maps is their
 /// OR; a keyword list is one field-less match).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Search {
     /// The identifier (`selection`, `filter_main_*`...).
     pub name: String,
@@ -522,7 +522,7 @@ pub struct Search {
 }
 
 /// Quantity of an `N of` expression.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Quantity {
     /// `all of`.
     All,
@@ -531,7 +531,7 @@ pub enum Quantity {
 }
 
 /// A condition expression.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Condition {
     /// A search identifier.
     Search(String),
@@ -546,7 +546,7 @@ pub enum Condition {
 }
 
 /// The `detection` section.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
     /// Search identifiers in document order.
     pub searches: Vec<Search>,
@@ -564,7 +564,7 @@ impl Detection {
 }
 
 /// A Sigma detection rule.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
     /// Descriptive attributes.
     pub meta: Meta,
@@ -575,7 +575,7 @@ pub struct Rule {
 }
 
 /// Which rules a filter applies to.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum FilterTarget {
     /// Every rule with a compatible log source (`rules` absent, empty or `any`).
     Any,
@@ -585,7 +585,7 @@ pub enum FilterTarget {
 
 /// A Sigma filter: a condition AND-ed to the condition of the rules it targets (usually
 /// `not selection`, to drop known-good events without editing the rules).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Filter {
     /// Descriptive attributes.
     pub meta: Meta,
@@ -598,7 +598,7 @@ pub struct Filter {
 }
 
 /// A correlation type.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CorrelationType {
     /// Number of matching events per group.
@@ -663,7 +663,7 @@ impl CorrelationType {
 }
 
 /// A comparison of a correlation condition.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CmpOp {
     /// `gt`.
     Gt,
@@ -707,7 +707,7 @@ impl CmpOp {
 }
 
 /// The `condition` of a correlation: every comparison must hold.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CorrelationCondition {
     /// Comparisons, AND-ed (a range is `gt` + `lte`).
     pub ops: Vec<(CmpOp, f64)>,
@@ -733,7 +733,7 @@ impl CorrelationCondition {
 }
 
 /// A Sigma correlation rule.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Correlation {
     /// Descriptive attributes.
     pub meta: Meta,
@@ -756,7 +756,7 @@ pub struct Correlation {
 }
 
 /// Any Sigma document.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Document {
     /// A detection rule.
     Rule(Box<Rule>),

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A stable diagnostic code.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -68,7 +68,7 @@ pub enum Code {
 }
 
 /// How bad a diagnostic is.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The document was loaded; something deserves attention.
@@ -132,6 +132,11 @@ impl Code {
         }
     }
 
+    /// The code whose text form is `text` (`KS024`).
+    pub fn from_code(text: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
     /// Whether the document carrying this diagnostic was skipped.
     pub fn severity(self) -> Severity {
         match self {
@@ -148,14 +153,14 @@ impl fmt::Display for Code {
 }
 
 /// One problem found while loading, located in its file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     /// The path the caller gave with the text.
     pub path: Arc<str>,
     /// 1-based line (0 when the problem concerns the whole file).
     pub line: u32,
     /// The stable code.
-    #[serde(serialize_with = "ser_code")]
+    #[serde(serialize_with = "ser_code", deserialize_with = "de_code")]
     pub code: Code,
     /// Error (skipped) or warning (loaded).
     pub severity: Severity,
@@ -165,6 +170,12 @@ pub struct Diagnostic {
 
 fn ser_code<S: serde::Serializer>(c: &Code, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(c.as_str())
+}
+
+fn de_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Code, D::Error> {
+    let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    Code::from_code(&text)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown diagnostic code {text}")))
 }
 
 impl Diagnostic {

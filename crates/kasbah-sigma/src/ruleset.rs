@@ -52,6 +52,14 @@ impl RuleSet {
         }
     }
 
+    /// Adds one file's documents and diagnostics, parsed earlier with
+    /// [`parse_file`](crate::parse::parse_file) (for example kept in a cache).
+    pub fn add_parsed(&mut self, docs: Vec<Document>, diagnostics: Vec<Diagnostic>) {
+        self.docs.extend(docs);
+        self.diagnostics.extend(diagnostics);
+        self.files += 1;
+    }
+
     /// Records a diagnostic found by the caller (e.g. a file that could not be read).
     pub fn push_diagnostic(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);

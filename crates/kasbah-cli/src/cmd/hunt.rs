@@ -421,6 +421,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         rules_loaded: loaded.loaded(),
         rules_skipped: loaded.skipped().count(),
         rule_files: loaded.files,
+        rules_from_cache: loaded.from_cache,
         load_secs: loaded.elapsed.as_secs_f64(),
         ..Default::default()
     };

@@ -24,6 +24,24 @@ pub struct RuleOpts {
     /// product/category/service replaces the built-in one.
     #[arg(long = "mappings", value_name = "FILE")]
     pub mappings: Vec<PathBuf>,
+    /// Read and parse every rule file, without the cache of parsed rules (kept in
+    /// $KASBAH_CACHE_DIR, else $XDG_CACHE_HOME/kasbah or ~/.cache/kasbah; an entry is used while
+    /// its file's size and modification time are unchanged, by the build that wrote it).
+    #[arg(long)]
+    pub no_rule_cache: bool,
+}
+
+/// The directory of the parsed-rule cache: `$KASBAH_CACHE_DIR`, else `$XDG_CACHE_HOME/kasbah`,
+/// else `~/.cache/kasbah` (none when no such variable is set).
+pub fn cache_dir() -> Option<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("KASBAH_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("kasbah")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache").join("kasbah")))
 }
 
 impl RuleOpts {
@@ -32,6 +50,11 @@ impl RuleOpts {
         LoadOptions {
             placeholders: self.placeholders.clone(),
             mappings: self.mappings.clone(),
+            cache: if self.no_rule_cache {
+                None
+            } else {
+                cache_dir()
+            },
         }
     }
 }
@@ -43,7 +66,11 @@ pub(crate) fn rule_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Reads, parses and compiles every rule under `paths` (in parallel).
 pub fn load(paths: &[PathBuf], opts: &RuleOpts) -> anyhow::Result<Loaded> {
-    Ok(kasbah_detect::loader::load(paths, &opts.load_options())?)
+    let loaded = kasbah_detect::loader::load(paths, &opts.load_options())?;
+    if let Some(e) = &loaded.cache_error {
+        eprintln!("kasbah: warning: rule cache: {e}");
+    }
+    Ok(loaded)
 }
 
 /// `kasbah rules` subcommands.
@@ -90,6 +117,8 @@ struct Report<'a> {
     rules: usize,
     correlations: usize,
     filters: usize,
+    /// Files taken from the cache of parsed rules.
+    from_cache: usize,
     skipped: Vec<&'a Diagnostic>,
     warnings: Vec<&'a Diagnostic>,
     load_ms: u128,
@@ -118,6 +147,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 rules: stats.rules,
                 correlations: stats.correlations,
                 filters: stats.filters,
+                from_cache: loaded.from_cache,
                 skipped: skipped.clone(),
                 warnings: warnings.clone(),
                 load_ms: loaded.elapsed.as_millis(),
@@ -138,6 +168,13 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 warnings.len(),
                 loaded.elapsed
             )?;
+            if loaded.from_cache > 0 {
+                writeln!(
+                    out,
+                    "{} files unchanged since they were parsed, taken from the rule cache (--no-rule-cache to parse them all)",
+                    loaded.from_cache
+                )?;
+            }
             let mut by_code: BTreeMap<&str, usize> = BTreeMap::new();
             for d in skipped.iter().chain(warnings.iter()) {
                 *by_code.entry(d.code.as_str()).or_default() += 1;

@@ -221,6 +221,8 @@ pub(crate) struct Summary {
     pub bad: u64,
     pub formats: BTreeMap<&'static str, u64>,
     pub rule_files: usize,
+    /// Rule files taken from the cache of parsed rules.
+    pub rules_from_cache: usize,
     pub rules_loaded: usize,
     pub rules_skipped: usize,
     pub skipped_codes: BTreeMap<&'static str, usize>,
@@ -278,9 +280,14 @@ pub(crate) fn print_summary(s: &Summary, engine: &Engine, color: bool) {
         .map(|(c, n)| format!("{c} x{n}"))
         .collect();
     eprintln!(
-        "rules: {} loaded from {} files in {:.2} s, {} skipped{}",
+        "rules: {} loaded from {} files{} in {:.2} s, {} skipped{}",
         s.rules_loaded,
         s.rule_files,
+        if s.rules_from_cache > 0 {
+            format!(" ({} unchanged, from the rule cache)", s.rules_from_cache)
+        } else {
+            String::new()
+        },
         s.load_secs,
         s.rules_skipped,
         if codes.is_empty() {
