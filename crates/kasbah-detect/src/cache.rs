@@ -6,7 +6,7 @@
 //! parsed, and its documents and diagnostics encoded with postcard. An entry is used only when
 //! the file's size and modification time are unchanged (as make and cargo decide), and only by
 //! the build of Kasbah that wrote it: the encoding follows the AST's Rust types, so the header
-//! carries a fingerprint of the running executable. Anything unexpected (another build, a
+//! carries a fingerprint of the running executable and of the parser's source. Anything unexpected (another build, a
 //! truncated or corrupt file, a checksum mismatch) only makes the loader parse the files again
 //! and rewrite the cache; the cache never changes what a rule means.
 //!
@@ -97,8 +97,9 @@ fn checksum(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-/// The running executable's identity: its version, size and modification time. A rebuild
-/// changes it, so a cache written by another build (another layout of the AST) is never read.
+/// The running build's identity: the version, the fingerprint of the parser's source, and the
+/// executable's size and modification time. A rebuild changes it, so a cache written by another
+/// build (another layout of the AST, another parser) is never read.
 fn build_fingerprint() -> Option<u64> {
     static FP: OnceLock<Option<u64>> = OnceLock::new();
     *FP.get_or_init(|| {
@@ -106,6 +107,7 @@ fn build_fingerprint() -> Option<u64> {
         let stamp = Stamp::of(&std::fs::metadata(exe).ok()?)?;
         let mut h = FxHasher::default();
         env!("CARGO_PKG_VERSION").hash(&mut h);
+        kasbah_sigma::PARSE_FINGERPRINT.hash(&mut h);
         (stamp.size, stamp.secs, stamp.nanos).hash(&mut h);
         Some(h.finish())
     })

@@ -26,7 +26,7 @@ pub mod templates;
 pub mod timespec;
 pub mod tls;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,9 +95,11 @@ pub fn store_config(cfg: &Config) -> StoreConfig {
 }
 
 /// Reads and parses the rules the configuration names (built-in ones first), logging what was
-/// skipped; compiled by [`detection::Detection::start`].
+/// skipped; compiled by [`detection::Detection::start`]. Unchanged rule files are taken from the
+/// parsed-rule cache in `cache` (the data directory's `cache/`), when given.
 pub fn load_rules(
     cfg: &config::DetectionConfig,
+    cache: Option<PathBuf>,
 ) -> Result<kasbah_detect::loader::Parsed, kasbah_detect::LoadError> {
     let builtin: Vec<(String, String)> = if cfg.builtin_rules {
         builtin::RULES
@@ -110,13 +112,17 @@ pub fn load_rules(
     let opts = kasbah_detect::LoadOptions {
         placeholders: cfg.placeholders.clone(),
         mappings: cfg.mappings.clone(),
-        cache: None,
+        cache,
     };
     let started = std::time::Instant::now();
     let parsed = kasbah_detect::loader::parse_with(&cfg.rules, &builtin, &opts)?;
+    if let Some(e) = &parsed.cache_error {
+        tracing::warn!(error = %e, "parsed-rule cache not written");
+    }
     tracing::info!(
         documents = parsed.set.documents().len(),
         files = parsed.files,
+        from_cache = parsed.from_cache,
         ms = started.elapsed().as_millis() as u64,
         "detection rules read"
     );
@@ -186,7 +192,8 @@ pub async fn start(mut config: Config) -> Result<Server, ServeError> {
     let templates = templates::Templates::new(&config.data_dir);
     let detection = if config.detection.enabled {
         let cfg = config.detection.clone();
-        let parsed = tokio::task::spawn_blocking(move || load_rules(&cfg))
+        let cache = Some(config.data_dir.join("cache"));
+        let parsed = tokio::task::spawn_blocking(move || load_rules(&cfg, cache))
             .await
             .map_err(|e| ServeError::Http(std::io::Error::other(e)))??;
         let seed = (kasbah_event::Timestamp::now().as_nanos() as u64).rotate_left(17)
@@ -459,5 +466,33 @@ impl Server {
             .await
             .map_err(|e| ServeError::Http(std::io::Error::other(e)))??;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_files_come_from_the_cache_on_the_next_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules = dir.path().join("rules");
+        std::fs::create_dir(&rules).expect("mkdir");
+        std::fs::write(
+            rules.join("r.yml"),
+            "title: R\nid: r-1\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n    Image|endswith: '\\r.exe'\n  condition: sel\n",
+        )
+        .expect("write");
+        let cfg = config::DetectionConfig {
+            rules: vec![rules],
+            ..config::DetectionConfig::default()
+        };
+        let cache = dir.path().join("data").join("cache");
+        let first = load_rules(&cfg, Some(cache.clone())).expect("load");
+        let again = load_rules(&cfg, Some(cache)).expect("load");
+        assert_eq!(first.from_cache, 0);
+        assert_eq!(again.from_cache, 1, "the rule file, unchanged");
+        assert!(again.files > 1, "built-in rules are loaded too");
+        assert_eq!(again.set.documents(), first.set.documents());
     }
 }

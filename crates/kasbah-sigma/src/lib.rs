@@ -59,3 +59,25 @@ pub use engine::{Config, Engine, EngineStats, Hit, RuleId, RuleInfo, RuleKind};
 pub use logsource::Mappings;
 pub use matcher::Scratch;
 pub use ruleset::RuleSet;
+
+/// A fingerprint of the parser's source (the AST and diagnostic types, the YAML reader, the
+/// parser of rules and conditions): what a cache of parsed rules must match, besides the build,
+/// since a parse encoded by one version may mean something else to another.
+pub const PARSE_FINGERPRINT: u64 = {
+    const fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+        let mut i = 0;
+        while i < bytes.len() {
+            h ^= bytes[i] as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            i += 1;
+        }
+        h
+    }
+    let mut h = 0xcbf2_9ce4_8422_2325;
+    h = fnv1a(h, include_bytes!("ast.rs"));
+    h = fnv1a(h, include_bytes!("diag.rs"));
+    h = fnv1a(h, include_bytes!("yaml.rs"));
+    h = fnv1a(h, include_bytes!("parse.rs"));
+    h = fnv1a(h, include_bytes!("condition.rs"));
+    h
+};
