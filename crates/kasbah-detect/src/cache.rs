@@ -198,7 +198,9 @@ pub(crate) fn write<'a>(
         out.extend_from_slice(&e.stamp.nanos.to_le_bytes());
         let payload = e.payload();
         out.extend_from_slice(&len32(payload.len())?.to_le_bytes());
-        out.extend_from_slice(&checksum(payload).to_le_bytes());
+        // An entry read from the cache (and decoded, so verified) keeps its checksum.
+        let sum = e.sum.unwrap_or_else(|| checksum(payload));
+        out.extend_from_slice(&sum.to_le_bytes());
         out.extend_from_slice(payload);
         n += 1;
     }

@@ -217,38 +217,14 @@ pub struct Parsed {
 }
 
 /// One rule file, parsed or taken from the cache.
-enum FileParse {
-    /// From the cache, unchanged since.
-    Cached {
-        name: String,
-        entry: cache::Entry,
-        docs: Vec<Document>,
-        diags: Vec<Diagnostic>,
-    },
-    /// Read and parsed now (`entry` is its cache entry, when caching).
-    Parsed {
-        name: String,
-        entry: Option<cache::Entry>,
-        docs: Vec<Document>,
-        diags: Vec<Diagnostic>,
-    },
-    /// Could not be read.
-    Unreadable { name: String, error: String },
-}
-
-impl FileParse {
-    /// The cache entry to keep for this file.
-    fn entry(&self) -> Option<(&str, &cache::Entry)> {
-        match self {
-            FileParse::Cached { name, entry, .. } => Some((name, entry)),
-            FileParse::Parsed {
-                name,
-                entry: Some(entry),
-                ..
-            } => Some((name, entry)),
-            _ => None,
-        }
-    }
+struct FileParse {
+    name: String,
+    /// Its cache entry, when caching (and the file could be read).
+    entry: Option<cache::Entry>,
+    /// Taken from the cache, unchanged since it was parsed.
+    from_cache: bool,
+    /// Its documents and diagnostics, or why it could not be read.
+    parsed: Result<(Vec<Document>, Vec<Diagnostic>), String>,
 }
 
 /// Reads and parses one rule file, or takes it from `cached` when its size and modification time
@@ -267,17 +243,16 @@ fn parse_one(f: &Path, caching: bool, cached: &FxHashMap<String, cache::Entry>) 
     };
     if let Some(stamp) = stamp
         && let Some(hit) = cached.get(&name).filter(|e| e.stamp == stamp)
-        && let Some((docs, diags)) = hit.decode()
+        && let Some(parsed) = hit.decode()
     {
-        let entry = hit.clone();
-        return FileParse::Cached {
+        return FileParse {
             name,
-            entry,
-            docs,
-            diags,
+            entry: Some(hit.clone()),
+            from_cache: true,
+            parsed: Ok(parsed),
         };
     }
-    match std::fs::read(f) {
+    let (entry, parsed) = match std::fs::read(f) {
         Ok(b) => {
             // Valid UTF-8 (every rule file one hopes for) is taken as is, without the copy and
             // the slower scan of a lossy conversion.
@@ -286,17 +261,15 @@ fn parse_one(f: &Path, caching: bool, cached: &FxHashMap<String, cache::Entry>) 
             let path: Arc<str> = Arc::from(name.as_str());
             let (docs, diags) = parse_file(&path, &text);
             let entry = stamp.and_then(|s| cache::Entry::encode(s, &docs, &diags));
-            FileParse::Parsed {
-                name,
-                entry,
-                docs,
-                diags,
-            }
+            (entry, Ok((docs, diags)))
         }
-        Err(e) => FileParse::Unreadable {
-            name,
-            error: e.to_string(),
-        },
+        Err(e) => (None, Err(e.to_string())),
+    };
+    FileParse {
+        name,
+        entry,
+        from_cache: false,
+        parsed,
     }
 }
 
@@ -318,31 +291,28 @@ pub fn parse_with(
         .par_iter()
         .map(|f| parse_one(f, cache_file.is_some(), &cached))
         .collect();
-    let mut set = RuleSet::new();
     // The cache is rewritten when a file was parsed anew or is gone.
-    let stale = results
-        .iter()
-        .any(|r| matches!(r, FileParse::Parsed { .. }))
-        || cached.len() != results.iter().filter(|r| r.entry().is_some()).count();
+    let entries = || {
+        results
+            .iter()
+            .filter_map(|r| r.entry.as_ref().map(|e| (r.name.as_str(), e)))
+    };
+    let stale = results.iter().any(|r| r.entry.is_some() && !r.from_cache)
+        || cached.len() != entries().count();
     let mut cache_error = None;
-    if let Some(file) = cache_file.as_deref().filter(|_| stale) {
-        let entries = results.iter().filter_map(FileParse::entry);
-        if let Err(e) = cache::write(file, entries) {
-            // Only the next load is slower; the caller reports it.
-            cache_error = Some(format!("cannot write {}: {e}", file.display()));
-        }
+    if let Some(file) = cache_file.as_deref().filter(|_| stale)
+        && let Err(e) = cache::write(file, entries())
+    {
+        // Only the next load is slower; the caller reports it.
+        cache_error = Some(format!("cannot write {}: {e}", file.display()));
     }
-    let from_cache = results
-        .iter()
-        .filter(|r| matches!(r, FileParse::Cached { .. }))
-        .count();
+    let from_cache = results.iter().filter(|r| r.from_cache).count();
+    let mut set = RuleSet::new();
     for r in results {
-        match r {
-            FileParse::Cached { docs, diags, .. } | FileParse::Parsed { docs, diags, .. } => {
-                set.add_parsed(docs, diags);
-            }
-            FileParse::Unreadable { name, error } => {
-                let p: Arc<str> = Arc::from(name.as_str());
+        match r.parsed {
+            Ok((docs, diags)) => set.add_parsed(docs, diags),
+            Err(error) => {
+                let p: Arc<str> = Arc::from(r.name.as_str());
                 set.push_diagnostic(Diagnostic::new(
                     &p,
                     0,
@@ -352,8 +322,7 @@ pub fn parse_with(
             }
         }
     }
-    let ok = texts;
-    set.add_all(ok);
+    set.add_all(texts);
     Ok(Parsed {
         set,
         config: cfg,

@@ -13,14 +13,15 @@
 //! nearly every event).
 //!
 //! **The index.** A literal is represented by one of its *grams*: its rarest 8-byte window
-//! (rarest among all rule literals, estimated with a small counting sketch, a good proxy for the vocabulary of the logs), or for
-//! literals of 4 to 7 bytes their rarest 4-byte window. A rule is a candidate when the gram of
-//! one of its literals occurs in the event; any piece of a present literal is present, so this
-//! never drops a rule that would match (it may add a few candidates, which the matchers then
-//! reject). Per event, every value is lower-cased once into one buffer (the same per-event
-//! cache the matchers use); at every position of it, the 4 bytes there are tested against a
-//! bitmap of the first 4 bytes of every gram (a multiply, a shift and a bit test, in cache), and
-//! only the rare positions that pass are looked up exactly.
+//! (rarest among all rule literals, estimated with a small counting sketch: a good proxy for
+//! the vocabulary of the logs), or for literals of 4 to 7 bytes their rarest 4-byte window. A
+//! rule is a candidate when the gram of one of its literals occurs in the event; any piece of a
+//! present literal is present, so this never drops a rule that would match (it may add a few
+//! candidates, which the matchers then reject). Per event, every value is lower-cased once into
+//! one buffer (the same per-event cache the matchers use); at every position of it, the 8-byte
+//! window there is tested against a bitmap of hashed 8-grams and its first 4 bytes against one
+//! of hashed 4-grams (a multiply, a shift and a bit test each, in cache), and only the rare
+//! positions that pass are looked up exactly.
 //!
 //! We measured an Aho-Corasick automaton over the ~19,000 literals of SigmaHQ first: it is
 //! exact, but its search is bound by memory latency (about 55 MB/s on this corpus, 8 times slower
@@ -184,31 +185,51 @@ const BITS8: u32 = 18;
 /// Bits of the 4-gram bitmap (4 KiB): only literals of 4 to 7 bytes are indexed by a 4-gram.
 const BITS4: u32 = 15;
 
-/// A bitmap of hashed grams: a clear bit proves a window is no gram, in one multiply and a
-/// load that stays in the L1 cache.
-struct Bitmap<const BITS: u32>(Vec<u64>);
+/// Multiplicative (Fibonacci) hash of a packed window onto `bits` bits.
+#[inline]
+fn fib_hash(key: u64, bits: u32) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+}
 
-impl<const BITS: u32> Bitmap<BITS> {
-    fn new() -> Self {
-        Bitmap(vec![0; 1 << (BITS - 6)])
-    }
+/// The grams of one length: a bitmap of their hashes, where a clear bit proves a window is no
+/// gram in one multiply and a load that stays in the L1 cache, in front of the exact table.
+struct GramTable {
+    bits: u32,
+    bitmap: Vec<u64>,
+    /// Gram -> key id.
+    ids: FxHashMap<u64, u32>,
+}
 
-    #[inline]
-    fn slot(key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS)) as usize
-    }
-
-    fn insert(&mut self, key: u64) {
-        let h = Self::slot(key);
-        if let Some(w) = self.0.get_mut(h >> 6) {
-            *w |= 1 << (h & 63);
+impl GramTable {
+    fn new(bits: u32) -> Self {
+        GramTable {
+            bits,
+            bitmap: vec![0; 1 << (bits - 6)],
+            ids: FxHashMap::default(),
         }
     }
 
+    /// The key id of `gram`, `next` if it is new.
+    fn insert(&mut self, gram: u64, next: u32) -> u32 {
+        let h = fib_hash(gram, self.bits);
+        if let Some(w) = self.bitmap.get_mut(h >> 6) {
+            *w |= 1 << (h & 63);
+        }
+        *self.ids.entry(gram).or_insert(next)
+    }
+
     #[inline]
-    fn may_contain(&self, key: u64) -> bool {
-        let h = Self::slot(key);
-        self.0.get(h >> 6).is_some_and(|x| x & (1 << (h & 63)) != 0)
+    fn get(&self, window: u64) -> Option<u32> {
+        let h = fib_hash(window, self.bits);
+        let maybe = self
+            .bitmap
+            .get(h >> 6)
+            .is_some_and(|x| x & (1 << (h & 63)) != 0);
+        if maybe {
+            self.ids.get(&window).copied()
+        } else {
+            None
+        }
     }
 }
 
@@ -246,16 +267,12 @@ const fn mask(len: usize) -> u64 {
 
 /// The gram index over all rules.
 pub(crate) struct Prefilter {
-    /// Hashed 8-grams. Keying the bitmap on the whole window (not on its first 4 bytes, as a
+    /// 8-byte grams. Keying the bitmap on the whole window (not on its first 4 bytes, as a
     /// first version did) matters: on Windows events, 28% of positions began like some gram
-    /// (`\win`, `.exe`) and went on to two table lookups; under 10% now do.
-    bits8: Bitmap<BITS8>,
-    /// Hashed 4-grams.
-    bits4: Bitmap<BITS4>,
-    /// Exact 4-byte grams -> key id.
-    grams4: FxHashMap<u64, u32>,
-    /// Exact 8-byte grams -> key id.
-    grams8: FxHashMap<u64, u32>,
+    /// (`\win`, `.exe`) and went on to table lookups; under 10% now do.
+    grams8: GramTable,
+    /// 4-byte grams.
+    grams4: GramTable,
     /// Fields indexed by value: `eq_slot[field id]` is the index in `eq` (or `u32::MAX`).
     eq_slot: Vec<u32>,
     /// Per indexed field: value key -> key id.
@@ -278,17 +295,12 @@ pub(crate) struct Prefilter {
 struct GramFreq {
     /// Exact counts of the 4-grams of short literals.
     four: FxHashMap<u64, u32>,
-    /// Saturating counts of 8-grams, by `sketch_slot`.
+    /// Saturating counts of 8-grams, by their hash.
     eight: Vec<u8>,
 }
 
 /// Bits of the 8-gram frequency sketch.
 const SKETCH_BITS: u32 = 20;
-
-#[inline]
-fn sketch_slot(key: u64) -> usize {
-    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SKETCH_BITS)) as usize
-}
 
 impl GramFreq {
     fn new(lits: &[Box<str>]) -> GramFreq {
@@ -312,7 +324,7 @@ impl GramFreq {
                 let mut eight = vec![0u8; 1 << SKETCH_BITS];
                 for l in lits {
                     for w in l.as_bytes().windows(8) {
-                        if let Some(n) = eight.get_mut(sketch_slot(pack(w))) {
+                        if let Some(n) = eight.get_mut(fib_hash(pack(w), SKETCH_BITS)) {
                             *n = n.saturating_add(1);
                         }
                     }
@@ -326,7 +338,7 @@ impl GramFreq {
     fn get(&self, len: usize, key: u64) -> u32 {
         if len == 8 {
             self.eight
-                .get(sketch_slot(key))
+                .get(fib_hash(key, SKETCH_BITS))
                 .map_or(0, |&n| u32::from(n))
         } else {
             self.four.get(&key).copied().unwrap_or(0)
@@ -362,32 +374,25 @@ impl Prefilter {
         lits.par_sort_unstable();
         lits.dedup();
         let freq = GramFreq::new(&lits);
-        let picked: Vec<(usize, u64)> = lits
+        // (8-byte gram?, gram) per literal.
+        let picked: Vec<(bool, u64)> = lits
             .par_iter()
             .map(|l| {
                 let b = l.as_bytes();
-                if b.len() >= 8 {
-                    (1, rarest(b, 8, &freq))
-                } else {
-                    (0, rarest(b, 4, &freq))
-                }
+                let long = b.len() >= 8;
+                (long, rarest(b, if long { 8 } else { 4 }, &freq))
             })
             .collect();
         drop(freq);
-        let mut bits8 = Bitmap::new();
-        let mut bits4 = Bitmap::new();
-        let mut grams: [FxHashMap<u64, u32>; 2] = Default::default();
+        let mut grams8 = GramTable::new(BITS8);
+        let mut grams4 = GramTable::new(BITS4);
         let mut key_rules: Vec<Vec<u32>> = Vec::new();
         let mut lit_key: FxHashMap<&str, u32> =
             FxHashMap::with_capacity_and_hasher(lits.len(), Default::default());
-        for (l, &(table, key)) in lits.iter().zip(&picked) {
-            if table == 1 {
-                bits8.insert(key);
-            } else {
-                bits4.insert(key);
-            }
+        for (l, &(long, gram)) in lits.iter().zip(&picked) {
             let next = key_rules.len() as u32;
-            let id = *grams[table].entry(key).or_insert(next);
+            let table = if long { &mut grams8 } else { &mut grams4 };
+            let id = table.insert(gram, next);
             if id == next {
                 key_rules.push(Vec::new());
             }
@@ -424,7 +429,6 @@ impl Prefilter {
                 }
             }
         }
-        let [grams4, grams8] = grams;
         let mut eq_slot = vec![u32::MAX; eq.iter().map(|(f, _)| f.index() + 1).max().unwrap_or(0)];
         for (i, (f, _)) in eq.iter().enumerate() {
             if let Some(s) = eq_slot.get_mut(f.index()) {
@@ -433,10 +437,8 @@ impl Prefilter {
         }
         let eq = eq.into_iter().map(|(_, m)| m).collect();
         Prefilter {
-            bits8,
-            bits4,
-            grams4,
             grams8,
+            grams4,
             eq_slot,
             eq,
             key_rules,
@@ -603,20 +605,15 @@ impl Prefilter {
             let w = match b.get(i..i + 8) {
                 Some(x) => {
                     let w = lower8(u64::from_le_bytes(x.try_into().unwrap_or([0; 8])));
-                    if self.bits8.may_contain(w)
-                        && let Some(id) = self.grams8.get(&w)
-                    {
-                        hit(*id);
+                    if let Some(id) = self.grams8.get(w) {
+                        hit(id);
                     }
                     w
                 }
                 None => lower8(pack(b.get(i..).unwrap_or_default())),
             };
-            let k4 = w & mask(4);
-            if self.bits4.may_contain(k4)
-                && let Some(id) = self.grams4.get(&k4)
-            {
-                hit(*id);
+            if let Some(id) = self.grams4.get(w & mask(4)) {
+                hit(id);
             }
         }
     }

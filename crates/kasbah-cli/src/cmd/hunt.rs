@@ -143,38 +143,49 @@ pub(crate) struct Detection {
     pub event: Option<String>,
 }
 
-/// A whole file parsed ahead of matching.
-struct Parsed {
-    // The parser hands out boxed events and batches move the boxes, not the events.
-    #[allow(clippy::vec_box)]
-    events: Vec<Box<Event>>,
+/// What parsing a file reported besides its events.
+struct ParsedFile {
     /// Messages about bad records.
     bad: Vec<String>,
     format: &'static str,
     stats: ParseStats,
 }
 
-/// Reads and parses a whole file into memory (used for the files parsed while rules load).
-fn parse_whole(
+/// Reads and parses one file, handing each event to `on_event`.
+fn read_and_parse(
     path: &std::path::Path,
     format: Option<kasbah_parse::Format>,
     opts: &ParseOptions,
-) -> anyhow::Result<Parsed> {
+    on_event: &mut dyn FnMut(Box<Event>),
+) -> anyhow::Result<ParsedFile> {
     let display: Arc<str> = Arc::from(path.display().to_string());
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {display}"))?;
     let origin = Origin::File(display.clone());
-    let mut events = Vec::new();
     let mut bad = Vec::new();
     let (format, stats) = parse_bytes(&bytes, format, &origin, opts, &mut |item| match item {
-        Item::Event(e) => events.push(e),
+        Item::Event(e) => on_event(e),
         Item::Bad(b) => bad.push(format!("kasbah: {display}: {b}")),
     });
-    Ok(Parsed {
-        events,
+    Ok(ParsedFile {
         bad,
         format: format.name(),
         stats,
     })
+}
+
+/// A whole file parsed ahead of matching (the files parsed while rules load).
+// The parser hands out boxed events and batches move the boxes, not the events.
+#[allow(clippy::vec_box)]
+type Early = anyhow::Result<(Vec<Box<Event>>, ParsedFile)>;
+
+fn parse_whole(
+    path: &std::path::Path,
+    format: Option<kasbah_parse::Format>,
+    opts: &ParseOptions,
+) -> Early {
+    let mut events = Vec::new();
+    let file = read_and_parse(path, format, opts, &mut |e| events.push(e))?;
+    Ok((events, file))
 }
 
 #[derive(Default)]
@@ -288,7 +299,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
                 .get(..early_files)
                 .unwrap_or_default()
                 .par_iter()
-                .map(|(_, path)| parse_whole(path, format, &opts).ok())
+                .map(|(_, path)| parse_whole(path, format, &opts))
                 .collect::<Vec<_>>()
         },
     );
@@ -325,17 +336,16 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let timeline = Mutex::new(Timeline::new(args.sort_buffer.saturating_mul(1 << 20)));
     let spill_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
     let mut early = early.into_iter();
-    let work: Vec<(u64, &PathBuf, Option<Parsed>)> = order
+    let work: Vec<(u64, &PathBuf, Option<Early>)> = order
         .into_iter()
-        .map(|(size, path)| (size, path, early.next().flatten()))
+        .map(|(size, path)| (size, path, early.next()))
         .collect();
     let outcomes: Vec<anyhow::Result<FileOutcome>> = work
         .into_par_iter()
         .map(|(size, path, parsed)| {
             let results: Mutex<Vec<Vec<Capture>>> = Mutex::new(Vec::new());
             let mut outcome = FileOutcome::default();
-            let mut bad = Vec::new();
-            rayon::scope(|s| {
+            let bad = rayon::scope(|s| {
                 // Batches but the last go to other threads: a large file is matched in parallel.
                 let spawn = |b: Vec<Box<Event>>| {
                     let (detector, results, seen) = (&detector, &results, &events_seen);
@@ -350,53 +360,30 @@ pub fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
                     });
                 };
                 let mut batch: Vec<Box<Event>> = Vec::with_capacity(BATCH);
-                let parsed = match parsed {
-                    Some(p) => p,
-                    None => {
-                        let display: Arc<str> = Arc::from(path.display().to_string());
-                        let bytes = std::fs::read(path)
-                            .with_context(|| format!("cannot read {display}"))?;
-                        let origin = Origin::File(display.clone());
-                        let (format, stats) =
-                            parse_bytes(&bytes, format, &origin, &opts, &mut |item| match item {
-                                Item::Event(e) => {
-                                    batch.push(e);
-                                    if batch.len() == BATCH {
-                                        spawn(std::mem::replace(
-                                            &mut batch,
-                                            Vec::with_capacity(BATCH),
-                                        ));
-                                    }
-                                }
-                                Item::Bad(b) => bad.push(format!("kasbah: {display}: {b}")),
-                            });
-                        Parsed {
-                            events: Vec::new(),
-                            bad: Vec::new(),
-                            format: format.name(),
-                            stats,
-                        }
+                let mut push = |e: Box<Event>| {
+                    batch.push(e);
+                    if batch.len() == BATCH {
+                        spawn(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
                     }
                 };
-                let mut events = parsed.events.into_iter();
-                loop {
-                    batch.extend(events.by_ref().take(BATCH - batch.len()));
-                    if batch.len() < BATCH || events.len() == 0 {
-                        break;
+                let file = match parsed {
+                    Some(early) => {
+                        let (events, file) = early?;
+                        events.into_iter().for_each(&mut push);
+                        file
                     }
-                    spawn(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
-                }
-                bad.extend(parsed.bad);
+                    None => read_and_parse(path, format, &opts, &mut push)?,
+                };
                 let (d, c) = detector.detect(&batch);
                 events_seen.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 keep(&timeline, &spill_error, d);
                 if let Ok(mut v) = results.lock() {
                     v.push(c);
                 }
-                outcome.events = parsed.stats.events;
-                outcome.bad = parsed.stats.bad;
-                outcome.format = parsed.format;
-                anyhow::Ok(())
+                outcome.events = file.stats.events;
+                outcome.bad = file.stats.bad;
+                outcome.format = file.format;
+                anyhow::Ok(file.bad)
             })?;
             for c in results.into_inner().unwrap_or_default() {
                 outcome.captures.extend(c);
