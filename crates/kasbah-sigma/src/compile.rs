@@ -18,8 +18,8 @@ use crate::ast::{
 use crate::condition::pattern_matches;
 use crate::diag::{Code, Problem};
 use crate::matcher::{
-    Anchor, FastSet, FieldRef, LazyContains, LazyRegex, Matcher, NumCmp, StrKind, StrTest, Target,
-    Test, TimePart, lower,
+    Anchor, FastSet, FieldRef, LazyContains, LazyRegex, Matcher, NumCmp, ReFlags, StrKind, StrTest,
+    Target, Test, TimePart, lower,
 };
 
 /// Longest `re` pattern compiled at its first use rather than when its rule loads.
@@ -274,31 +274,29 @@ impl<'a> Ctx<'a> {
                     format!("'re' takes a string, found '{}'", v.text()),
                 ));
             };
-            let mut builder = regex::RegexBuilder::new(raw);
-            builder
-                .case_insensitive(has(Modifier::ReCaseInsensitive))
-                .multi_line(has(Modifier::ReMultiLine))
-                .dot_matches_new_line(has(Modifier::ReDotAll))
-                .size_limit(self.opts.regex_size_limit)
-                .dfa_size_limit(self.opts.regex_size_limit);
+            let flags = ReFlags {
+                case_insensitive: has(Modifier::ReCaseInsensitive),
+                multi_line: has(Modifier::ReMultiLine),
+                dot_matches_new_line: has(Modifier::ReDotAll),
+            };
             let fail = |msg: String| {
                 let detail = msg.lines().last().unwrap_or_default().trim().to_owned();
                 bad(Code::Regex, format!("regular expression '{raw}': {detail}"))
             };
             let hir = regex_syntax::ParserBuilder::new()
-                .case_insensitive(has(Modifier::ReCaseInsensitive))
-                .multi_line(has(Modifier::ReMultiLine))
-                .dot_matches_new_line(has(Modifier::ReDotAll))
+                .case_insensitive(flags.case_insensitive)
+                .multi_line(flags.multi_line)
+                .dot_matches_new_line(flags.dot_matches_new_line)
                 .build()
                 .parse(raw)
                 .map_err(|e| fail(e.to_string()))?;
             // Patterns whose expansion could approach the size limit are compiled now, so the
             // load reports them; the others only needed their syntax checked (see LazyRegex).
+            let limit = self.opts.regex_size_limit;
             let re = if raw.len() > LAZY_REGEX_MAX || expanded_size(&hir) > LAZY_REGEX_UNITS {
-                let re = builder.build().map_err(|e| fail(e.to_string()))?;
-                LazyRegex::built(builder, re)
+                LazyRegex::eager(raw, flags, limit).map_err(fail)?
             } else {
-                LazyRegex::lazy(builder)
+                LazyRegex::lazy(raw, flags, limit)
             };
             let lits = required_literals(
                 raw,
@@ -368,7 +366,11 @@ impl<'a> Ctx<'a> {
             strings = self.expand(&strings, fm.line)?;
         }
         if has(Modifier::Windash) {
-            strings = strings.iter().map(mark_windash).collect();
+            strings = strings
+                .iter()
+                .map(mark_windash)
+                .flat_map(expand_dashes)
+                .collect();
         }
         if fm.modifiers.iter().any(|m| m.is_encoding()) {
             strings = encode(&strings, &fm.modifiers, fm.line)?;
@@ -513,6 +515,39 @@ fn mark_windash(s: &SigmaString) -> SigmaString {
         out.push(StrPart::Lit(lit));
     }
     out
+}
+
+/// Most windash dashes a value may have and still be expanded into plain strings (5^3 = 125
+/// strings); a value with more keeps its dash classes and is matched by a regex.
+const MAX_EXPANDED_DASHES: usize = 3;
+
+/// The strings a windash value stands for, one per choice of dash: plain literals are tested
+/// with substring searches and gathered with the matcher's other values into one automaton,
+/// where a dash class would need a regex compiled at its first use (a regex build costs as
+/// much as hundreds of searches, and a small hunt pays every build it reaches).
+fn expand_dashes(s: SigmaString) -> Vec<SigmaString> {
+    let dashes = s.parts.iter().filter(|p| **p == StrPart::Dash).count();
+    if dashes == 0 || dashes > MAX_EXPANDED_DASHES {
+        return vec![s];
+    }
+    let mut acc = vec![SigmaString::default()];
+    for part in s.parts {
+        if part == StrPart::Dash {
+            acc = acc
+                .iter()
+                .flat_map(|a| {
+                    DASHES.iter().map(move |d| {
+                        let mut x = a.clone();
+                        x.push(StrPart::Lit(d.to_string()));
+                        x
+                    })
+                })
+                .collect();
+        } else {
+            acc.iter_mut().for_each(|a| a.push(part.clone()));
+        }
+    }
+    acc
 }
 
 /// The characters a windash dash stands for.
@@ -686,17 +721,14 @@ pub(crate) fn str_test(
         if !open_end {
             re.push('$');
         }
-        let mut builder = regex::RegexBuilder::new(&re);
-        builder.size_limit(opts.regex_size_limit);
         // Built from escaped literals, `.`, `.*` and one class: always valid, and small unless
         // the value is long, in which case it is compiled now so the load reports a failure.
+        let (flags, limit) = (ReFlags::default(), opts.regex_size_limit);
         let r = if re.len() > LAZY_REGEX_MAX {
-            let r = builder
-                .build()
-                .map_err(|e| Problem::new(line, Code::Regex, format!("pattern '{s}': {e}")))?;
-            LazyRegex::built(builder, r)
+            LazyRegex::eager(&re, flags, limit)
+                .map_err(|e| Problem::new(line, Code::Regex, format!("pattern '{s}': {e}")))?
         } else {
-            LazyRegex::lazy(builder)
+            LazyRegex::lazy(&re, flags, limit)
         };
         return Ok(StrTest {
             kind: StrKind::Regex(r),
@@ -894,6 +926,50 @@ mod tests {
         assert_eq!(dashes, 3, "{m:?}");
         let m = mark_windash(&SigmaString::parse("-nop"));
         assert_eq!(m.parts.first(), Some(&StrPart::Dash));
+    }
+
+    #[test]
+    fn windash_values_expand_into_plain_strings() {
+        let plain = |pattern: &str| -> Vec<String> {
+            expand_dashes(mark_windash(&SigmaString::parse(pattern)))
+                .iter()
+                .map(|s| {
+                    assert!(!s.parts.contains(&StrPart::Dash), "{s:?}");
+                    s.to_string()
+                })
+                .collect()
+        };
+        assert_eq!(
+            plain(" -enc "),
+            [
+                " -enc ",
+                " /enc ",
+                " \u{2013}enc ",
+                " \u{2014}enc ",
+                " \u{2015}enc "
+            ]
+        );
+        let two = plain("-a *-b");
+        assert_eq!(two.len(), 25);
+        assert!(two.contains(&"/a *\u{2015}b".to_owned()), "{two:?}");
+        // Not a flag: nothing to expand.
+        assert_eq!(plain("x-y"), ["x-y"]);
+        // Past the limit, the dash classes stay (a regex matches them).
+        let many = expand_dashes(mark_windash(&SigmaString::parse(" -a -b -c -d")));
+        assert_eq!(many.len(), 1);
+        assert_eq!(
+            many[0]
+                .parts
+                .iter()
+                .filter(|p| **p == StrPart::Dash)
+                .count(),
+            4
+        );
+        let opts = CompileOptions::default();
+        for s in expand_dashes(mark_windash(&SigmaString::parse("* -enc *"))) {
+            let t = str_test(&s, false, &opts, 1).expect("compiles");
+            assert!(matches!(t.kind, StrKind::Contains(_)), "{s}: {:?}", t.kind);
+        }
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub const PARSE_FINGERPRINT: u64 = {
     h = fnv1a(h, include_bytes!("ast.rs"));
     h = fnv1a(h, include_bytes!("diag.rs"));
     h = fnv1a(h, include_bytes!("yaml.rs"));
+    h = fnv1a(h, include_bytes!("yaml/block.rs"));
     h = fnv1a(h, include_bytes!("parse.rs"));
     h = fnv1a(h, include_bytes!("condition.rs"));
     h

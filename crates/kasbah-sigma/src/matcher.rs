@@ -620,26 +620,65 @@ pub(crate) struct FastSet {
 /// compiling them all was a quarter of the time it takes to load the rules. Patterns that might
 /// exceed the size limit (counted repetitions, very long ones) are compiled when they load
 /// instead, so a load still reports every regular expression that cannot run.
+///
+/// Matchers only ask whether a value matches, never where: the regex is built without capture
+/// groups (beyond the whole match) and without the engines that exist to report them (one-pass
+/// DFA, bounded backtracker). What remains, a lazy DFA in front of a PikeVM, is linear in the
+/// value's length, and a build costs about half as much.
 #[derive(Debug)]
 pub(crate) struct LazyRegex {
-    builder: regex::RegexBuilder,
-    re: std::sync::OnceLock<Option<regex::Regex>>,
+    pattern: Box<str>,
+    flags: ReFlags,
+    size_limit: usize,
+    re: std::sync::OnceLock<Option<regex_automata::meta::Regex>>,
+}
+
+/// The flags of a regular expression (`re|i`, `re|m`, `re|s`, or `(?i)` in the pattern).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ReFlags {
+    pub case_insensitive: bool,
+    pub multi_line: bool,
+    pub dot_matches_new_line: bool,
 }
 
 impl LazyRegex {
     /// A regular expression whose syntax was checked; built at the first match.
-    pub(crate) fn lazy(builder: regex::RegexBuilder) -> Self {
+    pub(crate) fn lazy(pattern: &str, flags: ReFlags, size_limit: usize) -> Self {
         LazyRegex {
-            builder,
+            pattern: pattern.into(),
+            flags,
+            size_limit,
             re: std::sync::OnceLock::new(),
         }
     }
 
-    /// An already compiled regular expression.
-    pub(crate) fn built(builder: regex::RegexBuilder, re: regex::Regex) -> Self {
-        let cell = std::sync::OnceLock::new();
-        let _ = cell.set(Some(re));
-        LazyRegex { builder, re: cell }
+    /// A regular expression compiled now, or the reason it cannot be.
+    pub(crate) fn eager(pattern: &str, flags: ReFlags, size_limit: usize) -> Result<Self, String> {
+        let lazy = Self::lazy(pattern, flags, size_limit);
+        let re = lazy.build()?;
+        let _ = lazy.re.set(Some(re));
+        Ok(lazy)
+    }
+
+    fn build(&self) -> Result<regex_automata::meta::Regex, String> {
+        use regex_automata::{meta, nfa::thompson::WhichCaptures, util::syntax};
+        meta::Regex::builder()
+            .syntax(
+                syntax::Config::new()
+                    .case_insensitive(self.flags.case_insensitive)
+                    .multi_line(self.flags.multi_line)
+                    .dot_matches_new_line(self.flags.dot_matches_new_line),
+            )
+            .configure(
+                meta::Config::new()
+                    .which_captures(WhichCaptures::Implicit)
+                    .onepass(false)
+                    .backtrack(false)
+                    .nfa_size_limit(Some(self.size_limit))
+                    .hybrid_cache_capacity(self.size_limit),
+            )
+            .build(&self.pattern)
+            .map_err(|e| e.to_string())
     }
 
     #[inline]
@@ -647,7 +686,7 @@ impl LazyRegex {
         // The syntax was checked at load time and the pattern is small: the build cannot fail
         // but on an exhausted machine; such a regex then matches nothing.
         self.re
-            .get_or_init(|| self.builder.build().ok())
+            .get_or_init(|| self.build().ok())
             .as_ref()
             .is_some_and(|re| re.is_match(hay))
     }

@@ -279,6 +279,43 @@ fn windash() {
     let e = rule("  sel:\n    CommandLine|windash|contains: 'x-y'\n  condition: sel\n");
     assert!(m(&e, &[("CommandLine", s("ax-yb"))]));
     assert!(!m(&e, &[("CommandLine", s("ax/yb"))]));
+    // Up to three flags expand into plain strings, more stay a regex: both match every mix of
+    // dashes, with wildcards between the flags.
+    for (pattern, flags) in [(" -a* -b", 2), (" -a -b -c -d", 4)] {
+        let e = rule(&format!(
+            "  sel:\n    CommandLine|windash|contains: '{pattern}'\n  condition: sel\n"
+        ));
+        let mixes = ["-", "/", "\u{2013}", "\u{2014}", "\u{2015}"];
+        for (i, first) in mixes.iter().enumerate() {
+            let second = mixes[(i + 2) % mixes.len()];
+            // The pattern with its flags' dashes replaced in turn, and text for its wildcard.
+            let text: String = pattern
+                .split('-')
+                .enumerate()
+                .map(|(k, piece)| match k {
+                    0 => piece.to_owned(),
+                    k if k % 2 == 1 => format!("{first}{piece}"),
+                    _ => format!("{second}{piece}"),
+                })
+                .collect::<String>()
+                .replace('*', " xyz");
+            assert_eq!(
+                text.matches(' ').count(),
+                flags + pattern.matches('*').count()
+            );
+            assert!(
+                m(&e, &[("CommandLine", s(&format!("cmd{text}")))]),
+                "{text}"
+            );
+            assert!(!m(
+                &e,
+                &[(
+                    "CommandLine",
+                    s(&format!("cmd{}", text.replace(first, "+")))
+                )]
+            ));
+        }
+    }
     // windash before an encoding expands the variants.
     let e =
         rule("  sel:\n    CommandLine|windash|base64offset|contains: ' -p'\n  condition: sel\n");

@@ -8,6 +8,10 @@
 //!   bombs stop with a diagnostic instead of exhausting memory;
 //! * the parser runs under `catch_unwind` as a last line of defence against a bug in it.
 //!
+//! Block-style input, which is what rule files are, is read by a faster line-based reader
+//! ([`block`]) that declines whatever it does not fully understand; the general parser reads
+//! the rest, and tests hold the two to the same tree.
+//!
 //! Plain scalars are resolved with the YAML 1.2 core schema (null, booleans, integers, floats);
 //! the original text is kept, because Sigma compares values as text (`EventID: 4688` must also
 //! match the string `"4688"`).
@@ -18,6 +22,8 @@ use rustc_hash::FxHashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
 use crate::diag::{Code, Problem};
+
+mod block;
 
 /// Largest YAML text accepted (bytes). SigmaHQ's largest rule is about 40 KiB.
 pub const MAX_INPUT_BYTES: usize = 8 << 20;
@@ -333,7 +339,8 @@ pub fn parse(text: &str) -> Result<Vec<Node>, Problem> {
             ),
         ));
     }
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_inner(text))) {
+    let read = || block::parse(text).map_or_else(|| parse_inner(text), Ok);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
         Ok(r) => r,
         Err(_) => Err(Problem::new(
             0,
