@@ -621,16 +621,18 @@ pub(crate) struct FastSet {
 /// exceed the size limit (counted repetitions, very long ones) are compiled when they load
 /// instead, so a load still reports every regular expression that cannot run.
 ///
-/// Matchers only ask whether a value matches, never where: the regex is built without capture
-/// groups (beyond the whole match) and without the engines that exist to report them (one-pass
-/// DFA, bounded backtracker). What remains, a lazy DFA in front of a PikeVM, is linear in the
-/// value's length, and a build costs about half as much.
+/// Matchers only ask whether a value matches, never where, so the regex is one forward lazy
+/// DFA over a Thompson NFA, with a PikeVM over the same NFA for the values the lazy DFA gives up
+/// on (a Unicode word boundary next to non-ASCII text). Both are linear in the value's length.
+/// `regex`'s own engine also builds a reverse NFA (to find where a match starts) and literal
+/// prefilters: building half as much halves the time of a build, which a small hunt pays for
+/// every regex it reaches.
 #[derive(Debug)]
 pub(crate) struct LazyRegex {
     pattern: Box<str>,
     flags: ReFlags,
     size_limit: usize,
-    re: std::sync::OnceLock<Option<regex_automata::meta::Regex>>,
+    re: std::sync::OnceLock<Option<Box<ForwardRegex>>>,
 }
 
 /// The flags of a regular expression (`re|i`, `re|m`, `re|s`, or `(?i)` in the pattern).
@@ -660,25 +662,8 @@ impl LazyRegex {
         Ok(lazy)
     }
 
-    fn build(&self) -> Result<regex_automata::meta::Regex, String> {
-        use regex_automata::{meta, nfa::thompson::WhichCaptures, util::syntax};
-        meta::Regex::builder()
-            .syntax(
-                syntax::Config::new()
-                    .case_insensitive(self.flags.case_insensitive)
-                    .multi_line(self.flags.multi_line)
-                    .dot_matches_new_line(self.flags.dot_matches_new_line),
-            )
-            .configure(
-                meta::Config::new()
-                    .which_captures(WhichCaptures::Implicit)
-                    .onepass(false)
-                    .backtrack(false)
-                    .nfa_size_limit(Some(self.size_limit))
-                    .hybrid_cache_capacity(self.size_limit),
-            )
-            .build(&self.pattern)
-            .map_err(|e| e.to_string())
+    fn build(&self) -> Result<Box<ForwardRegex>, String> {
+        ForwardRegex::new(&self.pattern, self.flags, self.size_limit).map(Box::new)
     }
 
     #[inline]
@@ -692,13 +677,113 @@ impl LazyRegex {
     }
 }
 
-/// The `contains` values of a [`FastSet`], searched with an Aho-Corasick automaton built at the
+type DfaCaches = regex_automata::util::pool::Pool<
+    regex_automata::hybrid::dfa::Cache,
+    Box<dyn Fn() -> regex_automata::hybrid::dfa::Cache + Send + Sync>,
+>;
+type PikeCaches = regex_automata::util::pool::Pool<
+    regex_automata::nfa::thompson::pikevm::Cache,
+    Box<dyn Fn() -> regex_automata::nfa::thompson::pikevm::Cache + Send + Sync>,
+>;
+
+/// A compiled regex that answers "is there a match" (see [`LazyRegex`]). Each thread searches
+/// with its own cache, taken from a pool.
+pub(crate) struct ForwardRegex {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    caches: DfaCaches,
+    nfa: regex_automata::nfa::thompson::NFA,
+    /// Built at the first value the lazy DFA gives up on.
+    pike: std::sync::OnceLock<Option<(regex_automata::nfa::thompson::pikevm::PikeVM, PikeCaches)>>,
+}
+
+impl std::fmt::Debug for ForwardRegex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardRegex").finish_non_exhaustive()
+    }
+}
+
+impl ForwardRegex {
+    fn new(pattern: &str, flags: ReFlags, size_limit: usize) -> Result<Self, String> {
+        use regex_automata::{hybrid, nfa::thompson, util::syntax};
+        let nfa = thompson::Compiler::new()
+            .syntax(
+                syntax::Config::new()
+                    .case_insensitive(flags.case_insensitive)
+                    .multi_line(flags.multi_line)
+                    .dot_matches_new_line(flags.dot_matches_new_line),
+            )
+            .configure(
+                thompson::Config::new()
+                    .which_captures(thompson::WhichCaptures::Implicit)
+                    .nfa_size_limit(Some(size_limit)),
+            )
+            .build(pattern)
+            .map_err(|e| e.to_string())?;
+        let dfa = hybrid::dfa::Builder::new()
+            .configure(
+                hybrid::dfa::Config::new()
+                    // Word boundaries are handled on ASCII text; elsewhere the DFA gives up
+                    // and the PikeVM answers.
+                    .unicode_word_boundary(true)
+                    .cache_capacity(size_limit.min(2 << 20)),
+            )
+            .build_from_nfa(nfa.clone())
+            .map_err(|e| e.to_string())?;
+        let for_caches = dfa.clone();
+        Ok(ForwardRegex {
+            caches: regex_automata::util::pool::Pool::new(Box::new(move || {
+                for_caches.create_cache()
+            })),
+            dfa,
+            nfa,
+            pike: std::sync::OnceLock::new(),
+        })
+    }
+
+    fn is_match(&self, hay: &str) -> bool {
+        let input = regex_automata::Input::new(hay).earliest(true);
+        let found = self.dfa.try_search_fwd(&mut self.caches.get(), &input);
+        match found {
+            Ok(found) => found.is_some(),
+            Err(_) => {
+                let pike = self.pike.get_or_init(|| {
+                    let vm = regex_automata::nfa::thompson::pikevm::PikeVM::new_from_nfa(
+                        self.nfa.clone(),
+                    )
+                    .ok()?;
+                    let for_caches = vm.clone();
+                    let caches: PikeCaches =
+                        regex_automata::util::pool::Pool::new(Box::new(move || {
+                            for_caches.create_cache()
+                        }));
+                    Some((vm, caches))
+                });
+                // The PikeVM accepts every NFA the DFA was built from; without it, no match.
+                pike.as_ref()
+                    .is_some_and(|(vm, caches)| vm.is_match(&mut caches.get(), input))
+            }
+        }
+    }
+}
+
+/// The `contains` values of a [`FastSet`], searched with a multi-needle searcher built at the
 /// first search. Most rules are never evaluated (the prefilter keeps them out), so building every
-/// automaton when rules load cost more than all the searches of a hunt.
+/// searcher when rules load cost more than all the searches of a hunt.
 #[derive(Debug)]
 pub(crate) struct LazyContains {
     needles: Vec<Box<str>>,
-    ac: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
+    searcher: std::sync::OnceLock<Option<MultiSearch>>,
+}
+
+/// How a set of needles is searched.
+#[derive(Debug)]
+enum MultiSearch {
+    /// Up to 64 needles: a packed SIMD searcher (Teddy, Rabin-Karp on short values),
+    /// built from the needles directly, where an automaton would first build a trie and an NFA
+    /// (which, with their allocations, were a sixth of the page faults of a small hunt).
+    Packed(aho_corasick::packed::Searcher),
+    /// More needles, or no SIMD: an Aho-Corasick automaton.
+    Automaton(aho_corasick::AhoCorasick),
 }
 
 impl LazyContains {
@@ -706,23 +791,35 @@ impl LazyContains {
     pub(crate) fn new(needles: Vec<Box<str>>) -> Self {
         LazyContains {
             needles,
-            ac: std::sync::OnceLock::new(),
+            searcher: std::sync::OnceLock::new(),
         }
+    }
+
+    fn build(&self) -> Option<MultiSearch> {
+        let needles = || self.needles.iter().map(|c| c.as_bytes());
+        if self.needles.iter().all(|n| !n.is_empty())
+            && let Some(p) = aho_corasick::packed::Config::new()
+                .builder()
+                .extend(needles())
+                .build()
+        {
+            return Some(MultiSearch::Packed(p));
+        }
+        aho_corasick::AhoCorasick::builder()
+            // Small and quick to build; the automaton's literal prefilter (memchr / Teddy)
+            // does most of the searching anyway.
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .build(needles())
+            .ok()
+            .map(MultiSearch::Automaton)
     }
 
     #[inline]
     fn is_match(&self, hay: &str) -> bool {
-        let ac = self.ac.get_or_init(|| {
-            aho_corasick::AhoCorasick::builder()
-                // Small and quick to build; the automaton's literal prefilter (memchr / Teddy)
-                // does most of the searching anyway.
-                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-                .build(self.needles.iter().map(|c| c.as_bytes()))
-                .ok()
-        });
-        match ac {
-            Some(ac) => ac.is_match(hay),
-            // An automaton over its size limits: the same answer, one search per needle.
+        match self.searcher.get_or_init(|| self.build()) {
+            Some(MultiSearch::Packed(p)) => p.find(hay).is_some(),
+            Some(MultiSearch::Automaton(ac)) => ac.is_match(hay),
+            // Over the automaton's size limits: the same answer, one search per needle.
             None => self.needles.iter().any(|n| hay.contains(&**n)),
         }
     }
@@ -918,5 +1015,56 @@ mod tests {
         assert!(parse_date("2024-03-14T25:00:00Z").is_none());
         let e = epoch_to_date(1_700_000_000_000.0).expect("ms epoch");
         assert_eq!(e.year(), 2023);
+    }
+
+    #[test]
+    fn forward_regex_falls_back_to_the_pikevm() {
+        let re = ForwardRegex::new(r"\bcaf\w\b", ReFlags::default(), 1 << 20).expect("builds");
+        assert!(re.is_match("a cafe b"));
+        assert!(re.pike.get().is_none(), "ASCII text needs no fallback");
+        assert!(re.is_match("un café noir"));
+        assert!(
+            re.pike.get().is_some_and(Option::is_some),
+            "non-ASCII text falls back"
+        );
+        assert!(!re.is_match("cafés"));
+        let ci = ReFlags {
+            case_insensitive: true,
+            ..ReFlags::default()
+        };
+        let re = ForwardRegex::new("^mimi[a-z]+$", ci, 1 << 20).expect("builds");
+        assert!(re.is_match("MimiKatz"));
+        assert!(!re.is_match("a mimikatz"));
+        assert!(ForwardRegex::new(r"\w{1000}{1000}", ReFlags::default(), 1 << 20).is_err());
+    }
+
+    #[test]
+    fn contains_sets_search_packed_or_with_an_automaton() {
+        let set = |n: usize| {
+            LazyContains::new(
+                (0..n)
+                    .map(|i| format!("needle{i}x").into_boxed_str())
+                    .collect(),
+            )
+        };
+        for (n, packed) in [(4, true), (64, true), (65, false)] {
+            let c = set(n);
+            // Short and long values: Rabin-Karp below Teddy's minimum length, Teddy above.
+            assert!(c.is_match("needle0x"));
+            assert!(c.is_match(&format!("{}needle{}x tail", "-".repeat(100), n - 1)));
+            assert!(!c.is_match("needle"));
+            assert!(!c.is_match(&format!("{}needle{n}x", "-".repeat(100))));
+            let kind = c.searcher.get().and_then(Option::as_ref);
+            // Teddy needs SIMD; without it every set takes the automaton.
+            #[cfg(target_arch = "x86_64")]
+            let packed = packed && std::is_x86_feature_detected!("ssse3");
+            #[cfg(not(target_arch = "x86_64"))]
+            let packed = packed && false;
+            assert_eq!(
+                matches!(kind, Some(MultiSearch::Packed(_))),
+                packed,
+                "{n} needles: {kind:?}"
+            );
+        }
     }
 }

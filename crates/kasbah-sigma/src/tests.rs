@@ -328,6 +328,17 @@ fn windash() {
 fn regular_expressions() {
     let e = rule("  sel:\n    CommandLine|re: '\\s-[eE]nc\\s'\n  condition: sel\n");
     assert!(m(&e, &[("CommandLine", s("ps -enc x"))]));
+    // Unicode word boundaries: the lazy DFA answers on ASCII text and gives up next to other
+    // text, where the PikeVM answers; both must agree with Unicode's idea of a word.
+    let e = rule("  sel:\n    Text|re: '\\bcaf\\w\\b'\n  condition: sel\n");
+    assert!(m(&e, &[("Text", s("un café noir"))]));
+    assert!(m(&e, &[("Text", s("a cafe b"))]));
+    assert!(!m(&e, &[("Text", s("cafés"))]));
+    assert!(!m(&e, &[("Text", s("xcafe"))]));
+    // Groups and alternations of a rule's regex only decide whether it matches.
+    let e = rule("  sel:\n    CommandLine|re: '(?:a|(b))+c$'\n  condition: sel\n");
+    assert!(m(&e, &[("CommandLine", s("zzabbac"))]));
+    assert!(!m(&e, &[("CommandLine", s("abca"))]));
     assert!(!m(&e, &[("CommandLine", s("ps -ENC x"))]));
     let e = rule("  sel:\n    CommandLine|re|i: 'mimi[a-z]+'\n  condition: sel\n");
     assert!(m(&e, &[("CommandLine", s("run MIMIKATZ"))]));
