@@ -19,7 +19,7 @@ use crate::condition::pattern_matches;
 use crate::diag::{Code, Problem};
 use crate::matcher::{
     Anchor, FastSet, FieldRef, LazyContains, LazyRegex, Matcher, NumCmp, ReFlags, StrKind, StrTest,
-    Target, Test, TimePart, lower,
+    Substring, Target, Test, TimePart, lower,
 };
 
 /// Longest `re` pattern compiled at its first use rather than when its rule loads.
@@ -173,7 +173,7 @@ impl<'a> Ctx<'a> {
                             cased: false,
                             ..
                         }) => {
-                            let p: Box<str> = String::from_utf8_lossy(f.needle()).into();
+                            let p: Box<str> = f.needle().into();
                             set.lits.push(p.clone());
                             contains.push(p);
                         }
@@ -751,7 +751,7 @@ pub(crate) fn str_test(
         [StrPart::AnyRun, StrPart::Lit(l)] => StrKind::Suffix(norm(l)),
         [StrPart::AnyRun, StrPart::Lit(l), StrPart::AnyRun] => {
             let n = norm(l);
-            StrKind::Contains(Box::new(memmem::Finder::new(n.as_bytes()).into_owned()))
+            StrKind::Contains(Box::new(Substring::new(n)))
         }
         parts => {
             let lits: Vec<Box<str>> = parts

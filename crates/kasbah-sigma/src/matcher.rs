@@ -86,6 +86,37 @@ impl FieldRef {
     }
 }
 
+/// A `*value*` needle. Its searcher is built at the first search: most values belong to rules
+/// the prefilter never lets through, or are gathered into a [`FastSet`], and building a searcher
+/// for each of SigmaHQ's contains values was a visible share of loading.
+#[derive(Debug)]
+pub(crate) struct Substring {
+    needle: Box<str>,
+    finder: std::sync::OnceLock<memmem::Finder<'static>>,
+}
+
+impl Substring {
+    pub(crate) fn new(needle: Box<str>) -> Self {
+        Substring {
+            needle,
+            finder: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The needle, as searched for.
+    pub(crate) fn needle(&self) -> &str {
+        &self.needle
+    }
+
+    #[inline]
+    fn is_in(&self, hay: &[u8]) -> bool {
+        self.finder
+            .get_or_init(|| memmem::Finder::new(self.needle.as_bytes()).into_owned())
+            .find(hay)
+            .is_some()
+    }
+}
+
 /// How a literal string pattern is anchored.
 #[derive(Debug)]
 pub(crate) enum StrKind {
@@ -96,7 +127,7 @@ pub(crate) enum StrKind {
     /// `*value`.
     Suffix(Box<str>),
     /// `*value*`.
-    Contains(Box<memmem::Finder<'static>>),
+    Contains(Box<Substring>),
     /// Several `*`: anchored head and tail, and middle pieces found in order.
     Segments {
         head: Box<str>,
@@ -128,7 +159,7 @@ impl StrTest {
             StrKind::Exact(p) => hay == &**p,
             StrKind::Prefix(p) => hay.as_bytes().starts_with(p.as_bytes()),
             StrKind::Suffix(p) => hay.as_bytes().ends_with(p.as_bytes()),
-            StrKind::Contains(f) => f.find(hay.as_bytes()).is_some(),
+            StrKind::Contains(f) => f.is_in(hay.as_bytes()),
             StrKind::Segments {
                 head,
                 middle,

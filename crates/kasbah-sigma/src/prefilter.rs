@@ -97,7 +97,7 @@ fn test_req(t: &Test, field: Option<FieldId>) -> Req {
                 field.map(|f| vec![Atom::Eq(f, p.clone())])
             }
             StrKind::Exact(p) | StrKind::Prefix(p) | StrKind::Suffix(p) => literal_req(p),
-            StrKind::Contains(f) => std::str::from_utf8(f.needle()).ok().and_then(literal_req),
+            StrKind::Contains(f) => literal_req(f.needle()),
             StrKind::Segments {
                 head, middle, tail, ..
             } => {
