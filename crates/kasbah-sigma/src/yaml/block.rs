@@ -206,7 +206,7 @@ impl<'a> Reader<'a> {
             if line.indent > indent {
                 return None;
             }
-            let after = &line.body[1..];
+            let after = line.body.get(1..).unwrap_or_default();
             let rest = after.trim_start_matches(' ');
             if is_item(rest) {
                 return None; // `- - a`
