@@ -350,6 +350,17 @@ pub fn parse(text: &str) -> Result<Vec<Node>, Problem> {
     }
 }
 
+/// Reads `text` with both readers: the block reader's tree (`None` where it declines) and the
+/// general parser's. For differential tests and fuzzing (`fuzz/fuzz_targets/sigma_yaml.rs`):
+/// wherever the first is `Some`, the two must be equal. [`parse`] is what loading uses.
+#[doc(hidden)]
+pub fn parse_both(text: &str) -> (Option<Vec<Node>>, Result<Vec<Node>, Problem>) {
+    if text.len() > MAX_INPUT_BYTES {
+        return (None, parse(text));
+    }
+    (block::parse(text), parse_inner(text))
+}
+
 fn parse_inner(text: &str) -> Result<Vec<Node>, Problem> {
     let mut parser = Parser::new_from_str(text);
     let mut b = Builder {
