@@ -48,6 +48,51 @@ fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The line-based reader of block-style YAML either declines a file or reads exactly the tree
+/// the general parser reads (nodes and lines), on every YAML file of this repository's rule pack
+/// and mappings and of SigmaHQ; and it reads nearly all of them (it is there for speed).
+#[test]
+fn yaml_readers_agree_on_real_rules() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in [root.join("../../rules"), root.join("mappings")] {
+        walk(&dir, "yml", &mut files);
+        walk(&dir, "yaml", &mut files);
+    }
+    assert!(files.len() > 10, "the repository's rules were not found");
+    if let Some(sigma) = shared() {
+        walk(&sigma, "yml", &mut files);
+    }
+    let mut declined = Vec::new();
+    for f in &files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        match kasbah_sigma::yaml::parse_both(&text) {
+            (Some(block), general) => assert!(
+                Ok(&block) == general.as_ref(),
+                "the YAML readers disagree on {}",
+                f.display()
+            ),
+            (None, _) => declined.push(f),
+        }
+    }
+    eprintln!(
+        "block reader: {} of {} files, declined {}",
+        files.len() - declined.len(),
+        files.len(),
+        declined.len()
+    );
+    for f in declined.iter().take(10) {
+        eprintln!("  declined {}", f.display());
+    }
+    assert!(
+        declined.len() * 20 <= files.len(),
+        "{} declined",
+        declined.len()
+    );
+}
+
 fn load(dirs: &[PathBuf]) -> RuleSet {
     let mut files = Vec::new();
     for d in dirs {
