@@ -34,7 +34,7 @@ impl Line<'_> {
 
 /// Parses every document of `text`, or returns `None` to leave the input to the general parser.
 pub(crate) fn parse(text: &str) -> Option<Vec<Node>> {
-    if memchr::memchr2(b'\t', b'\r', text.as_bytes()).is_some() || text.starts_with('\u{feff}') {
+    if !plain_text(text) {
         return None;
     }
     let mut docs = Vec::new();
@@ -63,6 +63,26 @@ pub(crate) fn parse(text: &str) -> Option<Vec<Node>> {
     }
     document(&lines, &mut docs, &mut nodes)?;
     Some(docs)
+}
+
+/// No tab, carriage return, byte-order mark, line separator or character YAML does not allow
+/// (control characters, `U+FFFE`, `U+FFFF`): the general parser handles or refuses those.
+fn plain_text(text: &str) -> bool {
+    let ascii_ok = |b: u8| (b >= 0x20 && b != 0x7f) || b == b'\n' || b >= 0x80;
+    text.bytes().all(ascii_ok)
+        && (text.is_ascii()
+            || !text.chars().any(|c| {
+                matches!(
+                    c,
+                    '\u{80}'
+                        ..='\u{9f}'
+                            | '\u{2028}'
+                            | '\u{2029}'
+                            | '\u{feff}'
+                            | '\u{fffe}'
+                            | '\u{ffff}'
+                )
+            }))
 }
 
 /// The lines of `text` (split at each `\n` with memchr: `str::split` by a char was a visible
@@ -595,6 +615,11 @@ mod tests {
             "a: 'multi\n  line'\n",
             "a:\tb\n",
             "a: b\r\n",
+            "a: b\u{4}c\n",
+            "a: \u{7f}\n",
+            "a: x\u{85}y\n",
+            "a: x\u{2028}y\n",
+            "a: \u{feff}x\n",
             "? a\n: b\n",
             "a: |+\n  x\n",
             "a: |2\n   x\n",
@@ -672,6 +697,10 @@ mod tests {
         "%TAG",
         "z: |  # c",
         "a: >- # c",
+        "b: x\u{4}y",
+        "c: \u{85}",
+        "d: 'caf\u{e9}'",
+        "- \u{0}",
     ];
     const VALID: usize = 30;
 
