@@ -283,13 +283,7 @@ impl<'a> Ctx<'a> {
                 let detail = msg.lines().last().unwrap_or_default().trim().to_owned();
                 bad(Code::Regex, format!("regular expression '{raw}': {detail}"))
             };
-            let hir = regex_syntax::ParserBuilder::new()
-                .case_insensitive(flags.case_insensitive)
-                .multi_line(flags.multi_line)
-                .dot_matches_new_line(flags.dot_matches_new_line)
-                .build()
-                .parse(raw)
-                .map_err(|e| fail(e.to_string()))?;
+            let hir = flags.parser().parse(raw).map_err(|e| fail(e.to_string()))?;
             // Patterns whose expansion could approach the size limit are compiled now, so the
             // load reports them; the others only needed their syntax checked (see LazyRegex).
             let limit = self.opts.regex_size_limit;
@@ -298,12 +292,7 @@ impl<'a> Ctx<'a> {
             } else {
                 LazyRegex::lazy(raw, flags, limit)
             };
-            let lits = required_literals(
-                raw,
-                has(Modifier::ReCaseInsensitive),
-                has(Modifier::ReMultiLine),
-                has(Modifier::ReDotAll),
-            );
+            let lits = required_literals(&hir);
             return Ok(vec![Test::Re { re, lits }]);
         }
         let anchor = if has(Modifier::Contains) {
@@ -369,7 +358,7 @@ impl<'a> Ctx<'a> {
             strings = strings
                 .iter()
                 .map(mark_windash)
-                .flat_map(expand_dashes)
+                .flat_map(|s| dash_variants(&s, MAX_EXPANDED_DASHES).unwrap_or_else(|| vec![s]))
                 .collect();
         }
         if fm.modifiers.iter().any(|m| m.is_encoding()) {
@@ -521,18 +510,19 @@ fn mark_windash(s: &SigmaString) -> SigmaString {
 /// strings); a value with more keeps its dash classes and is matched by a regex.
 const MAX_EXPANDED_DASHES: usize = 3;
 
-/// The strings a windash value stands for, one per choice of dash: plain literals are tested
-/// with substring searches and gathered with the matcher's other values into one automaton,
-/// where a dash class would need a regex compiled at its first use (a regex build costs as
-/// much as hundreds of searches, and a small hunt pays every build it reaches).
-fn expand_dashes(s: SigmaString) -> Vec<SigmaString> {
+/// The strings a windash value stands for, one per choice of dash (the value itself when it has
+/// no dash); `None` past `max_dashes`. Plain literals are tested with substring searches and
+/// gathered with the matcher's other values into one searcher, where a dash class would need a
+/// regex compiled at its first use (a regex build costs as much as hundreds of searches, and a
+/// small hunt pays every build it reaches).
+fn dash_variants(s: &SigmaString, max_dashes: usize) -> Option<Vec<SigmaString>> {
     let dashes = s.parts.iter().filter(|p| **p == StrPart::Dash).count();
-    if dashes == 0 || dashes > MAX_EXPANDED_DASHES {
-        return vec![s];
+    if dashes > max_dashes {
+        return None;
     }
     let mut acc = vec![SigmaString::default()];
-    for part in s.parts {
-        if part == StrPart::Dash {
+    for part in &s.parts {
+        if *part == StrPart::Dash {
             acc = acc
                 .iter()
                 .flat_map(|a| {
@@ -547,7 +537,7 @@ fn expand_dashes(s: SigmaString) -> Vec<SigmaString> {
             acc.iter_mut().for_each(|a| a.push(part.clone()));
         }
     }
-    acc
+    Some(acc)
 }
 
 /// The characters a windash dash stands for.
@@ -568,31 +558,21 @@ fn encode(
                 "'{s}': wildcards cannot be used with base64 or utf16 encodings"
             )));
         }
-        let mut acc = vec![String::new()];
-        for p in &s.parts {
-            match p {
-                StrPart::Lit(l) => acc.iter_mut().for_each(|a| a.push_str(l)),
-                StrPart::Dash => {
-                    acc = acc
-                        .iter()
-                        .flat_map(|a| {
-                            DASHES.iter().map(move |d| {
-                                let mut x = a.clone();
-                                x.push(*d);
-                                x
-                            })
-                        })
-                        .collect();
-                    if acc.len() > MAX_EXPANSION {
-                        return Err(bad(format!(
-                            "'{s}': windash expands to more than {MAX_EXPANSION} strings"
-                        )));
-                    }
-                }
-                StrPart::AnyRun | StrPart::AnyChar => {}
-            }
-        }
-        plain.extend(acc);
+        // Every dash expands here: an encoded value cannot hold a class.
+        let Some(variants) = dash_variants(s, MAX_EXPANSION.ilog(DASHES.len()) as usize) else {
+            return Err(bad(format!(
+                "'{s}': windash expands to more than {MAX_EXPANSION} strings"
+            )));
+        };
+        plain.extend(variants.iter().map(|v| {
+            v.parts
+                .iter()
+                .filter_map(|p| match p {
+                    StrPart::Lit(l) => Some(l.as_str()),
+                    _ => None,
+                })
+                .collect::<String>()
+        }));
     }
     let mut values: Vec<Vec<u8>> = plain.into_iter().map(String::into_bytes).collect();
     for m in mods {
@@ -790,25 +770,16 @@ pub(crate) fn str_test(
     Ok(StrTest { kind, cased, lit })
 }
 
-/// Literals one of which occurs in every match of the regex (lower-cased), for the prefilter.
-/// Empty when they cannot be derived (alternations too large, leading classes...).
-fn required_literals(pattern: &str, i: bool, m: bool, s: bool) -> Box<[Box<str>]> {
+/// Literals one of which occurs in every match of the regex `hir` (lower-cased), for the
+/// prefilter. Empty when they cannot be derived (alternations too large, leading classes...).
+fn required_literals(hir: &regex_syntax::hir::Hir) -> Box<[Box<str>]> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .case_insensitive(i)
-        .multi_line(m)
-        .dot_matches_new_line(s)
-        .build()
-        .parse(pattern)
-    else {
-        return Box::default();
-    };
     // Literals a match must start with (then, failing that, end with): any of them occurs in
     // the matched text, hence in the value. Case variants of `(?i)` collapse once lower-cased.
     for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
         let mut ex = Extractor::new();
         ex.kind(kind).limit_total(256);
-        let seq = ex.extract(&hir);
+        let seq = ex.extract(hir);
         let Some(lits) = seq.literals() else { continue };
         if lits.is_empty() {
             continue;
@@ -931,13 +902,17 @@ mod tests {
     #[test]
     fn windash_values_expand_into_plain_strings() {
         let plain = |pattern: &str| -> Vec<String> {
-            expand_dashes(mark_windash(&SigmaString::parse(pattern)))
-                .iter()
-                .map(|s| {
-                    assert!(!s.parts.contains(&StrPart::Dash), "{s:?}");
-                    s.to_string()
-                })
-                .collect()
+            dash_variants(
+                &mark_windash(&SigmaString::parse(pattern)),
+                MAX_EXPANDED_DASHES,
+            )
+            .expect("within the limit")
+            .iter()
+            .map(|s| {
+                assert!(!s.parts.contains(&StrPart::Dash), "{s:?}");
+                s.to_string()
+            })
+            .collect()
         };
         assert_eq!(
             plain(" -enc "),
@@ -955,18 +930,15 @@ mod tests {
         // Not a flag: nothing to expand.
         assert_eq!(plain("x-y"), ["x-y"]);
         // Past the limit, the dash classes stay (a regex matches them).
-        let many = expand_dashes(mark_windash(&SigmaString::parse(" -a -b -c -d")));
-        assert_eq!(many.len(), 1);
+        let many = mark_windash(&SigmaString::parse(" -a -b -c -d"));
+        assert!(dash_variants(&many, MAX_EXPANDED_DASHES).is_none());
         assert_eq!(
-            many[0]
-                .parts
-                .iter()
-                .filter(|p| **p == StrPart::Dash)
-                .count(),
+            many.parts.iter().filter(|p| **p == StrPart::Dash).count(),
             4
         );
         let opts = CompileOptions::default();
-        for s in expand_dashes(mark_windash(&SigmaString::parse("* -enc *"))) {
+        let windash = mark_windash(&SigmaString::parse("* -enc *"));
+        for s in dash_variants(&windash, MAX_EXPANDED_DASHES).expect("one dash") {
             let t = str_test(&s, false, &opts, 1).expect("compiles");
             assert!(matches!(t.kind, StrKind::Contains(_)), "{s}: {:?}", t.kind);
         }
@@ -974,7 +946,17 @@ mod tests {
 
     #[test]
     fn regex_required_literals() {
-        let l = |p: &str, i: bool| required_literals(p, i, false, false).to_vec();
+        let l = |p: &str, i: bool| {
+            let flags = ReFlags {
+                case_insensitive: i,
+                ..ReFlags::default()
+            };
+            flags
+                .parser()
+                .parse(p)
+                .map(|hir| required_literals(&hir).to_vec())
+                .unwrap_or_default()
+        };
         assert_eq!(l("mimikatz", false), vec!["mimikatz".into()]);
         assert_eq!(
             l("(Invoke-Expression|IEX)\\(", false),

@@ -674,6 +674,17 @@ pub(crate) struct ReFlags {
     pub dot_matches_new_line: bool,
 }
 
+impl ReFlags {
+    /// A parser of patterns with these flags (to check a pattern and derive its literals).
+    pub(crate) fn parser(self) -> regex_syntax::Parser {
+        regex_syntax::ParserBuilder::new()
+            .case_insensitive(self.case_insensitive)
+            .multi_line(self.multi_line)
+            .dot_matches_new_line(self.dot_matches_new_line)
+            .build()
+    }
+}
+
 impl LazyRegex {
     /// A regular expression whose syntax was checked; built at the first match.
     pub(crate) fn lazy(pattern: &str, flags: ReFlags, size_limit: usize) -> Self {
@@ -720,9 +731,9 @@ type PikeCaches = regex_automata::util::pool::Pool<
 /// A compiled regex that answers "is there a match" (see [`LazyRegex`]). Each thread searches
 /// with its own cache, taken from a pool.
 pub(crate) struct ForwardRegex {
+    /// The lazy DFA, which also holds the NFA it was built from (for the PikeVM).
     dfa: regex_automata::hybrid::dfa::DFA,
     caches: DfaCaches,
-    nfa: regex_automata::nfa::thompson::NFA,
     /// Built at the first value the lazy DFA gives up on.
     pike: std::sync::OnceLock<Option<(regex_automata::nfa::thompson::pikevm::PikeVM, PikeCaches)>>,
 }
@@ -758,7 +769,7 @@ impl ForwardRegex {
                     .unicode_word_boundary(true)
                     .cache_capacity(size_limit.min(2 << 20)),
             )
-            .build_from_nfa(nfa.clone())
+            .build_from_nfa(nfa)
             .map_err(|e| e.to_string())?;
         let for_caches = dfa.clone();
         Ok(ForwardRegex {
@@ -766,7 +777,6 @@ impl ForwardRegex {
                 for_caches.create_cache()
             })),
             dfa,
-            nfa,
             pike: std::sync::OnceLock::new(),
         })
     }
@@ -779,7 +789,7 @@ impl ForwardRegex {
             Err(_) => {
                 let pike = self.pike.get_or_init(|| {
                     let vm = regex_automata::nfa::thompson::pikevm::PikeVM::new_from_nfa(
-                        self.nfa.clone(),
+                        self.dfa.get_nfa().clone(),
                     )
                     .ok()?;
                     let for_caches = vm.clone();
@@ -1090,7 +1100,7 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             let packed = packed && std::is_x86_feature_detected!("ssse3");
             #[cfg(not(target_arch = "x86_64"))]
-            let packed = packed && false;
+            let packed = false;
             assert_eq!(
                 matches!(kind, Some(MultiSearch::Packed(_))),
                 packed,

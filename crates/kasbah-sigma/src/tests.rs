@@ -322,6 +322,15 @@ fn windash() {
     use base64::Engine as _;
     let enc = base64::engine::general_purpose::STANDARD.encode("cmd /p x");
     assert!(m(&e, &[("CommandLine", s(&enc))]));
+    // Encoded, every dash expands: four flags are 625 strings, five more than the limit.
+    let flags = |n: usize| {
+        let value: String = (0..n).map(|i| format!(" -f{i}")).collect();
+        format!("  sel:\n    CommandLine|windash|base64: '{value}'\n  condition: sel\n")
+    };
+    let e = rule(&flags(4));
+    let enc = base64::engine::general_purpose::STANDARD.encode(" /f0 -f1 \u{2013}f2 /f3");
+    assert!(m(&e, &[("CommandLine", s(&enc))]));
+    assert_eq!(rule_error(&flags(5), &cfg()), Code::ModifierValue);
 }
 
 #[test]
