@@ -47,8 +47,7 @@ pub(crate) fn parse(text: &str) -> Option<Vec<Node>> {
             if !(rest.is_empty() || rest.starts_with(' ') && only_comment(rest)) {
                 return None;
             }
-            document(&lines, &mut docs, &mut nodes)?;
-            lines.clear();
+            document(std::mem::take(&mut lines), &mut docs, &mut nodes)?;
             continue;
         }
         if raw.starts_with("...") || raw.starts_with('%') {
@@ -61,7 +60,7 @@ pub(crate) fn parse(text: &str) -> Option<Vec<Node>> {
             number,
         });
     }
-    document(&lines, &mut docs, &mut nodes)?;
+    document(lines, &mut docs, &mut nodes)?;
     Some(docs)
 }
 
@@ -103,9 +102,9 @@ fn split_lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Reads one document's lines into `docs` (nothing for an empty document).
-fn document(lines: &[Line<'_>], docs: &mut Vec<Node>, nodes: &mut usize) -> Option<()> {
+fn document(lines: Vec<Line<'_>>, docs: &mut Vec<Node>, nodes: &mut usize) -> Option<()> {
     let mut r = Reader {
-        lines: lines.to_vec(),
+        lines,
         at: 0,
         nodes: *nodes,
     };
@@ -333,12 +332,7 @@ impl<'a> Reader<'a> {
             }
             let (piece, comment) = plain_piece(l.body)?;
             ended = comment;
-            if breaks == 0 {
-                text.push(' ');
-            } else {
-                text.extend(std::iter::repeat_n('\n', breaks));
-            }
-            text.push_str(piece);
+            fold_line(&mut text, breaks, piece);
             breaks = 0;
             self.at += 1;
         }
@@ -365,11 +359,10 @@ impl<'a> Reader<'a> {
         let mut at = self.at;
         let mut width = None;
         while let Some(l) = self.lines.get(at).copied() {
-            let blank = l.body.is_empty();
-            if blank {
-                if l.indent > width.unwrap_or(usize::MAX) || (width.is_none() && l.indent > indent)
-                {
-                    return None; // spaces beyond the indentation are content: leave it to the parser
+            if l.body.is_empty() {
+                // Spaces beyond the indentation are content: leave it to the parser.
+                if l.indent > width.unwrap_or(indent) {
+                    return None;
                 }
                 content.push(l);
                 at += 1;
@@ -417,7 +410,7 @@ impl<'a> Reader<'a> {
             }
             fold(&content)
         };
-        if !strip && !content.is_empty() {
+        if !strip {
             text.push('\n');
         }
         let first = content.iter().find(|l| !l.body.is_empty())?.number;
@@ -425,36 +418,40 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Folds the lines of a `>` scalar: a break between two text lines is a space, each blank line
-/// in between is a break.
+/// Folds the lines of a `>` scalar (leading blank lines are breaks).
 fn fold(content: &[Line<'_>]) -> String {
     let mut text = String::new();
     let mut blanks = 0usize;
-    let mut started = false;
     for l in content {
         if l.body.is_empty() {
             blanks += 1;
             continue;
         }
-        if started {
-            if blanks == 0 {
-                text.push(' ');
-            } else {
-                text.extend(std::iter::repeat_n('\n', blanks));
-            }
-        } else {
+        if text.is_empty() {
             text.extend(std::iter::repeat_n('\n', blanks));
+            text.push_str(l.body);
+        } else {
+            fold_line(&mut text, blanks, l.body);
         }
-        text.push_str(l.body);
         blanks = 0;
-        started = true;
     }
     text
 }
 
+/// Appends the next line of a folded scalar (plain or `>`): after a text line directly, the
+/// break between them is a space; after `blanks` blank lines, it is those breaks.
+fn fold_line(text: &mut String, blanks: usize, line: &str) {
+    if blanks == 0 {
+        text.push(' ');
+    } else {
+        text.extend(std::iter::repeat_n('\n', blanks));
+    }
+    text.push_str(line);
+}
+
 /// `- ` or a lone `-` starts a sequence item.
 fn is_item(body: &str) -> bool {
-    body == "-" || body.starts_with("- ") || body.trim_end_matches(' ') == "-"
+    body.starts_with("- ") || body.trim_end_matches(' ') == "-"
 }
 
 /// Splits `key: rest` (or `key:` at the end of the line) with a plain key; `None` if the line is
