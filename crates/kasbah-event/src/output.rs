@@ -23,18 +23,35 @@ fn key(out: &mut impl Write, first: &mut bool, k: &str) -> io::Result<()> {
         out.write_all(b",")?;
     }
     *first = false;
-    serde_json::to_writer(&mut *out, k)?;
+    json_str(out, k)?;
     out.write_all(b":")
+}
+
+/// Writes `s` as a JSON string, byte for byte as `serde_json` does. Nearly all log text needs no
+/// escape, so one pass looks for a quote, a backslash or a control character (a pass without an
+/// early exit, which the compiler vectorises) and the text is then copied whole; `serde_json`'s
+/// escaper, which looks each byte up in a table and writes between escapes, was 7% of the
+/// server's CPU on syslog ingestion.
+fn json_str(out: &mut impl Write, s: &str) -> io::Result<()> {
+    let escape = s
+        .bytes()
+        .fold(false, |e, b| e | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if escape {
+        return Ok(serde_json::to_writer(&mut *out, s)?);
+    }
+    out.write_all(b"\"")?;
+    out.write_all(s.as_bytes())?;
+    out.write_all(b"\"")
 }
 
 fn value(out: &mut impl Write, v: &Value) -> io::Result<()> {
     match v {
         Value::Null => out.write_all(b"null"),
         Value::Bool(b) => out.write_all(if *b { b"true" } else { b"false" }),
-        Value::Int(i) => write!(out, "{i}"),
+        Value::Int(i) => out.write_all(itoa::Buffer::new().format(*i).as_bytes()),
         Value::Float(f) if f.is_finite() => write!(out, "{f}"),
         Value::Float(_) => out.write_all(b"null"),
-        Value::Str(s) => Ok(serde_json::to_writer(&mut *out, s.as_str())?),
+        Value::Str(s) => json_str(out, s.as_str()),
         Value::List(l) => {
             out.write_all(b"[")?;
             for (i, x) in l.iter().enumerate() {
@@ -53,7 +70,7 @@ pub fn write_json(out: &mut impl Write, event: &Event, opts: OutputOptions) -> i
     let mut first = true;
     out.write_all(b"{")?;
     key(out, &mut first, "@timestamp")?;
-    serde_json::to_writer(&mut *out, &event.timestamp.to_rfc3339())?;
+    json_str(out, &event.timestamp.to_rfc3339())?;
     if let Some(tz) = event.tz {
         key(out, &mut first, "event.timezone")?;
         serde_json::to_writer(&mut *out, &tz.to_string())?;
@@ -130,5 +147,49 @@ mod tests {
         );
         let parsed: serde_json::Value = serde_json::from_str(&s).expect("valid json");
         assert_eq!(parsed["process.pid"], 42);
+    }
+
+    /// Strings and integers are written exactly as `serde_json` writes them: quotes,
+    /// backslashes, every control character, non-ASCII text, and the integer extremes.
+    #[test]
+    fn strings_and_integers_are_written_as_serde_json_writes_them() {
+        let cases = [
+            "",
+            "plain",
+            "a\"b",
+            "back\\slash",
+            "tab\there",
+            "nl\n",
+            "\u{0}",
+            "\u{1f}",
+            " ",
+            "\u{7f}",
+            "é ü 日本",
+            "/slash/",
+            "emoji 🛡",
+            "end\\",
+        ];
+        for s in cases {
+            let mut out = Vec::new();
+            json_str(&mut out, s).expect("vec");
+            assert_eq!(out, serde_json::to_vec(s).expect("serialise"), "{s:?}");
+        }
+        for i in [0, -1, 42, i64::MIN, i64::MAX] {
+            let mut out = Vec::new();
+            value(&mut out, &Value::Int(i)).expect("vec");
+            assert_eq!(out, i.to_string().into_bytes());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_written_as_serde_json_writes_it(s in "(?s).{0,40}", bytes in proptest::collection::vec(0u8..0x80, 0..40)) {
+            let ascii = String::from_utf8(bytes).expect("ASCII");
+            for s in [s, ascii] {
+                let mut out = Vec::new();
+                json_str(&mut out, &s).expect("vec");
+                proptest::prop_assert_eq!(out, serde_json::to_vec(&s).expect("serialise"));
+            }
+        }
     }
 }

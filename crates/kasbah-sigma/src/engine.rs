@@ -517,7 +517,14 @@ impl Engine {
             .par_iter()
             .map(|r| prefilter::expr_req(&r.expr, &r.searches))
             .collect();
-        let prefilter = Prefilter::build(&reqs);
+        let scope = prefilter::literal_scope(
+            rules
+                .iter()
+                .zip(&reqs)
+                .filter(|(_, req)| req.is_some())
+                .map(|(r, _)| r.searches.as_slice()),
+        );
+        let prefilter = Prefilter::build(&reqs, scope);
         let mut unfiltered_map: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
         let mut n_unfiltered = 0;
         for (i, (r, req)) in rules.iter().zip(&reqs).enumerate() {

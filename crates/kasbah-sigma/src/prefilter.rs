@@ -281,6 +281,38 @@ pub(crate) struct Prefilter {
     key_rules: Vec<Vec<u32>>,
     /// The literals (for diagnostics).
     pub lits: Vec<Box<str>>,
+    /// The fields a literal can be in (by field id): those the filtered rules' matchers read.
+    /// `None` when one of them is a keyword search, which reads every field.
+    scope: Option<Vec<bool>>,
+}
+
+/// The fields whose values can hold a literal of the given rules (`searches` of each rule that
+/// has a requirement): every field their matchers read, in every field-name variant. `None` if
+/// one of them searches keywords (any field). A firewall event has some 75 fields and the
+/// built-in rules read a handful of them, so scanning only those skips most of the bytes.
+pub(crate) fn literal_scope<'a>(
+    searches: impl Iterator<Item = &'a [CSearch]>,
+) -> Option<Vec<bool>> {
+    let mut scope: Vec<bool> = Vec::new();
+    for s in searches.flatten() {
+        for m in s.any_of.iter().flatten() {
+            match &m.target {
+                Target::Keywords => return None,
+                Target::Field(f) => {
+                    for id in f.ids.iter() {
+                        let i = id.index();
+                        if scope.len() <= i {
+                            scope.resize(i + 1, false);
+                        }
+                        if let Some(x) = scope.get_mut(i) {
+                            *x = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Some(scope)
 }
 
 /// How common each window is among the rule literals: only a heuristic (any window of a present
@@ -360,8 +392,9 @@ fn rarest(lit: &[u8], len: usize, freq: &GramFreq) -> u64 {
 }
 
 impl Prefilter {
-    /// Builds the index; `reqs[r]` is rule `r`'s requirement (`None`: always evaluated).
-    pub fn build(reqs: &[Req]) -> Prefilter {
+    /// Builds the index; `reqs[r]` is rule `r`'s requirement (`None`: always evaluated), `scope`
+    /// the fields their literals can be in ([`literal_scope`]).
+    pub fn build(reqs: &[Req], scope: Option<Vec<bool>>) -> Prefilter {
         let mut lits: Vec<Box<str>> = reqs
             .iter()
             .flatten()
@@ -443,6 +476,7 @@ impl Prefilter {
             eq,
             key_rules,
             lits,
+            scope,
         }
     }
 
@@ -457,14 +491,28 @@ impl Prefilter {
         if scratch.lit_seen.len() < self.key_rules.len() {
             scratch.lit_seen.resize(self.key_rules.len(), 0);
         }
-        for (_, v) in ev.fields.iter() {
-            match v {
-                Value::List(items) => {
-                    for i in items {
-                        self.scan_value(i, scratch);
+        match &self.scope {
+            None => {
+                for (_, v) in ev.fields.iter() {
+                    self.scan_field(v, scratch);
+                }
+            }
+            Some(scope) => {
+                let read = |id: FieldId| scope.get(id.index()).copied().unwrap_or(false);
+                for (id, v) in ev.fields.iter_ids() {
+                    if read(id) {
+                        self.scan_field(v, scratch);
                     }
                 }
-                _ => self.scan_value(v, scratch),
+                // A rule reading an alias reads the field it points to.
+                for (alias, target) in ev.fields.aliases() {
+                    if read(alias)
+                        && !read(target)
+                        && let Some(v) = ev.fields.get(target)
+                    {
+                        self.scan_field(v, scratch);
+                    }
+                }
             }
         }
         // Fields indexed by value (`EventID: 4624`, `LogonType: 3`): one pass over the event's
@@ -486,6 +534,17 @@ impl Prefilter {
             if let (Some(keys), Some(v)) = (keys_of(alias), ev.fields.get(target)) {
                 self.eq_field(v, keys, scratch);
             }
+        }
+    }
+
+    fn scan_field(&self, v: &Value, scratch: &mut Scratch) {
+        match v {
+            Value::List(items) => {
+                for i in items {
+                    self.scan_value(i, scratch);
+                }
+            }
+            _ => self.scan_value(v, scratch),
         }
     }
 

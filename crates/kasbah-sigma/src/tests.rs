@@ -687,6 +687,47 @@ fn duplicate_ids_are_skipped() {
     assert!(e.diagnostics().iter().any(|d| d.code == Code::DuplicateId));
 }
 
+/// Without keyword rules the prefilter scans only the fields the rules read, and through an
+/// alias the field it points to; literals elsewhere in the event are not looked at.
+#[test]
+fn prefilter_scans_the_fields_rules_read_and_their_aliases() {
+    let rules = [
+        "title: a\nlogsource: {}\ndetection:\n  s:\n    CommandLine|contains: whoami\n  condition: s\n",
+        "title: b\nlogsource: {}\ndetection:\n  s:\n    Image|endswith: '\\evil.exe'\n  condition: s\n",
+    ];
+    let e = build(&rules, &cfg());
+    assert_eq!(e.stats().rules, 2, "{:?}", e.diagnostics());
+    // In the field the rule reads.
+    assert_eq!(
+        hits(&e, &ev(&[("CommandLine", s("cmd /c WHOAMI"))])).len(),
+        1
+    );
+    // Elsewhere: no candidate, and (checked in `hits`) the same answer as exhaustive evaluation.
+    assert!(
+        hits(
+            &e,
+            &ev(&[("Other", s("whoami")), ("Image", s("c:\\x\\evil.exe.txt"))])
+        )
+        .is_empty()
+    );
+    // Stored under another name with the rule's name as an alias: found through the alias.
+    let mut aliased = ev(&[("process.command_line", s("whoami /all"))]);
+    let target = kasbah_event::FieldId::intern("process.command_line");
+    aliased.fields.alias_name("CommandLine", target);
+    assert_eq!(hits(&e, &aliased).len(), 1);
+    let mut both = ev(&[
+        ("process.executable", s("C:\\tmp\\EVIL.EXE")),
+        ("process.command_line", s("whoami")),
+    ]);
+    both.fields
+        .alias_name("Image", kasbah_event::FieldId::intern("process.executable"));
+    assert_eq!(
+        hits(&e, &both).len(),
+        1,
+        "only the Image rule: no alias for CommandLine"
+    );
+}
+
 #[test]
 fn prefilter_is_exact_on_many_random_events() {
     // Several rules with literals, numbers, negations and keywords; events built from the same

@@ -2,9 +2,13 @@
 //! commits on an interval, rolls partitions over, applies retention and advances the log
 //! checkpoint.
 //!
-//! Visibility: a batch is searchable as soon as it is logged. Until the next commit it sits in the
-//! tenant's *pending* list, which searches scan in memory; the commit swaps in a new view (fresh
-//! searchers and an empty pending list) atomically, so a search sees each event exactly once.
+//! Visibility: a batch is searchable as soon as it is logged. The log thread lists it in the
+//! tenant's *pending* list, which searches scan in memory, and acknowledges it; the indexer adds it
+//! to the partition writer later. A commit swaps in a new view atomically: fresh searchers, and a
+//! pending list that keeps only the batches above the commit's LSN, so a search sees each event
+//! exactly once. Acknowledging from the log thread, not from here, keeps a commit (a second or
+//! more of segment serialisation, during which this thread adds nothing) from stalling every
+//! input: they keep parsing and logging into the queue, which this thread then drains.
 
 use std::collections::HashMap;
 use std::fs;
@@ -38,8 +42,8 @@ pub struct PartView {
     pub shapes: Arc<crate::shape::Shapes>,
 }
 
-/// Batches logged but not yet committed to the index (searched in memory).
-pub type Pending = Arc<RwLock<Vec<Arc<Batch>>>>;
+/// Batches logged but not yet committed to the index (searched in memory), with their LSNs.
+pub type Pending = Arc<RwLock<Vec<(Lsn, Arc<Batch>)>>>;
 
 /// What a search of one tenant reads: committed partitions plus pending batches.
 #[derive(Clone, Default)]
@@ -88,17 +92,25 @@ struct TenantState {
     next_id: u32,
     /// Highest LSN this tenant holds durably (replay skips at or below it).
     checkpoint: u64,
-    pending: Pending,
     view: SharedView,
 }
 
 /// The acknowledgement callback of an append.
 pub type Done = Box<dyn FnOnce(Result<Lsn>) + Send>;
 
+/// Who lists a logged batch as pending (searchable) and acknowledges it.
+pub enum Ack {
+    /// The log thread did both: the tenant's view existed.
+    Listed,
+    /// The indexer does both once it has opened the tenant (its first batch; replay has no one
+    /// to acknowledge).
+    ByIndexer(Option<Done>),
+}
+
 /// Messages to the indexer thread.
 pub enum Msg {
-    /// A logged batch, its size in the backpressure account, and who to acknowledge once searchable.
-    Batch(Lsn, Arc<Batch>, u64, Option<Done>),
+    /// A logged batch, its size in the backpressure account, and how it is acknowledged.
+    Batch(Lsn, Arc<Batch>, u64, Ack),
     /// Commit now and report.
     Flush(std::sync::mpsc::Sender<Result<()>>),
     /// Seal the active partitions and report.
@@ -208,7 +220,6 @@ impl Indexer {
                 active,
                 next_id,
                 checkpoint,
-                pending: Pending::default(),
                 view: shared.clone(),
             };
             self.views
@@ -223,8 +234,9 @@ impl Indexer {
         self.tenants.get_mut(&id).ok_or(StoreError::Closed)
     }
 
-    /// Adds a logged batch (also used by replay, which passes zero backpressure bytes).
-    pub fn add(&mut self, lsn: Lsn, batch: Arc<Batch>, bytes: u64) -> Result<()> {
+    /// Adds a logged batch (also used by replay, which passes zero backpressure bytes). Unless
+    /// the log thread already did, lists it as pending first.
+    pub fn add(&mut self, lsn: Lsn, batch: Arc<Batch>, bytes: u64, ack: &Ack) -> Result<()> {
         self.last = self.last.max(lsn);
         self.uncommitted_bytes += bytes;
         let cfg = self.cfg.clone();
@@ -232,6 +244,9 @@ impl Indexer {
         let st = self.tenant(batch.tenant)?;
         if lsn.0 <= st.checkpoint {
             return Ok(()); // already in a committed partition (replay after a partial commit)
+        }
+        if let Ack::ByIndexer(_) = ack {
+            list_pending(&st.view, lsn, batch.clone());
         }
         if st.active.is_none() {
             let id = st.next_id;
@@ -273,10 +288,6 @@ impl Indexer {
         active.meta.docs += added;
         active.meta.lsn = lsn.0;
         active.dirty = true;
-        st.pending
-            .write()
-            .map_err(|_| StoreError::Closed)?
-            .push(batch);
         metrics.indexed_events.fetch_add(added, Ordering::Relaxed);
         self.uncommitted_docs += added;
         Ok(())
@@ -324,7 +335,6 @@ impl Indexer {
                 a.writer.wait_merging_threads()?;
                 st.sealed.push((a.part, a.meta));
             }
-            st.pending = Pending::default();
             publish(st);
         }
         wal::write_checkpoint(&self.wal_dir, self.last)?;
@@ -438,7 +448,6 @@ impl Indexer {
                 a.writer.wait_merging_threads()?;
                 st.checkpoint = st.checkpoint.max(a.meta.lsn);
                 st.sealed.push((a.part, a.meta));
-                st.pending = Pending::default();
                 publish(st);
             }
         }
@@ -461,13 +470,13 @@ impl Indexer {
         use std::sync::mpsc::RecvTimeoutError;
         loop {
             match rx.recv_timeout(self.next_deadline()) {
-                Ok(Msg::Batch(lsn, batch, bytes, done)) => {
-                    if let Err(e) = self.add(lsn, batch, bytes) {
+                Ok(Msg::Batch(lsn, batch, bytes, ack)) => {
+                    if let Err(e) = self.add(lsn, batch, bytes, &ack) {
                         tracing::error!(error = %e, "indexing failed; the batch stays in the write-ahead log");
                         self.metrics.index_errors.fetch_add(1, Ordering::Relaxed);
                     }
                     // Durable either way: the log holds it and replay retries indexing.
-                    if let Some(done) = done {
+                    if let Ack::ByIndexer(Some(done)) = ack {
                         done(Ok(lsn));
                     }
                 }
@@ -500,7 +509,19 @@ impl Indexer {
     }
 }
 
-/// Publishes a tenant's current partitions and pending list to searches.
+/// Lists a logged batch in a tenant's pending list: searchable from now until a commit covers it.
+/// Holds the view's read lock while pushing, so a [`publish`] (which takes the write lock) never
+/// swaps the list out from under a push.
+pub(crate) fn list_pending(view: &SharedView, lsn: Lsn, batch: Arc<Batch>) {
+    if let Ok(v) = view.read()
+        && let Ok(mut pending) = v.pending.write()
+    {
+        pending.push((lsn, batch));
+    }
+}
+
+/// Publishes a tenant's current partitions to searches, with the pending batches they do not
+/// hold yet (above the tenant's checkpoint), in one swap.
 fn publish(st: &TenantState) {
     let mut partitions: Vec<PartView> = st
         .sealed
@@ -516,12 +537,21 @@ fn publish(st: &TenantState) {
         })
         .collect();
     partitions.sort_by_key(|p| std::cmp::Reverse(p.meta.max_ts));
-    let view = Arc::new(TenantView {
-        partitions,
-        pending: st.pending.clone(),
-    });
     if let Ok(mut v) = st.view.write() {
-        *v = view;
+        let kept: Vec<(Lsn, Arc<Batch>)> = v
+            .pending
+            .read()
+            .map(|p| {
+                p.iter()
+                    .filter(|(lsn, _)| lsn.0 > st.checkpoint)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        *v = Arc::new(TenantView {
+            partitions,
+            pending: Arc::new(RwLock::new(kept)),
+        });
     }
 }
 

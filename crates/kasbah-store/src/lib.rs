@@ -1,8 +1,8 @@
 //! Kasbah's embedded event store.
 //!
 //! ```text
-//! append(batch) ──► WAL thread: group commit, fsync ──► ack ──► indexer thread ──► tantivy partitions
-//!                                                                 │ pending (searchable at once)
+//! append(batch) ──► WAL thread: group commit, fsync, list as pending, ack ──► indexer thread ──► tantivy partitions
+//!                                                     │ pending (searchable at once)
 //! search(tenant, query) ◄── committed partitions + pending batches ◄┘
 //! ```
 //!
@@ -19,6 +19,7 @@
 
 mod cidr;
 mod error;
+mod flat;
 mod indexer;
 pub mod layout;
 mod partition;
@@ -43,7 +44,7 @@ pub use partition::PartitionMeta;
 pub use search::{SearchRequest, SearchResult, TenantScope};
 pub use wal::{Batch, Lsn, StoredEvent};
 
-use indexer::{Done, Indexer, Msg};
+use indexer::{Ack, Done, Indexer, Msg};
 use wal::WalWriter;
 
 /// How long to keep a tenant's events.
@@ -170,7 +171,7 @@ impl Store {
         let mut replayed = 0u64;
         let corrupt = wal::replay(&wal_dir, checkpoint, |lsn, batch| {
             replayed += batch.events.len() as u64;
-            indexer.add(lsn, Arc::new(batch), 0)
+            indexer.add(lsn, Arc::new(batch), 0, &Ack::ByIndexer(None))
         })?;
         indexer.set_last(recovery.last);
         indexer.commit()?;
@@ -196,9 +197,10 @@ impl Store {
             .map_err(StoreError::io(root))?;
         let m = metrics.clone();
         let itx = index_tx.clone();
+        let wal_views = views.clone();
         let wal_thread = std::thread::Builder::new()
             .name("kasbah-wal".into())
-            .spawn(move || wal_loop(writer, wal_rx, itx, m))
+            .spawn(move || wal_loop(writer, wal_rx, (itx, wal_views), m))
             .map_err(StoreError::io(root))?;
         Ok(Store {
             root: root.to_path_buf(),
@@ -347,11 +349,11 @@ impl Store {
     pub fn newest(&self, tenant: TenantId) -> Option<i64> {
         let v = self.view(tenant)?;
         let parts = v.partitions.iter().map(|p| p.meta.max_ts);
-        let pending = v
-            .pending
-            .read()
-            .ok()
-            .and_then(|p| p.iter().flat_map(|b| b.events.iter().map(|e| e.ts)).max());
+        let pending = v.pending.read().ok().and_then(|p| {
+            p.iter()
+                .flat_map(|(_, b)| b.events.iter().map(|e| e.ts))
+                .max()
+        });
         parts.chain(pending).max()
     }
 
@@ -388,11 +390,12 @@ impl Drop for Store {
     }
 }
 
-/// The log thread: gather what is queued, write it, fsync once, acknowledge, hand over to the indexer.
+/// The log thread: gather what is queued, write it, fsync once, list as pending (searchable),
+/// acknowledge, hand over to the indexer.
 fn wal_loop(
     mut writer: WalWriter,
     rx: Receiver<AppendReq>,
-    index_tx: Sender<Msg>,
+    (index_tx, views): (Sender<Msg>, Views),
     m: Arc<Metrics>,
 ) {
     const MAX_GROUP_BYTES: u64 = 16 << 20;
@@ -418,10 +421,22 @@ fn wal_loop(
                     m.logged_batches.fetch_add(1, Ordering::Relaxed);
                     m.logged_events
                         .fetch_add(req.batch.events.len() as u64, Ordering::Relaxed);
-                    // The indexer acknowledges once the batch is searchable (it is durable now).
-                    if let Err(e) =
-                        index_tx.send(Msg::Batch(lsn, req.batch, req.bytes, Some(req.done)))
-                        && let Msg::Batch(_, _, _, Some(done)) = e.0
+                    // Durable now; acknowledged once searchable. A tenant's first batch waits
+                    // for the indexer, which opens the tenant and its view.
+                    let view = views
+                        .read()
+                        .ok()
+                        .and_then(|v| v.get(&req.batch.tenant).cloned());
+                    let ack = match view {
+                        Some(view) => {
+                            indexer::list_pending(&view, lsn, req.batch.clone());
+                            (req.done)(Ok(lsn));
+                            Ack::Listed
+                        }
+                        None => Ack::ByIndexer(Some(req.done)),
+                    };
+                    if let Err(e) = index_tx.send(Msg::Batch(lsn, req.batch, req.bytes, ack))
+                        && let Msg::Batch(_, _, _, Ack::ByIndexer(Some(done))) = e.0
                     {
                         done(Ok(lsn));
                     }

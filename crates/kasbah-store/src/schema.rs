@@ -364,7 +364,7 @@ pub fn document(
     cache: &mut KindsCache,
     shapes: Option<&mut ShapeWriter>,
 ) -> Option<TantivyDocument> {
-    let Top(mut entries) = serde_json::from_slice::<Top<'_>>(doc).ok()?;
+    let mut entries = crate::flat::entries(doc).or_else(|| serde_entries(doc))?;
     let set = fields.cols.map_or(COLUMNS, |c| c.set.fields());
     let mut kinds = cache.classify(&entries, set);
     // Only keys that do not repeat are a shape (the values then follow them one for one).
@@ -877,6 +877,11 @@ impl<'de> Deserialize<'de> for Top<'de> {
     }
 }
 
+/// The entries of a stored document read by `serde_json` (what [`crate::flat`] declines).
+pub(crate) fn serde_entries(doc: &[u8]) -> Option<Vec<Entry<'_>>> {
+    serde_json::from_slice::<Top<'_>>(doc).ok().map(|Top(e)| e)
+}
+
 /// The entries of a JSON object in document order, repeated keys included.
 fn entries<'de, A: MapAccess<'de>>(mut map: A) -> Result<Vec<Entry<'de>>, A::Error> {
     let mut out = Vec::with_capacity(map.size_hint().unwrap_or(32));
@@ -911,7 +916,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// A JSON value of a stored event, strings borrowed from the input unless they had to be
 /// unescaped (a `serde_json::Value` would allocate every string of every event).
 #[derive(Debug, PartialEq)]
-enum Val<'a> {
+pub(crate) enum Val<'a> {
     Null,
     Bool(bool),
     /// Compared as `serde_json::Value` compares numbers (same kind and value).
@@ -1042,7 +1047,7 @@ fn last_wins(entries: Vec<Entry<'_>>) -> Vec<Entry<'_>> {
     out
 }
 
-type Entry<'a> = (Cow<'a, str>, Val<'a>);
+pub(crate) type Entry<'a> = (Cow<'a, str>, Val<'a>);
 
 /// A value of the event as tantivy's document builder walks it.
 #[derive(Clone, Copy, Debug)]

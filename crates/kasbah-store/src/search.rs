@@ -732,7 +732,7 @@ fn for_each_match(
             }
         }
         let pending: Vec<_> = view.pending.read().map(|p| p.clone()).unwrap_or_default();
-        for batch in pending {
+        for (_, batch) in pending {
             for ev in &batch.events {
                 if !plan.in_range(ev.ts) {
                     continue;

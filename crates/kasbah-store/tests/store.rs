@@ -137,6 +137,47 @@ fn acknowledged_events_are_searchable_before_and_after_commit() {
     assert_eq!(count(&store, T1, "*"), 105);
 }
 
+/// The log thread lists a batch as searchable and acknowledges it while the indexer may be in
+/// the middle of a commit; the commit then keeps in the pending list exactly the batches its
+/// partitions do not hold. With commits running back to back beside the appender, every
+/// acknowledged event must be found, and found once, at every step.
+#[test]
+fn acknowledged_events_are_counted_once_while_commits_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path(), cfg()).unwrap());
+    // The tenant's first batch opens its view; the rest are listed by the log thread.
+    store.append_blocking(batch(T1, sample(10))).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flusher = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut commits = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                store.flush().unwrap();
+                commits += 1;
+            }
+            commits
+        })
+    };
+    let mut acknowledged = 10u64;
+    for round in 0..60 {
+        let n = 20 + round % 7;
+        store.append_blocking(batch(T1, sample(n))).unwrap();
+        acknowledged += n as u64;
+        assert_eq!(count(&store, T1, "*"), acknowledged, "round {round}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let commits = flusher.join().unwrap();
+    assert!(commits > 1, "the commits ran beside the appends");
+    store.flush().unwrap();
+    assert_eq!(count(&store, T1, "*"), acknowledged);
+    assert_eq!(count(&store, T1, "process.name:powershell.exe"), {
+        // `sample(n)` names PowerShell every tenth event, from its first.
+        let per = |n: u64| n.div_ceil(10);
+        per(10) + (0..60u64).map(|r| per(20 + r % 7)).sum::<u64>()
+    });
+}
+
 #[test]
 fn time_range_bounds_results() {
     let dir = tempfile::tempdir().unwrap();
