@@ -12,7 +12,7 @@ The samples are attack data: about one event in three matches some rule, far den
 production stream, so this is a worst case for the alert path.
 Usage: bench/detect.py --kasbah target/release/kasbah --events 2000000
 """
-import argparse, json, os, shutil, subprocess, sys, threading, time, urllib.request
+import argparse, json, os, shutil, socket, subprocess, sys, threading, time, urllib.request
 
 SHARED = os.environ.get("KASBAH_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
 
@@ -82,6 +82,13 @@ def shifted(events, rnd):
     return out
 
 
+def require_free(port):
+    """Stops the benchmark if something already listens on the port: a server left by an aborted run
+    would answer in place of the one under test (the new one fails to bind and exits)."""
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            sys.exit(f"port {port} is in use (a server of an earlier run?); stop it first")
+
 def run(a, events, detection):
     data = os.path.join(a.work, "data-on" if detection else "data-off")
     shutil.rmtree(data, ignore_errors=True)
@@ -92,6 +99,7 @@ def run(a, events, detection):
                 "[http]\nmax_body_bytes = 268435456\n")
     http = 18600
     base = f"http://127.0.0.1:{http}"
+    require_free(http)
     srv = subprocess.Popen([a.kasbah, "serve", "--config", cfg, "--data-dir", data, "--listen", f"127.0.0.1:{http}"],
                            env=dict(os.environ, KASBAH_LOG="warn"))
     try:

@@ -83,6 +83,14 @@ def send(addr, path, repeat):
                         break
                     s.sendall(chunk)
 
+def require_free(*ports):
+    """Stops the benchmark if something already listens on a port: a server left by an aborted run
+    would answer in place of the one under test (the new one fails to bind and exits)."""
+    for port in ports:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                sys.exit(f"port {port} is in use (a server of an earlier run?); stop it first")
+
 def du(path):
     total = 0
     for root, _, files in os.walk(path):
@@ -122,6 +130,7 @@ def main():
     http, sport = 18500, 18514
     base = f"http://127.0.0.1:{http}"
     env = dict(os.environ, KASBAH_LOG="warn")
+    require_free(http, sport)
     srv = subprocess.Popen([a.kasbah, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{http}",
                             "--syslog-tcp", f"127.0.0.1:{sport}"], env=env)
     try:
