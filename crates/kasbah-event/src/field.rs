@@ -14,9 +14,9 @@ use rustc_hash::FxHashMap;
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FieldId(u32);
 
+/// Name -> id, one entry per id: the next id is its length. The names by id are [`NAMES`].
 struct Interner {
     ids: FxHashMap<&'static str, FieldId>,
-    names: Vec<&'static str>,
 }
 
 /// Names by id, readable without a lock: an id's slot is set (under the interner's write lock)
@@ -47,13 +47,12 @@ const RECENT_MAX: usize = 8192;
 fn interner() -> &'static RwLock<Interner> {
     static INTERNER: OnceLock<RwLock<Interner>> = OnceLock::new();
     INTERNER.get_or_init(|| {
-        let names: Vec<&'static str> = ecs::NAMES.to_vec();
-        let ids = names
+        let ids = ecs::NAMES
             .iter()
             .enumerate()
             .map(|(i, n)| (*n, FieldId(i as u32)))
             .collect();
-        RwLock::new(Interner { ids, names })
+        RwLock::new(Interner { ids })
     })
 }
 
@@ -67,7 +66,7 @@ impl FieldId {
             return Some(id);
         }
         let mut table = interner().write().unwrap_or_else(|e| e.into_inner());
-        let next = table.names.len();
+        let next = table.ids.len();
         if next >= ecs::NAMES.len() + Self::MAX_DYNAMIC {
             return None;
         }
@@ -81,7 +80,6 @@ impl FieldId {
         if let Some(slot) = name_slot(next) {
             let _ = slot.set(leaked);
         }
-        table.names.push(leaked);
         table.ids.insert(leaked, id);
         Some(id)
     }

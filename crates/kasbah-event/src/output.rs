@@ -73,11 +73,11 @@ pub fn write_json(out: &mut impl Write, event: &Event, opts: OutputOptions) -> i
     json_str(out, &event.timestamp.to_rfc3339())?;
     if let Some(tz) = event.tz {
         key(out, &mut first, "event.timezone")?;
-        serde_json::to_writer(&mut *out, &tz.to_string())?;
+        json_str(out, &tz.to_string())?;
     }
     if opts.received {
         key(out, &mut first, "event.ingested")?;
-        serde_json::to_writer(&mut *out, &event.received.to_rfc3339())?;
+        json_str(out, &event.received.to_rfc3339())?;
     }
     if event.tenant != TenantId::DEFAULT {
         key(out, &mut first, "kasbah.tenant")?;
@@ -87,7 +87,7 @@ pub fn write_json(out: &mut impl Write, event: &Event, opts: OutputOptions) -> i
         && let Source::File { path, record } = &event.source
     {
         key(out, &mut first, "log.file.path")?;
-        serde_json::to_writer(&mut *out, &**path)?;
+        json_str(out, path)?;
         key(out, &mut first, "log.file.record")?;
         write!(out, "{record}")?;
     }
@@ -102,7 +102,7 @@ pub fn write_json(out: &mut impl Write, event: &Event, opts: OutputOptions) -> i
         && let Some(raw) = &event.raw
     {
         key(out, &mut first, "event.original")?;
-        serde_json::to_writer(&mut *out, &**raw)?;
+        json_str(out, raw)?;
     }
     out.write_all(b"}")
 }

@@ -200,7 +200,7 @@ impl Store {
         let wal_views = views.clone();
         let wal_thread = std::thread::Builder::new()
             .name("kasbah-wal".into())
-            .spawn(move || wal_loop(writer, wal_rx, (itx, wal_views), m))
+            .spawn(move || wal_loop(writer, wal_rx, itx, wal_views, m))
             .map_err(StoreError::io(root))?;
         Ok(Store {
             root: root.to_path_buf(),
@@ -395,7 +395,8 @@ impl Drop for Store {
 fn wal_loop(
     mut writer: WalWriter,
     rx: Receiver<AppendReq>,
-    (index_tx, views): (Sender<Msg>, Views),
+    index_tx: Sender<Msg>,
+    views: Views,
     m: Arc<Metrics>,
 ) {
     const MAX_GROUP_BYTES: u64 = 16 << 20;
