@@ -347,6 +347,13 @@ pub fn render(m: &ServerMetrics, s: &StoreMetrics) -> String {
     );
     line(
         &mut out,
+        "kasbah_held_events",
+        "Logged events not indexed yet because their tenant or partition could not be opened; kept in the write-ahead log and retried at every commit.",
+        "gauge",
+        l(&s.held_events),
+    );
+    line(
+        &mut out,
         "kasbah_retention_dropped_events_total",
         "Events deleted by retention.",
         "counter",

@@ -10,7 +10,7 @@
 //! more of segment serialisation, during which this thread adds nothing) from stalling every
 //! input: they keep parsing and logging into the queue, which this thread then drains.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -121,6 +121,24 @@ pub enum Msg {
     Retention(TenantId, Retention),
 }
 
+/// A logged batch that could not be indexed yet (its tenant or partition could not be opened, or
+/// its writer failed). It stays in memory and in the log, which is not truncated past it, and is
+/// retried at every commit; the tenant's later batches queue behind it so that the tenant's
+/// checkpoint (replay skips at or below it) never passes it.
+struct Held {
+    lsn: Lsn,
+    batch: Arc<Batch>,
+    bytes: u64,
+    /// Whether it is in the tenant's pending list already.
+    listed: bool,
+}
+
+/// Why [`Indexer::add`] failed, and whether the batch was listed as pending before.
+struct AddError {
+    error: StoreError,
+    listed: bool,
+}
+
 /// The indexer's state.
 pub struct Indexer {
     root: PathBuf,
@@ -137,6 +155,8 @@ pub struct Indexer {
     uncommitted_docs: u64,
     last_commit: Instant,
     last_retention: Instant,
+    /// Batches waiting to be indexed, in log order.
+    held: VecDeque<Held>,
 }
 
 impl Indexer {
@@ -161,6 +181,7 @@ impl Indexer {
             uncommitted_docs: 0,
             last_commit: Instant::now(),
             last_retention: Instant::now(),
+            held: VecDeque::new(),
         };
         let tdir = ix.root.join("tenants");
         fs::create_dir_all(&tdir).map_err(StoreError::io(&tdir))?;
@@ -234,23 +255,91 @@ impl Indexer {
         self.tenants.get_mut(&id).ok_or(StoreError::Closed)
     }
 
-    /// Adds a logged batch (also used by replay, which passes zero backpressure bytes). Unless
-    /// the log thread already did, lists it as pending first.
-    pub fn add(&mut self, lsn: Lsn, batch: Arc<Batch>, bytes: u64, ack: &Ack) -> Result<()> {
+    /// Takes a logged batch (from the log thread, or from replay with zero backpressure bytes):
+    /// indexes it, or holds it when it cannot be indexed yet ([`Held`]), then sends the
+    /// acknowledgement the indexer owes. Acknowledging a held batch is right: it is durable in the
+    /// log, which is kept from it on.
+    pub fn offer(&mut self, lsn: Lsn, batch: Arc<Batch>, bytes: u64, ack: Ack) {
         self.last = self.last.max(lsn);
-        self.uncommitted_bytes += bytes;
+        let tenant = batch.tenant;
+        let listed = matches!(ack, Ack::Listed);
+        if self.held.iter().any(|h| h.batch.tenant == tenant) {
+            self.hold(lsn, batch, bytes, listed);
+        } else if let Err(e) = self.add(lsn, &batch, bytes, listed) {
+            tracing::error!(
+                error = %e.error,
+                tenant = tenant.0,
+                lsn = lsn.0,
+                "indexing failed; the batch is kept in the write-ahead log and retried at every commit"
+            );
+            self.metrics.index_errors.fetch_add(1, Ordering::Relaxed);
+            self.hold(lsn, batch, bytes, e.listed);
+        }
+        if let Ack::ByIndexer(Some(done)) = ack {
+            done(Ok(lsn));
+        }
+    }
+
+    fn hold(&mut self, lsn: Lsn, batch: Arc<Batch>, bytes: u64, listed: bool) {
+        self.metrics
+            .held_events
+            .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
+        self.held.push_back(Held {
+            lsn,
+            batch,
+            bytes,
+            listed,
+        });
+    }
+
+    /// Retries the held batches in log order; a tenant whose batch fails again keeps the rest of
+    /// its batches held.
+    fn retry_held(&mut self) {
+        let mut failed = HashSet::new();
+        let mut still = VecDeque::new();
+        while let Some(mut h) = self.held.pop_front() {
+            if !failed.contains(&h.batch.tenant) {
+                match self.add(h.lsn, &h.batch, h.bytes, h.listed) {
+                    Ok(()) => {
+                        self.metrics
+                            .held_events
+                            .fetch_sub(h.batch.events.len() as u64, Ordering::Relaxed);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e.error, tenant = h.batch.tenant.0, lsn = h.lsn.0, "indexing a held batch failed again");
+                        h.listed = e.listed;
+                        failed.insert(h.batch.tenant);
+                    }
+                }
+            }
+            still.push_back(h);
+        }
+        self.held = still;
+    }
+
+    /// Adds a logged batch to its tenant's active partition, listing it as pending first unless
+    /// it is `listed` already. Opening the tenant or creating its partition, what fails in
+    /// practice, comes before anything is listed or added.
+    fn add(
+        &mut self,
+        lsn: Lsn,
+        batch: &Arc<Batch>,
+        bytes: u64,
+        listed: bool,
+    ) -> std::result::Result<(), AddError> {
+        let unlisted = |error| AddError {
+            error,
+            listed: false,
+        };
         let cfg = self.cfg.clone();
         let metrics = self.metrics.clone();
-        let st = self.tenant(batch.tenant)?;
+        let st = self.tenant(batch.tenant).map_err(unlisted)?;
         if lsn.0 <= st.checkpoint {
             return Ok(()); // already in a committed partition (replay after a partial commit)
         }
-        if let Ack::ByIndexer(_) = ack {
-            list_pending(&st.view, lsn, batch.clone());
-        }
         if st.active.is_none() {
             let id = st.next_id;
-            st.next_id += 1;
             let (part, writer) = Partition::create(
                 &st.dir,
                 id,
@@ -258,12 +347,20 @@ impl Indexer {
                 now_ns(),
                 cfg.writer_heap_bytes,
                 cfg.writer_threads,
-            )?;
-            let meta = part.meta()?;
+            )
+            .map_err(unlisted)?;
+            st.next_id += 1;
+            let meta = part.meta().map_err(unlisted)?;
             st.active = Some(Active::new(Arc::new(part), writer, meta));
         }
+        if !listed {
+            list_pending(&st.view, lsn, batch.clone());
+        }
         let Some(active) = st.active.as_mut() else {
-            return Err(StoreError::Closed);
+            return Err(AddError {
+                error: StoreError::Closed,
+                listed: true,
+            });
         };
         let mut added = 0u64;
         for ev in &batch.events {
@@ -275,7 +372,13 @@ impl Indexer {
                 Some(&mut active.shapes),
             ) {
                 Some(doc) => {
-                    active.writer.add_document(doc)?;
+                    // tantivy fails here only once its indexing thread is gone: the writer
+                    // cannot commit any more either, so the log is never truncated past this
+                    // batch and a restart replays it exactly once.
+                    active.writer.add_document(doc).map_err(|e| AddError {
+                        error: e.into(),
+                        listed: true,
+                    })?;
                     active.meta.min_ts = active.meta.min_ts.min(ev.ts);
                     active.meta.max_ts = active.meta.max_ts.max(ev.ts);
                     added += 1;
@@ -290,7 +393,17 @@ impl Indexer {
         active.dirty = true;
         metrics.indexed_events.fetch_add(added, Ordering::Relaxed);
         self.uncommitted_docs += added;
+        self.uncommitted_bytes += bytes;
         Ok(())
+    }
+
+    /// The highest LSN the log may be checkpointed and truncated at: the last one received, or
+    /// just below the oldest held batch.
+    fn durable_upto(&self) -> Lsn {
+        match self.held.front() {
+            Some(h) => Lsn(h.lsn.0.saturating_sub(1)).min(self.last),
+            None => self.last,
+        }
     }
 
     /// Whether a commit is due.
@@ -310,8 +423,12 @@ impl Indexer {
         commit.min(retention).max(Duration::from_millis(5))
     }
 
-    /// Commits every tenant with new documents, then advances and truncates the log.
+    /// Retries held batches, commits every tenant with new documents, then advances and truncates
+    /// the log up to the oldest held batch.
     pub fn commit(&mut self) -> Result<()> {
+        if !self.held.is_empty() {
+            self.retry_held();
+        }
         let cfg = self.cfg.clone();
         let now = now_ns();
         for st in self.tenants.values_mut() {
@@ -337,12 +454,13 @@ impl Indexer {
             }
             publish(st);
         }
-        wal::write_checkpoint(&self.wal_dir, self.last)?;
-        let deleted = wal::truncate(&self.wal_dir, self.last)?;
+        let upto = self.durable_upto();
+        wal::write_checkpoint(&self.wal_dir, upto)?;
+        let deleted = wal::truncate(&self.wal_dir, upto)?;
         if deleted > 0 {
             tracing::debug!(
                 deleted,
-                checkpoint = self.last.0,
+                checkpoint = upto.0,
                 "write-ahead log segments deleted"
             );
         }
@@ -470,16 +588,7 @@ impl Indexer {
         use std::sync::mpsc::RecvTimeoutError;
         loop {
             match rx.recv_timeout(self.next_deadline()) {
-                Ok(Msg::Batch(lsn, batch, bytes, ack)) => {
-                    if let Err(e) = self.add(lsn, batch, bytes, &ack) {
-                        tracing::error!(error = %e, "indexing failed; the batch stays in the write-ahead log");
-                        self.metrics.index_errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                    // Durable either way: the log holds it and replay retries indexing.
-                    if let Ack::ByIndexer(Some(done)) = ack {
-                        done(Ok(lsn));
-                    }
-                }
+                Ok(Msg::Batch(lsn, batch, bytes, ack)) => self.offer(lsn, batch, bytes, ack),
                 Ok(Msg::Seal(reply)) => {
                     let r = self.commit().and_then(|()| self.seal_all());
                     let _ = reply.send(r);

@@ -115,8 +115,12 @@ pub struct Metrics {
     pub committed_events: AtomicU64,
     /// Events refused because the store was overloaded.
     pub rejected_overload: AtomicU64,
-    /// Stored documents that could not be indexed (not a JSON object); they stay in the log.
+    /// Stored documents that could not be indexed (not a JSON object): counted and skipped (the
+    /// server writes only objects, so these come from a damaged or foreign log).
     pub bad_documents: AtomicU64,
+    /// Logged events whose batch could not be indexed yet (its tenant or partition could not
+    /// be opened): kept in the log and retried at every commit.
+    pub held_events: AtomicU64,
     /// Failed index operations.
     pub index_errors: AtomicU64,
     /// Events dropped by retention.
@@ -171,7 +175,8 @@ impl Store {
         let mut replayed = 0u64;
         let corrupt = wal::replay(&wal_dir, checkpoint, |lsn, batch| {
             replayed += batch.events.len() as u64;
-            indexer.add(lsn, Arc::new(batch), 0, &Ack::ByIndexer(None))
+            indexer.offer(lsn, Arc::new(batch), 0, Ack::ByIndexer(None));
+            Ok(())
         })?;
         indexer.set_last(recovery.last);
         indexer.commit()?;

@@ -233,6 +233,49 @@ fn crash_copy(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// A batch whose tenant cannot be opened (here a file stands where its directory belongs) is
+/// acknowledged, kept in the log past every commit, indexed by a retry once the tenant opens, and
+/// replayed exactly once after a restart; the other tenant is served all along.
+#[test]
+fn a_batch_that_cannot_be_indexed_is_kept_and_retried() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let dir = tempfile::tempdir().unwrap();
+    let crashed = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("tenants").join(T2.0.to_string());
+    {
+        let store = Store::open(dir.path(), cfg()).unwrap();
+        store.append_blocking(batch(T1, sample(10))).unwrap();
+        std::fs::write(&blocker, b"not a directory").unwrap();
+        // Acknowledged: durable in the log even though it cannot be indexed.
+        store.append_blocking(batch(T2, sample(7))).unwrap();
+        store.append_blocking(batch(T2, sample(4))).unwrap();
+        store.append_blocking(batch(T1, sample(5))).unwrap();
+        store.flush().unwrap();
+        store.flush().unwrap();
+        assert_eq!(count(&store, T1, "*"), 15);
+        let m = store.metrics();
+        assert!(m.index_errors.load(Relaxed) >= 1);
+        assert_eq!(m.held_events.load(Relaxed), 11);
+        // Commits ran past the held batches: a crash now must still recover them.
+        crash_copy(dir.path(), crashed.path());
+        // Once the tenant can be opened, the next commit indexes them, in order, once.
+        std::fs::remove_file(&blocker).unwrap();
+        store.flush().unwrap();
+        assert_eq!(m.held_events.load(Relaxed), 0);
+        assert_eq!(count(&store, T2, "*"), 11);
+        assert_eq!(count(&store, T2, "process.name:PowerShell.exe"), 2);
+        assert_eq!(count(&store, T1, "*"), 15);
+    }
+    let _ = std::fs::remove_file(crashed.path().join("tenants").join(T2.0.to_string()));
+    let store = Store::open(crashed.path(), cfg()).unwrap();
+    assert_eq!(count(&store, T2, "*"), 11);
+    assert_eq!(count(&store, T1, "*"), 15);
+    drop(store);
+    let store = Store::open(crashed.path(), cfg()).unwrap();
+    assert_eq!(count(&store, T2, "*"), 11);
+    assert_eq!(count(&store, T1, "*"), 15);
+}
+
 #[test]
 fn restart_replays_uncommitted_batches_exactly_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -60,6 +60,7 @@ export function healthWarnings(health) {
   if (d && d.queued_batches > 10) w.push(t('health.warn_queue', { n: fmtNumber(d.queued_batches) }));
   if (d && d.failed) w.push(t('health.warn_failed', { n: fmtNumber(d.failed) }));
   if (health.store && health.store.index_errors) w.push(t('health.warn_index', { n: fmtNumber(health.store.index_errors) }));
+  if (health.store && health.store.held_events) w.push(t('health.warn_held', { n: fmtNumber(health.store.held_events) }));
   return w;
 }
 

@@ -122,6 +122,7 @@ pub(super) async fn health(
             "rejected_overload": l(&s.rejected_overload),
             "bad_documents": l(&s.bad_documents),
             "index_errors": l(&s.index_errors),
+            "held_events": l(&s.held_events),
             "replayed_events": l(&s.replayed_events),
             "retention_dropped_events": l(&s.dropped_by_retention),
         },
