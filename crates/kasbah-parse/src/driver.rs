@@ -8,6 +8,16 @@ use kasbah_event::{Event, Source, TenantId, Timestamp, TzOffset};
 use crate::error::{BadRecord, ErrorCode, ParseError};
 use crate::format::Format;
 
+/// A record's bytes as text, invalid UTF-8 replaced by U+FFFD. Validates with `str::from_utf8`
+/// first: it checks ASCII a word at a time, while `String::from_utf8_lossy` walks byte by byte
+/// (4% of a syslog input's CPU), and nearly every record is valid.
+pub fn text_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// Options shared by every parser.
 #[derive(Clone, Debug)]
 pub struct ParseOptions {
@@ -211,7 +221,7 @@ pub fn for_each_line(input: &[u8], parser: &mut dyn LineParser, cx: &mut Cx<'_>)
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let text = String::from_utf8_lossy(line);
+        let text = text_of(line);
         if let Err(e) = parser.parse_line(&text, lineno, cx) {
             cx.bad(lineno, e);
         }

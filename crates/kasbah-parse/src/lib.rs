@@ -36,7 +36,7 @@ mod zeek;
 pub use detect::detect;
 pub use driver::{
     Cx, Item, LineParser, Origin, ParseOptions, ParseStats, for_each_line, line_parser,
-    network_syslog_parser, parse_bytes,
+    network_syslog_parser, parse_bytes, text_of,
 };
 pub use error::{BadRecord, ErrorCode, ParseError};
 pub use format::Format;

@@ -855,7 +855,7 @@ fn parse_octet_counted(input: &[u8], cx: &mut Cx<'_>) {
                     record -= 1;
                     continue;
                 }
-                let text = String::from_utf8_lossy(msg);
+                let text = crate::driver::text_of(msg);
                 if let Err(e) = parser.parse_line(&text, record, cx) {
                     cx.bad(record, e);
                 }
@@ -867,7 +867,7 @@ fn parse_octet_counted(input: &[u8], cx: &mut Cx<'_>) {
                 pos = eol + 1;
                 if line.first() == Some(&b'<') && line.len() <= max {
                     // A newline-framed message among octet-counted ones.
-                    let text = String::from_utf8_lossy(line);
+                    let text = crate::driver::text_of(line);
                     if let Err(e) = parser.parse_line(&text, record, cx) {
                         cx.bad(record, e);
                     }

@@ -14,16 +14,39 @@ use kasbah_store::{Batch, Lsn, Store, StoreError, StoredEvent};
 /// Bad records reported back to a sender (the rest are only counted).
 pub const MAX_REPORTED_ERRORS: usize = 20;
 
+/// Scratch capacity kept per thread by [`encode`]; a larger event's buffer is given back.
+const ENCODE_SCRATCH_BYTES: usize = 64 << 10;
+
+thread_local! {
+    static ENCODE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(8 << 10));
+}
+
 /// Encodes one event in the stored form (flat JSON with receive time and provenance).
+///
+/// The JSON is written into a per-thread buffer and copied out at its exact size: growing a fresh
+/// `Vec` by doubling (a firewall event is about 2 KiB) cost 8% of an input thread's CPU in
+/// reallocations and page faults, and left up to half of every pending event's memory unused.
 pub fn encode(event: &Event) -> StoredEvent {
-    let mut doc = Vec::with_capacity(512);
     let opts = OutputOptions {
         received: true,
         raw: event.raw.is_some(),
         source: true,
     };
-    // Writing to a Vec cannot fail.
-    let _ = kasbah_event::write_json(&mut doc, event, opts);
+    let doc = ENCODE.with(|buf| {
+        let Ok(mut buf) = buf.try_borrow_mut() else {
+            let mut doc = Vec::with_capacity(2048);
+            let _ = kasbah_event::write_json(&mut doc, event, opts);
+            return doc;
+        };
+        buf.clear();
+        // Writing to a Vec cannot fail.
+        let _ = kasbah_event::write_json(&mut *buf, event, opts);
+        let doc = buf.as_slice().to_vec();
+        if buf.capacity() > ENCODE_SCRATCH_BYTES {
+            *buf = Vec::with_capacity(8 << 10);
+        }
+        doc
+    });
     StoredEvent {
         ts: event.timestamp.as_nanos(),
         doc,

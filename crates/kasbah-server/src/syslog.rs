@@ -40,7 +40,7 @@ pub(crate) fn parse_message(
     msg: &[u8],
     (out, found): (&mut Vec<StoredEvent>, &mut Findings),
 ) -> bool {
-    let text = String::from_utf8_lossy(msg);
+    let text = kasbah_parse::text_of(msg);
     let text = text.trim_end_matches(['\r', '\n', '\0']);
     if text.trim().is_empty() {
         return true;
