@@ -128,9 +128,20 @@ pub enum Msg {
 struct Held {
     lsn: Lsn,
     batch: Arc<Batch>,
+    /// Its size in its tenant's held account.
     bytes: u64,
     /// Whether it is in the tenant's pending list already.
     listed: bool,
+}
+
+/// Bytes of held batches per tenant, shared with [`crate::Store::append`], which refuses a tenant
+/// whose held batches reach [`held_limit`]: a tenant that cannot be indexed is held back by
+/// itself, while the other tenants, whose in-flight account held batches leave, go on.
+pub type HeldBytes = Arc<RwLock<HashMap<TenantId, u64>>>;
+
+/// The held bytes at which a tenant's appends are refused: a quarter of the in-flight bound.
+pub fn held_limit(cfg: &StoreConfig) -> u64 {
+    cfg.max_inflight_bytes / 4
 }
 
 /// Why [`Indexer::add`] failed, and whether the batch was listed as pending before.
@@ -157,6 +168,8 @@ pub struct Indexer {
     last_retention: Instant,
     /// Batches waiting to be indexed, in log order.
     held: VecDeque<Held>,
+    /// Their bytes per tenant.
+    held_bytes: HeldBytes,
 }
 
 impl Indexer {
@@ -182,6 +195,7 @@ impl Indexer {
             last_commit: Instant::now(),
             last_retention: Instant::now(),
             held: VecDeque::new(),
+            held_bytes: HeldBytes::default(),
         };
         let tdir = ix.root.join("tenants");
         fs::create_dir_all(&tdir).map_err(StoreError::io(&tdir))?;
@@ -196,6 +210,11 @@ impl Indexer {
             }
         }
         Ok(ix)
+    }
+
+    /// The held bytes per tenant, for the append path.
+    pub fn held_bytes(&self) -> HeldBytes {
+        self.held_bytes.clone()
     }
 
     /// Sets the highest LSN already covered (the log checkpoint) before replay.
@@ -280,16 +299,43 @@ impl Indexer {
         }
     }
 
+    /// Holds a batch. Its bytes leave the in-flight account, which every tenant shares, for its
+    /// tenant's held account, which refuses only that tenant's appends once full.
     fn hold(&mut self, lsn: Lsn, batch: Arc<Batch>, bytes: u64, listed: bool) {
         self.metrics
             .held_events
             .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
+        let _ =
+            self.metrics
+                .inflight_bytes
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                    Some(b.saturating_sub(bytes))
+                });
+        let size = batch.encoded_len() as u64;
+        if let Ok(mut held) = self.held_bytes.write() {
+            *held.entry(batch.tenant).or_default() += size;
+        }
         self.held.push_back(Held {
             lsn,
             batch,
-            bytes,
+            bytes: size,
             listed,
         });
+    }
+
+    /// A held batch is indexed: its bytes leave its tenant's held account.
+    fn unhold(&mut self, h: &Held) {
+        self.metrics
+            .held_events
+            .fetch_sub(h.batch.events.len() as u64, Ordering::Relaxed);
+        if let Ok(mut held) = self.held_bytes.write()
+            && let Some(b) = held.get_mut(&h.batch.tenant)
+        {
+            *b = b.saturating_sub(h.bytes);
+            if *b == 0 {
+                held.remove(&h.batch.tenant);
+            }
+        }
     }
 
     /// Retries the held batches in log order; a tenant whose batch fails again keeps the rest of
@@ -299,11 +345,10 @@ impl Indexer {
         let mut still = VecDeque::new();
         while let Some(mut h) = self.held.pop_front() {
             if !failed.contains(&h.batch.tenant) {
-                match self.add(h.lsn, &h.batch, h.bytes, h.listed) {
+                // Zero bytes: they left the in-flight account when the batch was held.
+                match self.add(h.lsn, &h.batch, 0, h.listed) {
                     Ok(()) => {
-                        self.metrics
-                            .held_events
-                            .fetch_sub(h.batch.events.len() as u64, Ordering::Relaxed);
+                        self.unhold(&h);
                         continue;
                     }
                     Err(e) => {

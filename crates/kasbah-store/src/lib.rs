@@ -145,6 +145,7 @@ pub struct Store {
     cfg: StoreConfig,
     views: Views,
     metrics: Arc<Metrics>,
+    held: indexer::HeldBytes,
     wal_tx: Mutex<Option<Sender<AppendReq>>>,
     index_tx: Mutex<Option<Sender<Msg>>>,
     threads: Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>,
@@ -190,6 +191,7 @@ impl Store {
             );
         }
 
+        let held = indexer.held_bytes();
         let (index_tx, index_rx) = channel::<Msg>();
         let (wal_tx, wal_rx) = channel::<AppendReq>();
         let ix_thread = std::thread::Builder::new()
@@ -212,6 +214,7 @@ impl Store {
             cfg,
             views,
             metrics,
+            held,
             wal_tx: Mutex::new(Some(wal_tx)),
             index_tx: Mutex::new(Some(index_tx)),
             threads: Mutex::new(Some((wal_thread, ix_thread))),
@@ -238,6 +241,21 @@ impl Store {
         let batch: Arc<Batch> = batch.into();
         let bytes = batch.encoded_len() as u64;
         let events = batch.events.len() as u64;
+        // A tenant whose batches cannot be indexed is refused once its held batches fill their
+        // share; the others go on.
+        let held = self
+            .held
+            .read()
+            .ok()
+            .and_then(|h| h.get(&batch.tenant).copied())
+            .unwrap_or(0);
+        if held > 0 && held + bytes > indexer::held_limit(&self.cfg) {
+            self.metrics
+                .rejected_overload
+                .fetch_add(events, Ordering::Relaxed);
+            done(Err(StoreError::Overloaded(held)));
+            return;
+        }
         let inflight = self
             .metrics
             .inflight_bytes
@@ -433,17 +451,23 @@ fn wal_loop(
                         .read()
                         .ok()
                         .and_then(|v| v.get(&req.batch.tenant).cloned());
-                    let ack = match view {
+                    // A listed batch is queued for the indexer before it is acknowledged, so a
+                    // `flush` the caller sends after the acknowledgement comes after it in the
+                    // indexer's queue and commits it.
+                    let (ack, done) = match view {
                         Some(view) => {
                             indexer::list_pending(&view, lsn, req.batch.clone());
-                            (req.done)(Ok(lsn));
-                            Ack::Listed
+                            (Ack::Listed, Some(req.done))
                         }
-                        None => Ack::ByIndexer(Some(req.done)),
+                        None => (Ack::ByIndexer(Some(req.done)), None),
                     };
-                    if let Err(e) = index_tx.send(Msg::Batch(lsn, req.batch, req.bytes, ack))
+                    let unsent = index_tx.send(Msg::Batch(lsn, req.batch, req.bytes, ack));
+                    if let Err(e) = unsent
                         && let Msg::Batch(_, _, _, Ack::ByIndexer(Some(done))) = e.0
                     {
+                        done(Ok(lsn));
+                    }
+                    if let Some(done) = done {
                         done(Ok(lsn));
                     }
                 }
