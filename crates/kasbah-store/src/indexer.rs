@@ -206,7 +206,13 @@ impl Indexer {
                 .to_str()
                 .and_then(|n| n.parse::<u32>().ok())
             {
-                ix.tenant(TenantId(id))?;
+                // One tenant's damaged partition does not keep the others from starting: its
+                // batches are held (and its appends refused once they fill its share) until it
+                // opens, which every commit tries again.
+                if let Err(e) = ix.tenant(TenantId(id)) {
+                    tracing::error!(error = %e, tenant = id, "a tenant's partitions could not be opened; its events are held until they can");
+                    ix.metrics.index_errors.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         Ok(ix)

@@ -335,6 +335,46 @@ fn a_flush_after_an_acknowledgement_commits_the_batch() {
     }
 }
 
+/// A tenant whose partition is damaged does not keep the store from opening: the other tenant is
+/// served, and the damaged tenant's events (replayed and new) are held until it opens again.
+#[test]
+fn a_damaged_tenant_does_not_keep_the_others_from_starting() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let live = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(live.path(), cfg()).unwrap();
+        store.append_blocking(batch(T1, sample(10))).unwrap();
+        store.append_blocking(batch(T2, sample(5))).unwrap();
+        store.flush().unwrap();
+        // Acknowledged, not committed when the copy is taken: replayed at the next open.
+        store.append_blocking(batch(T2, sample(3))).unwrap();
+        crash_copy(live.path(), dir.path());
+    }
+    let t2 = dir.path().join("tenants").join(T2.0.to_string());
+    let meta = std::fs::read_dir(&t2)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("meta.json"))
+        .find(|p| p.exists())
+        .unwrap();
+    let good = std::fs::read(&meta).unwrap();
+    std::fs::write(&meta, b"{ damaged").unwrap();
+    {
+        let store = Store::open(dir.path(), cfg()).unwrap();
+        assert!(store.metrics().index_errors.load(Relaxed) >= 1);
+        assert_eq!(count(&store, T1, "*"), 10);
+        store.append_blocking(batch(T1, sample(4))).unwrap();
+        store.append_blocking(batch(T2, sample(2))).unwrap();
+        store.flush().unwrap();
+        assert_eq!(count(&store, T1, "*"), 14);
+        assert_eq!(store.metrics().held_events.load(Relaxed), 5);
+    }
+    std::fs::write(&meta, good).unwrap();
+    let store = Store::open(dir.path(), cfg()).unwrap();
+    assert_eq!(count(&store, T2, "*"), 10);
+    assert_eq!(count(&store, T1, "*"), 14);
+}
+
 #[test]
 fn restart_replays_uncommitted_batches_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
