@@ -83,6 +83,17 @@ def send(addr, path, repeat):
                         break
                     s.sendall(chunk)
 
+def wait_ready(base, seconds):
+    """Waits until the server answers /readyz; False if it did not within `seconds`."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            urllib.request.urlopen(base + "/readyz", timeout=2)
+            return True
+        except Exception:
+            time.sleep(0.05)
+    return False
+
 def require_free(*ports):
     """Stops the benchmark if something already listens on a port: a server left by an aborted run
     would answer in place of the one under test (the new one fails to bind and exits)."""
@@ -134,12 +145,7 @@ def main():
     srv = subprocess.Popen([a.kasbah, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{http}",
                             "--syslog-tcp", f"127.0.0.1:{sport}"], env=env)
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.05)
+        wait_ready(base, 60)
         token = subprocess.run([a.kasbah, "token", "create", "--tenant", "default", "--data-dir", data],
                                capture_output=True, text=True, check=True).stdout.split()[-1]
         t0 = time.perf_counter()

@@ -46,13 +46,7 @@ def run(binary, streams, per_conn, work):
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{HTTP}"
     try:
-        for _ in range(1200):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=2)
-                break
-            except Exception:
-                time.sleep(0.25)
-        else:
+        if not ingest.wait_ready(base, 600):
             raise RuntimeError("the server did not start under valgrind")
         # Counting starts once the server is up: rule compilation and start-up are not counted.
         subprocess.run(["callgrind_control", "-i", "on", str(srv.pid)], check=True, capture_output=True)
