@@ -63,8 +63,21 @@ enum Tok {
     Bare { start: usize, end: usize },
 }
 
+/// Bytes a key may hold: ASCII letters and digits, `_`, `-`, `.`, `@` (a table: this is tested
+/// for every byte of every key).
+const KEY_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'@');
+        c += 1;
+    }
+    t
+};
+
 fn is_key_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'@')
+    KEY_BYTES[usize::from(c)]
 }
 
 /// The tokens of a line: a hand-written single pass, no backtracking.
@@ -94,6 +107,14 @@ impl<'a> Tokens<'a> {
             None => c == b' ' || c == b'\t',
         }
     }
+
+    /// The first position at or after `from` whose byte satisfies `stop` (the end if none).
+    /// Scanning a slice, not indexing byte by byte, lets the compiler drop the bounds checks: the
+    /// tokenizer was the largest cost of key=value parsing.
+    fn find_stop(&self, from: usize, stop: impl Fn(u8) -> bool) -> usize {
+        let rest = self.b.get(from..).unwrap_or_default();
+        from + rest.iter().position(|&c| stop(c)).unwrap_or(rest.len())
+    }
 }
 
 impl Iterator for Tokens<'_> {
@@ -101,29 +122,29 @@ impl Iterator for Tokens<'_> {
 
     fn next(&mut self) -> Option<Tok> {
         let b = self.b;
-        while b.get(self.pos).is_some_and(|c| self.is_sep(*c)) {
-            self.pos += 1;
-        }
-        let start = self.pos;
+        let start = self.find_stop(self.pos, |c| !self.is_sep(c));
+        self.pos = start;
         if start >= b.len() {
             return None;
         }
-        let mut i = start;
-        while b.get(i).is_some_and(|c| is_key_byte(*c)) {
-            i += 1;
-        }
+        let i = self.find_stop(start, |c| !is_key_byte(c));
         if i > start && b.get(i) == Some(&b'=') {
             let key = (start, i);
             let vs = i + 1;
             if let Some(&q) = b.get(vs).filter(|c| **c == b'"' || **c == b'\'') {
                 let mut j = vs + 1;
-                loop {
-                    match b.get(j) {
-                        // An escaped byte never closes the value.
-                        Some(b'\\') => j += 2,
-                        Some(&c) if c == q => break,
-                        Some(_) => j += 1,
-                        None => break,
+                // An escaped byte never closes the value.
+                while let Some(rest) = b.get(j..) {
+                    match rest.iter().position(|&c| c == q || c == b'\\') {
+                        Some(k) if rest.get(k) == Some(&b'\\') => j += k + 2,
+                        Some(k) => {
+                            j += k;
+                            break;
+                        }
+                        None => {
+                            j = b.len();
+                            break;
+                        }
                     }
                 }
                 let end = j.min(b.len());
@@ -134,10 +155,7 @@ impl Iterator for Tokens<'_> {
                     quote: Some(q),
                 });
             }
-            let mut j = vs;
-            while b.get(j).is_some_and(|c| !self.ends_bare(*c)) {
-                j += 1;
-            }
+            let j = self.find_stop(vs, |c| self.ends_bare(c));
             self.pos = j;
             let (mut a, mut z) = (vs, j);
             if self.delim.is_some() {
@@ -154,10 +172,7 @@ impl Iterator for Tokens<'_> {
                 quote: None,
             });
         }
-        let mut j = start + 1;
-        while b.get(j).is_some_and(|c| !self.ends_bare(*c)) {
-            j += 1;
-        }
+        let j = self.find_stop(start + 1, |c| self.ends_bare(c));
         self.pos = j;
         let mut end = j.min(b.len());
         if self.delim.is_some() {

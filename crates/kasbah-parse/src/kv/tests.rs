@@ -510,6 +510,103 @@ fn helpers() {
     assert!(!looks_kv("a=1 b=2 c=3 w x y"));
 }
 
+/// The tokenizer as it was before it scanned slices (byte by byte with checked indexing): the
+/// reference the property test holds the current one to.
+struct ReferenceTokens<'a> {
+    b: &'a [u8],
+    pos: usize,
+    delim: Option<u8>,
+}
+
+impl ReferenceTokens<'_> {
+    fn is_sep(&self, c: u8) -> bool {
+        c == b' ' || c == b'\t' || Some(c) == self.delim
+    }
+
+    fn ends_bare(&self, c: u8) -> bool {
+        match self.delim {
+            Some(d) => c == d,
+            None => c == b' ' || c == b'\t',
+        }
+    }
+}
+
+impl Iterator for ReferenceTokens<'_> {
+    type Item = Tok;
+
+    fn next(&mut self) -> Option<Tok> {
+        let b = self.b;
+        while b.get(self.pos).is_some_and(|c| self.is_sep(*c)) {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        if start >= b.len() {
+            return None;
+        }
+        let mut i = start;
+        while b
+            .get(i)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(*c, b'_' | b'-' | b'.' | b'@'))
+        {
+            i += 1;
+        }
+        if i > start && b.get(i) == Some(&b'=') {
+            let key = (start, i);
+            let vs = i + 1;
+            if let Some(&q) = b.get(vs).filter(|c| **c == b'"' || **c == b'\'') {
+                let mut j = vs + 1;
+                loop {
+                    match b.get(j) {
+                        // An escaped byte never closes the value.
+                        Some(b'\\') => j += 2,
+                        Some(&c) if c == q => break,
+                        Some(_) => j += 1,
+                        None => break,
+                    }
+                }
+                let end = j.min(b.len());
+                self.pos = (j + 1).min(b.len());
+                return Some(Tok::Pair {
+                    key,
+                    value: (vs + 1, end),
+                    quote: Some(q),
+                });
+            }
+            let mut j = vs;
+            while b.get(j).is_some_and(|c| !self.ends_bare(*c)) {
+                j += 1;
+            }
+            self.pos = j;
+            let (mut a, mut z) = (vs, j);
+            if self.delim.is_some() {
+                while a < z && matches!(b.get(a), Some(b' ' | b'\t')) {
+                    a += 1;
+                }
+                while z > a && matches!(b.get(z - 1), Some(b' ' | b'\t')) {
+                    z -= 1;
+                }
+            }
+            return Some(Tok::Pair {
+                key,
+                value: (a, z),
+                quote: None,
+            });
+        }
+        let mut j = start + 1;
+        while b.get(j).is_some_and(|c| !self.ends_bare(*c)) {
+            j += 1;
+        }
+        self.pos = j;
+        let mut end = j.min(b.len());
+        if self.delim.is_some() {
+            while end > start && matches!(b.get(end - 1), Some(b' ' | b'\t')) {
+                end -= 1;
+            }
+        }
+        Some(Tok::Bare { start, end })
+    }
+}
+
 mod props {
     use proptest::prelude::*;
 
@@ -517,6 +614,19 @@ mod props {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// The tokenizer cuts every line, in every delimiter mode, exactly as the byte-by-byte
+        /// reference does: quotes, escapes, delimiters and whitespace anywhere, and lines cut
+        /// in the middle of a quoted value.
+        #[test]
+        fn tokens_are_those_of_the_reference(
+            s in "([a-zA-Z0-9_.@-]{0,6}(=|==)?(\"([^\"\\\\]|\\\\.){0,8}\"?|'[ -~]{0,6}'?|[ -~]{0,8})[ ,;|\t]{0,2}){0,10}\\\\?",
+            delim in prop_oneof![Just(None), Just(Some(b',')), Just(Some(b';')), Just(Some(b'|'))],
+        ) {
+            let got: Vec<Tok> = Tokens::new(&s, delim).collect();
+            let want: Vec<Tok> = ReferenceTokens { b: s.as_bytes(), pos: 0, delim }.collect();
+            prop_assert_eq!(got, want);
+        }
 
         #[test]
         fn arbitrary_input_never_panics(data in proptest::collection::vec(any::<u8>(), 0..400)) {
