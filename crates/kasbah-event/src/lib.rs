@@ -22,6 +22,6 @@ mod value;
 pub use entity::{Entity, EntityKind};
 pub use event::{Event, Fields, Source, TenantId};
 pub use field::{FieldId, ecs};
-pub use output::{OutputOptions, write_json, write_json_str};
+pub use output::{OutputOptions, json_str as write_json_str, write_json};
 pub use time::{Timestamp, TzOffset};
 pub use value::Value;

@@ -18,7 +18,7 @@ pub const MAX_REPORTED_ERRORS: usize = 20;
 const ENCODE_SCRATCH_BYTES: usize = 64 << 10;
 
 thread_local! {
-    static ENCODE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(8 << 10));
+    static ENCODE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Encodes one event in the stored form (flat JSON with receive time and provenance).
@@ -32,21 +32,14 @@ pub fn encode(event: &Event) -> StoredEvent {
         raw: event.raw.is_some(),
         source: true,
     };
-    let doc = ENCODE.with(|buf| {
-        let Ok(mut buf) = buf.try_borrow_mut() else {
-            let mut doc = Vec::with_capacity(2048);
-            let _ = kasbah_event::write_json(&mut doc, event, opts);
-            return doc;
-        };
-        buf.clear();
-        // Writing to a Vec cannot fail.
-        let _ = kasbah_event::write_json(&mut *buf, event, opts);
-        let doc = buf.as_slice().to_vec();
-        if buf.capacity() > ENCODE_SCRATCH_BYTES {
-            *buf = Vec::with_capacity(8 << 10);
-        }
-        doc
-    });
+    let mut buf = ENCODE.take();
+    buf.clear();
+    // Writing to a Vec cannot fail.
+    let _ = kasbah_event::write_json(&mut buf, event, opts);
+    let doc = buf.as_slice().to_vec();
+    if buf.capacity() <= ENCODE_SCRATCH_BYTES {
+        ENCODE.set(buf);
+    }
     StoredEvent {
         ts: event.timestamp.as_nanos(),
         doc,

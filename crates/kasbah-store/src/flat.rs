@@ -133,35 +133,35 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let text = self.text;
-        let start = self.at;
-        let i = self.run_end()?;
-        if text.as_bytes().get(i) == Some(&b'"') {
-            self.at = i + 1;
-            return text.get(start..i).map(Cow::Borrowed);
-        }
-        // Escapes: unescape into an owned string from here on.
-        let mut out = String::with_capacity(i - start + 16);
-        out.push_str(text.get(start..i)?);
-        self.at = i;
+        // Only a string with escapes is copied, from its first escape on.
+        let mut owned: Option<String> = None;
         loop {
             let run = self.at;
             let end = self.run_end()?;
-            out.push_str(text.get(run..end)?);
-            self.at = end;
+            let part = text.get(run..end)?;
+            self.at = end + 1;
+            if text.as_bytes().get(end) == Some(&b'"') {
+                return Some(match owned {
+                    None => Cow::Borrowed(part),
+                    Some(mut out) => {
+                        out.push_str(part);
+                        Cow::Owned(out)
+                    }
+                });
+            }
+            // A backslash.
+            let out = owned.get_or_insert_with(|| String::with_capacity(part.len() + 16));
+            out.push_str(part);
             match self.next()? {
-                b'"' => return Some(Cow::Owned(out)),
-                b'\\' => match self.next()? {
-                    b'"' => out.push('"'),
-                    b'\\' => out.push('\\'),
-                    b'/' => out.push('/'),
-                    b'b' => out.push('\u{8}'),
-                    b'f' => out.push('\u{c}'),
-                    b'n' => out.push('\n'),
-                    b'r' => out.push('\r'),
-                    b't' => out.push('\t'),
-                    b'u' => out.push(self.unicode()?),
-                    _ => return None,
-                },
+                b'"' => out.push('"'),
+                b'\\' => out.push('\\'),
+                b'/' => out.push('/'),
+                b'b' => out.push('\u{8}'),
+                b'f' => out.push('\u{c}'),
+                b'n' => out.push('\n'),
+                b'r' => out.push('\r'),
+                b't' => out.push('\t'),
+                b'u' => out.push(self.unicode()?),
                 _ => return None,
             }
         }

@@ -311,12 +311,7 @@ impl Indexer {
         self.metrics
             .held_events
             .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
-        let _ =
-            self.metrics
-                .inflight_bytes
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
-                    Some(b.saturating_sub(bytes))
-                });
+        self.metrics.release_inflight(bytes);
         let size = batch.encoded_len() as u64;
         if let Ok(mut held) = self.held_bytes.write() {
             *held.entry(batch.tenant).or_default() += size;
@@ -518,11 +513,7 @@ impl Indexer {
         self.metrics
             .committed_events
             .fetch_add(self.uncommitted_docs, Ordering::Relaxed);
-        self.metrics.inflight_bytes.fetch_sub(
-            self.uncommitted_bytes
-                .min(self.metrics.inflight_bytes.load(Ordering::Relaxed)),
-            Ordering::Relaxed,
-        );
+        self.metrics.release_inflight(self.uncommitted_bytes);
         self.metrics
             .wal_bytes
             .store(wal::size(&self.wal_dir), Ordering::Relaxed);

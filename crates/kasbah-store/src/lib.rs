@@ -133,6 +133,18 @@ pub struct Metrics {
     pub replayed_events: AtomicU64,
 }
 
+impl Metrics {
+    /// Takes `bytes` out of the in-flight account (committed, or moved to a tenant's held
+    /// account), never below zero.
+    pub(crate) fn release_inflight(&self, bytes: u64) {
+        let _ = self
+            .inflight_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                Some(b.saturating_sub(bytes))
+            });
+    }
+}
+
 struct AppendReq {
     batch: Arc<Batch>,
     bytes: u64,
